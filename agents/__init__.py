@@ -1,0 +1,1 @@
+"""gridlab's agents; each is a `gridlab.Actor`."""

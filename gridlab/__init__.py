@@ -1,0 +1,1 @@
+"""gridlab: dm_env grid worlds, Acme-style actors and PyTorch agents."""
