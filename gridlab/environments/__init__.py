@@ -1,0 +1,9 @@
+"""Environments: each a `dm_env.Environment`, one per file."""
+
+from gridlab.environments.base import Environment
+from gridlab.environments.gridworld import (ACTION_NAMES, GridWorld,
+                                            ObservationType, TabularModel)
+from gridlab.environments.tasks import TASKS, build_gridworld_task
+from gridlab.environments.wrappers import (EnvironmentWrapper,
+                                           SinglePrecisionWrapper,
+                                           setup_environment)

@@ -1,0 +1,612 @@
+"""GridWorld: a grid of walls and free cells, a start, a goal, four moves.
+
+The agent moves up, right, down or left (actions 0 to 3). Bumping into a wall
+(or the edge of the grid) costs `penalty_for_walls` and leaves it in place.
+Entering the goal pays `reward_goal` and ends the episode with discount 0
+(termination). Entering a cliff cell costs `penalty_for_cliff` and sends the
+agent back to the start (Sutton and Barto's cliff walking). Reaching
+`max_episode_length` ends the episode with the ordinary discount (truncation:
+agents should bootstrap). With `slip_probability` p, a move goes to one of
+the two perpendicular directions instead (p/2 each), as on FrozenLake.
+
+Layouts are either numbers (0 empty, -1 wall, > 0 the goal, any other negative
+value a cliff cell with that penalty) or an ASCII picture::
+
+    #######
+    #S...G#     '#' wall, '.' empty, 'S' start, 'G' goal, 'C' cliff
+    #.CCC.#
+    #######
+
+Speed: the moves are precomputed in a flat table and observations are cached
+per cell as read-only arrays, so a step is a few list look-ups. Cached
+observations are shared: copy one before changing it (numpy will refuse the
+write otherwise).
+"""
+
+import collections
+import enum
+import operator
+import textwrap
+from typing import Optional, Sequence, Tuple, Union
+
+import dm_env
+import numpy as np
+from dm_env import specs
+
+from gridlab import rendering
+from gridlab.environments import base
+
+Cell = Tuple[int, int]
+
+UP, RIGHT, DOWN, LEFT = range(4)
+ACTION_NAMES = ('up', 'right', 'down', 'left')
+_MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
+
+_ASCII = {'#': -1, '.': 0, 'S': 0, 'G': 0, 'C': None}
+
+_FIRST, _MID, _LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST
+
+
+class ObservationType(enum.IntEnum):
+    """What `GridWorld` observations look like.
+
+    STATE_INDEX: int32 index `y * width + x` of the agent's cell.
+    AGENT_ONEHOT: (H, W) float32, 1 where the agent is.
+    GRID: (H, W, 3) float32 channels: walls, agent, goal.
+    AGENT_GOAL_POS: float32 (agent_y, agent_x, goal_y, goal_x).
+    RGB: the rendered picture, (H * c, W * c, 3) uint8 with c =
+      `pixels_per_cell`, for agents that learn from pixels.
+    """
+    STATE_INDEX = enum.auto()
+    AGENT_ONEHOT = enum.auto()
+    GRID = enum.auto()
+    AGENT_GOAL_POS = enum.auto()
+    RGB = enum.auto()
+
+
+class TabularModel(collections.namedtuple(
+        'TabularModel', ['next_states', 'probabilities', 'rewards', 'discounts'])):
+    """An environment's dynamics as arrays of shape [S, A, K].
+
+    Taking action a in state s leads, for each outcome k, to
+    `next_states[s, a, k]` with probability `probabilities[s, a, k]`, paying
+    `rewards[s, a, k]`; the future is then discounted by `discounts[s, a, k]`
+    (0 when the outcome ends the episode). This covers deterministic,
+    slippery and terminal transitions with one formula:
+    Q(s, a) = sum_k p_k * (r_k + d_k * V(s'_k)).
+    """
+
+
+def parse_layout(layout, penalty_for_cliff: float = -100.):
+    """Turns a numeric or ASCII layout into arrays.
+
+    Returns:
+      A tuple (cells, start, goal): cells is a float (H, W) array (-1 wall,
+      0 free, other negative values cliff penalties), start and goal are the
+      (y, x) marked in an ASCII picture (or a positive numeric cell for the
+      goal), else None.
+    """
+    if isinstance(layout, str):
+        rows = [row for row in textwrap.dedent(layout).splitlines() if row.strip()]
+        return _parse_ascii([row.strip() for row in rows], penalty_for_cliff)
+    if (isinstance(layout, Sequence) and layout and
+            all(isinstance(row, str) for row in layout)):
+        return _parse_ascii(list(layout), penalty_for_cliff)
+    return _parse_numeric(layout)
+
+
+def _parse_ascii(rows, penalty_for_cliff):
+    if not rows:
+        raise ValueError('layout is empty: expected at least one row')
+    widths = {len(row) for row in rows}
+    if len(widths) != 1:
+        raise ValueError(
+            f'layout is ragged: rows have lengths {[len(r) for r in rows]}, '
+            'expected all rows to have the same length')
+    cells = np.zeros((len(rows), len(rows[0])), dtype=np.float64)
+    marks = {'S': [], 'G': []}
+    for y, row in enumerate(rows):
+        for x, char in enumerate(row):
+            if char not in _ASCII:
+                raise ValueError(
+                    f'layout has unknown character {char!r} at (y={y}, x={x}); '
+                    "expected one of '#' (wall), '.' (empty), 'S' (start), "
+                    "'G' (goal), 'C' (cliff)")
+            value = _ASCII[char]
+            cells[y, x] = penalty_for_cliff if value is None else value
+            if char in marks:
+                marks[char].append((y, x))
+    for char, found in marks.items():
+        if len(found) > 1:
+            raise ValueError(
+                f'layout marks {char!r} {len(found)} times, at {found}; '
+                'expected at most once')
+    start = marks['S'][0] if marks['S'] else None
+    goal = marks['G'][0] if marks['G'] else None
+    return cells, start, goal
+
+
+def _parse_numeric(layout):
+    try:
+        cells = np.array(layout, dtype=np.float64)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f'layout must be a rectangular grid of numbers or an ASCII picture; '
+            f'could not read it as numbers ({error})') from None
+    if cells.ndim != 2 or cells.size == 0:
+        raise ValueError(
+            f'layout must be 2-D (rows of cells), got shape {cells.shape}')
+    if not np.all(np.isfinite(cells)):
+        raise ValueError('layout contains NaN or infinite values')
+    goals = [tuple(int(i) for i in cell) for cell in np.argwhere(cells > 0)]
+    if len(goals) > 1:
+        raise ValueError(
+            f'layout has {len(goals)} goal cells (values > 0) at {goals}; '
+            'expected at most one')
+    cells[cells > 0] = 0
+    return cells, None, (goals[0] if goals else None)
+
+
+class GridWorld(base.Environment):
+    """A grid world as a `dm_env.Environment`."""
+
+    def __init__(self,
+                 layout,
+                 start_state: Optional[Cell] = None,
+                 goal_state: Optional[Cell] = None,
+                 observation_type: ObservationType = ObservationType.STATE_INDEX,
+                 discount: float = 0.9,
+                 penalty_for_walls: float = -5,
+                 reward_goal: float = 10,
+                 max_episode_length: Optional[int] = None,
+                 randomize_goals: bool = False,
+                 slip_probability: float = 0.,
+                 penalty_for_cliff: float = -100.,
+                 pixels_per_cell: int = 4,
+                 seed: Optional[int] = None):
+        """Builds a grid world.
+
+        Args:
+          layout: numbers (0 empty, -1 wall, > 0 goal, other negative values
+            cliff cells with that penalty) or an ASCII picture (a string or a
+            list of strings; see the module docstring).
+          start_state: (y, x) where episodes start; may come from an 'S'.
+          goal_state: (y, x) of the goal; may come from a 'G' or a positive
+            cell; if none is given, a reachable cell is drawn at random.
+          observation_type: an `ObservationType`.
+          discount: the discount of every step that does not end at the goal.
+          penalty_for_walls: reward for bumping into a wall (negative).
+          reward_goal: reward for reaching the goal.
+          max_episode_length: if set, episodes are truncated after this many
+            steps (LAST with the ordinary discount).
+          randomize_goals: draw a new goal at every reset.
+          slip_probability: chance that a move goes sideways instead.
+          penalty_for_cliff: the penalty an ASCII 'C' cell carries.
+          pixels_per_cell: cell size of RGB observations.
+          seed: seeds this environment's own random generator (goals, slips).
+        """
+        super().__init__()
+        if observation_type not in list(ObservationType):
+            raise ValueError(
+                f'observation_type must be an ObservationType '
+                f'({", ".join(t.name for t in ObservationType)}), '
+                f'got {observation_type!r}')
+        if not 0. <= discount <= 1.:
+            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        if not 0. <= slip_probability <= 1.:
+            raise ValueError(
+                f'slip_probability must be in [0, 1], got {slip_probability!r}')
+        if max_episode_length is not None and (
+                int(max_episode_length) != max_episode_length or
+                max_episode_length < 1):
+            raise ValueError(
+                'max_episode_length must be a positive integer or None, '
+                f'got {max_episode_length!r}')
+
+        cells, ascii_start, layout_goal = parse_layout(layout, penalty_for_cliff)
+        self._walls = cells == -1
+        self._cliffs = (cells < 0) & ~self._walls
+        self._cliff_penalties = np.where(self._cliffs, cells, 0.)
+        self._layout_dims = self._walls.shape
+        self._height, self._width = self._layout_dims
+        self._number_of_states = self._height * self._width
+
+        self._observation_type = ObservationType(observation_type)
+        self._discount = np.float32(discount)
+        self._penalty_for_walls = penalty_for_walls
+        self._reward_goal = reward_goal
+        self._max_episode_length = max_episode_length
+        self._randomize_goals = randomize_goals
+        self._slip_probability = float(slip_probability)
+        self._pixels_per_cell = pixels_per_cell
+        self._rng = np.random.default_rng(seed)
+
+        self._moves = self._build_moves()
+        self._renderers = {}
+        self._goal_index = None  # Set below, once the start is known.
+
+        start = start_state if start_state is not None else ascii_start
+        if start is None:
+            raise ValueError(
+                'start_state is required: pass (y, x) or mark an S in an '
+                'ASCII layout')
+        self._start_index = self._check_cell(start, 'start_state')
+        self._reachable = self._reachable_from(self._start_index)
+        goal = goal_state if goal_state is not None else layout_goal
+        self.goal_state = goal if goal is not None else self._sample_goal()
+
+        self._state_index = self._start_index
+        self._num_episode_steps = 0
+        # Constant rewards and discounts, made once: np.float32 per step is slow.
+        self._zero = np.float32(0.)
+        self._wall_reward = np.float32(penalty_for_walls)
+        self._goal_reward = np.float32(reward_goal)
+        self._entry_reward = [np.float32(r) for r in self._cliff_penalties.ravel()]
+        self._entry_cell = [self._start_index if cliff else s
+                            for s, cliff in enumerate(self._cliffs.ravel())]
+
+    # ---------------------------------------------------------------- layout
+
+    def _build_moves(self):
+        """Flat table: `moves[4 * s + a]` is where action a leads from cell s.
+
+        A move into a wall or off the grid stays in s, so a layout without a
+        border of walls neither crashes nor wraps around.
+        """
+        moves = []
+        for y in range(self._height):
+            for x in range(self._width):
+                for dy, dx in _MOVES:
+                    ny, nx = y + dy, x + dx
+                    inside = 0 <= ny < self._height and 0 <= nx < self._width
+                    if inside and not self._walls[ny, nx]:
+                        moves.append(ny * self._width + nx)
+                    else:
+                        moves.append(y * self._width + x)
+        return moves
+
+    def _check_cell(self, cell, what: str) -> int:
+        """Validates a (y, x) cell for a start or a goal; returns its index."""
+        try:
+            y, x = (operator.index(v) for v in cell)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f'{what} must be a (y, x) pair of integers, got {cell!r}') from None
+        if not (0 <= y < self._height and 0 <= x < self._width):
+            raise ValueError(
+                f'{what} {(y, x)} is off the grid: expected 0 <= y < '
+                f'{self._height} and 0 <= x < {self._width}')
+        if self._walls[y, x]:
+            raise ValueError(f'{what} {(y, x)} is on a wall')
+        if self._cliffs[y, x]:
+            raise ValueError(f'{what} {(y, x)} is on a cliff cell')
+        return y * self._width + x
+
+    def _reachable_from(self, index: int) -> np.ndarray:
+        """Cells reachable from `index` without entering a cliff (BFS)."""
+        reachable = np.zeros(self._number_of_states, dtype=bool)
+        reachable[index] = True
+        frontier = [index]
+        cliffs = self._cliffs.ravel()
+        while frontier:
+            s = frontier.pop()
+            for a in range(4):
+                t = self._moves[4 * s + a]
+                if not reachable[t] and not cliffs[t]:
+                    reachable[t] = True
+                    frontier.append(t)
+        return reachable
+
+    def _sample_goal(self) -> Cell:
+        candidates = np.flatnonzero(self._reachable)
+        candidates = candidates[candidates != self._start_index]
+        if candidates.size == 0:
+            raise ValueError('no free cell is reachable from the start to put '
+                             'a goal on')
+        return self._cell(int(self._rng.choice(candidates)))
+
+    def _cell(self, index: int) -> Cell:
+        return divmod(index, self._width)
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def layout(self) -> np.ndarray:
+        """Numeric layout: -1 walls, 0 free, cliff penalties, reward_goal at the goal."""
+        cells = np.where(self._walls, -1., self._cliff_penalties)
+        cells[self.goal_state] = self._reward_goal
+        return cells
+
+    @property
+    def walls(self) -> np.ndarray:
+        """(H, W) bool: True on walls."""
+        return self._walls.copy()
+
+    @property
+    def cliffs(self) -> np.ndarray:
+        """(H, W) bool: True on cliff cells."""
+        return self._cliffs.copy()
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        """(height, width) of the grid."""
+        return self._layout_dims
+
+    @property
+    def number_of_states(self) -> int:
+        return self._number_of_states
+
+    @property
+    def observation_type(self) -> ObservationType:
+        return self._observation_type
+
+    @property
+    def discount(self) -> float:
+        return float(self._discount)
+
+    @property
+    def max_episode_length(self) -> Optional[int]:
+        return self._max_episode_length
+
+    @property
+    def state(self) -> Cell:
+        """The agent's (y, x)."""
+        return self._cell(self._state_index)
+
+    @property
+    def start_state(self) -> Cell:
+        return self._cell(self._start_index)
+
+    @start_state.setter
+    def start_state(self, cell: Cell):
+        index = self._check_cell(cell, 'start_state')
+        if index == self._goal_index:
+            raise ValueError(f'start_state {tuple(cell)} is the goal')
+        reachable = self._reachable_from(index)
+        if not reachable[self._goal_index]:
+            raise ValueError(
+                f'start_state {tuple(cell)} cannot reach the goal '
+                f'{self.goal_state}')
+        self._start_index, self._reachable = index, reachable
+        self._entry_cell = [index if cliff else s
+                            for s, cliff in enumerate(self._cliffs.ravel())]
+
+    @property
+    def goal_state(self) -> Cell:
+        return self._cell(self._goal_index)
+
+    @goal_state.setter
+    def goal_state(self, cell: Cell):
+        index = self._check_cell(cell, 'goal_state')
+        if index == self._start_index:
+            raise ValueError(f'goal_state {tuple(cell)} is the start state')
+        if not self._reachable[index]:
+            raise ValueError(
+                f'goal_state {tuple(cell)} cannot be reached from the start '
+                f'{self.start_state}')
+        if index != self._goal_index:
+            self._goal_index = index
+            # Observations that show the goal are now stale.
+            self._observations = [None] * self._number_of_states
+
+    def set_state(self, x: int, y: int):
+        """Puts the agent at column x, row y (note the order, as in the seed).
+
+        Walls are allowed, so that an agent's values can be probed on every
+        cell; from a wall cell the moves work as from a free one.
+        """
+        if not (0 <= y < self._height and 0 <= x < self._width):
+            raise ValueError(
+                f'set_state(x={x!r}, y={y!r}) is off the grid: expected '
+                f'0 <= x < {self._width} and 0 <= y < {self._height}')
+        self._state_index = int(y) * self._width + int(x)
+
+    # ----------------------------------------------------------------- specs
+
+    def action_spec(self):
+        return specs.DiscreteArray(4, dtype=np.int32, name='action')
+
+    def observation_spec(self):
+        kind = self._observation_type
+        if kind is ObservationType.STATE_INDEX:
+            return specs.DiscreteArray(
+                self._number_of_states, dtype=np.int32,
+                name='observation_state_index')
+        if kind is ObservationType.AGENT_ONEHOT:
+            return specs.Array(self._layout_dims, np.float32,
+                               name='observation_agent_onehot')
+        if kind is ObservationType.GRID:
+            return specs.Array(self._layout_dims + (3,), np.float32,
+                               name='observation_grid')
+        if kind is ObservationType.AGENT_GOAL_POS:
+            return specs.Array((4,), np.float32,
+                               name='observation_agent_goal_pos')
+        return specs.BoundedArray(
+            self._renderer(self._pixels_per_cell).shape, np.uint8,
+            minimum=0, maximum=255, name='observation_rgb')
+
+    # ---------------------------------------------------------- observations
+
+    def get_obs(self):
+        """The observation of the agent's current cell."""
+        return self._observation(self._state_index)
+
+    def _observation(self, index: int):
+        observation = self._observations[index]
+        if observation is None:
+            observation = self._observations[index] = self._make_observation(index)
+        return observation
+
+    def _make_observation(self, index: int):
+        kind = self._observation_type
+        y, x = self._cell(index)
+        if kind is ObservationType.STATE_INDEX:
+            return np.int32(index)
+        if kind is ObservationType.AGENT_ONEHOT:
+            observation = np.zeros(self._layout_dims, dtype=np.float32)
+            observation[y, x] = 1.
+        elif kind is ObservationType.GRID:
+            observation = np.zeros(self._layout_dims + (3,), dtype=np.float32)
+            observation[..., 0] = self._walls
+            observation[y, x, 1] = 1.
+            observation[self.goal_state + (2,)] = 1.
+        elif kind is ObservationType.AGENT_GOAL_POS:
+            observation = np.array((y, x) + self.goal_state, dtype=np.float32)
+        else:
+            observation = self._renderer(self._pixels_per_cell).frame(
+                (y, x), self.goal_state)
+        observation.flags.writeable = False
+        return observation
+
+    # -------------------------------------------------------------- dynamics
+
+    def _reset(self) -> dm_env.TimeStep:
+        self._state_index = self._start_index
+        self._num_episode_steps = 0
+        if self._randomize_goals:
+            self.goal_state = self._sample_goal()
+        return dm_env.TimeStep(_FIRST, None, None,
+                               self._observation(self._start_index))
+
+    def _step(self, action) -> dm_env.TimeStep:
+        if action.__class__ is not int:
+            action = _as_action(action)
+        if not 0 <= action < 4:
+            raise ValueError(
+                f'invalid action {action!r}: expected 0 (up), 1 (right), '
+                '2 (down) or 3 (left)')
+        if self._slip_probability:
+            action = self._slip(action)
+        s = self._state_index
+        t = self._moves[4 * s + action]
+        self._num_episode_steps += 1
+        if t == self._goal_index:
+            self._state_index = t
+            return dm_env.TimeStep(_LAST, self._goal_reward, self._zero,
+                                   self._observation(t))
+        if t == s:
+            reward = self._wall_reward
+        else:
+            reward = self._entry_reward[t]
+            t = self._entry_cell[t]
+        self._state_index = t
+        step_type = _MID
+        if (self._max_episode_length is not None and
+                self._num_episode_steps >= self._max_episode_length):
+            step_type = _LAST
+        return dm_env.TimeStep(step_type, reward, self._discount,
+                               self._observation(t))
+
+    def _slip(self, action: int) -> int:
+        u = self._rng.random()
+        if u >= self._slip_probability:
+            return action
+        # Perpendicular moves are one step either way around the compass.
+        return (action + (1 if u < self._slip_probability / 2 else 3)) % 4
+
+    def transition_model(self) -> TabularModel:
+        """The exact dynamics, for planning (see `gridlab.planning`).
+
+        Wall cells and the goal are absorbing with reward 0 and discount 0: the
+        agent never acts from them. Truncation is not part of the model.
+        """
+        num_outcomes = 3 if self._slip_probability else 1
+        shape = (self._number_of_states, 4, num_outcomes)
+        next_states = np.zeros(shape, dtype=np.int64)
+        probabilities = np.zeros(shape)
+        rewards = np.zeros(shape)
+        discounts = np.zeros(shape)
+        p = self._slip_probability
+        outcome_probs = [(0, 1.)] if not p else [(0, 1. - p), (1, p / 2), (3, p / 2)]
+        walls = self._walls.ravel()
+        for s in range(self._number_of_states):
+            for a in range(4):
+                if walls[s] or s == self._goal_index:
+                    next_states[s, a] = s
+                    probabilities[s, a, 0] = 1.
+                    continue
+                for k, (turn, prob) in enumerate(outcome_probs):
+                    t = self._moves[4 * s + (a + turn) % 4]
+                    probabilities[s, a, k] = prob
+                    if t == self._goal_index:
+                        next_states[s, a, k] = t
+                        rewards[s, a, k] = self._reward_goal
+                        continue  # Terminal: discount stays 0.
+                    if t == s:
+                        rewards[s, a, k] = self._penalty_for_walls
+                    else:
+                        rewards[s, a, k] = self._entry_reward[t]
+                        t = self._entry_cell[t]
+                    next_states[s, a, k] = t
+                    discounts[s, a, k] = self._discount
+        return TabularModel(next_states, probabilities, rewards, discounts)
+
+    def decision_cells(self) -> np.ndarray:
+        """(H, W) bool: cells the agent can act from (free, not goal, not cliff)."""
+        cells = ~self._walls & ~self._cliffs
+        cells[self.goal_state] = False
+        return cells
+
+    # ------------------------------------------------------------- rendering
+
+    def _renderer(self, cell_size: int) -> rendering.GridRenderer:
+        renderer = self._renderers.get(cell_size)
+        if renderer is None:
+            renderer = self._renderers[cell_size] = rendering.GridRenderer(
+                self._walls, self._cliffs, cell_size)
+        return renderer
+
+    def render(self, cell_size: int = 32) -> np.ndarray:
+        """The current state as a (H * cell_size, W * cell_size, 3) uint8 image."""
+        return self._renderer(cell_size).frame(self.state, self.goal_state)
+
+    def plot_grid(self, add_start: bool = True, title: Optional[str] = None):
+        """Draws the grid (walls, cliffs, and S and G if `add_start`)."""
+        from gridlab import plotting
+        return plotting.plot_grid(
+            self._walls,
+            start=self.start_state if add_start else None,
+            goal=self.goal_state if add_start else None,
+            hazards=self._cliffs, title=title)
+
+    def plot_state(self, return_rgb: bool = False):
+        """Draws the grid with the agent; or returns `render()` if `return_rgb`."""
+        if return_rgb:
+            return self.render()
+        figure = self.plot_grid(add_start=False)
+        y, x = self.state
+        figure.axes[0].text(x, y, r'$\mathbf{A}$', fontsize=18, ha='center',
+                            va='center')
+        return figure
+
+    def plot_policy(self, policy, title: str = 'Policy'):
+        """Draws an arrow per cell for a (H, W) (or (S,)) array of actions."""
+        from gridlab import plotting
+        policy = np.asarray(policy)
+        if policy.shape == (self._number_of_states,):
+            policy = policy.reshape(self._layout_dims)
+        return plotting.plot_policy(
+            self._walls, policy, start=self.start_state, goal=self.goal_state,
+            hazards=self._cliffs, title=title)
+
+    def plot_greedy_policy(self, q):
+        """Draws the greedy policy of action values q, (H, W, 4) or (S, 4)."""
+        from gridlab import plotting
+        q = np.asarray(q)
+        if q.shape == (self._number_of_states, 4):
+            q = q.reshape(self._layout_dims + (4,))
+        return plotting.plot_greedy_policy(
+            self._walls, q, start=self.start_state, goal=self.goal_state,
+            hazards=self._cliffs)
+
+
+def _as_action(action) -> int:
+    """Converts numpy and torch integer scalars to int; rejects anything else."""
+    if isinstance(action, (bool, np.bool_)):
+        raise ValueError(f'invalid action {action!r}: expected an integer, got a bool')
+    try:
+        return operator.index(action)
+    except TypeError:
+        raise ValueError(
+            f'invalid action {action!r} of type {type(action).__name__}: '
+            'expected an integer 0 (up), 1 (right), 2 (down) or 3 (left)') from None
