@@ -1,0 +1,48 @@
+"""RandomAgent: uniform random actions; the baseline every agent must beat."""
+
+import numpy as np
+from dm_env import specs
+
+import gridlab
+from gridlab.checkpoints import load_checkpoint, save_checkpoint
+
+
+class RandomAgent(gridlab.Actor):
+    """Acts uniformly at random within the action spec; learns nothing.
+
+    Works for discrete actions (`DiscreteArray`) and bounded continuous ones
+    (`BoundedArray`, sampled uniformly between the bounds).
+    """
+
+    def __init__(self, environment_spec: gridlab.EnvironmentSpec, seed=None):
+        self._spec = environment_spec.actions
+        if not isinstance(self._spec, (specs.DiscreteArray, specs.BoundedArray)):
+            raise ValueError(
+                'RandomAgent needs a DiscreteArray or BoundedArray action spec, '
+                f'got {self._spec!r}')
+        self._rng = np.random.default_rng(seed)
+        self.last_loss = 0.
+
+    def select_action(self, observation):
+        if isinstance(self._spec, specs.DiscreteArray):
+            return int(self._rng.integers(self._spec.num_values))
+        sample = self._rng.uniform(self._spec.minimum, self._spec.maximum,
+                                   size=self._spec.shape)
+        return sample.astype(self._spec.dtype)
+
+    def observe_first(self, timestep):
+        pass
+
+    def observe(self, action, next_timestep):
+        pass
+
+    def update(self, wait=False):
+        pass
+
+    def save(self, path):
+        """Saves the random generator's state, so a restored agent continues alike."""
+        return save_checkpoint(path, type(self).__name__,
+                               {'rng': self._rng.bit_generator.state})
+
+    def restore(self, path):
+        self._rng.bit_generator.state = load_checkpoint(path, type(self).__name__)['rng']

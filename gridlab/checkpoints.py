@@ -1,0 +1,45 @@
+"""Agent checkpoints: one file per agent, written atomically, checked on load.
+
+A checkpoint is a `torch.save`d dict naming the agent class that wrote it, so
+restoring one agent's file into another kind of agent fails with a clear
+message instead of a cryptic key error. Loading uses `weights_only=True`: a
+checkpoint holds tensors, numbers, strings and containers, never code.
+"""
+
+import pathlib
+from typing import Any, Dict
+
+import torch
+
+from gridlab.files import PathLike, atomic_path
+
+_FORMAT = 'gridlab-checkpoint'
+_VERSION = 1
+
+
+def save_checkpoint(path: PathLike, agent: str, state: Dict[str, Any]) -> pathlib.Path:
+    """Writes `state` for an agent of class name `agent` to `path`."""
+    path = pathlib.Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({'format': _FORMAT, 'version': _VERSION, 'agent': agent,
+                    'state': state}, tmp)
+    return path
+
+
+def load_checkpoint(path: PathLike, agent: str) -> Dict[str, Any]:
+    """Reads the state saved by `save_checkpoint` for an agent named `agent`."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'no checkpoint at {str(path)!r}')
+    try:
+        content = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises several types for a bad file.
+        raise ValueError(
+            f'{str(path)!r} is not a readable gridlab checkpoint ({error})') from None
+    if not isinstance(content, dict) or content.get('format') != _FORMAT:
+        raise ValueError(f'{str(path)!r} is not a gridlab checkpoint')
+    if content['agent'] != agent:
+        raise ValueError(
+            f'{str(path)!r} holds a {content["agent"]} checkpoint; '
+            f'cannot restore it into a {agent}')
+    return content['state']

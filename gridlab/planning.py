@@ -1,0 +1,167 @@
+"""Knowing the right answer: exact planning on a known model.
+
+`value_iteration` gives Q*, `policy_evaluation` gives Q of any policy, and
+`policy_iteration` finds an optimal policy the other way round. They work on a
+`TabularModel` (arrays [S, A, K] of next states, probabilities, rewards and
+discounts), which `GridWorld.transition_model()` provides.
+
+`q_table` reads any agent's action values on every cell of a GridWorld and
+`optimal_fraction` says on how many cells its greedy action is optimal. Every
+value-based agent's learning test is judged this way.
+"""
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from gridlab.environments.gridworld import TabularModel
+
+
+def _check_model(model: TabularModel) -> Tuple[int, int]:
+    shapes = {name: np.shape(array) for name, array in model._asdict().items()}
+    if len(set(shapes.values())) != 1 or len(shapes['next_states']) != 3:
+        raise ValueError(
+            f'model arrays must all have one shape [S, A, K], got {shapes}')
+    num_states, num_actions, _ = shapes['next_states']
+    totals = np.sum(model.probabilities, axis=-1)
+    if not np.allclose(totals, 1.):
+        s, a = np.argwhere(~np.isclose(totals, 1.))[0]
+        raise ValueError(
+            f'probabilities of state {s}, action {a} sum to {totals[s, a]}, '
+            'expected 1')
+    return num_states, num_actions
+
+
+def _backup(model: TabularModel, values: np.ndarray) -> np.ndarray:
+    """Q(s, a) = sum_k p_k * (r_k + d_k * values[s'_k])."""
+    return np.sum(model.probabilities *
+                  (model.rewards + model.discounts * values[model.next_states]),
+                  axis=-1)
+
+
+def value_iteration(model: TabularModel, tolerance: float = 1e-10,
+                    max_iterations: int = 100_000) -> np.ndarray:
+    """Returns the optimal action values Q*, shape [S, A]."""
+    num_states, num_actions = _check_model(model)
+    q = np.zeros((num_states, num_actions))
+    for _ in range(max_iterations):
+        new_q = _backup(model, q.max(axis=1))
+        change = np.max(np.abs(new_q - q))
+        q = new_q
+        if change < tolerance:
+            return q
+    raise RuntimeError(
+        f'value iteration did not converge in {max_iterations} iterations '
+        f'(last change {change:.3g}); is the discount 1 with no way to end?')
+
+
+def _as_stochastic_policy(policy, num_states: int, num_actions: int) -> np.ndarray:
+    policy = np.asarray(policy)
+    if policy.shape == (num_states,):
+        if not np.issubdtype(policy.dtype, np.integer) or (
+                policy.min() < 0 or policy.max() >= num_actions):
+            raise ValueError(
+                f'a deterministic policy must hold actions 0..{num_actions - 1}')
+        return np.eye(num_actions)[policy]
+    if policy.shape != (num_states, num_actions):
+        raise ValueError(
+            f'policy must have shape ({num_states},) (actions) or '
+            f'({num_states}, {num_actions}) (probabilities), got {policy.shape}')
+    if np.any(policy < 0) or not np.allclose(policy.sum(axis=1), 1.):
+        raise ValueError('policy probabilities must be >= 0 and sum to 1 per state')
+    return policy
+
+
+def policy_evaluation(model: TabularModel, policy, tolerance: float = 1e-10,
+                      max_iterations: int = 100_000) -> np.ndarray:
+    """Returns Q of `policy` ([S] actions or [S, A] probabilities), shape [S, A]."""
+    num_states, num_actions = _check_model(model)
+    policy = _as_stochastic_policy(policy, num_states, num_actions)
+    q = np.zeros((num_states, num_actions))
+    for _ in range(max_iterations):
+        new_q = _backup(model, np.sum(policy * q, axis=1))
+        change = np.max(np.abs(new_q - q))
+        q = new_q
+        if change < tolerance:
+            return q
+    raise RuntimeError(
+        f'policy evaluation did not converge in {max_iterations} iterations '
+        f'(last change {change:.3g}); does the policy never end an episode '
+        'with discount 1?')
+
+
+def policy_iteration(model: TabularModel,
+                     max_iterations: int = 1_000) -> Tuple[np.ndarray, np.ndarray]:
+    """Returns (Q*, optimal deterministic policy [S])."""
+    num_states, _ = _check_model(model)
+    policy = np.zeros(num_states, dtype=np.int64)
+    for _ in range(max_iterations):
+        q = policy_evaluation(model, policy)
+        # Keep the current action on ties, so the loop cannot cycle.
+        best = q.max(axis=1)
+        current = q[np.arange(num_states), policy]
+        improved = np.where(current >= best - 1e-9, policy, q.argmax(axis=1))
+        if np.array_equal(improved, policy):
+            return q, policy
+        policy = improved
+    raise RuntimeError(f'policy iteration did not settle in {max_iterations} rounds')
+
+
+def optimal_q_values(environment) -> np.ndarray:
+    """Q* of a GridWorld as an (H, W, 4) array (walls and goal are 0)."""
+    q = value_iteration(environment.transition_model())
+    return q.reshape(tuple(environment.shape) + (q.shape[-1],))
+
+
+def q_table(agent, environment) -> np.ndarray:
+    """An agent's `q_values` on every cell of a GridWorld, (H, W, A).
+
+    Walls get NaN. The environment's agent position is restored afterwards.
+    """
+    height, width = environment.shape
+    walls = environment.walls
+    saved_y, saved_x = environment.state
+    table = None
+    try:
+        for y in range(height):
+            for x in range(width):
+                if walls[y, x]:
+                    continue
+                environment.set_state(x, y)
+                values = np.asarray(agent.q_values(environment.get_obs()),
+                                    dtype=np.float64).reshape(-1)
+                if table is None:
+                    table = np.full((height, width, values.size), np.nan)
+                table[y, x] = values
+    finally:
+        environment.set_state(saved_x, saved_y)
+    return table
+
+
+def greedy_is_optimal(environment, q, q_star: Optional[np.ndarray] = None,
+                      atol: float = 1e-6) -> np.ndarray:
+    """(H, W) bool: where the greedy action of `q` is optimal, on decision cells.
+
+    An action is optimal when its Q* is within `atol` of the best, so any of
+    several equally short paths counts. Cells the agent never acts from
+    (walls, cliffs, the goal) are False.
+    """
+    if q_star is None:
+        q_star = optimal_q_values(environment)
+    q = np.asarray(q, dtype=np.float64)
+    if q.shape == (environment.number_of_states, q_star.shape[-1]):
+        q = q.reshape(q_star.shape)
+    if q.shape != q_star.shape:
+        raise ValueError(
+            f'q must have shape {q_star.shape} (or (S, A)), got {q.shape}')
+    cells = environment.decision_cells()
+    greedy = np.argmax(np.where(np.isnan(q), -np.inf, q), axis=-1)
+    chosen = np.take_along_axis(q_star, greedy[..., None], axis=-1)[..., 0]
+    return cells & (chosen >= q_star.max(axis=-1) - atol)
+
+
+def optimal_fraction(environment, q, q_star: Optional[np.ndarray] = None,
+                     atol: float = 1e-6) -> float:
+    """The fraction of decision cells where `q`'s greedy action is optimal."""
+    optimal = greedy_is_optimal(environment, q, q_star, atol)
+    return float(optimal.sum() / environment.decision_cells().sum())
