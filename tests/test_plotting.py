@@ -1,0 +1,388 @@
+"""Tests for gridlab.plotting: every figure is rendered to PNG and inspected."""
+
+import os
+
+os.environ.setdefault('MPLBACKEND', 'Agg')
+
+# pylint: disable=wrong-import-position
+import warnings
+
+import matplotlib
+
+matplotlib.use('Agg')
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from gridlab import plotting
+
+# A 9x10 room with a wall bar in the middle, like the seed's 'obstacle' task.
+WALLS = np.zeros((9, 10), dtype=bool)
+WALLS[0, :] = WALLS[-1, :] = WALLS[:, 0] = WALLS[:, -1] = True
+WALLS[4, 3:7] = True
+START = (2, 2)
+GOAL = (7, 2)
+HAZARDS = np.zeros_like(WALLS)
+HAZARDS[7, 4:7] = True
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close('all')
+
+
+def action_values(seed=0):
+    """Random q of shape (9, 10, 4) with NaN on walls."""
+    q = np.random.default_rng(seed).normal(size=WALLS.shape + (4,))
+    q[WALLS] = np.nan
+    return q
+
+
+def render(figure, tmp_path, name='figure.png'):
+    """Saves `figure` to PNG, reads it back and checks its size: (H, W, 3)."""
+    path = tmp_path / name
+    figure.savefig(path, dpi=figure.dpi)
+    pixels = matplotlib.image.imread(path)[..., :3]
+    width, height = figure.get_size_inches() * figure.dpi
+    assert pixels.shape[:2] == (round(height), round(width))
+    return pixels
+
+
+def distinct_colours(pixels):
+    return len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3),
+                         axis=0))
+
+
+def cell_pixels(pixels, ax, y, x, radius=2):
+    """The mean colour of a small square at the centre of cell (y, x)."""
+    column, row = ax.transData.transform((x, y))
+    row = pixels.shape[0] - row  # display y grows upwards, image rows down
+    row, column = int(round(row)), int(round(column))
+    patch = pixels[row - radius:row + radius + 1,
+                   column - radius:column + radius + 1]
+    return patch.reshape(-1, 3).mean(axis=0)
+
+
+# ---------------------------------------------------------------------------
+# Heatmaps.
+
+
+def test_plot_values_draws_into_current_subplot_with_grey_nan(tmp_path):
+    values = np.arange(90, dtype=float).reshape(9, 10) / 9. - 1
+    values[WALLS] = np.nan
+    figure = plt.figure(figsize=(8, 3))
+    plt.subplot(1, 2, 1)
+    returned = plotting.plot_values(values)
+    plt.title('left')  # seed-style code keeps working after the call
+    assert returned is figure
+    ax = figure.axes[0]
+    assert ax.get_title() == 'left'
+    assert ax.get_xticks().size == 0 and ax.get_yticks().size == 0
+    image, = ax.images
+    assert image.get_clim() == (-1, 10)
+    assert image.get_interpolation() == 'nearest'
+    colorbar_ax = figure.axes[1]
+    np.testing.assert_allclose(colorbar_ax.get_yticks(), [-1, 10])
+
+    pixels = render(figure, tmp_path)
+    assert distinct_colours(pixels) > 20
+    wall = cell_pixels(pixels, ax, 0, 0)
+    np.testing.assert_allclose(wall, matplotlib.colors.to_rgb('#7f7f7f'),
+                               atol=0.01)
+    # Low and high values land at opposite ends of the 'pink' colormap.
+    assert cell_pixels(pixels, ax, 1, 1).sum() < cell_pixels(pixels, ax, 7,
+                                                             8).sum()
+
+
+def test_plot_values_into_given_axes():
+    figure, (left, right) = plt.subplots(1, 2)
+    assert plotting.plot_values(np.eye(3), ax=right) is figure
+    assert not left.images and len(right.images) == 1
+
+
+def test_plot_values_rejects_wrong_ndim():
+    with pytest.raises(ValueError, match=r'\(H, W\).*\(2, 3, 4\)'):
+        plotting.plot_values(np.zeros((2, 3, 4)))
+
+
+@pytest.mark.filterwarnings('error')
+def test_plot_state_value_matches_formula_and_ignores_nan(tmp_path):
+    q = action_values()
+    q[1, 1, 2] = np.nan  # a partly unknown cell uses the remaining actions
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        figure = plotting.plot_state_value(q, epsilon=0.2)
+    assert isinstance(figure, Figure)
+    ax = figure.axes[0]
+    assert ax.get_title() == '$v(s)$'
+    image, = ax.images
+    expected = 0.8 * np.nanmax(q[~WALLS], -1) + 0.2 * np.nanmean(q[~WALLS], -1)
+    data = image.get_array()
+    np.testing.assert_allclose(data[~WALLS], expected)
+    assert data.mask[WALLS].all()
+    finite = q[np.isfinite(q)]
+    assert image.get_clim() == (finite.min(), finite.max())
+    assert distinct_colours(render(figure, tmp_path)) > 20
+
+
+def test_plot_state_value_all_nan_uses_default_range(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        figure = plotting.plot_state_value(np.full((2, 3, 4), np.nan))
+    assert figure.axes[0].images[0].get_clim() == (0, 1)
+    render(figure, tmp_path)
+
+
+def test_plot_action_values_layout_titles_and_range(tmp_path):
+    q = action_values()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        figure = plotting.plot_action_values(q)
+    image_axes = [ax for ax in figure.axes if ax.images]
+    assert len(image_axes) == 5
+    by_title = {ax.get_title(): ax for ax in image_axes}
+    assert set(by_title) == {
+        r'$q(s, \mathrm{up})$', r'$q(s, \mathrm{right})$',
+        r'$q(s, \mathrm{down})$', r'$q(s, \mathrm{left})$', '$v(s)$'}
+    # Each action's heatmap sits on its side of v(s): up above, right to the
+    # right, ... (the colour bars move the axes, so compare their centres).
+    def centre(title):
+        box = by_title[title].get_position()
+        return np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+
+    middle = centre('$v(s)$')
+    for name, (dx, dy) in [('up', (0, 1)), ('right', (1, 0)),
+                           ('down', (0, -1)), ('left', (-1, 0))]:
+        offset = centre(r'$q(s, \mathrm{' + name + r'})$') - middle
+        assert np.allclose(np.sign(np.round(offset, 2)), (dx, dy)), name
+    # A following plt.title() lands on v(s), as in the seed.
+    assert plt.gca() is by_title['$v(s)$']
+
+    lo, hi = np.nanmin(q), np.nanmax(q)
+    pad = 0.05 * (hi - lo)
+    for action, name in enumerate(plotting.ACTION_NAMES):
+        image = by_title[r'$q(s, \mathrm{' + name + r'})$'].images[0]
+        np.testing.assert_allclose(image.get_clim(), (lo - pad, hi + pad))
+        np.testing.assert_allclose(image.get_array()[~WALLS],
+                                   q[..., action][~WALLS])
+    np.testing.assert_allclose(by_title['$v(s)$'].images[0].get_clim(),
+                               (lo, hi))
+    assert distinct_colours(render(figure, tmp_path)) > 50
+
+
+@pytest.mark.parametrize('shape', [(9, 10, 3), (9, 10), (2, 9, 10, 4)])
+def test_plot_action_values_rejects_bad_shape(shape):
+    with pytest.raises(ValueError, match=r'\(H, W, 4\).*' +
+                       str(shape).replace('(', r'\(').replace(')', r'\)')):
+        plotting.plot_action_values(np.zeros(shape))
+
+
+# ---------------------------------------------------------------------------
+# Grids and policies.
+
+
+def test_plot_grid_walls_dark_hazards_tinted_and_letters(tmp_path):
+    figure = plotting.plot_grid(WALLS, start=START, goal=GOAL,
+                                hazards=HAZARDS, title='Room')
+    ax = figure.axes[0]
+    assert ax.get_title() == 'Room'
+    texts = {text.get_text(): text.get_position() for text in ax.texts}
+    assert texts == {'S': (2, 2), 'G': (2, 7)}  # text positions are (x, y)
+    np.testing.assert_allclose(figure.get_size_inches(), (4, 4), atol=0.5)
+
+    pixels = render(figure, tmp_path)
+    wall = cell_pixels(pixels, ax, 0, 0)
+    free = cell_pixels(pixels, ax, 5, 5)
+    hazard = cell_pixels(pixels, ax, 7, 5)
+    assert wall.mean() < free.mean() - 0.4
+    assert hazard[0] > hazard[2] + 0.3  # red/orange, unlike the blue cells
+    assert free[2] >= free[0]
+    # A white grid line runs between two free cells.
+    column, row = ax.transData.transform((5.5, 5))
+    line = pixels[pixels.shape[0] - int(round(row)), int(round(column))]
+    np.testing.assert_allclose(line, [1, 1, 1], atol=0.05)
+
+
+def test_plot_grid_figure_follows_aspect():
+    width, height = plotting.plot_grid(np.zeros((4, 12), bool)
+                                       ).get_size_inches()
+    assert width == pytest.approx(4) and height < 2.5
+    width, height = plotting.plot_grid(np.zeros((12, 6), bool)
+                                       ).get_size_inches()
+    assert height < 4.5 and width == pytest.approx(2)
+
+
+def test_plot_grid_into_axes_without_start_or_goal():
+    figure, ax = plt.subplots()
+    assert plotting.plot_grid(WALLS, ax=ax) is figure
+    assert not ax.texts and len(ax.images) == 1
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(walls=np.zeros(5, bool)), r'walls.*\(H, W\).*\(5,\)'),
+    (dict(walls=WALLS, hazards=np.zeros((3, 3), bool)),
+     r'hazards.*\(9, 10\).*\(3, 3\)'),
+    (dict(walls=WALLS, start=(9, 0)), r'start \(9, 0\).*\(9, 10\)'),
+    (dict(walls=WALLS, goal=(1,)), r'goal.*\(y, x\)'),
+])
+def test_plot_grid_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plotting.plot_grid(**kwargs)
+
+
+def arrows(ax):
+    """{(y, x): (dx, dy)} of the quiver in `ax`, in data coordinates."""
+    quiver, = [c for c in ax.collections
+               if isinstance(c, matplotlib.quiver.Quiver)]
+    return {(int(y), int(x)): (np.sign(u), np.sign(v))
+            for (x, y), u, v in zip(quiver.XY, quiver.U, quiver.V)}
+
+
+def test_plot_policy_arrows_everywhere_but_walls_hazards_goal_and_none(tmp_path):
+    policy = np.zeros(WALLS.shape, dtype=int)
+    policy[:, 5:] = 1
+    policy[6, :] = 2
+    policy[1, 8] = 3
+    policy[3, 3] = -1  # no action here
+    figure = plotting.plot_policy(WALLS, policy, start=START, goal=GOAL,
+                                  hazards=HAZARDS)
+    ax = figure.axes[0]
+    assert ax.get_title() == 'Policy'
+    drawn = arrows(ax)
+    expected_cells = {(y, x) for y, x in zip(*np.nonzero(~WALLS & ~HAZARDS))}
+    expected_cells -= {GOAL, (3, 3)}
+    assert set(drawn) == expected_cells
+    # Screen directions: up is -y in image coordinates.
+    direction = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}
+    for cell, dxdy in drawn.items():
+        assert dxdy == direction[policy[cell]], cell
+    assert sorted(t.get_text() for t in ax.texts) == ['G', 'S']
+
+    pixels = render(figure, tmp_path)
+    # The arrow's dark shaft crosses the middle of a free cell.
+    assert cell_pixels(pixels, ax, 5, 5, radius=1).mean() < 0.5
+    assert distinct_colours(pixels) > 10
+
+
+def test_plot_policy_accepts_float_nan_as_no_action():
+    policy = np.ones(WALLS.shape)
+    policy[2, 5] = np.nan
+    figure = plotting.plot_policy(WALLS, policy, title=None)
+    assert (2, 5) not in arrows(figure.axes[0])
+    assert figure.axes[0].get_title() == ''
+
+
+@pytest.mark.parametrize('policy, match', [
+    (np.zeros((9, 9), int), r'\(9, 10\).*\(9, 9\)'),
+    (np.full((9, 10), 4), r'got 4'),
+    (np.full((9, 10), 0.5), r'integer'),
+])
+def test_plot_policy_rejects_bad_policy(policy, match):
+    with pytest.raises(ValueError, match=match):
+        plotting.plot_policy(WALLS, policy)
+
+
+@pytest.mark.filterwarnings('error')
+def test_greedy_policy_argmax_with_minus_one_on_walls():
+    q = np.zeros((2, 3, 4))
+    q[0, 0] = [0, 3, 1, 2]
+    q[0, 1] = [np.nan, np.nan, 5, 1]
+    q[0, 2] = np.nan
+    q[1, 0] = [1, 1, 1, 1]  # ties go to the first action
+    q[1, 1] = [0, 0, 0, 9]
+    q[1, 2] = [-5, -1, -2, -3]
+    np.testing.assert_array_equal(plotting.greedy_policy(q),
+                                  [[1, 2, -1], [0, 3, 1]])
+    assert plotting.greedy_policy(q).dtype == np.int64
+    with pytest.raises(ValueError, match=r'\(H, W, A\).*\(3, 4\)'):
+        plotting.greedy_policy(np.zeros((3, 4)))
+
+
+def test_plot_greedy_policy(tmp_path):
+    q = action_values()
+    figure = plotting.plot_greedy_policy(WALLS, q, start=START, goal=GOAL)
+    ax = figure.axes[0]
+    assert ax.get_title() == 'Greedy policy'
+    greedy = plotting.greedy_policy(q)
+    direction = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}
+    drawn = arrows(ax)
+    assert len(drawn) == (~WALLS).sum() - 1
+    for cell, dxdy in drawn.items():
+        assert dxdy == direction[greedy[cell]]
+    render(figure, tmp_path)
+    with pytest.raises(ValueError, match=r'\(9, 10, A\).*\(9, 9, 4\)'):
+        plotting.plot_greedy_policy(WALLS, np.zeros((9, 9, 4)))
+    with pytest.raises(ValueError, match=r'A <= 4.*\(9, 10, 5\)'):
+        plotting.plot_greedy_policy(WALLS, np.zeros((9, 10, 5)))
+
+
+# ---------------------------------------------------------------------------
+# Learning curves.
+
+
+def test_moving_average():
+    x = np.array([1., 2., 3., 4., 10.])
+    np.testing.assert_allclose(plotting.moving_average(x, 2),
+                               [1.5, 2.5, 3.5, 7])
+    np.testing.assert_allclose(plotting.moving_average(x, 1), x)
+    np.testing.assert_allclose(plotting.moving_average(x, 5), [4])
+    for window in (0, 6, 2.5):
+        with pytest.raises(ValueError, match='window'):
+            plotting.moving_average(x, window)
+    with pytest.raises(ValueError, match=r'\(N,\).*\(2, 2\)'):
+        plotting.moving_average(np.zeros((2, 2)), 1)
+
+
+def test_plot_learning_curve_lines_match_hand_computed_average(tmp_path):
+    returns = np.random.default_rng(1).normal(size=200).cumsum()
+    figure = plotting.plot_learning_curve(returns, label='q-learning')
+    ax = figure.axes[0]
+    smooth, raw = ax.lines
+    window = 10  # 200 / 20
+    expected = [returns[i:i + window].mean() for i in range(200 - window + 1)]
+    np.testing.assert_allclose(smooth.get_ydata(), expected)
+    np.testing.assert_array_equal(smooth.get_xdata(), np.arange(9, 200))
+    np.testing.assert_array_equal(raw.get_ydata(), returns)
+    assert raw.get_alpha() < 0.5 < smooth.get_linewidth() - raw.get_linewidth()
+    assert raw.get_color() == smooth.get_color()
+    assert ax.get_xlabel() == 'Episode' and ax.get_ylabel() == 'Return'
+    assert distinct_colours(render(figure, tmp_path)) > 10
+
+
+def test_plot_learning_curve_compares_agents_on_one_axes(tmp_path):
+    figure = plotting.plot_learning_curve(np.arange(50.), window=5, label='a')
+    ax = figure.axes[0]
+    assert plotting.plot_learning_curve(np.arange(30.)[::-1], window=5,
+                                        ax=ax, label='b') is figure
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ['a', 'b']
+    assert ax.lines[0].get_color() != ax.lines[2].get_color()
+    render(figure, tmp_path)
+
+
+def test_plot_learning_curve_short_and_bad_input():
+    figure = plotting.plot_learning_curve([1., 2., 6.], window=10)
+    smooth = figure.axes[0].lines[0]
+    np.testing.assert_allclose(smooth.get_ydata(), [3.])
+    np.testing.assert_array_equal(smooth.get_xdata(), [2])
+    # The default window of a short run is one episode.
+    figure = plotting.plot_learning_curve([5.], xlabel='Step', ylabel='R')
+    np.testing.assert_allclose(figure.axes[0].lines[0].get_ydata(), [5.])
+    assert figure.axes[0].get_xlabel() == 'Step'
+    assert figure.axes[0].get_legend() is None
+    with pytest.raises(ValueError, match='empty'):
+        plotting.plot_learning_curve([])
+    with pytest.raises(ValueError, match='window'):
+        plotting.plot_learning_curve([1., 2.], window=0)
+    with pytest.raises(ValueError, match=r'\(N,\).*\(2, 2\)'):
+        plotting.plot_learning_curve(np.zeros((2, 2)))
+
+
+def test_default_window_is_clipped():
+    for n, window in [(1, 1), (30, 2), (200, 10), (10_000, 100)]:
+        figure = plotting.plot_learning_curve(np.zeros(n))
+        assert len(figure.axes[0].lines[0].get_xdata()) == n - window + 1
+        plt.close(figure)
