@@ -15,6 +15,12 @@ from typing import Iterator, Union
 
 PathLike = Union[str, os.PathLike]
 
+# mkstemp creates files readable by their owner only; finished files should get
+# the usual permissions, so read the process umask once (it can only be read
+# by setting it).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[pathlib.Path]:
@@ -32,6 +38,7 @@ def atomic_path(path: PathLike) -> Iterator[pathlib.Path]:
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{path.stem}.', suffix='.part' + path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)
     tmp = pathlib.Path(tmp)
     try:
         yield tmp

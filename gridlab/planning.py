@@ -108,24 +108,30 @@ def policy_iteration(model: TabularModel,
 
 
 def optimal_q_values(environment) -> np.ndarray:
-    """Q* of a GridWorld as an (H, W, 4) array (walls and goal are 0)."""
+    """Q* of a GridWorld as an (H, W, 4) array; NaN on walls and cliffs.
+
+    The goal's values are 0: the episode is over there.
+    """
     q = value_iteration(environment.transition_model())
-    return q.reshape(tuple(environment.shape) + (q.shape[-1],))
+    q = q.reshape(tuple(environment.shape) + (q.shape[-1],))
+    q[environment.walls | environment.cliffs] = np.nan
+    return q
 
 
 def q_table(agent, environment) -> np.ndarray:
     """An agent's `q_values` on every cell of a GridWorld, (H, W, A).
 
-    Walls get NaN. The environment's agent position is restored afterwards.
+    Walls and cliffs, where the agent never acts, get NaN. The environment's
+    agent position is restored afterwards.
     """
     height, width = environment.shape
-    walls = environment.walls
+    skip = environment.walls | environment.cliffs
     saved_y, saved_x = environment.state
     table = None
     try:
         for y in range(height):
             for x in range(width):
-                if walls[y, x]:
+                if skip[y, x]:
                     continue
                 environment.set_state(x, y)
                 values = np.asarray(agent.q_values(environment.get_obs()),
@@ -156,6 +162,7 @@ def greedy_is_optimal(environment, q, q_star: Optional[np.ndarray] = None,
             f'q must have shape {q_star.shape} (or (S, A)), got {q.shape}')
     cells = environment.decision_cells()
     greedy = np.argmax(np.where(np.isnan(q), -np.inf, q), axis=-1)
+    q_star = np.where(cells[..., None], q_star, 0.)  # Only decision cells count.
     chosen = np.take_along_axis(q_star, greedy[..., None], axis=-1)[..., 0]
     return cells & (chosen >= q_star.max(axis=-1) - atol)
 

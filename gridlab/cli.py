@@ -1,0 +1,279 @@
+"""The `gridlab` command: train an agent on a task and keep everything.
+
+    gridlab train --agent random --task simple       # -> runs/simple-random-seed0/
+    gridlab evaluate runs/simple-random-seed0 --episodes 5
+    gridlab tasks
+    gridlab show obstacle --out obstacle.png
+
+A run directory holds episodes.csv (one row per episode), learning_curve.png,
+evaluation.mp4 (greedy episodes), agent.pt (the checkpoint) and summary.json;
+for agents with action values on a GridWorld also q_values.png and policy.png.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import time
+from typing import Callable, Dict, List, Optional
+
+import matplotlib
+
+import gridlab
+from gridlab import files, plotting
+from gridlab.environments.gridworld import GridWorld, ObservationType
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentEntry:
+    """How the command builds an agent: a factory and what it observes best."""
+    make: Callable  # (environment_spec, seed, device) -> Actor
+    observation: ObservationType
+    episodes: int  # Default training length.
+    accepts: tuple = tuple(ObservationType)
+
+
+def _random_agent(spec, seed, device):
+    from agents import RandomAgent
+    return RandomAgent(spec, seed=seed)
+
+
+AGENTS: Dict[str, AgentEntry] = {
+    'random': AgentEntry(_random_agent, ObservationType.STATE_INDEX, episodes=20),
+}
+
+
+class UsageError(Exception):
+    """A bad argument: reported in one line, without a traceback."""
+
+
+def _observation_type(name: Optional[str], entry: AgentEntry,
+                      agent: str) -> ObservationType:
+    if name is None:
+        return entry.observation
+    try:
+        kind = ObservationType[name.upper().replace('-', '_')]
+    except KeyError:
+        raise UsageError(
+            f'unknown observation type {name!r}; expected one of '
+            f'{", ".join(t.name.lower() for t in ObservationType)}') from None
+    if kind not in entry.accepts:
+        raise UsageError(
+            f'agent {agent!r} cannot learn from {kind.name.lower()} observations; '
+            f'it accepts {", ".join(t.name.lower() for t in entry.accepts)}')
+    return kind
+
+
+def _make_environment(task: str, observation: ObservationType, seed: int):
+    if task not in gridlab.TASKS:
+        raise UsageError(
+            f'unknown task {task!r}; expected one of {", ".join(gridlab.TASKS)} '
+            '(see `gridlab tasks`)')
+    return gridlab.build_gridworld_task(task, observation_type=observation, seed=seed)
+
+
+def _save_figure(figure, path: pathlib.Path) -> None:
+    import matplotlib.pyplot as plt
+    try:
+        with files.atomic_path(path) as tmp:
+            figure.savefig(tmp, dpi=100, bbox_inches='tight')
+    finally:
+        plt.close(figure)
+
+
+def _write_json(path: pathlib.Path, content: dict) -> None:
+    files.atomic_write_text(path, json.dumps(content, indent=2) + '\n')
+
+
+def _evaluation(environment, agent, episodes: int, video: Optional[pathlib.Path],
+                video_episodes: int = 2) -> List[float]:
+    """Greedy returns over `episodes`; the first `video_episodes` go to `video`."""
+    log = gridlab.InMemoryLogger()
+    limit = 500  # A greedy policy can loop forever; the video must end.
+    if video is not None:
+        frames = gridlab.evaluate(environment, agent, min(video_episodes, episodes),
+                                  logger=log, max_steps_per_episode=limit)
+        gridlab.save_video(frames, video, frame_rate=8)
+    rest = episodes - len(log.data)
+    if rest > 0:
+        gridlab.evaluate(environment, agent, rest, logger=log, render=False,
+                         max_steps_per_episode=limit)
+    return [row['episode_return'] for row in log.data]
+
+
+def _value_pictures(environment: GridWorld, agent, out: pathlib.Path) -> dict:
+    """Q-value heatmaps, the greedy policy and how optimal it is (per planning)."""
+    q = gridlab.q_table(agent, environment)
+    _save_figure(plotting.plot_action_values(q), out / 'q_values.png')
+    _save_figure(environment.plot_greedy_policy(q), out / 'policy.png')
+    return {'optimal_fraction': gridlab.optimal_fraction(environment, q)}
+
+
+def train(args) -> int:
+    entry = AGENTS.get(args.agent)
+    if entry is None:
+        raise UsageError(
+            f'unknown agent {args.agent!r}; expected one of {", ".join(AGENTS)}')
+    observation = _observation_type(args.observation, entry, args.agent)
+    environment = _make_environment(args.task, observation, args.seed)
+    out = pathlib.Path(args.out or f'runs/{args.task}-{args.agent}-seed{args.seed}')
+    out.mkdir(parents=True, exist_ok=True)
+
+    environment, spec = gridlab.setup_environment(environment)
+    agent = entry.make(spec, args.seed, args.device)
+    episodes = args.episodes if args.steps is None and args.episodes is not None else (
+        None if args.steps is not None else entry.episodes)
+    config = {'agent': args.agent, 'task': args.task,
+              'observation': observation.name.lower(), 'seed': args.seed,
+              'episodes': episodes, 'steps': args.steps, 'device': args.device}
+    print(f'gridlab: training {args.agent} on {args.task} '
+          f'({observation.name.lower()} observations) -> {out}')
+
+    csv_log = gridlab.CSVLogger(out / 'episodes.csv')
+    log = gridlab.InMemoryLogger()
+    logger = gridlab.Dispatcher([csv_log, log, gridlab.TerminalLogger(
+        'training', time_delta=args.log_every)])
+    loop = gridlab.EnvironmentLoop(environment, agent, logger=logger,
+                                   label=f'{args.agent} on {args.task}',
+                                   log_loss=hasattr(agent, 'last_loss'),
+                                   progress=None if args.progress else False)
+    start = time.perf_counter()
+    interrupted = False
+    try:
+        loop.run(num_episodes=episodes, num_steps=args.steps)
+    except KeyboardInterrupt:
+        interrupted = True
+        print('gridlab: interrupted; saving the log and a checkpoint', file=sys.stderr)
+    finally:
+        logger.close()
+        agent.save(out / 'agent.pt')
+    seconds = time.perf_counter() - start
+    returns = [row['episode_return'] for row in log.data]
+    summary = {'config': config, 'interrupted': interrupted,
+               'training': {'episodes': len(returns),
+                            'steps': int(sum(r['episode_length'] for r in log.data)),
+                            'seconds': round(seconds, 3)}}
+    if interrupted:
+        _write_json(out / 'summary.json', summary)
+        return 130
+
+    if returns:
+        _save_figure(plotting.plot_learning_curve(returns), out / 'learning_curve.png')
+    evaluation = _evaluation(environment, agent, args.eval_episodes,
+                             out / 'evaluation.mp4')
+    summary['evaluation'] = {'episodes': len(evaluation),
+                             'mean_return': float(sum(evaluation) / len(evaluation))}
+    if hasattr(agent, 'q_values'):
+        summary['evaluation'].update(_value_pictures(environment, agent, out))
+    _write_json(out / 'summary.json', summary)
+    print(f'gridlab: done in {seconds:.1f} s; greedy mean return '
+          f'{summary["evaluation"]["mean_return"]:.2f}; files in {out}')
+    return 0
+
+
+def evaluate_run(args) -> int:
+    run = pathlib.Path(args.run_dir)
+    summary_path = run / 'summary.json'
+    if not summary_path.is_file():
+        raise UsageError(f'{str(run)!r} is not a gridlab run directory '
+                         '(no summary.json)')
+    config = json.loads(summary_path.read_text())['config']
+    entry = AGENTS[config['agent']]
+    environment = _make_environment(config['task'], ObservationType[
+        config['observation'].upper()], config['seed'])
+    environment, spec = gridlab.setup_environment(environment)
+    agent = entry.make(spec, config['seed'], args.device or config['device'])
+    agent.restore(run / 'agent.pt')
+    video = pathlib.Path(args.video) if args.video else None
+    returns = _evaluation(environment, agent, args.episodes, video)
+    print(f'gridlab: {len(returns)} greedy episodes, mean return '
+          f'{sum(returns) / len(returns):.2f}' + (f'; video {video}' if video else ''))
+    return 0
+
+
+def list_tasks(args) -> int:
+    width = max(len(name) for name in gridlab.TASKS)
+    for name, task in gridlab.TASKS.items():
+        print(f'{name:<{width}}  {task.description}')
+    return 0
+
+
+def show_task(args) -> int:
+    environment = _make_environment(args.task, ObservationType.STATE_INDEX, 0)
+    _save_figure(environment.plot_grid(title=args.task), pathlib.Path(args.out))
+    print(f'gridlab: drew {args.task} to {args.out}')
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}')
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad argument in one line (argparse adds a usage block)."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog='gridlab', description='Train and look at reinforcement-learning agents.')
+    commands = parser.add_subparsers(dest='command', required=True,
+                                     parser_class=_Parser)
+
+    p = commands.add_parser('train', help='train an agent on a task; keep the run')
+    p.add_argument('--agent', required=True, help=f'one of: {", ".join(AGENTS)}')
+    p.add_argument('--task', required=True, help='a task from `gridlab tasks`')
+    p.add_argument('--observation', help='observation type (default: per agent)')
+    length = p.add_mutually_exclusive_group()
+    length.add_argument('--episodes', type=_positive, help='training episodes')
+    length.add_argument('--steps', type=_positive, help='training steps')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', help='run directory (default runs/TASK-AGENT-seedS)')
+    p.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    p.add_argument('--eval-episodes', type=_positive, default=5)
+    p.add_argument('--log-every', type=float, default=1.,
+                   help='seconds between progress lines')
+    p.add_argument('--no-progress', dest='progress', action='store_false',
+                   help='no progress bar')
+    p.set_defaults(run=train)
+
+    p = commands.add_parser('evaluate', help='reload a run and evaluate it greedily')
+    p.add_argument('run_dir')
+    p.add_argument('--episodes', type=_positive, default=5)
+    p.add_argument('--video', help='write a video of the first episodes here')
+    p.add_argument('--device', choices=('cpu', 'cuda'))
+    p.set_defaults(run=evaluate_run)
+
+    p = commands.add_parser('tasks', help='list the tasks')
+    p.set_defaults(run=list_tasks)
+
+    p = commands.add_parser('show', help='draw a task to a PNG file')
+    p.add_argument('task')
+    p.add_argument('--out', required=True)
+    p.set_defaults(run=show_task)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    if 'MPLBACKEND' not in os.environ:
+        matplotlib.use('Agg')  # The command only writes files.
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, ValueError, FileNotFoundError) as error:
+        print(f'gridlab: error: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

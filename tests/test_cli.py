@@ -1,0 +1,130 @@
+"""The `gridlab` command: a run leaves everything behind; bad input is one line."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gridlab
+from gridlab import cli
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_leaves_a_complete_run(tmp_path, capsys):
+    out_dir = tmp_path / 'run'
+    code, out, err = run(capsys, 'train', '--agent', 'random', '--task', 'obstacle',
+                         '--episodes', '4', '--seed', '3', '--out', str(out_dir),
+                         '--eval-episodes', '2')
+    assert code == 0, err
+    with open(out_dir / 'episodes.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r['episode']) for r in rows] == [0, 1, 2, 3]
+    assert {'episode_length', 'episode_return', 'steps_per_second'} <= set(rows[0])
+    summary = json.loads((out_dir / 'summary.json').read_text())
+    assert summary['config']['seed'] == 3 and summary['config']['task'] == 'obstacle'
+    assert summary['training']['episodes'] == 4
+    assert summary['training']['steps'] == sum(int(r['episode_length']) for r in rows)
+    assert summary['evaluation']['episodes'] == 2
+    assert (out_dir / 'learning_curve.png').stat().st_size > 1000
+    video = gridlab.read_video(out_dir / 'evaluation.mp4')
+    assert video.ndim == 4 and video.shape[0] >= 2
+    assert (out_dir / 'agent.pt').is_file()
+    assert not [p for p in out_dir.iterdir() if p.name.startswith('.')]
+
+
+def test_same_seed_same_run(tmp_path, capsys):
+    def returns(name):
+        run(capsys, 'train', '--agent', 'random', '--task', 'simple', '--episodes',
+            '5', '--seed', '1', '--out', str(tmp_path / name))
+        with open(tmp_path / name / 'episodes.csv') as f:
+            return [r['episode_return'] for r in csv.DictReader(f)]
+    assert returns('a') == returns('b')
+
+
+def test_evaluate_reloads_a_run(tmp_path, capsys):
+    out_dir = tmp_path / 'run'
+    run(capsys, 'train', '--agent', 'random', '--task', 'simple', '--episodes', '2',
+        '--out', str(out_dir))
+    code, out, err = run(capsys, 'evaluate', str(out_dir), '--episodes', '3',
+                         '--video', str(tmp_path / 'again.gif'))
+    assert code == 0, err
+    assert '3 greedy episodes' in out
+    assert gridlab.read_video(tmp_path / 'again.gif').shape[0] > 1
+
+
+def test_tasks_and_show(tmp_path, capsys):
+    code, out, _ = run(capsys, 'tasks')
+    assert code == 0 and all(name in out for name in gridlab.TASKS)
+    code, _, _ = run(capsys, 'show', 'maze', '--out', str(tmp_path / 'maze.png'))
+    assert code == 0 and (tmp_path / 'maze.png').stat().st_size > 1000
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['train', '--agent', 'nope', '--task', 'simple'], "unknown agent 'nope'"),
+    (['train', '--agent', 'random', '--task', 'nope'], "unknown task 'nope'"),
+    (['train', '--agent', 'random', '--task', 'simple', '--observation', 'xyz'],
+     "unknown observation type 'xyz'"),
+    (['evaluate', 'no/such/run'], 'not a gridlab run directory'),
+    (['show', 'nope', '--out', 'x.png'], "unknown task 'nope'"),
+])
+def test_bad_arguments_give_one_line_and_nonzero_exit(tmp_path, capsys,
+                                                      monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count('\n') == 1 and message in err and 'Traceback' not in err
+
+
+def test_argparse_errors_are_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['train', '--agent', 'random'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and '--task' in err
+
+
+def test_agent_that_cannot_use_an_observation_is_refused(monkeypatch, capsys, tmp_path):
+    entry = cli.AgentEntry(cli._random_agent, gridlab.ObservationType.STATE_INDEX,
+                           episodes=1, accepts=(gridlab.ObservationType.STATE_INDEX,))
+    monkeypatch.setitem(cli.AGENTS, 'picky', entry)
+    code, _, err = run(capsys, 'train', '--agent', 'picky', '--task', 'simple',
+                       '--observation', 'rgb', '--out', str(tmp_path / 'r'))
+    assert code == 2 and 'cannot learn from rgb observations' in err
+
+
+def test_interrupted_run_keeps_its_log_and_a_checkpoint(monkeypatch, capsys, tmp_path):
+    from agents import RandomAgent
+
+    class Interrupted(RandomAgent):
+        steps = 0
+
+        def update(self, wait=False):
+            self.steps += 1
+            if self.steps == 450:
+                raise KeyboardInterrupt
+
+    entry = cli.AgentEntry(lambda spec, seed, device: Interrupted(spec, seed=seed),
+                           gridlab.ObservationType.STATE_INDEX, episodes=100)
+    monkeypatch.setitem(cli.AGENTS, 'flaky', entry)
+    out_dir = tmp_path / 'run'
+    code, _, err = run(capsys, 'train', '--agent', 'flaky', '--task', 'simple',
+                       '--out', str(out_dir))
+    assert code == 130 and 'interrupted' in err
+    with open(out_dir / 'episodes.csv') as f:
+        assert len(list(csv.DictReader(f))) >= 1
+    assert (out_dir / 'agent.pt').is_file()
+    assert json.loads((out_dir / 'summary.json').read_text())['interrupted'] is True
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, '-m', 'gridlab.cli', 'tasks'],
+                            capture_output=True, text=True, check=True)
+    assert 'four_rooms' in result.stdout

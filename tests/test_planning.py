@@ -1,0 +1,125 @@
+"""Planning: Q* on grid worlds, policy evaluation, and judging agents by it."""
+
+import numpy as np
+import pytest
+
+import gridlab
+
+UP, RIGHT, DOWN, LEFT = range(4)
+
+
+class TableAgent:
+    """Answers q_values from a fixed (H, W, A) table, looked up by position."""
+
+    def __init__(self, env, table):
+        self.env, self.table = env, table
+
+    def q_values(self, observation):
+        y, x = self.env.state
+        return self.table[y, x]
+
+
+def test_value_iteration_gives_discounted_goal_reward():
+    env = gridlab.build_gridworld_task('simple')
+    q = gridlab.optimal_q_values(env)
+    # Five steps down from (2, 2): the reward 10 arrives on the fifth.
+    assert q[2, 2, DOWN] == pytest.approx(10 * 0.9 ** 4)
+    assert q[6, 2, DOWN] == pytest.approx(10.)
+    # Bumping costs 5 and wastes a step.
+    assert q[1, 1, UP] == pytest.approx(-5 + 0.9 * q[1, 1].max())
+
+
+def test_policy_iteration_and_evaluation_agree_with_value_iteration():
+    for task, kwargs in [('obstacle', {}), ('cliff', {}),
+                         ('simple', dict(slip_probability=0.2))]:
+        env = gridlab.build_gridworld_task(task, **kwargs)
+        model = env.transition_model()
+        q_star = gridlab.value_iteration(model)
+        q_pi, policy = gridlab.policy_iteration(model)
+        np.testing.assert_allclose(q_pi, q_star, atol=1e-6)
+        np.testing.assert_allclose(gridlab.policy_evaluation(model, policy),
+                                   q_star, atol=1e-6)
+
+
+def test_policy_evaluation_of_a_stochastic_policy_is_below_optimal():
+    env = gridlab.build_gridworld_task('simple')
+    model = env.transition_model()
+    uniform = np.full((env.number_of_states, 4), 0.25)
+    q_uniform = gridlab.policy_evaluation(model, uniform)
+    q_star = gridlab.value_iteration(model)
+    start = 22
+    assert q_uniform[start].max() < q_star[start].max() - 1.
+    # Bellman equation for the uniform policy holds at the start.
+    v = q_uniform.mean(axis=1)
+    expected = [model.rewards[start, a, 0] +
+                model.discounts[start, a, 0] * v[model.next_states[start, a, 0]]
+                for a in range(4)]
+    np.testing.assert_allclose(q_uniform[start], expected, atol=1e-8)
+
+
+def test_slip_lowers_the_value_of_the_start():
+    plain = gridlab.optimal_q_values(gridlab.build_gridworld_task('obstacle'))
+    slippery = gridlab.optimal_q_values(
+        gridlab.build_gridworld_task('obstacle', slip_probability=0.3))
+    assert slippery[2, 2].max() < plain[2, 2].max()
+
+
+def test_cliff_optimal_path_hugs_the_cliff():
+    env = gridlab.build_gridworld_task('cliff')
+    q = gridlab.optimal_q_values(env)
+    assert np.argmax(q[4, 1]) == UP
+    assert all(np.argmax(q[3, x]) == RIGHT for x in range(1, 12))
+    assert np.argmax(q[3, 12]) == DOWN
+
+
+def test_optimal_fraction_judges_greedy_policies():
+    env = gridlab.build_gridworld_task('obstacle')
+    q_star = gridlab.optimal_q_values(env)
+    assert gridlab.optimal_fraction(env, q_star) == 1.
+    # The goal is up and to the right: always-down is right only next to it.
+    always_down = np.zeros_like(q_star)
+    always_down[..., DOWN] = 1.
+    fraction = gridlab.optimal_fraction(env, always_down)
+    assert 0. < fraction < 0.2
+    mask = gridlab.greedy_is_optimal(env, always_down, q_star)
+    assert mask[1, 8] and not mask[5, 5]
+    assert not mask[env.walls].any() and not mask[env.goal_state]
+    # A flat (S, A) table is accepted too.
+    assert gridlab.optimal_fraction(env, q_star.reshape(90, 4)) == 1.
+    with pytest.raises(ValueError, match='shape'):
+        gridlab.optimal_fraction(env, np.zeros((3, 4)))
+
+
+def test_q_table_reads_every_free_cell_and_restores_the_state():
+    env = gridlab.build_gridworld_task('simple')
+    env.reset()
+    env.step(RIGHT)
+    q_star = gridlab.optimal_q_values(env)
+    table = gridlab.q_table(TableAgent(env, q_star), env)
+    assert env.state == (2, 3)
+    assert np.isnan(table[0, 0]).all()
+    free = ~env.walls
+    np.testing.assert_array_equal(table[free], q_star[free])
+
+
+def test_q_table_works_with_a_tabular_agent_on_state_indices():
+    env = gridlab.build_gridworld_task('obstacle')
+    q_star = gridlab.value_iteration(env.transition_model())
+
+    class Tabular:
+        def q_values(self, observation):
+            return q_star[observation]
+    table = gridlab.q_table(Tabular(), env)
+    assert gridlab.optimal_fraction(env, table) == 1.
+
+
+def test_bad_models_and_policies_are_rejected():
+    env = gridlab.build_gridworld_task('simple')
+    model = env.transition_model()
+    broken = model._replace(probabilities=model.probabilities * 0.5)
+    with pytest.raises(ValueError, match='sum to'):
+        gridlab.value_iteration(broken)
+    with pytest.raises(ValueError, match='policy must have shape'):
+        gridlab.policy_evaluation(model, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match='actions 0..3'):
+        gridlab.policy_evaluation(model, np.full(90, 7))
