@@ -18,7 +18,8 @@ from gridlab.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger,
 from gridlab.loop import EnvironmentLoop, evaluate, run_loop
 from gridlab.planning import (greedy_is_optimal, optimal_fraction,
                               optimal_q_values, policy_evaluation,
-                              policy_iteration, q_table, value_iteration)
+                              policy_iteration, q_table, train_until_optimal,
+                              value_iteration)
 from gridlab.plotting import (greedy_policy, moving_average, plot_action_values,
                               plot_greedy_policy, plot_grid, plot_learning_curve,
                               plot_policy, plot_state_value, plot_values)

@@ -10,11 +10,14 @@ discounts), which `GridWorld.transition_model()` provides.
 value-based agent's learning test is judged this way.
 """
 
-from typing import Optional, Tuple
+import time
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from gridlab.environments.gridworld import TabularModel
+from gridlab.loggers import NoOpLogger
+from gridlab.loop import EnvironmentLoop
 
 
 def _check_model(model: TabularModel) -> Tuple[int, int]:
@@ -172,3 +175,56 @@ def optimal_fraction(environment, q, q_star: Optional[np.ndarray] = None,
     """The fraction of decision cells where `q`'s greedy action is optimal."""
     optimal = greedy_is_optimal(environment, q, q_star, atol)
     return float(optimal.sum() / environment.decision_cells().sum())
+
+
+class TrainingResult(NamedTuple):
+    """How `train_until_optimal` went."""
+    solved: bool  # Greedy policy optimal on every decision cell.
+    steps: int  # Environment steps taken (until solved, or all of them).
+    seconds: float  # Training time; the optimality checks are excluded.
+    optimal_fraction: float  # At the last check.
+
+
+def train_until_optimal(environment, agent, max_steps: int,
+                        check_every: int = 250,
+                        exploring_starts: bool = False) -> TrainingResult:
+    """Trains `agent` until its greedy policy is optimal on every cell.
+
+    Runs whole episodes; after every `check_every` steps (at the end of the
+    episode that crosses the mark) the agent's `q_values` on every cell are
+    judged against Q* from value iteration. The time spent judging is not
+    counted in `seconds`.
+
+    With `exploring_starts`, episodes start from every decision cell in turn
+    (and the check runs after each such round). A tabular agent learns only
+    the cells it visits; from one fixed start next to the goal it seldom
+    visits the far side, so "optimal everywhere" needs starts everywhere.
+    The environment's start state is restored at the end.
+    """
+    q_star = optimal_q_values(environment)
+    loop = EnvironmentLoop(environment, agent, logger=NoOpLogger(), progress=False)
+    starts = [environment.start_state]
+    if exploring_starts:
+        starts = [tuple(int(i) for i in cell)
+                  for cell in np.argwhere(environment.decision_cells())]
+    original_start = environment.start_state
+    steps, seconds, next_check, fraction = 0, 0., check_every, 0.
+    try:
+        while steps < max_steps:
+            start = time.perf_counter()
+            for cell in starts:
+                environment.start_state = cell
+                result = loop.run_episode(max_steps=max_steps - steps)
+                steps += result['episode_length']
+                if steps >= max_steps:
+                    break
+            seconds += time.perf_counter() - start
+            if steps >= next_check or steps >= max_steps or exploring_starts:
+                next_check = steps + check_every
+                fraction = optimal_fraction(
+                    environment, q_table(agent, environment), q_star)
+                if fraction == 1.:
+                    return TrainingResult(True, steps, seconds, fraction)
+    finally:
+        environment.start_state = original_start
+    return TrainingResult(False, steps, seconds, fraction)

@@ -376,4 +376,8 @@ def test_setup_environment_keeps_the_gridworld_reachable():
     env.set_state(3, 4)
     assert grid.state == (4, 3)
     assert env.goal_state == (7, 2)
+    env.goal_state = (1, 8)  # Setting through the wrapper reaches the grid.
+    assert grid.goal_state == (1, 8)
+    with pytest.raises(ValueError, match='on a wall'):
+        env.start_state = (0, 0)
     assert timestep.first()

@@ -419,8 +419,10 @@ class GridWorld(base.Environment):
             return specs.Array(self._layout_dims + (3,), np.float32,
                                name='observation_grid')
         if kind is ObservationType.AGENT_GOAL_POS:
-            return specs.Array((4,), np.float32,
-                               name='observation_agent_goal_pos')
+            # Bounded, so that agents can scale coordinates to [-1, 1].
+            most = np.array([self._height, self._width] * 2, np.float32) - 1
+            return specs.BoundedArray((4,), np.float32, minimum=0., maximum=most,
+                                      name='observation_agent_goal_pos')
         return specs.BoundedArray(
             self._renderer(self._pixels_per_cell).shape, np.uint8,
             minimum=0, maximum=255, name='observation_rgb')

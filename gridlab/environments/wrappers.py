@@ -30,6 +30,14 @@ class EnvironmentWrapper(dm_env.Environment):
             raise AttributeError(name)
         return getattr(self._environment, name)
 
+    def __setattr__(self, name, value):
+        # `wrapped.goal_state = (1, 8)` must reach the GridWorld, not quietly
+        # create an attribute on the wrapper.
+        if name.startswith('_') or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._environment, name, value)
+
     def reset(self):
         return self._environment.reset()
 

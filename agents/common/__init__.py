@@ -1,0 +1,1 @@
+"""Building blocks the agents share: exploration, networks, torch helpers."""

@@ -1,0 +1,68 @@
+"""Epsilon-greedy action selection with an optional linear decay."""
+
+from typing import Callable, Optional
+
+import numpy as np
+
+
+class EpsilonGreedy:
+    """Picks a random action with probability epsilon, else a greedy one.
+
+    Epsilon goes linearly from `epsilon` to `final_epsilon` over `decay_steps`
+    calls of `step()` and stays there; with no `final_epsilon` it is constant.
+    Ties between greedy actions are broken at random, so a fresh all-zero
+    Q-table does not always pick action 0.
+    """
+
+    def __init__(self, num_actions: int, epsilon: float = 0.1,
+                 final_epsilon: Optional[float] = None, decay_steps: int = 0,
+                 seed=None):
+        for name, value in (('epsilon', epsilon), ('final_epsilon', final_epsilon)):
+            if value is not None and not 0. <= value <= 1.:
+                raise ValueError(f'{name} must be in [0, 1], got {value!r}')
+        if decay_steps < 0:
+            raise ValueError(f'decay_steps must be >= 0, got {decay_steps!r}')
+        self.num_actions = num_actions
+        self.initial = float(epsilon)
+        self.final = float(epsilon if final_epsilon is None else final_epsilon)
+        self.decay_steps = int(decay_steps)
+        self.steps = 0
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def epsilon(self) -> float:
+        if self.steps >= self.decay_steps:
+            return self.final
+        return self.initial + (self.final - self.initial) * self.steps / self.decay_steps
+
+    @epsilon.setter
+    def epsilon(self, value: float):
+        """Sets a constant epsilon (as the seed tutorial does with agent._epsilon)."""
+        if not 0. <= value <= 1.:
+            raise ValueError(f'epsilon must be in [0, 1], got {value!r}')
+        self.initial = self.final = float(value)
+
+    def step(self) -> None:
+        """Advances the decay schedule by one step."""
+        self.steps += 1
+
+    def select(self, q_values: Callable[[], np.ndarray], greedy: bool = False) -> int:
+        """Returns an action; `q_values()` is called only when acting greedily."""
+        if not greedy and self.rng.random() < self.epsilon:
+            return int(self.rng.integers(self.num_actions))
+        return self.argmax(q_values())
+
+    def argmax(self, values: np.ndarray) -> int:
+        """The index of the largest value, ties broken at random."""
+        best = np.flatnonzero(values == values.max())
+        return int(best[0] if best.size == 1 else self.rng.choice(best))
+
+    def state_dict(self) -> dict:
+        return {'initial': self.initial, 'final': self.final,
+                'decay_steps': self.decay_steps, 'steps': self.steps,
+                'rng': self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.initial, self.final = state['initial'], state['final']
+        self.decay_steps, self.steps = state['decay_steps'], state['steps']
+        self.rng.bit_generator.state = state['rng']

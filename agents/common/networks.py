@@ -1,0 +1,98 @@
+"""Q-networks built from an observation spec.
+
+Every network takes raw observations, shape (batch, *observation_shape) as
+float32, and scales them itself: bounded specs (grid coordinates, pixels) map
+to [-1, 1], so agents and notebooks never preprocess by hand. Vector
+observations get an MLP; images (H, W, C) get a small convolutional torso.
+"""
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from dm_env import specs
+from torch import nn
+
+
+class Rescale(nn.Module):
+    """Maps each input from [minimum, maximum] to [-1, 1]."""
+
+    def __init__(self, minimum, maximum, shape):
+        super().__init__()
+        low = np.broadcast_to(np.asarray(minimum, np.float32), shape)
+        high = np.broadcast_to(np.asarray(maximum, np.float32), shape)
+        span = np.where(high > low, high - low, 1.)
+        self.register_buffer('centre', torch.tensor((high + low) / 2))
+        self.register_buffer('half_span', torch.tensor(span / 2))
+
+    def forward(self, x):
+        return (x - self.centre) / self.half_span
+
+
+class ChannelsFirst(nn.Module):
+    """(B, H, W, C) -> (B, C, H, W), the layout torch's convolutions expect."""
+
+    def forward(self, x):
+        return x.permute(0, 3, 1, 2).contiguous()
+
+
+class DuelingHead(nn.Module):
+    """Q = V + A - mean(A) (Wang et al., 2016), from one hidden layer of features."""
+
+    def __init__(self, features: int, num_actions: int):
+        super().__init__()
+        self.value = nn.Linear(features, 1)
+        self.advantage = nn.Linear(features, num_actions)
+
+    def forward(self, x):
+        advantage = self.advantage(x)
+        return self.value(x) + advantage - advantage.mean(dim=-1, keepdim=True)
+
+
+def _input_scaling(spec: specs.Array) -> nn.Module:
+    if isinstance(spec, specs.BoundedArray):
+        low, high = np.broadcast_arrays(spec.minimum, spec.maximum)
+        if np.all(np.isfinite(low)) and np.all(np.isfinite(high)):
+            return Rescale(spec.minimum, spec.maximum, spec.shape)
+    return nn.Identity()
+
+
+def _head(features: int, num_actions: int, dueling: bool) -> nn.Module:
+    return DuelingHead(features, num_actions) if dueling else nn.Linear(features, num_actions)
+
+
+def mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers of the given sizes with ReLUs between them."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def make_q_network(observation_spec: specs.Array, num_actions: int,
+                   hidden_sizes: Sequence[int] = (64, 64),
+                   conv_channels: Sequence[int] = (16,),
+                   dueling: bool = False) -> nn.Module:
+    """An MLP for vector observations, a conv net for (H, W, C) images."""
+    shape = tuple(observation_spec.shape)
+    if not shape:
+        raise ValueError('a Q-network needs array observations; for a state '
+                         'index (a scalar) use a tabular agent')
+    torso = [_input_scaling(observation_spec)]
+    if len(shape) == 3:
+        torso.append(ChannelsFirst())
+        channels = shape[-1]
+        for out_channels in conv_channels:
+            # Stride 2 shrinks pictures to about grid size; grids stay whole.
+            stride = 2 if min(shape[:2]) > 16 else 1
+            torso += [nn.Conv2d(channels, out_channels, 3, stride=stride, padding=1),
+                      nn.ReLU()]
+            channels = out_channels
+    torso.append(nn.Flatten())
+    torso = nn.Sequential(*torso)
+    with torch.no_grad():  # The feature count, by running a dummy input.
+        features = torso(torch.zeros((1,) + shape)).shape[-1]
+    return nn.Sequential(torso, mlp((features,) + tuple(hidden_sizes)), nn.ReLU(),
+                         _head(hidden_sizes[-1], num_actions, dueling))

@@ -1,0 +1,51 @@
+"""Torch helpers: choosing a device, seeding, and checking observations."""
+
+import contextlib
+from typing import Optional
+
+import numpy as np
+import torch
+from dm_env import specs
+
+
+def resolve_device(device: Optional[str] = 'cpu') -> torch.device:
+    """'cpu' (the default), 'cuda' if present, or 'auto' (cuda when present)."""
+    if device is None or device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"unknown device {device!r}; expected 'cpu', 'cuda' or 'auto'") from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'device {str(device)!r} was asked for, but torch sees no '
+                         "CUDA GPU here; use device='cpu' or 'auto'")
+    return device
+
+
+@contextlib.contextmanager
+def seeded(seed: Optional[int]):
+    """Runs the block with torch's global RNG seeded, then restores the RNG.
+
+    Networks built inside start from the same weights for the same seed,
+    without changing the random stream of the code around them.
+    """
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def check_observation(observation, spec: specs.Array) -> np.ndarray:
+    """Returns `observation` as an array, or raises naming what was expected."""
+    array = np.asarray(observation)
+    if array.shape != spec.shape:
+        raise ValueError(
+            f'observation has shape {array.shape}, expected {spec.shape} '
+            f'(the environment spec {spec.name!r})')
+    if array.dtype.kind not in 'biuf':
+        raise ValueError(
+            f'observation has dtype {array.dtype}, expected numbers like {spec.dtype}')
+    return array

@@ -1,0 +1,202 @@
+"""Neural Fitted Q (Riedmiller, 2005), modernised: Q-learning with a network.
+
+Every step: act epsilon-greedily, store the transition in replay, sample a
+minibatch and take one gradient step on the squared TD error
+
+    loss = mean( (r + d * max_b Q(s', b) - Q(s, a))^2 )
+
+where d is the TimeStep's discount (0 after termination, so no bootstrap;
+the ordinary discount after truncation, so the agent does bootstrap). The
+target uses the same network, without gradient; `DQN` adds a target network.
+"""
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+import gridlab
+from agents.common import networks
+from agents.common.exploration import EpsilonGreedy
+from agents.common.torch_utils import check_observation, resolve_device, seeded
+from gridlab.checkpoints import load_checkpoint, save_checkpoint
+from gridlab.replay import ReplayBuffer
+
+
+class NeuralFittedQAgent(gridlab.Actor):
+    """Q-learning with a neural network, replay and epsilon-greedy exploration."""
+
+    def __init__(self,
+                 environment_spec: gridlab.EnvironmentSpec,
+                 q_network: Optional[nn.Module] = None,
+                 replay_capacity: int = 100_000,
+                 epsilon: float = 0.6,
+                 batch_size: int = 32,
+                 learning_rate: float = 3e-3,
+                 final_epsilon: Optional[float] = None,
+                 epsilon_decay_steps: int = 0,
+                 hidden_sizes: Sequence[int] = (64, 64),
+                 conv_channels: Sequence[int] = (16,),
+                 min_replay_size: Optional[int] = None,
+                 loss: str = 'mse',
+                 max_grad_norm: Optional[float] = None,
+                 device: Optional[str] = 'cpu',
+                 seed: Optional[int] = None):
+        """Builds the agent.
+
+        Args:
+          environment_spec: the environment's specs (discrete actions).
+          q_network: maps a batch of observations to Q-values, one per action;
+            default: an MLP (vector observations) or a conv net (images), see
+            `agents.common.networks.make_q_network`.
+          replay_capacity: transitions kept for sampling.
+          epsilon: chance of a random action while training (decays linearly
+            to `final_epsilon` over `epsilon_decay_steps` if those are given).
+          batch_size: transitions per gradient step.
+          learning_rate: Adam's step size.
+          hidden_sizes: widths of the default network's hidden layers.
+          conv_channels: channels of its convolutions (image observations).
+          min_replay_size: transitions to collect before learning starts
+            (default: `batch_size`).
+          loss: 'mse' (squared TD error) or 'huber'.
+          max_grad_norm: clip the gradient's norm to this, if given.
+          device: 'cpu' (default), 'cuda' or 'auto'.
+          seed: seeds the network's initial weights, exploration and replay.
+        """
+        actions = environment_spec.actions
+        if not hasattr(actions, 'num_values'):
+            raise ValueError(f'{type(self).__name__} needs discrete actions '
+                             f'(a DiscreteArray action spec), got {actions!r}')
+        if loss not in ('mse', 'huber'):
+            raise ValueError(f"loss must be 'mse' or 'huber', got {loss!r}")
+        self._observation_spec = environment_spec.observations
+        self._num_actions = actions.num_values
+        self._device = resolve_device(device)
+        self._batch_size = batch_size
+        self._min_replay_size = max(min_replay_size or batch_size, batch_size)
+        self._loss_fn = nn.MSELoss() if loss == 'mse' else nn.SmoothL1Loss()
+        self._max_grad_norm = max_grad_norm
+
+        with seeded(seed):
+            if q_network is None:
+                q_network = networks.make_q_network(
+                    self._observation_spec, self._num_actions, hidden_sizes,
+                    conv_channels, **self._network_options())
+            self._q_network = q_network.to(self._device)
+        # The fused kernel does Adam's arithmetic for all parameters in one
+        # call; with networks this small the per-tensor calls would dominate.
+        self._optimizer = torch.optim.Adam(self._q_network.parameters(),
+                                           lr=learning_rate, fused=True)
+        self._replay = ReplayBuffer(replay_capacity, seed=seed)
+        self._explorer = EpsilonGreedy(self._num_actions, epsilon, final_epsilon,
+                                       epsilon_decay_steps, seed=seed)
+        self._learner_steps = 0
+        self.last_loss = 0.
+
+    def _network_options(self) -> dict:
+        """Extra arguments for the default network (DQN adds `dueling`)."""
+        return {}
+
+    # The seed tutorial sets agent._epsilon = 0 to evaluate; keep that working.
+    @property
+    def _epsilon(self) -> float:
+        return self._explorer.epsilon
+
+    @_epsilon.setter
+    def _epsilon(self, value: float):
+        self._explorer.epsilon = value
+
+    epsilon = _epsilon
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def _tensor(self, observation) -> torch.Tensor:
+        """One observation as a float32 batch of one, checked against the spec."""
+        array = check_observation(observation, self._observation_spec)
+        return torch.tensor(array, dtype=torch.float32, device=self._device)[None]
+
+    def q_values(self, observation) -> np.ndarray:
+        """Q(observation, a) for every action a."""
+        with torch.no_grad():
+            return self._q_network(self._tensor(observation))[0].cpu().numpy()
+
+    def select_action(self, observation) -> int:
+        # The network runs only when the agent acts greedily.
+        return self._explorer.select(lambda: self.q_values(observation),
+                                     greedy=self.greedy)
+
+    def observe_first(self, timestep) -> None:
+        check_observation(timestep.observation, self._observation_spec)
+        self._replay.add_first(timestep)
+
+    def observe(self, action, next_timestep) -> None:
+        self._replay.add(action, next_timestep)
+        self._explorer.step()
+
+    def _bootstrap(self, next_states: torch.Tensor,
+                   online_next_q: torch.Tensor) -> torch.Tensor:
+        """max_b Q(s', b), from the online network's values at s'."""
+        return online_next_q.max(dim=1).values
+
+    def _after_learning_step(self) -> None:
+        """Called after each gradient step (DQN updates its target network)."""
+
+    def update(self, wait: bool = False) -> None:
+        if not self._replay.is_ready(self._min_replay_size):
+            return
+        batch = self._replay.sample(self._batch_size)
+        device = self._device
+        states = torch.as_tensor(batch.state, dtype=torch.float32, device=device)
+        actions = torch.as_tensor(batch.action, dtype=torch.int64, device=device)
+        rewards = torch.as_tensor(batch.reward, device=device)
+        discounts = torch.as_tensor(batch.discount, device=device)
+        next_states = torch.as_tensor(batch.next_state, dtype=torch.float32,
+                                      device=device)
+
+        # One forward pass over s and s' together: fewer calls is what makes
+        # small networks fast. The s' half only feeds the (constant) target.
+        q_both = self._q_network(torch.cat([states, next_states]))
+        q = q_both[:len(states)].gather(1, actions[:, None])[:, 0]
+        with torch.no_grad():
+            online_next_q = q_both[len(states):].detach()
+            targets = rewards + discounts * self._bootstrap(next_states, online_next_q)
+        loss = self._loss_fn(q, targets)
+
+        self._optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self._max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self._q_network.parameters(), self._max_grad_norm)
+        self._optimizer.step()
+        self._learner_steps += 1
+        self._after_learning_step()
+        self.last_loss = loss.item()
+
+    # ------------------------------------------------------------ checkpoints
+
+    def _state(self) -> dict:
+        return {'q_network': self._q_network.state_dict(),
+                'optimizer': self._optimizer.state_dict(),
+                'explorer': self._explorer.state_dict(),
+                'learner_steps': self._learner_steps}
+
+    def _load_state(self, state: dict) -> None:
+        self._q_network.load_state_dict(state['q_network'])
+        self._optimizer.load_state_dict(state['optimizer'])
+        self._explorer.load_state_dict(state['explorer'])
+        self._learner_steps = state['learner_steps']
+
+    def save(self, path):
+        """Saves networks, optimiser and counters (not the replay buffer)."""
+        return save_checkpoint(path, type(self).__name__, self._state())
+
+    def restore(self, path) -> None:
+        state = load_checkpoint(path, type(self).__name__)
+        try:
+            self._load_state(state)
+        except (RuntimeError, KeyError, ValueError) as error:
+            raise ValueError(
+                f'checkpoint {str(path)!r} does not fit this agent (different '
+                f'network or options?): {error}') from None

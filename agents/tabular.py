@@ -1,0 +1,181 @@
+"""Tabular Q-learning and SARSA: one table of Q(s, a), one TD update per step.
+
+Both work on any environment whose observations are a `DiscreteArray` (a
+GridWorld's STATE_INDEX, a TabularMDP, FrozenLake through the Gymnasium
+adapter). The discount comes from each TimeStep: 0 when the episode
+terminated, the environment's discount otherwise (including truncation,
+where bootstrapping is right).
+
+    Q-learning:  Q(s, a) += step_size * (r + d * max_b Q(s', b) - Q(s, a))
+    SARSA:       Q(s, a) += step_size * (r + d * Q(s', a') - Q(s, a))
+
+SARSA's a' is the action it will take next, so it chooses a' during
+`update()` and returns it from the next `select_action()`.
+"""
+
+import abc
+from typing import Optional
+
+import numpy as np
+from dm_env import specs
+
+import gridlab
+from agents.common.exploration import EpsilonGreedy
+from gridlab.checkpoints import load_checkpoint, save_checkpoint
+
+
+class _TabularAgent(gridlab.Actor):
+    """What Q-learning and SARSA share: the table, exploration, bookkeeping."""
+
+    def __init__(self,
+                 environment_spec: gridlab.EnvironmentSpec,
+                 step_size: float = 0.5,
+                 epsilon: float = 0.1,
+                 final_epsilon: Optional[float] = None,
+                 epsilon_decay_steps: int = 0,
+                 initial_value: float = 10.,
+                 seed: Optional[int] = None):
+        """Builds the agent.
+
+        Args:
+          environment_spec: needs DiscreteArray observations and actions.
+          step_size: how far each TD update moves Q(s, a) toward its target.
+          epsilon: chance of a random action; with `final_epsilon` and
+            `epsilon_decay_steps` it decays linearly to `final_epsilon`.
+          initial_value: the table's starting value. An optimistic one (at
+            least the best return; 10 is the GridWorld goal reward) makes the
+            greedy agent try every action before it settles.
+          seed: seeds exploration and tie-breaking.
+        """
+        observations, actions = environment_spec.observations, environment_spec.actions
+        for name, spec in (('observation', observations), ('action', actions)):
+            if not isinstance(spec, specs.DiscreteArray):
+                raise ValueError(
+                    f'{type(self).__name__} needs a DiscreteArray {name} spec (a state '
+                    f'index, e.g. ObservationType.STATE_INDEX), got {spec!r}')
+        if not 0. < step_size <= 1.:
+            raise ValueError(f'step_size must be in (0, 1], got {step_size!r}')
+        self._num_states = observations.num_values
+        self._step_size = step_size
+        self._q = np.full((observations.num_values, actions.num_values),
+                          float(initial_value))
+        self._explorer = EpsilonGreedy(actions.num_values, epsilon, final_epsilon,
+                                       epsilon_decay_steps, seed=seed)
+        self._state = None
+        self._transition = None  # (s, a, r, d, s', last) awaiting update().
+        self.last_loss = 0.
+
+    # The seed tutorial sets agent._epsilon = 0 to evaluate; keep that working.
+    @property
+    def _epsilon(self) -> float:
+        return self._explorer.epsilon
+
+    @_epsilon.setter
+    def _epsilon(self, value: float):
+        self._explorer.epsilon = value
+
+    epsilon = _epsilon
+
+    @property
+    def q_table(self) -> np.ndarray:
+        """The table, shape [number of states, number of actions] (a copy)."""
+        return self._q.copy()
+
+    def _index(self, observation) -> int:
+        try:
+            index = int(observation)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f'{type(self).__name__} needs a state index, got '
+                f'{observation!r}') from None
+        if not 0 <= index < self._num_states or index != observation:
+            raise ValueError(
+                f'observation {observation!r} is not a state index in '
+                f'[0, {self._num_states})')
+        return index
+
+    def q_values(self, observation) -> np.ndarray:
+        return self._q[self._index(observation)].copy()
+
+    def select_action(self, observation) -> int:
+        row = self._q[self._index(observation)]
+        return self._explorer.select(lambda: row, greedy=self.greedy)
+
+    def observe_first(self, timestep) -> None:
+        self._state = self._index(timestep.observation)
+
+    def observe(self, action, next_timestep) -> None:
+        if self._state is None:
+            raise ValueError('observe() before observe_first(): start each '
+                             'episode with observe_first(timestep)')
+        next_state = self._index(next_timestep.observation)
+        self._transition = (self._state, int(action), float(next_timestep.reward),
+                            float(next_timestep.discount), next_state,
+                            next_timestep.last())
+        self._state = None if next_timestep.last() else next_state
+
+    def update(self, wait: bool = False) -> None:
+        if self._transition is None:
+            return
+        s, a, r, d, next_s, last = self._transition
+        self._transition = None
+        target = r + d * self._bootstrap(next_s, last)
+        td_error = target - self._q[s, a]
+        self._q[s, a] += self._step_size * td_error
+        self.last_loss = td_error * td_error
+        self._explorer.step()
+
+    @abc.abstractmethod
+    def _bootstrap(self, next_state: int, last: bool) -> float:
+        """The value of the next state that the TD target discounts."""
+
+    def save(self, path):
+        return save_checkpoint(path, type(self).__name__, {
+            'q': self._q.tolist(), 'explorer': self._explorer.state_dict()})
+
+    def restore(self, path) -> None:
+        state = load_checkpoint(path, type(self).__name__)
+        q = np.asarray(state['q'], dtype=np.float64)
+        if q.shape != self._q.shape:
+            raise ValueError(f'checkpoint {str(path)!r} has a Q-table of shape '
+                             f'{q.shape}; this agent needs {self._q.shape}')
+        self._q = q
+        self._explorer.load_state_dict(state['explorer'])
+
+
+class QLearning(_TabularAgent):
+    """Off-policy: bootstraps on the best next action, whatever it does next."""
+
+    def _bootstrap(self, next_state: int, last: bool) -> float:
+        return self._q[next_state].max()
+
+
+class SARSA(_TabularAgent):
+    """On-policy: bootstraps on the action it actually takes next.
+
+    It learns the values of the policy it follows, exploration included, so
+    epsilon decays to 0 by default (over 1,000 steps; optimism does the rest
+    of the exploring) and the values become those of the greedy policy.
+    """
+
+    def __init__(self, environment_spec, step_size: float = 0.5,
+                 epsilon: float = 0.1, final_epsilon: Optional[float] = 0.,
+                 epsilon_decay_steps: int = 1_000, **kwargs):
+        super().__init__(environment_spec, step_size=step_size, epsilon=epsilon,
+                         final_epsilon=final_epsilon,
+                         epsilon_decay_steps=epsilon_decay_steps, **kwargs)
+        self._next_action = None  # (state, action) chosen during update().
+
+    def _bootstrap(self, next_state: int, last: bool) -> float:
+        # After termination d = 0 and a' is never taken; after truncation a'
+        # is drawn from the policy, as it would have been.
+        action = self._explorer.select(lambda: self._q[next_state])
+        self._next_action = None if last else (next_state, action)
+        return self._q[next_state, action]
+
+    def select_action(self, observation) -> int:
+        pending, self._next_action = self._next_action, None
+        if (pending is not None and not self.greedy and
+                pending[0] == self._index(observation)):
+            return pending[1]
+        return super().select_action(observation)

@@ -1,0 +1,136 @@
+"""Tabular Q-learning and SARSA: the update rule, and learning judged by Q*."""
+
+import dm_env
+import numpy as np
+import pytest
+
+import gridlab
+from agents import SARSA, QLearning, RandomAgent
+
+OBS = gridlab.ObservationType
+
+
+def spec_for(task='simple', **kwargs):
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task, **kwargs))
+    return env, spec
+
+
+@pytest.mark.parametrize('agent_class', [QLearning, SARSA])
+@pytest.mark.parametrize('task', ['simple', 'obstacle'])
+def test_greedy_policy_becomes_optimal_on_every_cell(agent_class, task):
+    for seed in range(5):
+        env, spec = spec_for(task, seed=seed)
+        result = gridlab.train_until_optimal(env, agent_class(spec, seed=seed),
+                                             max_steps=30_000, exploring_starts=True)
+        assert result.solved, (seed, result)
+
+
+def test_q_learning_update_follows_the_formula():
+    _, spec = spec_for()
+    agent = QLearning(spec, step_size=0.5, initial_value=0., seed=0)
+    agent._q[5] = [1., 4., 2., 0.]
+    agent.observe_first(dm_env.restart(np.int32(3)))
+    agent.observe(2, dm_env.transition(1., np.int32(5), discount=0.9))
+    agent.update()
+    assert agent.q_table[3, 2] == pytest.approx(0.5 * (1. + 0.9 * 4.))
+    # Termination: no bootstrap. Truncation: bootstrap with the discount.
+    agent.observe_first(dm_env.restart(np.int32(3)))
+    agent.observe(1, dm_env.termination(10., np.int32(5)))
+    agent.update()
+    assert agent.q_table[3, 1] == pytest.approx(5.)
+    agent.observe_first(dm_env.restart(np.int32(3)))
+    agent.observe(0, dm_env.truncation(0., np.int32(5), discount=0.9))
+    agent.update()
+    assert agent.q_table[3, 0] == pytest.approx(0.5 * 0.9 * 4.)
+
+
+def test_sarsa_bootstraps_on_the_action_it_then_takes():
+    _, spec = spec_for()
+    agent = SARSA(spec, step_size=1., epsilon=0.5, final_epsilon=0.5,
+                  initial_value=0., seed=1)
+    agent._q[5] = [1., 4., 2., 0.]
+    for _ in range(20):
+        agent.observe_first(dm_env.restart(np.int32(3)))
+        agent.observe(2, dm_env.transition(0., np.int32(5), discount=1.))
+        agent.update()
+        next_action = agent.select_action(np.int32(5))
+        assert agent.q_table[3, 2] == agent.q_table[5, next_action]
+
+
+def test_greedy_mode_picks_the_best_action():
+    _, spec = spec_for()
+    agent = QLearning(spec, epsilon=1., seed=0)
+    agent._q[7] = [0., 0., 3., 0.]
+    with gridlab.evaluation_mode(agent):
+        assert {agent.select_action(np.int32(7)) for _ in range(20)} == {2}
+    assert len({agent.select_action(np.int32(7)) for _ in range(50)}) > 1
+
+
+def test_seed_tutorial_epsilon_attribute_still_works():
+    _, spec = spec_for()
+    agent = QLearning(spec, epsilon=1., seed=0)
+    agent._q[7] = [0., 0., 3., 0.]
+    agent._epsilon = 0.
+    assert agent.epsilon == 0. and agent.select_action(np.int32(7)) == 2
+
+
+def test_same_seed_same_table():
+    def table(seed):
+        env, spec = spec_for(seed=0)
+        agent = SARSA(spec, seed=seed)
+        gridlab.run_loop(env, agent, num_steps=2_000, progress=False,
+                         logger=gridlab.NoOpLogger())
+        return agent.q_table
+    np.testing.assert_array_equal(table(4), table(4))
+    assert not np.array_equal(table(4), table(5))
+
+
+def test_save_and_restore(tmp_path):
+    env, spec = spec_for()
+    agent = QLearning(spec, seed=0)
+    gridlab.run_loop(env, agent, num_steps=500, progress=False,
+                     logger=gridlab.NoOpLogger())
+    agent.save(tmp_path / 'q.pt')
+    restored = QLearning(spec, seed=9)
+    restored.restore(tmp_path / 'q.pt')
+    np.testing.assert_array_equal(restored.q_table, agent.q_table)
+    assert [restored.select_action(np.int32(22)) for _ in range(10)] == [
+        agent.select_action(np.int32(22)) for _ in range(10)]
+    with pytest.raises(ValueError, match='holds a QLearning checkpoint'):
+        SARSA(spec).restore(tmp_path / 'q.pt')
+    _, other_spec = spec_for('maze')
+    with pytest.raises(ValueError, match='shape'):
+        QLearning(other_spec).restore(tmp_path / 'q.pt')
+
+
+def test_bad_specs_and_observations_are_rejected():
+    _, grid_spec = spec_for(observation_type=OBS.GRID)
+    with pytest.raises(ValueError, match='DiscreteArray observation spec'):
+        QLearning(grid_spec)
+    _, spec = spec_for()
+    agent = QLearning(spec)
+    for bad in (90, -1, 2.5, 'x', np.zeros(3)):
+        with pytest.raises(ValueError, match='state index'):
+            agent.select_action(bad)
+    with pytest.raises(ValueError, match='step_size'):
+        QLearning(spec, step_size=0.)
+    with pytest.raises(ValueError, match='epsilon'):
+        QLearning(spec, epsilon=1.5)
+
+
+def test_actions_are_plain_ints_the_spec_accepts():
+    env, spec = spec_for()
+    for agent in (QLearning(spec, seed=0), SARSA(spec, seed=0), RandomAgent(spec, seed=0)):
+        action = agent.select_action(env.reset().observation)
+        assert type(action) is int
+        spec.actions.validate(np.asarray(action, spec.actions.dtype))  # In range.
+        assert env.step(action).mid()
+
+
+def test_run_loop_logs_the_td_loss():
+    env, spec = spec_for()
+    logger = gridlab.InMemoryLogger()
+    gridlab.run_loop(env, QLearning(spec, seed=0), num_episodes=3, log_loss=True,
+                     logger=logger, progress=False)
+    assert all(row['loss_avg'] >= 0 for row in logger.data)
+    assert any(row['loss_avg'] > 0 for row in logger.data)
