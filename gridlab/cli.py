@@ -28,10 +28,11 @@ from gridlab.environments.gridworld import GridWorld, ObservationType
 
 @dataclasses.dataclass(frozen=True)
 class AgentEntry:
-    """How the command builds an agent: a factory and what it observes best."""
+    """How the command builds an agent, what it observes, how long it trains."""
     make: Callable  # (environment_spec, seed, device) -> Actor
     observation: ObservationType
-    episodes: int  # Default training length.
+    episodes: Optional[int] = None  # Default training length: episodes ...
+    steps: Optional[int] = None  # ... or steps.
     accepts: tuple = tuple(ObservationType)
 
 
@@ -40,8 +41,37 @@ def _random_agent(spec, seed, device):
     return RandomAgent(spec, seed=seed)
 
 
+def _q_learning(spec, seed, device):
+    from agents import QLearning
+    return QLearning(spec, seed=seed)
+
+
+def _sarsa(spec, seed, device):
+    from agents import SARSA
+    return SARSA(spec, seed=seed)
+
+
+def _nfq(spec, seed, device):
+    from agents import NeuralFittedQAgent
+    return NeuralFittedQAgent(spec, seed=seed, device=device)
+
+
+def _dqn(spec, seed, device):
+    from agents import DQN
+    return DQN(spec, seed=seed, device=device)
+
+
+_ARRAYS = tuple(t for t in ObservationType if t is not ObservationType.STATE_INDEX)
+
 AGENTS: Dict[str, AgentEntry] = {
     'random': AgentEntry(_random_agent, ObservationType.STATE_INDEX, episodes=20),
+    'q-learning': AgentEntry(_q_learning, ObservationType.STATE_INDEX, steps=20_000,
+                             accepts=(ObservationType.STATE_INDEX,)),
+    'sarsa': AgentEntry(_sarsa, ObservationType.STATE_INDEX, steps=20_000,
+                        accepts=(ObservationType.STATE_INDEX,)),
+    'nfq': AgentEntry(_nfq, ObservationType.AGENT_GOAL_POS, steps=5_000,
+                      accepts=_ARRAYS),
+    'dqn': AgentEntry(_dqn, ObservationType.GRID, steps=5_000, accepts=_ARRAYS),
 }
 
 
@@ -123,11 +153,13 @@ def train(args) -> int:
 
     environment, spec = gridlab.setup_environment(environment)
     agent = entry.make(spec, args.seed, args.device)
-    episodes = args.episodes if args.steps is None and args.episodes is not None else (
-        None if args.steps is not None else entry.episodes)
+    if args.episodes is None and args.steps is None:
+        episodes, steps = entry.episodes, entry.steps
+    else:
+        episodes, steps = args.episodes, args.steps
     config = {'agent': args.agent, 'task': args.task,
               'observation': observation.name.lower(), 'seed': args.seed,
-              'episodes': episodes, 'steps': args.steps, 'device': args.device}
+              'episodes': episodes, 'steps': steps, 'device': args.device}
     print(f'gridlab: training {args.agent} on {args.task} '
           f'({observation.name.lower()} observations) -> {out}')
 
@@ -142,7 +174,7 @@ def train(args) -> int:
     start = time.perf_counter()
     interrupted = False
     try:
-        loop.run(num_episodes=episodes, num_steps=args.steps)
+        loop.run(num_episodes=episodes, num_steps=steps)
     except KeyboardInterrupt:
         interrupted = True
         print('gridlab: interrupted; saving the log and a checkpoint', file=sys.stderr)

@@ -128,3 +128,18 @@ def test_console_script_is_installed():
     result = subprocess.run([sys.executable, '-m', 'gridlab.cli', 'tasks'],
                             capture_output=True, text=True, check=True)
     assert 'four_rooms' in result.stdout
+
+
+@pytest.mark.parametrize('agent', ['q-learning', 'nfq'])
+def test_value_agents_leave_heatmaps_policy_and_optimality(agent, tmp_path, capsys):
+    out_dir = tmp_path / agent
+    code, _, err = run(capsys, 'train', '--agent', agent, '--task', 'simple',
+                       '--steps', '1500', '--out', str(out_dir), '--eval-episodes', '1')
+    assert code == 0, err
+    for name in ('q_values.png', 'policy.png', 'learning_curve.png', 'evaluation.mp4'):
+        assert (out_dir / name).stat().st_size > 1000
+    summary = json.loads((out_dir / 'summary.json').read_text())
+    assert 0. <= summary['evaluation']['optimal_fraction'] <= 1.
+    assert summary['training']['steps'] == 1500
+    with open(out_dir / 'episodes.csv') as f:
+        assert 'loss_avg' in next(csv.reader(f))

@@ -31,5 +31,5 @@ def test_the_ten_line_example_runs(tmp_path, monkeypatch):
     assert len(example.strip().splitlines()) <= 12
     monkeypatch.chdir(tmp_path)
     exec(compile(example, 'README.md', 'exec'), {})
-    for name in ('returns.png', 'optimal_policy.png', 'episode.mp4'):
+    for name in ('returns.png', 'greedy_policy.png', 'episode.mp4'):
         assert (tmp_path / name).stat().st_size > 1000

@@ -1,0 +1,71 @@
+"""Value-based agents: how many steps and seconds until the greedy policy is
+optimal on every free cell (judged by planning's Q*), over 5 seeds.
+
+    python benchmarks/value_agents.py            # full run, a few minutes
+    python benchmarks/value_agents.py --quick    # smoke run (used by the tests)
+
+Seconds are training time (the optimality checks are excluded); steps/s is
+training throughput (acting, storing and learning). Tabular agents train with
+exploring starts (episodes from every free cell in turn); the neural agents
+from the task's fixed start. Figures are medians over seeds; a seed that does
+not solve within the budget counts with the whole budget.
+
+Reference points from the issue, measured on this machine class on `simple`:
+the seed tutorial's NFQ (MLP 4-50-50-4, epsilon 0.6, batch 10, lr 1e-3)
+takes a median of about 4,500 steps and 5 s at ~900 training steps/s.
+"""
+
+import argparse
+import statistics
+
+import torch
+
+import gridlab
+from agents import DQN, SARSA, NeuralFittedQAgent, QLearning
+
+OBS = gridlab.ObservationType
+
+# name: (agent class, observation type, exploring starts, step budget)
+AGENTS = {
+    'QLearning': (QLearning, OBS.STATE_INDEX, True, 30_000),
+    'SARSA': (SARSA, OBS.STATE_INDEX, True, 30_000),
+    'NFQ': (NeuralFittedQAgent, OBS.AGENT_GOAL_POS, False, 20_000),
+    'DQN (grid)': (DQN, OBS.GRID, False, 20_000),
+}
+TASKS = ('simple', 'obstacle')
+
+
+def run(agent_class, observation_type, exploring_starts, budget, task, seed):
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
+        task, observation_type=observation_type, seed=seed))
+    agent = agent_class(spec, seed=seed)
+    return gridlab.train_until_optimal(env, agent, budget,
+                                       exploring_starts=exploring_starts)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='steps and seconds to optimal')
+    parser.add_argument('--quick', action='store_true', help='tiny smoke run')
+    parser.add_argument('--seeds', type=int, default=5)
+    args = parser.parse_args(argv)
+    seeds = 1 if args.quick else args.seeds
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads; '
+          f'medians over {seeds} seed(s)\n')
+    print(f'{"agent":<11} {"task":<9} {"solved":>7} {"steps":>8} {"seconds":>8} '
+          f'{"steps/s":>8}')
+    for name, (agent_class, observation, exploring, budget) in AGENTS.items():
+        if args.quick:
+            budget = 300
+        for task in TASKS:
+            results = [run(agent_class, observation, exploring, budget, task, seed)
+                       for seed in range(seeds)]
+            solved = sum(r.solved for r in results)
+            steps = statistics.median(r.steps for r in results)
+            seconds = statistics.median(r.seconds for r in results)
+            rate = statistics.median(r.steps / r.seconds for r in results)
+            print(f'{name:<11} {task:<9} {solved:>5}/{seeds} {steps:>8,.0f} '
+                  f'{seconds:>8.2f} {rate:>8,.0f}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

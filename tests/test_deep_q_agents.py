@@ -1,0 +1,234 @@
+"""NFQ and DQN: construction, TD targets, checkpoints; learning (slow)."""
+
+import dm_env
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import gridlab
+from agents import DQN, NeuralFittedQAgent
+
+OBS = gridlab.ObservationType
+
+
+def setup(task='simple', observation_type=OBS.AGENT_GOAL_POS, **kwargs):
+    return gridlab.setup_environment(gridlab.build_gridworld_task(
+        task, observation_type=observation_type, **kwargs))
+
+
+class ConstantQ(nn.Module):
+    """Q(s, a) = 1 for every input: makes TD targets easy to predict."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return self.bias.expand(x.shape[0], 4)
+
+
+@pytest.mark.parametrize('agent_class', [NeuralFittedQAgent, DQN])
+@pytest.mark.parametrize('observation_type', [OBS.AGENT_GOAL_POS, OBS.GRID, OBS.RGB,
+                                              OBS.AGENT_ONEHOT])
+def test_built_from_the_spec_alone(agent_class, observation_type):
+    env, spec = setup(observation_type=observation_type)
+    agent = agent_class(spec, seed=0)
+    timestep = env.reset()
+    action = agent.select_action(timestep.observation)
+    assert type(action) is int and 0 <= action < 4
+    assert agent.q_values(timestep.observation).shape == (4,)
+    returns = gridlab.run_loop(env, agent, num_steps=80, log_loss=True,
+                               logger=gridlab.NoOpLogger(), progress=False)
+    assert returns and isinstance(agent.last_loss, float) and agent.last_loss > 0
+
+
+@pytest.mark.parametrize('agent_class', [NeuralFittedQAgent, DQN])
+def test_wrong_observations_get_a_clear_error(agent_class):
+    _, spec = setup()
+    agent = agent_class(spec, seed=0)
+    with pytest.raises(ValueError, match=r'shape \(3,\), expected \(4,\)'):
+        agent.select_action(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match='dtype'):
+        agent.q_values(np.array(['a', 'b', 'c', 'd']))
+    with pytest.raises(ValueError, match='shape'):
+        agent.observe_first(dm_env.restart(np.zeros((9, 10, 3), np.float32)))
+
+
+def test_state_index_observations_are_refused():
+    _, spec = setup(observation_type=OBS.STATE_INDEX)
+    with pytest.raises(ValueError, match='tabular agent'):
+        NeuralFittedQAgent(spec)
+
+
+def _loss_after_one_update(agent_class, timestep, **kwargs):
+    _, spec = setup()
+    agent = agent_class(spec, ConstantQ(), batch_size=1, seed=0, **kwargs)
+    observation = np.zeros(4, np.float32)
+    agent.observe_first(dm_env.restart(observation))
+    agent.observe(0, timestep)
+    agent.update()
+    return agent.last_loss
+
+
+@pytest.mark.parametrize('agent_class', [NeuralFittedQAgent, DQN])
+def test_termination_does_not_bootstrap_and_truncation_does(agent_class):
+    observation = np.zeros(4, np.float32)
+    kwargs = {'loss': 'mse'}
+    # Q = 1 everywhere: target r + d * 1.
+    terminal = _loss_after_one_update(
+        agent_class, dm_env.termination(0., observation), **kwargs)
+    truncated = _loss_after_one_update(
+        agent_class, dm_env.truncation(0., observation, discount=np.float32(0.9)),
+        **kwargs)
+    assert terminal == pytest.approx(1.)  # (1 - 0)^2
+    assert truncated == pytest.approx(0.01, abs=1e-6)  # (1 - 0.9)^2
+
+
+def test_dqn_target_network_waits_for_its_update():
+    env, spec = setup()
+    agent = DQN(spec, seed=0, target_update_frequency=5, batch_size=1)
+    weights = lambda net: torch.cat([p.flatten() for p in net.parameters()]).clone()
+    start = weights(agent._target_network)
+    gridlab.run_loop(env, agent, num_steps=4, logger=gridlab.NoOpLogger(),
+                     progress=False)
+    assert agent._learner_steps == 4
+    assert torch.equal(weights(agent._target_network), start)
+    gridlab.run_loop(env, agent, num_steps=1, logger=gridlab.NoOpLogger(),
+                     progress=False)
+    assert torch.equal(weights(agent._target_network), weights(agent._q_network))
+
+    polyak = DQN(spec, seed=0, target_update_rate=0.5, batch_size=1)
+    before = weights(polyak._target_network)
+    gridlab.run_loop(env, polyak, num_steps=1, logger=gridlab.NoOpLogger(),
+                     progress=False)
+    after, online = weights(polyak._target_network), weights(polyak._q_network)
+    torch.testing.assert_close(after, (before + online) / 2)
+
+
+def test_double_dqn_values_the_online_choice_with_the_target_network():
+    _, spec = setup()
+    agent = DQN(spec, seed=0, double=True)
+    with torch.no_grad():
+        online_next_q = torch.tensor([[0., 5., 1., 0.]])
+        agent._target_network[-1].bias.copy_(torch.tensor([9., 2., 3., 4.]))
+        agent._target_network[-1].weight.zero_()
+        next_states = torch.zeros(1, 4)
+        assert agent._bootstrap(next_states, online_next_q).item() == 2.
+        agent._double = False
+        assert agent._bootstrap(next_states, online_next_q).item() == 9.
+
+
+def test_dueling_head_and_options():
+    _, spec = setup(observation_type=OBS.GRID)
+    agent = DQN(spec, dueling=True, seed=0)
+    assert any(type(m).__name__ == 'DuelingHead' for m in agent._q_network.modules())
+    with pytest.raises(ValueError, match='loss'):
+        DQN(spec, loss='l1')
+    with pytest.raises(ValueError, match='target_update_rate'):
+        DQN(spec, target_update_rate=2.)
+
+
+def test_seed_tutorial_arguments_work():
+    env, spec = setup()
+    q_network = nn.Sequential(nn.Linear(4, 50), nn.ReLU(), nn.Linear(50, 50),
+                              nn.ReLU(), nn.Linear(50, 4))
+    nfq = NeuralFittedQAgent(spec, q_network, replay_capacity=100_000, epsilon=0.6,
+                             batch_size=10, learning_rate=1e-3)
+    grid_env, grid_spec = setup(observation_type=OBS.GRID, max_episode_length=50)
+
+    class Permute(nn.Module):
+        def forward(self, x):
+            return x.permute(0, 3, 1, 2)
+    network = nn.Sequential(Permute(), nn.Conv2d(3, 32, 4, stride=2, padding=1),
+                            nn.ReLU(), nn.Flatten(), nn.Linear(32 * 4 * 5, 4))
+    dqn = DQN(environment_spec=grid_spec, network=network, batch_size=10,
+              epsilon=0.25, target_update_frequency=25)
+    for agent, environment in ((nfq, env), (dqn, grid_env)):
+        gridlab.run_loop(environment, agent, num_episodes=1, log_loss=True,
+                         logger=gridlab.NoOpLogger(), progress=False)
+        agent._epsilon = 0.
+        assert agent.epsilon == 0.
+        frames = gridlab.evaluate(environment, agent, 1, logger=gridlab.NoOpLogger(),
+                                  max_steps_per_episode=5)
+        assert frames
+
+
+def test_same_seed_same_learning():
+    def run(seed):
+        env, spec = setup(seed=0)
+        agent = DQN(spec, seed=seed)
+        returns = gridlab.run_loop(env, agent, num_steps=300,
+                                   logger=gridlab.NoOpLogger(), progress=False)
+        return returns, agent.q_values(env.reset().observation)
+    (returns_a, q_a), (returns_b, q_b) = run(3), run(3)
+    assert returns_a == returns_b
+    np.testing.assert_array_equal(q_a, q_b)
+    assert not np.array_equal(run(4)[1], q_a)
+
+
+@pytest.mark.parametrize('agent_class', [NeuralFittedQAgent, DQN])
+def test_save_and_restore(agent_class, tmp_path):
+    env, spec = setup()
+    agent = agent_class(spec, seed=0)
+    gridlab.run_loop(env, agent, num_steps=200, logger=gridlab.NoOpLogger(),
+                     progress=False)
+    agent.save(tmp_path / 'agent.pt')
+    restored = agent_class(spec, seed=1)
+    restored.restore(tmp_path / 'agent.pt')
+    observation = env.reset().observation
+    np.testing.assert_array_equal(restored.q_values(observation),
+                                  agent.q_values(observation))
+    # Training goes on identically: optimiser state and counters came along.
+    assert restored._learner_steps == agent._learner_steps
+    wide = agent_class(spec, hidden_sizes=(8,), seed=0)
+    with pytest.raises(ValueError, match='does not fit'):
+        wide.restore(tmp_path / 'agent.pt')
+    with pytest.raises(FileNotFoundError):
+        restored.restore(tmp_path / 'nope.pt')
+    assert [p.name for p in tmp_path.iterdir()] == ['agent.pt']
+
+
+def test_devices():
+    _, spec = setup()
+    assert NeuralFittedQAgent(spec, device='auto').device.type in ('cpu', 'cuda')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='no CUDA GPU'):
+            DQN(spec, device='cuda')
+    with pytest.raises(ValueError, match='unknown device'):
+        DQN(spec, device='tpu9')
+
+
+# Learning, judged by planning's Q*. ------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize('task', ['simple', 'obstacle'])
+def test_nfq_learns_the_optimal_policy_everywhere(task):
+    env, spec = setup(task, seed=0)
+    result = gridlab.train_until_optimal(env, NeuralFittedQAgent(spec, seed=0), 20_000)
+    assert result.solved, result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('task', ['simple', 'obstacle'])
+def test_dqn_learns_the_optimal_policy_everywhere_from_the_grid(task):
+    env, spec = setup(task, observation_type=OBS.GRID, seed=0)
+    result = gridlab.train_until_optimal(env, DQN(spec, seed=0), 20_000)
+    assert result.solved, result
+
+
+@pytest.mark.slow
+def test_dqn_learns_from_pixels_to_walk_the_shortest_path():
+    env, spec = setup('simple', observation_type=OBS.RGB, seed=0)
+    agent = DQN(spec, seed=0)
+    for _ in range(12):
+        gridlab.run_loop(env, agent, num_steps=500, logger=gridlab.NoOpLogger(),
+                         progress=False)
+        log = gridlab.InMemoryLogger()
+        gridlab.evaluate(env, agent, 1, logger=log, render=False,
+                         max_steps_per_episode=50)
+        if log.data[0]['episode_length'] == 5:
+            break
+    # Five steps down from (2, 2) is the only shortest path.
+    assert log.data[0]['episode_length'] == 5
+    assert log.data[0]['episode_return'] == 10.
