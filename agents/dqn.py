@@ -33,12 +33,13 @@ class DQN(NeuralFittedQAgent):
                  dueling: bool = False,
                  loss: str = 'huber',
                  max_grad_norm: Optional[float] = 10.,
+                 q_network: Optional[nn.Module] = None,
                  **kwargs):
         """Builds the agent; see `NeuralFittedQAgent` for the shared arguments.
 
         Args:
-          network: the Q-network (the seed tutorial's name for it); default
-            from the observation spec.
+          network: the Q-network (the seed tutorial's name for it; NFQ's
+            `q_network` works too); default from the observation spec.
           target_update_frequency: copy the online network into the target
             every this many learning steps.
           target_update_rate: if given, instead blend the target toward the
@@ -52,8 +53,10 @@ class DQN(NeuralFittedQAgent):
         if target_update_rate is not None and not 0. < target_update_rate <= 1.:
             raise ValueError('target_update_rate must be in (0, 1], got '
                              f'{target_update_rate!r}')
+        if network is not None and q_network is not None:
+            raise ValueError('pass the Q-network once, as network= or q_network=')
         self._dueling = dueling
-        super().__init__(environment_spec, q_network=network,
+        super().__init__(environment_spec, q_network=network or q_network,
                          replay_capacity=replay_capacity, epsilon=epsilon,
                          batch_size=batch_size, learning_rate=learning_rate,
                          loss=loss, max_grad_norm=max_grad_norm, **kwargs)
@@ -66,11 +69,10 @@ class DQN(NeuralFittedQAgent):
     def _network_options(self) -> dict:
         return {'dueling': self._dueling}
 
-    def _bootstrap(self, next_states: torch.Tensor,
-                   online_next_q: torch.Tensor) -> torch.Tensor:
+    def _bootstrap(self, next_states: torch.Tensor) -> torch.Tensor:
         target_q = self._target_network(next_states)
         if self._double:
-            best = online_next_q.argmax(dim=1, keepdim=True)
+            best = self._q_network(next_states).argmax(dim=1, keepdim=True)
             return target_q.gather(1, best)[:, 0]
         return target_q.max(dim=1).values
 

@@ -10,10 +10,12 @@ the ordinary discount after truncation, so the agent does bootstrap). The
 target uses the same network, without gradient; `DQN` adds a target network.
 """
 
+import copy
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import gridlab
@@ -70,12 +72,16 @@ class NeuralFittedQAgent(gridlab.Actor):
                              f'(a DiscreteArray action spec), got {actions!r}')
         if loss not in ('mse', 'huber'):
             raise ValueError(f"loss must be 'mse' or 'huber', got {loss!r}")
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}')
+        if not learning_rate > 0:
+            raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
         self._observation_spec = environment_spec.observations
         self._num_actions = actions.num_values
         self._device = resolve_device(device)
         self._batch_size = batch_size
         self._min_replay_size = max(min_replay_size or batch_size, batch_size)
-        self._loss_fn = nn.MSELoss() if loss == 'mse' else nn.SmoothL1Loss()
+        self._loss_fn = F.mse_loss if loss == 'mse' else F.smooth_l1_loss
         self._max_grad_norm = max_grad_norm
 
         with seeded(seed):
@@ -88,9 +94,11 @@ class NeuralFittedQAgent(gridlab.Actor):
         # call; with networks this small the per-tensor calls would dominate.
         self._optimizer = torch.optim.Adam(self._q_network.parameters(),
                                            lr=learning_rate, fused=True)
-        self._replay = ReplayBuffer(replay_capacity, seed=seed)
+        # Independent streams for replay sampling and exploration.
+        replay_seed, explorer_seed = np.random.SeedSequence(seed).spawn(2)
+        self._replay = ReplayBuffer(replay_capacity, seed=replay_seed)
         self._explorer = EpsilonGreedy(self._num_actions, epsilon, final_epsilon,
-                                       epsilon_decay_steps, seed=seed)
+                                       epsilon_decay_steps, seed=explorer_seed)
         self._learner_steps = 0
         self.last_loss = 0.
 
@@ -120,7 +128,7 @@ class NeuralFittedQAgent(gridlab.Actor):
 
     def q_values(self, observation) -> np.ndarray:
         """Q(observation, a) for every action a."""
-        with torch.no_grad():
+        with torch.inference_mode():
             return self._q_network(self._tensor(observation))[0].cpu().numpy()
 
     def select_action(self, observation) -> int:
@@ -136,10 +144,9 @@ class NeuralFittedQAgent(gridlab.Actor):
         self._replay.add(action, next_timestep)
         self._explorer.step()
 
-    def _bootstrap(self, next_states: torch.Tensor,
-                   online_next_q: torch.Tensor) -> torch.Tensor:
-        """max_b Q(s', b), from the online network's values at s'."""
-        return online_next_q.max(dim=1).values
+    def _bootstrap(self, next_states: torch.Tensor) -> torch.Tensor:
+        """max_b Q(s', b), from the online network."""
+        return self._q_network(next_states).max(dim=1).values
 
     def _after_learning_step(self) -> None:
         """Called after each gradient step (DQN updates its target network)."""
@@ -156,13 +163,9 @@ class NeuralFittedQAgent(gridlab.Actor):
         next_states = torch.as_tensor(batch.next_state, dtype=torch.float32,
                                       device=device)
 
-        # One forward pass over s and s' together: fewer calls is what makes
-        # small networks fast. The s' half only feeds the (constant) target.
-        q_both = self._q_network(torch.cat([states, next_states]))
-        q = q_both[:len(states)].gather(1, actions[:, None])[:, 0]
         with torch.no_grad():
-            online_next_q = q_both[len(states):].detach()
-            targets = rewards + discounts * self._bootstrap(next_states, online_next_q)
+            targets = rewards + discounts * self._bootstrap(next_states)
+        q = self._q_network(states).gather(1, actions[:, None])[:, 0]
         loss = self._loss_fn(q, targets)
 
         self._optimizer.zero_grad(set_to_none=True)
@@ -193,10 +196,13 @@ class NeuralFittedQAgent(gridlab.Actor):
         return save_checkpoint(path, type(self).__name__, self._state())
 
     def restore(self, path) -> None:
+        """Loads a checkpoint; on a mismatch the agent is left as it was."""
         state = load_checkpoint(path, type(self).__name__)
+        backup = copy.deepcopy(self._state())
         try:
             self._load_state(state)
-        except (RuntimeError, KeyError, ValueError) as error:
+        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            self._load_state(backup)
             raise ValueError(
                 f'checkpoint {str(path)!r} does not fit this agent (different '
                 f'network or options?): {error}') from None

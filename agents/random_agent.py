@@ -21,7 +21,6 @@ class RandomAgent(gridlab.Actor):
                 'RandomAgent needs a DiscreteArray or BoundedArray action spec, '
                 f'got {self._spec!r}')
         self._rng = np.random.default_rng(seed)
-        self.last_loss = 0.
 
     def select_action(self, observation):
         if isinstance(self._spec, specs.DiscreteArray):

@@ -134,13 +134,18 @@ class _TabularAgent(gridlab.Actor):
             'q': self._q.tolist(), 'explorer': self._explorer.state_dict()})
 
     def restore(self, path) -> None:
+        """Loads a checkpoint; on a mismatch the agent is left as it was."""
         state = load_checkpoint(path, type(self).__name__)
-        q = np.asarray(state['q'], dtype=np.float64)
+        try:
+            q = np.asarray(state['q'], dtype=np.float64)
+            explorer = EpsilonGreedy(self._q.shape[1])
+            explorer.load_state_dict(state['explorer'])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f'checkpoint {str(path)!r} is damaged: {error!r}') from None
         if q.shape != self._q.shape:
             raise ValueError(f'checkpoint {str(path)!r} has a Q-table of shape '
                              f'{q.shape}; this agent needs {self._q.shape}')
-        self._q = q
-        self._explorer.load_state_dict(state['explorer'])
+        self._q, self._explorer = q, explorer
 
 
 class QLearning(_TabularAgent):

@@ -47,8 +47,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='steps and seconds to optimal')
     parser.add_argument('--quick', action='store_true', help='tiny smoke run')
     parser.add_argument('--seeds', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads (1 is fastest for networks this small)')
     args = parser.parse_args(argv)
     seeds = 1 if args.quick else args.seeds
+    torch.set_num_threads(args.threads)
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads; '
           f'medians over {seeds} seed(s)\n')
     print(f'{"agent":<11} {"task":<9} {"solved":>7} {"steps":>8} {"seconds":>8} '

@@ -1,10 +1,9 @@
 """Writing files so that a failure never leaves a half-written one behind.
 
 Every file gridlab writes (videos, plots, checkpoints, summaries) goes through
-`atomic_path`: the content is written to a temporary file in the same folder
-and renamed over the target only once it is complete. `os.replace` is atomic on
-POSIX and Windows when both paths are on one file system, which the shared
-folder guarantees.
+`atomic_path`: the content is written to a temporary file in the target's own
+folder (so both are on one file system) and renamed over the target only once
+it is complete and flushed to disk; `os.replace` is atomic there.
 """
 
 import contextlib
@@ -42,6 +41,8 @@ def atomic_path(path: PathLike) -> Iterator[pathlib.Path]:
     tmp = pathlib.Path(tmp)
     try:
         yield tmp
+        with open(tmp, 'rb+') as written:  # On disk before the name points to it.
+            os.fsync(written.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -149,10 +149,12 @@ def q_table(agent, environment) -> np.ndarray:
 
 def greedy_is_optimal(environment, q, q_star: Optional[np.ndarray] = None,
                       atol: float = 1e-6) -> np.ndarray:
-    """(H, W) bool: where the greedy action of `q` is optimal, on decision cells.
+    """(H, W) bool: decision cells where acting greedily on `q` is optimal.
 
     An action is optimal when its Q* is within `atol` of the best, so any of
-    several equally short paths counts. Cells the agent never acts from
+    several equally short paths counts. Where `q` ties (within `atol`), the
+    agent may take any of the tied actions, so all of them must be optimal; a
+    cell with non-finite values never counts. Cells the agent never acts from
     (walls, cliffs, the goal) are False.
     """
     if q_star is None:
@@ -164,10 +166,12 @@ def greedy_is_optimal(environment, q, q_star: Optional[np.ndarray] = None,
         raise ValueError(
             f'q must have shape {q_star.shape} (or (S, A)), got {q.shape}')
     cells = environment.decision_cells()
-    greedy = np.argmax(np.where(np.isnan(q), -np.inf, q), axis=-1)
+    finite = np.all(np.isfinite(q), axis=-1)
+    q = np.where(finite[..., None], q, 0.)
+    greedy = q >= q.max(axis=-1, keepdims=True) - atol
     q_star = np.where(cells[..., None], q_star, 0.)  # Only decision cells count.
-    chosen = np.take_along_axis(q_star, greedy[..., None], axis=-1)[..., 0]
-    return cells & (chosen >= q_star.max(axis=-1) - atol)
+    optimal = q_star >= q_star.max(axis=-1, keepdims=True) - atol
+    return cells & finite & np.all(optimal | ~greedy, axis=-1)
 
 
 def optimal_fraction(environment, q, q_star: Optional[np.ndarray] = None,

@@ -110,13 +110,14 @@ def test_double_dqn_values_the_online_choice_with_the_target_network():
     _, spec = setup()
     agent = DQN(spec, seed=0, double=True)
     with torch.no_grad():
-        online_next_q = torch.tensor([[0., 5., 1., 0.]])
-        agent._target_network[-1].bias.copy_(torch.tensor([9., 2., 3., 4.]))
-        agent._target_network[-1].weight.zero_()
+        for network, values in ((agent._q_network, [0., 5., 1., 0.]),
+                                (agent._target_network, [9., 2., 3., 4.])):
+            network[-1].weight.zero_()
+            network[-1].bias.copy_(torch.tensor(values))
         next_states = torch.zeros(1, 4)
-        assert agent._bootstrap(next_states, online_next_q).item() == 2.
+        assert agent._bootstrap(next_states).item() == 2.
         agent._double = False
-        assert agent._bootstrap(next_states, online_next_q).item() == 9.
+        assert agent._bootstrap(next_states).item() == 9.
 
 
 def test_dueling_head_and_options():
@@ -179,14 +180,36 @@ def test_save_and_restore(agent_class, tmp_path):
     observation = env.reset().observation
     np.testing.assert_array_equal(restored.q_values(observation),
                                   agent.q_values(observation))
-    # Training goes on identically: optimiser state and counters came along.
+    # Optimiser moments, counters and the exploration schedule came along.
     assert restored._learner_steps == agent._learner_steps
-    wide = agent_class(spec, hidden_sizes=(8,), seed=0)
+    moments, restored_moments = (a._optimizer.state_dict()['state']
+                                 for a in (agent, restored))
+    assert moments.keys() == restored_moments.keys() and moments
+    for key in moments:
+        torch.testing.assert_close(restored_moments[key]['exp_avg'],
+                                   moments[key]['exp_avg'])
+    assert restored._explorer.steps == agent._explorer.steps == 200
+    narrow = agent_class(spec, hidden_sizes=(8,), seed=0)
+    before = narrow.q_values(observation)
     with pytest.raises(ValueError, match='does not fit'):
-        wide.restore(tmp_path / 'agent.pt')
+        narrow.restore(tmp_path / 'agent.pt')
+    np.testing.assert_array_equal(narrow.q_values(observation), before)  # Unchanged.
     with pytest.raises(FileNotFoundError):
         restored.restore(tmp_path / 'nope.pt')
     assert [p.name for p in tmp_path.iterdir()] == ['agent.pt']
+
+
+def test_bad_hyperparameters_are_named():
+    _, spec = setup()
+    with pytest.raises(ValueError, match='batch_size'):
+        NeuralFittedQAgent(spec, batch_size=0)
+    with pytest.raises(ValueError, match='hidden_sizes'):
+        DQN(spec, hidden_sizes=())
+    with pytest.raises(ValueError, match='learning_rate'):
+        DQN(spec, learning_rate=0.)
+    with pytest.raises(ValueError, match='once'):
+        DQN(spec, network=ConstantQ(), q_network=ConstantQ())
+    assert DQN(spec, q_network=ConstantQ())._q_network.bias.shape == (4,)
 
 
 def test_devices():

@@ -280,7 +280,8 @@ def test_integer_like_actions_are_accepted(action):
 @pytest.mark.parametrize('layout, message', [
     ('#..\n#.', 'ragged'),
     ('#S.\n#?G', "unknown character '\\?'"),
-    ([[0, 0], [0]], 'rectangular'),
+    ([[0, 0], [0]], r'ragged: rows have lengths \[2, 1\]'),
+    ([[0, 'a'], [0, 0]], 'rectangular grid of numbers'),
     ([[0, 0], [0, 7], [9, 0]], '2 goal cells'),
     ('', 'empty'),
     ('S.G\nS..', "'S' 2 times"),
@@ -323,9 +324,15 @@ def test_other_bad_arguments():
         gridlab.GridWorld(layout, start_state=(2, 2), slip_probability=1.5)
     with pytest.raises(ValueError, match='unknown task'):
         gridlab.build_gridworld_task('nope')
+    with pytest.raises(ValueError, match='discount must be a number'):
+        gridlab.GridWorld(layout, start_state=(2, 2), discount='x')
+    with pytest.raises(ValueError, match='pixels_per_cell'):
+        gridlab.GridWorld(layout, start_state=(2, 2), pixels_per_cell=0)
     env = gridlab.build_gridworld_task('simple')
     with pytest.raises(ValueError, match='off the grid'):
         env.set_state(10, 0)
+    with pytest.raises(ValueError, match='integer coordinates'):
+        env.set_state(1.5, 2)
 
 
 def test_numeric_and_ascii_layouts_agree():
@@ -381,3 +388,22 @@ def test_setup_environment_keeps_the_gridworld_reachable():
     with pytest.raises(ValueError, match='on a wall'):
         env.start_state = (0, 0)
     assert timestep.first()
+
+
+def test_a_wrapper_keeps_its_own_attributes():
+    class Counting(gridlab.EnvironmentWrapper):
+        def __init__(self, environment):
+            super().__init__(environment)
+            self.count = 0
+
+        def step(self, action):
+            self.count += 1
+            return super().step(action)
+
+    grid = gridlab.build_gridworld_task('simple')
+    inner = Counting(grid)
+    outer = Counting(inner)
+    outer.reset()
+    outer.step(0)
+    assert (outer.count, inner.count) == (1, 1)
+    assert not hasattr(grid, 'count')

@@ -84,6 +84,12 @@ def test_optimal_fraction_judges_greedy_policies():
     mask = gridlab.greedy_is_optimal(env, always_down, q_star)
     assert mask[1, 8] and not mask[5, 5]
     assert not mask[env.walls].any() and not mask[env.goal_state]
+    # Ties and unknown values earn nothing: the agent could pick any action.
+    assert gridlab.optimal_fraction(env, np.zeros_like(q_star)) == 0.
+    assert gridlab.optimal_fraction(env, np.full_like(q_star, np.nan)) == 0.
+    tied = q_star.copy()
+    tied[2, 2] = tied[2, 2].max()
+    assert not gridlab.greedy_is_optimal(env, tied, q_star)[2, 2]
     # A flat (S, A) table is accepted too.
     assert gridlab.optimal_fraction(env, q_star.reshape(90, 4)) == 1.
     with pytest.raises(ValueError, match='shape'):

@@ -63,6 +63,8 @@ class EpsilonGreedy:
                 'rng': self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state['rng']  # Checked before anything changes.
         self.initial, self.final = state['initial'], state['final']
         self.decay_steps, self.steps = state['decay_steps'], state['steps']
-        self.rng.bit_generator.state = state['rng']
+        self.rng = rng

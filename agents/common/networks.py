@@ -74,25 +74,36 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
 def make_q_network(observation_spec: specs.Array, num_actions: int,
                    hidden_sizes: Sequence[int] = (64, 64),
                    conv_channels: Sequence[int] = (16,),
-                   dueling: bool = False) -> nn.Module:
-    """An MLP for vector observations, a conv net for (H, W, C) images."""
+                   dueling: bool = False) -> nn.Sequential:
+    """An MLP for vector observations, a conv net for (H, W, C) images.
+
+    One flat `nn.Sequential`: with networks this small, every extra module
+    call is a noticeable share of a training step.
+    """
     shape = tuple(observation_spec.shape)
     if not shape:
         raise ValueError('a Q-network needs array observations; for a state '
                          'index (a scalar) use a tabular agent')
+    if not hidden_sizes or min(hidden_sizes) < 1:
+        raise ValueError(f'hidden_sizes must be one or more positive widths, '
+                         f'got {tuple(hidden_sizes)!r}')
     torso = [_input_scaling(observation_spec)]
     if len(shape) == 3:
         torso.append(ChannelsFirst())
-        channels = shape[-1]
+        channels, size = shape[-1], min(shape[:2])
+        pixels = np.dtype(observation_spec.dtype) == np.uint8
         for out_channels in conv_channels:
-            # Stride 2 shrinks pictures to about grid size; grids stay whole.
-            stride = 2 if min(shape[:2]) > 16 else 1
+            # Stride 2 shrinks a picture (uint8 RGB) toward grid size; a GRID
+            # observation is one cell per position and stays whole.
+            stride = 2 if pixels and size > 16 else 1
             torso += [nn.Conv2d(channels, out_channels, 3, stride=stride, padding=1),
                       nn.ReLU()]
-            channels = out_channels
-    torso.append(nn.Flatten())
-    torso = nn.Sequential(*torso)
+            channels, size = out_channels, (size + stride - 1) // stride
+    if len(shape) > 1:
+        torso.append(nn.Flatten())
+    torso = [layer for layer in torso if not isinstance(layer, nn.Identity)]
     with torch.no_grad():  # The feature count, by running a dummy input.
-        features = torso(torch.zeros((1,) + shape)).shape[-1]
-    return nn.Sequential(torso, mlp((features,) + tuple(hidden_sizes)), nn.ReLU(),
-                         _head(hidden_sizes[-1], num_actions, dueling))
+        features = nn.Sequential(*torso)(torch.zeros((1,) + shape)).shape[-1]
+    layers = torso + list(mlp((features,) + tuple(hidden_sizes))) + [nn.ReLU()]
+    layers.append(_head(hidden_sizes[-1], num_actions, dueling))
+    return nn.Sequential(*layers)

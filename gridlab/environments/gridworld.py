@@ -127,6 +127,13 @@ def _parse_ascii(rows, penalty_for_cliff):
 
 
 def _parse_numeric(layout):
+    if (isinstance(layout, Sequence) and layout and
+            all(isinstance(row, Sequence) for row in layout)):
+        lengths = [len(row) for row in layout]
+        if len(set(lengths)) > 1:
+            raise ValueError(
+                f'layout is ragged: rows have lengths {lengths}, expected all '
+                'rows to have the same length')
     try:
         cells = np.array(layout, dtype=np.float64)
     except (ValueError, TypeError) as error:
@@ -191,11 +198,14 @@ class GridWorld(base.Environment):
                 f'observation_type must be an ObservationType '
                 f'({", ".join(t.name for t in ObservationType)}), '
                 f'got {observation_type!r}')
-        if not 0. <= discount <= 1.:
-            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
-        if not 0. <= slip_probability <= 1.:
+        for name, value in (('discount', discount),
+                            ('slip_probability', slip_probability)):
+            if not isinstance(value, (int, float, np.number)) or not 0. <= value <= 1.:
+                raise ValueError(f'{name} must be a number in [0, 1], got {value!r}')
+        if (not isinstance(pixels_per_cell, (int, np.integer)) or
+                pixels_per_cell < 1):
             raise ValueError(
-                f'slip_probability must be in [0, 1], got {slip_probability!r}')
+                f'pixels_per_cell must be a positive integer, got {pixels_per_cell!r}')
         if max_episode_length is not None and (
                 int(max_episode_length) != max_episode_length or
                 max_episode_length < 1):
@@ -395,11 +405,16 @@ class GridWorld(base.Environment):
         Walls are allowed, so that an agent's values can be probed on every
         cell; from a wall cell the moves work as from a free one.
         """
+        try:
+            x, y = operator.index(x), operator.index(y)
+        except TypeError:
+            raise ValueError(
+                f'set_state(x={x!r}, y={y!r}) needs integer coordinates') from None
         if not (0 <= y < self._height and 0 <= x < self._width):
             raise ValueError(
                 f'set_state(x={x!r}, y={y!r}) is off the grid: expected '
                 f'0 <= x < {self._width} and 0 <= y < {self._height}')
-        self._state_index = int(y) * self._width + int(x)
+        self._state_index = y * self._width + x
 
     # ----------------------------------------------------------------- specs
 

@@ -31,12 +31,13 @@ class EnvironmentWrapper(dm_env.Environment):
         return getattr(self._environment, name)
 
     def __setattr__(self, name, value):
-        # `wrapped.goal_state = (1, 8)` must reach the GridWorld, not quietly
-        # create an attribute on the wrapper.
-        if name.startswith('_') or hasattr(type(self), name):
-            object.__setattr__(self, name, value)
-        else:
+        # `wrapped.goal_state = (1, 8)` must reach the GridWorld's property
+        # rather than quietly create an attribute on the wrapper; anything
+        # else a wrapper sets is its own.
+        if _settable_property(self.__dict__.get('_environment'), name):
             setattr(self._environment, name, value)
+        else:
+            object.__setattr__(self, name, value)
 
     def reset(self):
         return self._environment.reset()
@@ -58,6 +59,16 @@ class EnvironmentWrapper(dm_env.Environment):
 
     def close(self):
         return self._environment.close()
+
+
+def _settable_property(environment, name: str) -> bool:
+    """Whether `name` is a property of `environment` (or of what it wraps)."""
+    if environment is None or name.startswith('_'):
+        return False
+    if isinstance(getattr(type(environment), name, None), property):
+        return True
+    return isinstance(environment, EnvironmentWrapper) and _settable_property(
+        environment.__dict__.get('_environment'), name)
 
 
 _SINGLE = {np.dtype(np.float64): np.dtype(np.float32),
