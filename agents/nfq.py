@@ -33,7 +33,7 @@ class NeuralFittedQAgent(gridlab.Actor):
                  environment_spec: gridlab.EnvironmentSpec,
                  q_network: Optional[nn.Module] = None,
                  replay_capacity: int = 100_000,
-                 epsilon: float = 0.6,
+                 epsilon: float = 0.8,
                  batch_size: int = 32,
                  learning_rate: float = 3e-3,
                  final_epsilon: Optional[float] = None,
@@ -55,6 +55,9 @@ class NeuralFittedQAgent(gridlab.Actor):
           replay_capacity: transitions kept for sampling.
           epsilon: chance of a random action while training (decays linearly
             to `final_epsilon` over `epsilon_decay_steps` if those are given).
+            Q-learning is off-policy, so a high epsilon costs the greedy policy
+            nothing and lets it see every cell; 0.8 learned fastest (see
+            benchmarks/value_agents.py).
           batch_size: transitions per gradient step.
           learning_rate: Adam's step size.
           hidden_sizes: widths of the default network's hidden layers.
@@ -121,20 +124,19 @@ class NeuralFittedQAgent(gridlab.Actor):
     def device(self) -> torch.device:
         return self._device
 
-    def _tensor(self, observation) -> torch.Tensor:
-        """One observation as a float32 batch of one, checked against the spec."""
-        array = check_observation(observation, self._observation_spec)
-        return torch.tensor(array, dtype=torch.float32, device=self._device)[None]
+    def _q_values(self, array: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            batch = torch.tensor(array, dtype=torch.float32, device=self._device)[None]
+            return self._q_network(batch)[0].cpu().numpy()
 
     def q_values(self, observation) -> np.ndarray:
         """Q(observation, a) for every action a."""
-        with torch.inference_mode():
-            return self._q_network(self._tensor(observation))[0].cpu().numpy()
+        return self._q_values(check_observation(observation, self._observation_spec))
 
     def select_action(self, observation) -> int:
+        array = check_observation(observation, self._observation_spec)
         # The network runs only when the agent acts greedily.
-        return self._explorer.select(lambda: self.q_values(observation),
-                                     greedy=self.greedy)
+        return self._explorer.select(lambda: self._q_values(array), greedy=self.greedy)
 
     def observe_first(self, timestep) -> None:
         check_observation(timestep.observation, self._observation_spec)
