@@ -20,13 +20,13 @@ from torch import nn
 
 import gridlab
 from agents.common import networks
-from agents.common.exploration import EpsilonGreedy
+from agents.common.exploration import EpsilonGreedy, ExploresEpsilonGreedily
 from agents.common.torch_utils import check_observation, resolve_device, seeded
 from gridlab.checkpoints import load_checkpoint, save_checkpoint
 from gridlab.replay import ReplayBuffer
 
 
-class NeuralFittedQAgent(gridlab.Actor):
+class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
     """Q-learning with a neural network, replay and epsilon-greedy exploration."""
 
     def __init__(self,
@@ -108,17 +108,6 @@ class NeuralFittedQAgent(gridlab.Actor):
     def _network_options(self) -> dict:
         """Extra arguments for the default network (DQN adds `dueling`)."""
         return {}
-
-    # The seed tutorial sets agent._epsilon = 0 to evaluate; keep that working.
-    @property
-    def _epsilon(self) -> float:
-        return self._explorer.epsilon
-
-    @_epsilon.setter
-    def _epsilon(self, value: float):
-        self._explorer.epsilon = value
-
-    epsilon = _epsilon
 
     @property
     def device(self) -> torch.device:

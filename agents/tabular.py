@@ -20,11 +20,11 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
-from agents.common.exploration import EpsilonGreedy
+from agents.common.exploration import EpsilonGreedy, ExploresEpsilonGreedily
 from gridlab.checkpoints import load_checkpoint, save_checkpoint
 
 
-class _TabularAgent(gridlab.Actor):
+class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
     """What Q-learning and SARSA share: the table, exploration, bookkeeping."""
 
     def __init__(self,
@@ -64,17 +64,6 @@ class _TabularAgent(gridlab.Actor):
         self._state = None
         self._transition = None  # (s, a, r, d, s', last) awaiting update().
         self.last_loss = 0.
-
-    # The seed tutorial sets agent._epsilon = 0 to evaluate; keep that working.
-    @property
-    def _epsilon(self) -> float:
-        return self._explorer.epsilon
-
-    @_epsilon.setter
-    def _epsilon(self, value: float):
-        self._explorer.epsilon = value
-
-    epsilon = _epsilon
 
     @property
     def q_table(self) -> np.ndarray:

@@ -42,20 +42,27 @@ def _backup(model: TabularModel, values: np.ndarray) -> np.ndarray:
                   axis=-1)
 
 
-def value_iteration(model: TabularModel, tolerance: float = 1e-10,
-                    max_iterations: int = 100_000) -> np.ndarray:
-    """Returns the optimal action values Q*, shape [S, A]."""
+def _iterate(model: TabularModel, state_values, tolerance: float,
+             max_iterations: int, what: str) -> np.ndarray:
+    """Repeats Q <- backup(state_values(Q)) until Q stops changing."""
     num_states, num_actions = _check_model(model)
     q = np.zeros((num_states, num_actions))
     for _ in range(max_iterations):
-        new_q = _backup(model, q.max(axis=1))
+        new_q = _backup(model, state_values(q))
         change = np.max(np.abs(new_q - q))
         q = new_q
         if change < tolerance:
             return q
     raise RuntimeError(
-        f'value iteration did not converge in {max_iterations} iterations '
-        f'(last change {change:.3g}); is the discount 1 with no way to end?')
+        f'{what} did not converge in {max_iterations} iterations (last change '
+        f'{change:.3g}); is the discount 1 with a way to never end?')
+
+
+def value_iteration(model: TabularModel, tolerance: float = 1e-10,
+                    max_iterations: int = 100_000) -> np.ndarray:
+    """Returns the optimal action values Q*, shape [S, A]."""
+    return _iterate(model, lambda q: q.max(axis=1), tolerance, max_iterations,
+                    'value iteration')
 
 
 def _as_stochastic_policy(policy, num_states: int, num_actions: int) -> np.ndarray:
@@ -78,19 +85,9 @@ def _as_stochastic_policy(policy, num_states: int, num_actions: int) -> np.ndarr
 def policy_evaluation(model: TabularModel, policy, tolerance: float = 1e-10,
                       max_iterations: int = 100_000) -> np.ndarray:
     """Returns Q of `policy` ([S] actions or [S, A] probabilities), shape [S, A]."""
-    num_states, num_actions = _check_model(model)
-    policy = _as_stochastic_policy(policy, num_states, num_actions)
-    q = np.zeros((num_states, num_actions))
-    for _ in range(max_iterations):
-        new_q = _backup(model, np.sum(policy * q, axis=1))
-        change = np.max(np.abs(new_q - q))
-        q = new_q
-        if change < tolerance:
-            return q
-    raise RuntimeError(
-        f'policy evaluation did not converge in {max_iterations} iterations '
-        f'(last change {change:.3g}); does the policy never end an episode '
-        'with discount 1?')
+    policy = _as_stochastic_policy(policy, *_check_model(model))
+    return _iterate(model, lambda q: np.sum(policy * q, axis=1), tolerance,
+                    max_iterations, 'policy evaluation')
 
 
 def policy_iteration(model: TabularModel,

@@ -68,3 +68,20 @@ class EpsilonGreedy:
         self.initial, self.final = state['initial'], state['final']
         self.decay_steps, self.steps = state['decay_steps'], state['steps']
         self.rng = rng
+
+
+class ExploresEpsilonGreedily:
+    """For agents whose `_explorer` is an `EpsilonGreedy`: exposes `epsilon`.
+
+    The seed tutorial evaluates by setting `agent._epsilon = 0`; that works too.
+    """
+
+    @property
+    def epsilon(self) -> float:
+        return self._explorer.epsilon
+
+    @epsilon.setter
+    def epsilon(self, value: float):
+        self._explorer.epsilon = value
+
+    _epsilon = epsilon
