@@ -39,7 +39,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
                  final_epsilon: Optional[float] = None,
                  epsilon_decay_steps: int = 0,
                  hidden_sizes: Sequence[int] = (64, 64),
-                 conv_channels: Sequence[int] = (16,),
+                 conv_channels: Sequence[int] = (8,),
                  min_replay_size: Optional[int] = None,
                  loss: str = 'mse',
                  max_grad_norm: Optional[float] = None,

@@ -73,7 +73,7 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 def make_q_network(observation_spec: specs.Array, num_actions: int,
                    hidden_sizes: Sequence[int] = (64, 64),
-                   conv_channels: Sequence[int] = (16,),
+                   conv_channels: Sequence[int] = (8,),
                    dueling: bool = False) -> nn.Sequential:
     """An MLP for vector observations, a conv net for (H, W, C) images.
 
