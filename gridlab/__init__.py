@@ -9,10 +9,12 @@ The public names, in the order a tutorial meets them:
 """
 
 from gridlab.core import Actor, evaluation_mode
-from gridlab.environments import (ACTION_NAMES, Environment, EnvironmentWrapper,
-                                  GridWorld, ObservationType,
+from gridlab.environments import (ACTION_NAMES, DmEnvAsGymnasium, Environment,
+                                  EnvironmentWrapper, GridWorld,
+                                  GymnasiumWrapper, ObservationType,
                                   SinglePrecisionWrapper, TASKS, TabularModel,
-                                  build_gridworld_task, setup_environment)
+                                  as_gymnasium, build_gridworld_task,
+                                  setup_environment)
 from gridlab.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger,
                              NoOpLogger, TerminalLogger, TimeFilter)
 from gridlab.loop import EnvironmentLoop, evaluate, run_loop

@@ -399,6 +399,10 @@ class GridWorld(base.Environment):
             # Observations that show the goal are now stale.
             self._observations = [None] * self._number_of_states
 
+    def reseed(self, seed: Optional[int]) -> None:
+        """Restarts this environment's random generator (goals, slips)."""
+        self._rng = np.random.default_rng(seed)
+
     def set_state(self, x: int, y: int):
         """Puts the agent at column x, row y (note the order, as in the seed).
 
