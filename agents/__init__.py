@@ -4,3 +4,5 @@ from agents.dqn import DQN
 from agents.nfq import NeuralFittedQAgent
 from agents.random_agent import RandomAgent
 from agents.tabular import SARSA, QLearning
+from agents.actor_critic import ActorCriticAgent
+from agents.policy_gradient import PolicyGradientAgent

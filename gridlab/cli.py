@@ -1,6 +1,7 @@
 """The `gridlab` command: train an agent on a task and keep everything.
 
-    gridlab train --agent random --task simple       # -> runs/simple-random-seed0/
+    gridlab train --agent dqn --task simple          # -> runs/simple-dqn-seed0/
+    gridlab train --agent actor-critic --task CartPole-v1
     gridlab evaluate runs/simple-random-seed0 --episodes 5
     gridlab tasks
     gridlab show obstacle --out obstacle.png
@@ -62,7 +63,18 @@ def _dqn(spec, seed, device):
     return DQN(spec, seed=seed, device=device)
 
 
+def _reinforce(spec, seed, device):
+    from agents import PolicyGradientAgent
+    return PolicyGradientAgent(spec, seed=seed, device=device)
+
+
+def _actor_critic(spec, seed, device):
+    from agents import ActorCriticAgent
+    return ActorCriticAgent(spec, seed=seed, device=device)
+
+
 _ARRAYS = tuple(t for t in ObservationType if t is not ObservationType.STATE_INDEX)
+_VECTOR = (ObservationType.AGENT_GOAL_POS,)
 
 AGENTS: Dict[str, AgentEntry] = {
     'random': AgentEntry(_random_agent, ObservationType.STATE_INDEX, episodes=20),
@@ -73,6 +85,10 @@ AGENTS: Dict[str, AgentEntry] = {
     'nfq': AgentEntry(_nfq, ObservationType.AGENT_GOAL_POS, steps=5_000,
                       accepts=_ARRAYS),
     'dqn': AgentEntry(_dqn, ObservationType.GRID, steps=5_000, accepts=_ARRAYS),
+    'reinforce': AgentEntry(_reinforce, ObservationType.AGENT_GOAL_POS,
+                            steps=30_000, accepts=_VECTOR),
+    'actor-critic': AgentEntry(_actor_critic, ObservationType.AGENT_GOAL_POS,
+                               steps=60_000, accepts=_VECTOR),
 }
 
 
@@ -97,10 +113,24 @@ def _observation_type(name: Optional[str], entry: AgentEntry,
     return kind
 
 
-def _make_environment(task: str, observation: ObservationType, seed: int):
+# Gymnasium environments the command lists; any registered id works.
+GYMNASIUM_TASKS = {'CartPole-v1': 'balance a pole on a cart (Gymnasium)',
+                   'FrozenLake-v1': 'slippery 4x4 lake, reach the goal (Gymnasium)'}
+
+
+def _is_gymnasium(task: str) -> bool:
+    import gymnasium
+    return task not in gridlab.TASKS and task in gymnasium.registry
+
+
+def _make_environment(task: str, observation: Optional[ObservationType], seed: int):
+    """A GridWorld task with `observation`, or a Gymnasium id (observation None)."""
+    if _is_gymnasium(task):
+        return gridlab.GymnasiumWrapper(task, seed=seed)
     if task not in gridlab.TASKS:
         raise UsageError(
-            f'unknown task {task!r}; expected one of {", ".join(gridlab.TASKS)} '
+            f'unknown task {task!r}; expected one of {", ".join(gridlab.TASKS)}, '
+            f'or a Gymnasium id such as {", ".join(GYMNASIUM_TASKS)} '
             '(see `gridlab tasks`)')
     return gridlab.build_gridworld_task(task, observation_type=observation, seed=seed)
 
@@ -167,24 +197,30 @@ def train(args) -> int:
         raise UsageError(
             f'unknown agent {args.agent!r}; expected one of {", ".join(AGENTS)}')
     observation = _observation_type(args.observation, entry, args.agent)
+    if _is_gymnasium(args.task):
+        if args.observation is not None:
+            raise UsageError(f'--observation applies to GridWorld tasks, not to '
+                             f'the Gymnasium environment {args.task!r}')
+        observation = None
     environment = _make_environment(args.task, observation, args.seed)
     environment, spec = gridlab.setup_environment(environment)
     try:
         agent = entry.make(spec, args.seed, args.device)
-    except ValueError as error:  # A device that is not here, for example.
-        raise UsageError(str(error)) from None
+    except ValueError as error:  # A device not here, an agent that cannot
+        raise UsageError(f'{args.agent} on {args.task}: {error}') from None  # cope.
     out = _run_directory(args)
     if args.episodes is None and args.steps is None:
         episodes, steps = entry.episodes, entry.steps
     else:
         episodes, steps = args.episodes, args.steps
+    observation_name = observation.name.lower() if observation else 'gymnasium'
     summary = {'config': {'agent': args.agent, 'task': args.task,
-                          'observation': observation.name.lower(),
+                          'observation': observation_name,
                           'seed': args.seed, 'episodes': episodes, 'steps': steps,
                           'device': args.device},
                'interrupted': False}
     print(f'gridlab: training {args.agent} on {args.task} '
-          f'({observation.name.lower()} observations) -> {out}')
+          f'({observation_name} observations) -> {out}')
 
     log = gridlab.InMemoryLogger()
     logger = gridlab.Dispatcher([gridlab.CSVLogger(out / 'episodes.csv'), log,
@@ -208,7 +244,7 @@ def train(args) -> int:
                               out / 'evaluation.mp4')
         summary['evaluation'] = {'episodes': len(returns),
                                  'mean_return': float(sum(returns) / len(returns))}
-        if hasattr(agent, 'q_values'):
+        if hasattr(agent, 'q_values') and hasattr(environment, 'transition_model'):
             summary['evaluation'].update(_value_pictures(environment, agent, out))
     except KeyboardInterrupt:
         # Ctrl-C: keep what there is (the CSV is flushed row by row).
@@ -237,8 +273,9 @@ def evaluate_run(args) -> int:
     try:
         config = json.loads((run / 'summary.json').read_text())['config']
         entry = AGENTS[config['agent']]
-        observation = ObservationType[config['observation'].upper()]
         task, seed = config['task'], config['seed']
+        observation = (None if _is_gymnasium(task)
+                       else ObservationType[config['observation'].upper()])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise UsageError(f'{str(run)!r} is not a gridlab run directory (no '
                          'readable summary.json from `gridlab train`)') from None
@@ -257,13 +294,18 @@ def evaluate_run(args) -> int:
 
 
 def list_tasks(args) -> int:
-    width = max(len(name) for name in gridlab.TASKS)
-    for name, task in gridlab.TASKS.items():
-        print(f'{name:<{width}}  {task.description}')
+    descriptions = {name: task.description for name, task in gridlab.TASKS.items()}
+    descriptions.update(GYMNASIUM_TASKS)
+    width = max(len(name) for name in descriptions)
+    for name, description in descriptions.items():
+        print(f'{name:<{width}}  {description}')
     return 0
 
 
 def show_task(args) -> int:
+    if _is_gymnasium(args.task):
+        raise UsageError(f'`gridlab show` draws GridWorld tasks; {args.task!r} is a '
+                         'Gymnasium environment')
     environment = _make_environment(args.task, ObservationType.STATE_INDEX, 0)
     out = pathlib.Path(args.out)
     if not out.parent.is_dir():

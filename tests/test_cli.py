@@ -193,3 +193,29 @@ def test_a_negative_seed_is_named(capsys):
         cli.main(['train', '--agent', 'random', '--task', 'simple', '--seed', '-3'])
     err = capsys.readouterr().err
     assert '--seed' in err and "'-3'" in err
+
+
+@pytest.mark.parametrize('agent, task', [('reinforce', 'CartPole-v1'),
+                                         ('actor-critic', 'CartPole-v1'),
+                                         ('actor-critic', 'simple'),
+                                         ('q-learning', 'FrozenLake-v1')])
+def test_policy_agents_and_gymnasium_tasks(agent, task, tmp_path, capsys):
+    out_dir = tmp_path / 'run'
+    code, _, err = run(capsys, 'train', '--agent', agent, '--task', task, '--steps',
+                       '400', '--out', str(out_dir), '--eval-episodes', '1')
+    assert code == 0, err
+    summary = json.loads((out_dir / 'summary.json').read_text())
+    assert summary['training']['steps'] == 400
+    assert gridlab.read_video(out_dir / 'evaluation.mp4').shape[0] >= 2
+    assert not (out_dir / 'q_values.png').exists() or task in gridlab.TASKS
+    code, out, err = run(capsys, 'evaluate', str(out_dir), '--episodes', '2')
+    assert code == 0 and '2 greedy episodes' in out, err
+
+
+def test_mismatched_agent_and_gymnasium_task_is_a_usage_error(tmp_path, capsys):
+    code, _, err = run(capsys, 'train', '--agent', 'q-learning', '--task',
+                       'CartPole-v1', '--out', str(tmp_path / 'a'))
+    assert code == 2 and 'DiscreteArray observation' in err and err.count('\n') == 1
+    code, _, err = run(capsys, 'train', '--agent', 'dqn', '--task', 'CartPole-v1',
+                       '--observation', 'grid', '--out', str(tmp_path / 'b'))
+    assert code == 2 and '--observation applies to GridWorld' in err

@@ -12,6 +12,7 @@ truncation, which tells an agent to bootstrap. The mapping is exactly that.
 """
 
 import operator
+import os
 from typing import Optional, Union
 
 import dm_env
@@ -24,6 +25,10 @@ from gymnasium import spaces
 from gridlab.environments import base
 
 _ZERO = np.float32(0.)  # dm_env.termination's own 0.0 would be float64.
+
+# Classic-control environments render with pygame, whose audio start-up
+# complains on machines without a sound server; rendering needs no sound.
+os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
 
 
 def space_to_spec(space: spaces.Space, name: str = ''):

@@ -1,0 +1,226 @@
+"""What the policy-based agents share: a softmax policy, a trajectory, checkpoints.
+
+The agent acts by sampling from the policy network's softmax (its own seeded
+generator, so runs repeat) and records the trajectory; subclasses decide when
+to learn from it (`_ready_to_learn`) and how (`_learn`). Under
+`evaluation_mode` it takes the most probable action instead.
+"""
+
+import abc
+import copy
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+import gridlab
+from agents.common import networks
+from agents.common.torch_utils import check_observation, resolve_device, seeded
+from gridlab.checkpoints import load_checkpoint, save_checkpoint
+
+
+class SeededDropout(nn.Module):
+    """Dropout drawing its masks from a given generator, so runs repeat."""
+
+    def __init__(self, p: float, generator: torch.Generator):
+        super().__init__()
+        if not 0. <= p < 1.:
+            raise ValueError(f'dropout must be in [0, 1), got {p!r}')
+        self.p, self.generator = p, generator
+
+    def forward(self, x):
+        if not self.training or self.p == 0.:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
+        return x * keep / (1. - self.p)
+
+
+def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,
+               dropout: float, generator: torch.Generator) -> nn.Sequential:
+    """Linear-ReLU layers (with dropout after each, if asked) and a linear head."""
+    layers, size = [], input_size
+    for width in hidden_sizes:
+        layers += [nn.Linear(size, width), nn.ReLU()]
+        if dropout:
+            layers.append(SeededDropout(dropout, generator))
+        size = width
+    layers.append(nn.Linear(size, outputs))
+    return nn.Sequential(*layers)
+
+
+class PolicyAgent(gridlab.Actor):
+    """Base of REINFORCE and actor-critic: acting, the trajectory, checkpoints."""
+
+    def __init__(self, environment_spec: gridlab.EnvironmentSpec,
+                 discount: float, learning_rate: float, entropy_cost: float,
+                 device: Optional[str], seed: Optional[int]):
+        actions, observations = environment_spec.actions, environment_spec.observations
+        if not hasattr(actions, 'num_values'):
+            raise ValueError(f'{type(self).__name__} needs discrete actions (a '
+                             f'DiscreteArray action spec), got {actions!r}')
+        if not isinstance(observations, gridlab.environments.gridworld.specs.Array) or (
+                len(observations.shape) != 1):
+            raise ValueError(
+                f'{type(self).__name__} needs vector observations (shape (n,)), got '
+                f'{observations!r}; on a GridWorld use AGENT_GOAL_POS')
+        if not 0. <= discount <= 1.:
+            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        if not learning_rate > 0:
+            raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
+        self._observation_spec = observations
+        self._num_actions = actions.num_values
+        self._discount = discount
+        self._entropy_cost = entropy_cost
+        self._device = resolve_device(device)
+        torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
+        self._generator = torch.Generator().manual_seed(int(torch_seed))
+        self._rng = np.random.default_rng(numpy_seed)
+        with seeded(int(torch_seed)):
+            self._build(networks._input_scaling(observations),
+                        int(observations.shape[0]))
+        self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
+        self._trajectory: List[list] = []  # [observation, action, reward, discount]
+        self._last_observation = None
+        self._episode_over = False
+        self.last_loss = 0.
+
+    # --------------------------------------------------------- for subclasses
+
+    @abc.abstractmethod
+    def _build(self, scaling: nn.Module, input_size: int) -> None:
+        """Creates the networks; `self._policy` maps observations to logits."""
+
+    def _parameters(self):
+        # Each parameter once, even where networks share a body.
+        return list(dict.fromkeys(p for module in self._modules().values()
+                                  for p in module.parameters()))
+
+    @abc.abstractmethod
+    def _ready_to_learn(self, last: bool) -> bool:
+        """Whether to learn now; `last` says the episode just ended."""
+
+    @abc.abstractmethod
+    def _learn(self, observations, actions, rewards, discounts, next_observation,
+               last: bool) -> torch.Tensor:
+        """Returns the loss for the recorded trajectory (as tensors)."""
+
+    # ---------------------------------------------------------------- acting
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def action_probabilities(self, observation) -> np.ndarray:
+        """The policy's probability of each action (without dropout)."""
+        array = check_observation(observation, self._observation_spec)
+        self._policy.eval()
+        with torch.inference_mode():
+            logits = self._policy(torch.tensor(array, dtype=torch.float32,
+                                                device=self._device)[None])[0]
+        self._policy.train()
+        return torch.softmax(logits, dim=-1).cpu().numpy()
+
+    def select_action(self, observation) -> int:
+        probabilities = self.action_probabilities(observation)
+        if self.greedy:
+            return int(np.argmax(probabilities))
+        # Inverse-CDF sampling: one uniform draw, much cheaper than rng.choice.
+        action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random()))
+        return min(action, self._num_actions - 1)
+
+    def observe_first(self, timestep) -> None:
+        self._trajectory = []
+        self._last_observation = check_observation(timestep.observation,
+                                                   self._observation_spec)
+
+    def observe(self, action, next_timestep) -> None:
+        if self._last_observation is None:
+            raise ValueError('observe() before observe_first(): start each '
+                             'episode with observe_first(timestep)')
+        self._trajectory.append([self._last_observation, int(action),
+                                 float(next_timestep.reward),
+                                 float(next_timestep.discount)])
+        self._last_observation = check_observation(next_timestep.observation,
+                                                   self._observation_spec)
+        self._episode_over = next_timestep.last()
+
+    def update(self, wait: bool = False) -> None:
+        if not self._trajectory:
+            return
+        last = self._episode_over
+        if not self._ready_to_learn(last):
+            return
+        observations, actions, rewards, discounts = zip(*self._trajectory)
+        device = self._device
+        loss = self._learn(
+            torch.tensor(np.stack(observations), dtype=torch.float32, device=device),
+            torch.tensor(actions, dtype=torch.int64, device=device),
+            torch.tensor(rewards, dtype=torch.float32, device=device),
+            torch.tensor(discounts, dtype=torch.float32, device=device) * self._discount,
+            torch.tensor(self._last_observation, dtype=torch.float32, device=device)[None],
+            last)
+        self._optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._optimizer.step()
+        self.last_loss = loss.item()
+        self._trajectory = []
+
+    # -------------------------------------------------------------- helpers
+
+    @staticmethod
+    def discounted_returns(rewards: torch.Tensor, discounts: torch.Tensor,
+                           bootstrap: torch.Tensor) -> torch.Tensor:
+        """G_t = r_t + discount_t * G_{t+1}, starting from G_T = bootstrap.
+
+        `discounts` already include the TimeStep's discount: 0 after
+        termination, so nothing is bootstrapped past the end of the task.
+        """
+        returns = torch.empty_like(rewards)
+        future = bootstrap
+        for t in range(len(rewards) - 1, -1, -1):
+            future = rewards[t] + discounts[t] * future
+            returns[t] = future
+        return returns
+
+    def _policy_loss(self, observations, actions, advantages) -> torch.Tensor:
+        """-E[log pi(a|s) * advantage] - entropy_cost * entropy."""
+        log_probabilities = torch.log_softmax(self._policy(observations), dim=-1)
+        chosen = log_probabilities.gather(1, actions[:, None])[:, 0]
+        entropy = -(log_probabilities.exp() * log_probabilities).sum(dim=-1)
+        return -(chosen * advantages).mean() - self._entropy_cost * entropy.mean()
+
+    # ---------------------------------------------------------- checkpoints
+
+    def _modules(self) -> dict:
+        return {'policy': self._policy}
+
+    def save(self, path):
+        """Saves networks, optimiser and random generators."""
+        state = {name: module.state_dict() for name, module in self._modules().items()}
+        state.update(optimizer=self._optimizer.state_dict(),
+                     rng=self._rng.bit_generator.state,
+                     generator=self._generator.get_state())
+        return save_checkpoint(path, type(self).__name__, state)
+
+    def restore(self, path) -> None:
+        """Loads a checkpoint; on a mismatch the agent is left as it was."""
+        state = load_checkpoint(path, type(self).__name__)
+        modules = self._modules()
+        backup = {name: copy.deepcopy(module.state_dict())
+                  for name, module in modules.items()}
+        backup_optimizer = copy.deepcopy(self._optimizer.state_dict())
+        try:
+            for name, module in modules.items():
+                module.load_state_dict(state[name])
+            self._optimizer.load_state_dict(state['optimizer'])
+            rng = np.random.default_rng()
+            rng.bit_generator.state = state['rng']
+            self._generator.set_state(state['generator'])
+        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            for name, module in modules.items():
+                module.load_state_dict(backup[name])
+            self._optimizer.load_state_dict(backup_optimizer)
+            raise ValueError(f'checkpoint {str(path)!r} does not fit this agent '
+                             f'(different network or options?): {error}') from None
+        self._rng = rng

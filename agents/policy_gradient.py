@@ -1,0 +1,93 @@
+"""REINFORCE (Williams, 1992): make the actions of good episodes more likely.
+
+After each episode (inside `update()`, so the run loop stays generic) the
+agent computes every step's discounted return G_t, normalises them, and takes
+one gradient step on
+
+    loss = -mean( log pi(a_t | s_t) * (G_t - b(s_t)) ) - entropy_cost * entropy
+
+where the baseline b is a learned state value if `baseline=True`, else 0.
+With a baseline, a truncated episode is bootstrapped from b(last state).
+"""
+
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+import gridlab
+from agents.common.policy_agent import PolicyAgent, policy_mlp
+
+
+class PolicyGradientAgent(PolicyAgent):
+    """Monte Carlo policy gradient with a softmax policy."""
+
+    def __init__(self,
+                 environment_spec: gridlab.EnvironmentSpec,
+                 policy_network: Optional[nn.Module] = None,
+                 learning_rate: float = 1e-2,
+                 discount: float = 0.99,
+                 hidden_sizes: Sequence[int] = (128,),
+                 dropout: float = 0.,
+                 baseline: bool = False,
+                 entropy_cost: float = 0.,
+                 normalize_returns: bool = True,
+                 device: Optional[str] = 'cpu',
+                 seed: Optional[int] = None):
+        """Builds the agent.
+
+        Args:
+          environment_spec: vector observations, discrete actions.
+          policy_network: maps observations to action logits; default an MLP
+            with `hidden_sizes` (and `dropout` after each hidden layer, as
+            the seed tutorial's network has 0.6).
+          learning_rate: Adam's step size.
+          discount: the agent's discount, applied on top of the TimeStep's.
+          baseline: learn a state value and subtract it from the returns.
+          entropy_cost: weight of the entropy bonus.
+          normalize_returns: scale each episode's returns (or advantages) to
+            mean 0 and standard deviation 1.
+          device: 'cpu' (default), 'cuda' or 'auto'.
+          seed: seeds the weights, the dropout masks and the action sampling.
+        """
+        self._network = policy_network
+        self._hidden_sizes, self._dropout = tuple(hidden_sizes), dropout
+        self._use_baseline = baseline
+        self._normalize = normalize_returns
+        super().__init__(environment_spec, discount, learning_rate, entropy_cost,
+                         device, seed)
+
+    def _build(self, scaling, input_size):
+        self._policy = (self._network or nn.Sequential(scaling, policy_mlp(
+            input_size, self._hidden_sizes, self._num_actions, self._dropout,
+            self._generator))).to(self._device)
+        self._value = None
+        if self._use_baseline:
+            self._value = nn.Sequential(scaling, policy_mlp(
+                input_size, self._hidden_sizes, 1, 0., self._generator)).to(self._device)
+
+    def _modules(self):
+        modules = {'policy': self._policy}
+        if self._value is not None:
+            modules['value'] = self._value
+        return modules
+
+    def _ready_to_learn(self, last: bool) -> bool:
+        return last  # Monte Carlo: the whole episode, once it is over.
+
+    def _learn(self, observations, actions, rewards, discounts, next_observation,
+               last):
+        bootstrap = torch.zeros(())
+        value_loss = torch.zeros(())
+        if self._value is not None:
+            with torch.no_grad():  # Counts only if truncated: discount > 0.
+                bootstrap = self._value(next_observation)[0, 0]
+        returns = self.discounted_returns(rewards, discounts, bootstrap)
+        advantages = returns
+        if self._value is not None:
+            values = self._value(observations)[:, 0]
+            value_loss = nn.functional.mse_loss(values, returns)
+            advantages = returns - values.detach()
+        if self._normalize and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        return self._policy_loss(observations, actions, advantages) + value_loss

@@ -1,0 +1,174 @@
+"""REINFORCE and actor-critic: returns, acting, checkpoints; CartPole (slow)."""
+
+import dm_env
+import numpy as np
+import pytest
+import torch
+
+import gridlab
+from agents import ActorCriticAgent, PolicyGradientAgent
+from agents.common.policy_agent import PolicyAgent
+
+AGENTS = [PolicyGradientAgent, ActorCriticAgent]
+OBS = gridlab.ObservationType
+
+
+def grid(**kwargs):
+    return gridlab.setup_environment(gridlab.build_gridworld_task(
+        'simple', observation_type=OBS.AGENT_GOAL_POS, **kwargs))
+
+
+def cartpole(seed=0):
+    return gridlab.setup_environment(gridlab.GymnasiumWrapper('CartPole-v1', seed=seed))
+
+
+def test_discounted_returns_stop_at_termination_and_bootstrap_otherwise():
+    rewards = torch.tensor([1., 1., 1.])
+    terminated = torch.tensor([0.5, 0.5, 0.])
+    returns = PolicyAgent.discounted_returns(rewards, terminated, torch.tensor(100.))
+    torch.testing.assert_close(returns, torch.tensor([1.75, 1.5, 1.]))
+    truncated = torch.tensor([0.5, 0.5, 0.5])
+    returns = PolicyAgent.discounted_returns(rewards, truncated, torch.tensor(8.))
+    torch.testing.assert_close(returns, torch.tensor([2.75, 3.5, 5.]))
+
+
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_acts_with_plain_ints_and_greedily_in_evaluation(agent_class):
+    env, spec = cartpole()
+    agent = agent_class(spec, seed=0)
+    observation = env.reset().observation
+    actions = [agent.select_action(observation) for _ in range(200)]
+    assert set(actions) == {0, 1} and all(type(a) is int for a in actions)
+    probabilities = agent.action_probabilities(observation)
+    assert probabilities.shape == (2,) and np.isclose(probabilities.sum(), 1.)
+    # The sampled frequency follows the policy.
+    assert abs(np.mean(actions) - probabilities[1]) < 0.1
+    with gridlab.evaluation_mode(agent):
+        assert {agent.select_action(observation) for _ in range(20)} == {
+            int(np.argmax(probabilities))}
+
+
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_learns_at_the_right_moments(agent_class):
+    env, spec = cartpole()
+    agent = agent_class(spec, seed=0) if agent_class is PolicyGradientAgent else (
+        agent_class(spec, n_steps=4, seed=0))
+    before = [p.detach().clone() for p in agent._policy.parameters()]
+    timestep = env.reset()
+    agent.observe_first(timestep)
+    for _ in range(3):
+        timestep = env.step(0)
+        agent.observe(0, timestep)
+        agent.update()
+    unchanged = all(torch.equal(a, b) for a, b in zip(before, agent._policy.parameters()))
+    assert unchanged  # REINFORCE waits for the episode; A2C for 4 steps.
+    while not timestep.last():
+        timestep = env.step(0)
+        agent.observe(0, timestep)
+        agent.update()
+    assert not all(torch.equal(a, b) for a, b in zip(before, agent._policy.parameters()))
+    assert isinstance(agent.last_loss, float)
+
+
+def test_baseline_dropout_and_shared_body_options():
+    env, spec = cartpole()
+    for agent in (PolicyGradientAgent(spec, baseline=True, dropout=0.6, seed=0),
+                  ActorCriticAgent(spec, shared_body=True, n_steps=8, seed=0)):
+        returns = gridlab.run_loop(env, agent, num_episodes=3, log_loss=True,
+                                   logger=gridlab.NoOpLogger(), progress=False)
+        assert len(returns) == 3
+    shared = ActorCriticAgent(spec, shared_body=True, seed=0)
+    assert shared._policy[0] is shared._value[0]
+    assert len(shared._parameters()) == len(list(shared._policy.parameters())) + 2
+
+
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_same_seed_same_run(agent_class):
+    def run(seed):
+        env, spec = cartpole(seed=0)
+        agent = agent_class(spec, seed=seed, **(
+            {'dropout': 0.5} if agent_class is PolicyGradientAgent else {}))
+        return gridlab.run_loop(env, agent, num_episodes=8, progress=False,
+                                logger=gridlab.NoOpLogger())
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_save_and_restore(agent_class, tmp_path):
+    env, spec = cartpole()
+    agent = agent_class(spec, seed=0)
+    gridlab.run_loop(env, agent, num_episodes=3, progress=False,
+                     logger=gridlab.NoOpLogger())
+    agent.save(tmp_path / 'agent.pt')
+    restored = agent_class(spec, seed=5)
+    restored.restore(tmp_path / 'agent.pt')
+    observation = env.reset().observation
+    np.testing.assert_array_equal(restored.action_probabilities(observation),
+                                  agent.action_probabilities(observation))
+    assert [restored.select_action(observation) for _ in range(10)] == [
+        agent.select_action(observation) for _ in range(10)]
+    other = agent_class(spec, hidden_sizes=(8,), seed=0)
+    before = other.action_probabilities(observation)
+    with pytest.raises(ValueError, match='does not fit'):
+        other.restore(tmp_path / 'agent.pt')
+    np.testing.assert_array_equal(other.action_probabilities(observation), before)
+
+
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_bad_specs_and_observations(agent_class):
+    _, grid_spec = gridlab.setup_environment(
+        gridlab.build_gridworld_task('simple', observation_type=OBS.GRID))
+    with pytest.raises(ValueError, match='vector observations'):
+        agent_class(grid_spec)
+    env, spec = cartpole()
+    agent = agent_class(spec)
+    with pytest.raises(ValueError, match=r'shape \(3,\), expected \(4,\)'):
+        agent.select_action(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match='observe_first'):
+        agent.observe(0, dm_env.transition(1., np.zeros(4, np.float32)))
+    with pytest.raises(ValueError, match='discount'):
+        agent_class(spec, discount=2.)
+
+
+# Learning. -------------------------------------------------------------------------
+
+def _evaluation_mean(agent, seed, episodes=20):
+    env, _ = cartpole(seed=seed)
+    log = gridlab.InMemoryLogger()
+    gridlab.evaluate(env, agent, episodes, logger=log, render=False)
+    return np.mean([row['episode_return'] for row in log.data])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_solves_cartpole(agent_class):
+    env, spec = cartpole(seed=0)
+    agent = agent_class(spec, seed=0)
+    loop = gridlab.EnvironmentLoop(env, agent, logger=gridlab.NoOpLogger(),
+                                   progress=False)
+    steps, recent, best = 0, [], 0.
+    while steps < 150_000:
+        result = loop.run_episode()
+        steps += result['episode_length']
+        recent = (recent + [result['episode_return']])[-10:]
+        if np.mean(recent) >= 400:
+            best = max(best, _evaluation_mean(agent, seed=10_000))
+            if best >= 475:
+                break
+    assert best >= 475, (steps, best)
+
+
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_learns_the_shortest_path_on_simple(agent_class):
+    env, spec = grid(seed=0)
+    agent = agent_class(spec, seed=0)
+    for _ in range(100):
+        gridlab.run_loop(env, agent, num_episodes=5, progress=False,
+                         logger=gridlab.NoOpLogger())
+        log = gridlab.InMemoryLogger()
+        gridlab.evaluate(env, agent, 1, logger=log, render=False,
+                         max_steps_per_episode=30)
+        if log.data[0]['episode_length'] == 5:
+            break
+    assert log.data[0]['episode_length'] == 5 and log.data[0]['episode_return'] == 10.
