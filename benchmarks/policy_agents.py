@@ -58,20 +58,8 @@ def solve_cartpole(agent_class, seed, budget):
 def shortest_path_on_simple(agent_class, seed, budget):
     env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
         'simple', observation_type=gridlab.ObservationType.AGENT_GOAL_POS, seed=seed))
-    agent = agent_class(spec, seed=seed)
-    loop = gridlab.EnvironmentLoop(env, agent, logger=gridlab.NoOpLogger(),
-                                   progress=False)
-    steps, seconds = 0, 0.
-    while steps < budget:
-        start = time.perf_counter()
-        steps += loop.run_episode()['episode_length']
-        seconds += time.perf_counter() - start
-        log = gridlab.InMemoryLogger()
-        gridlab.evaluate(env, agent, 1, logger=log, render=False,
-                         max_steps_per_episode=30)
-        if log.data[0]['episode_length'] == 5:  # Five steps down is the only way.
-            return True, steps, seconds
-    return False, steps, seconds
+    return gridlab.train_until_optimal(env, agent_class(spec, seed=seed), budget,
+                                       check_every=50, from_start=True)[:3]
 
 
 def _row(name, task, results, seeds):

@@ -18,7 +18,6 @@ takes a median of about 4,500 steps and 5 s at ~900 training steps/s.
 import argparse
 import functools
 import statistics
-import time
 
 import torch
 
@@ -48,26 +47,12 @@ def run(make_agent, observation_type, exploring_starts, budget, task, seed):
                                        exploring_starts=exploring_starts)
 
 
-def pixels_to_shortest_path(seed, budget, chunk=250):
-    """DQN from RGB on `simple`: steps and seconds until its greedy episode
-    from the start is the shortest path (5 steps down)."""
+def pixels_to_shortest_path(seed, budget):
+    """DQN from RGB on `simple`, judged on its greedy episode from the start."""
     env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
         'simple', observation_type=OBS.RGB, seed=seed))
-    agent = DQN(spec, seed=seed)
-    loop = gridlab.EnvironmentLoop(env, agent, logger=gridlab.NoOpLogger(),
-                                   progress=False)
-    steps, seconds = 0, 0.
-    while steps < budget:
-        start = time.perf_counter()
-        loop.run(num_steps=chunk)
-        steps += chunk
-        seconds += time.perf_counter() - start
-        log = gridlab.InMemoryLogger()
-        gridlab.evaluate(env, agent, 1, logger=log, render=False,
-                         max_steps_per_episode=50)
-        if log.data[0]['episode_length'] == 5:
-            return True, steps, seconds
-    return False, steps, seconds
+    return gridlab.train_until_optimal(env, DQN(spec, seed=seed), budget,
+                                       from_start=True)
 
 
 def main(argv=None):
@@ -97,12 +82,12 @@ def main(argv=None):
                   f'{seconds:>8.2f} {rate:>8,.0f}', flush=True)
     results = [pixels_to_shortest_path(seed, 500 if args.quick else 15_000)
                for seed in range(seeds)]
-    print(f'{"DQN (rgb)":<11} {"simple*":<9} {sum(r[0] for r in results):>5}/{seeds} '
-          f'{statistics.median(r[1] for r in results):>8,.0f} '
-          f'{statistics.median(r[2] for r in results):>8.2f} '
-          f'{statistics.median(r[1] / r[2] for r in results):>8,.0f}')
-    print('\n* from pixels the criterion is the shortest path from the start '
-          'state; every other row: optimal on every free cell.')
+    print(f'{"DQN (rgb)":<11} {"simple*":<9} {sum(r.solved for r in results):>5}/{seeds} '
+          f'{statistics.median(r.steps for r in results):>8,.0f} '
+          f'{statistics.median(r.seconds for r in results):>8.2f} '
+          f'{statistics.median(r.steps / r.seconds for r in results):>8,.0f}')
+    print('\n* from pixels the criterion is an optimal greedy episode from the '
+          'start state; every other row: optimal on every free cell.')
 
 
 if __name__ == '__main__':

@@ -243,15 +243,6 @@ def test_dqn_learns_the_optimal_policy_everywhere_from_the_grid(task):
 @pytest.mark.slow
 def test_dqn_learns_from_pixels_to_walk_the_shortest_path():
     env, spec = setup('simple', observation_type=OBS.RGB, seed=0)
-    agent = DQN(spec, seed=0)
-    for _ in range(12):
-        gridlab.run_loop(env, agent, num_steps=500, logger=gridlab.NoOpLogger(),
-                         progress=False)
-        log = gridlab.InMemoryLogger()
-        gridlab.evaluate(env, agent, 1, logger=log, render=False,
-                         max_steps_per_episode=50)
-        if log.data[0]['episode_length'] == 5:
-            break
-    # Five steps down from (2, 2) is the only shortest path.
-    assert log.data[0]['episode_length'] == 5
-    assert log.data[0]['episode_return'] == 10.
+    result = gridlab.train_until_optimal(env, DQN(spec, seed=0), 6_000,
+                                         from_start=True)
+    assert result.solved, result

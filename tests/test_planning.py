@@ -129,3 +129,50 @@ def test_bad_models_and_policies_are_rejected():
         gridlab.policy_evaluation(model, np.zeros((3, 4)))
     with pytest.raises(ValueError, match='actions 0..3'):
         gridlab.policy_evaluation(model, np.full(90, 7))
+
+
+def test_greedy_return_from_start_recognises_the_optimal_path():
+    env = gridlab.build_gridworld_task('simple')
+    q_star = gridlab.optimal_q_values(env)
+    assert gridlab.greedy_return_from_start(env, TableActor(env, q_star)) == (
+        pytest.approx(np.nanmax(q_star[2, 2])))
+    always_up = np.zeros_like(q_star)
+    always_up[..., UP] = 1.
+    assert gridlab.greedy_return_from_start(env, TableActor(env, always_up),
+                                            max_steps=20) < 0.
+
+
+class TableActor(gridlab.Actor):
+    """Greedy on a fixed table; learns nothing (for train_until_optimal)."""
+
+    def __init__(self, env, table):
+        self.env, self.table = env, table
+
+    def q_values(self, observation):
+        y, x = self.env.state
+        return self.table[y, x]
+
+    def select_action(self, observation):
+        return int(np.nanargmax(self.q_values(observation)))
+
+    def observe_first(self, timestep):
+        pass
+
+    def observe(self, action, next_timestep):
+        pass
+
+    def update(self, wait=False):
+        pass
+
+
+def test_train_until_optimal_reports_both_criteria():
+    env = gridlab.build_gridworld_task('simple')
+    q_star = gridlab.optimal_q_values(env)
+    solved = gridlab.train_until_optimal(env, TableActor(env, q_star), 300)
+    assert solved.solved and solved.optimal_fraction == 1.
+    # Optimal from the start but not elsewhere: only from_start is met.
+    partial = q_star.copy()
+    partial[1, 8] = [1., 0., 0., 0.]
+    agent = TableActor(env, partial)
+    assert not gridlab.train_until_optimal(env, agent, 300).solved
+    assert gridlab.train_until_optimal(env, agent, 300, from_start=True).solved

@@ -162,13 +162,6 @@ def test_solves_cartpole(agent_class):
 @pytest.mark.parametrize('agent_class', AGENTS)
 def test_learns_the_shortest_path_on_simple(agent_class):
     env, spec = grid(seed=0)
-    agent = agent_class(spec, seed=0)
-    for _ in range(100):
-        gridlab.run_loop(env, agent, num_episodes=5, progress=False,
-                         logger=gridlab.NoOpLogger())
-        log = gridlab.InMemoryLogger()
-        gridlab.evaluate(env, agent, 1, logger=log, render=False,
-                         max_steps_per_episode=30)
-        if log.data[0]['episode_length'] == 5:
-            break
-    assert log.data[0]['episode_length'] == 5 and log.data[0]['episode_return'] == 10.
+    result = gridlab.train_until_optimal(env, agent_class(spec, seed=0), 10_000,
+                                         check_every=50, from_start=True)
+    assert result.solved, result

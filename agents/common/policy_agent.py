@@ -32,7 +32,8 @@ class SeededDropout(nn.Module):
     def forward(self, x):
         if not self.training or self.p == 0.:
             return x
-        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
+        # The generator lives on the CPU; the mask moves to wherever x is.
+        keep = (torch.rand(x.shape, generator=self.generator) >= self.p).to(x.device)
         return x * keep / (1. - self.p)
 
 
