@@ -49,7 +49,8 @@ class DuelingHead(nn.Module):
         return self.value(x) + advantage - advantage.mean(dim=-1, keepdim=True)
 
 
-def _input_scaling(spec: specs.Array) -> nn.Module:
+def input_scaling(spec: specs.Array) -> nn.Module:
+    """Rescale for a spec with finite bounds, else the identity."""
     if isinstance(spec, specs.BoundedArray):
         low, high = np.broadcast_arrays(spec.minimum, spec.maximum)
         if np.all(np.isfinite(low)) and np.all(np.isfinite(high)):
@@ -87,7 +88,7 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     if not hidden_sizes or min(hidden_sizes) < 1:
         raise ValueError(f'hidden_sizes must be one or more positive widths, '
                          f'got {tuple(hidden_sizes)!r}')
-    torso = [_input_scaling(observation_spec)]
+    torso = [input_scaling(observation_spec)]
     if len(shape) == 3:
         torso.append(ChannelsFirst())
         channels, size = shape[-1], min(shape[:2])

@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
+from dm_env import specs
 from torch import nn
 
 import gridlab
@@ -60,8 +61,7 @@ class PolicyAgent(gridlab.Actor):
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions (a '
                              f'DiscreteArray action spec), got {actions!r}')
-        if not isinstance(observations, gridlab.environments.gridworld.specs.Array) or (
-                len(observations.shape) != 1):
+        if not isinstance(observations, specs.Array) or len(observations.shape) != 1:
             raise ValueError(
                 f'{type(self).__name__} needs vector observations (shape (n,)), got '
                 f'{observations!r}; on a GridWorld use AGENT_GOAL_POS')
@@ -78,7 +78,7 @@ class PolicyAgent(gridlab.Actor):
         self._generator = torch.Generator().manual_seed(int(torch_seed))
         self._rng = np.random.default_rng(numpy_seed)
         with seeded(int(torch_seed)):
-            self._build(networks._input_scaling(observations),
+            self._build(networks.input_scaling(observations),
                         int(observations.shape[0]))
         self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
         self._trajectory: List[list] = []  # [observation, action, reward, discount]
