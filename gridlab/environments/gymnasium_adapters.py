@@ -26,9 +26,12 @@ from gridlab.environments import base
 
 _ZERO = np.float32(0.)  # dm_env.termination's own 0.0 would be float64.
 
-# Classic-control environments render with pygame, whose audio start-up
-# complains on machines without a sound server; rendering needs no sound.
-os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
+# Classic-control environments render with pygame, whose start-up complains
+# (XDG_RUNTIME_DIR) on machines without a screen or sound server. Frames for
+# video need neither, so there, point SDL at its dummy drivers.
+if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
+    os.environ.setdefault('SDL_VIDEODRIVER', 'dummy')
+    os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
 
 
 def space_to_spec(space: spaces.Space, name: str = ''):
