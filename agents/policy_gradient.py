@@ -50,6 +50,9 @@ class PolicyGradientAgent(PolicyAgent):
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the dropout masks and the action sampling.
         """
+        if policy_network is not None and dropout:
+            raise ValueError('dropout applies to the default network; add it to '
+                             'your own policy_network instead')
         self._network = policy_network
         self._hidden_sizes, self._dropout = tuple(hidden_sizes), dropout
         self._use_baseline = baseline
@@ -58,9 +61,12 @@ class PolicyGradientAgent(PolicyAgent):
                          device, seed)
 
     def _build(self, scaling, input_size):
-        self._policy = (self._network or nn.Sequential(scaling, policy_mlp(
-            input_size, self._hidden_sizes, self._num_actions, self._dropout,
-            self._generator))).to(self._device)
+        policy = self._network
+        if policy is None:
+            policy = nn.Sequential(scaling, policy_mlp(
+                input_size, self._hidden_sizes, self._num_actions, self._dropout,
+                self._generator))
+        self._policy = policy.to(self._device)
         self._value = None
         if self._use_baseline:
             self._value = nn.Sequential(scaling, policy_mlp(

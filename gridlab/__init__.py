@@ -18,7 +18,8 @@ from gridlab.environments import (ACTION_NAMES, DmEnvAsGymnasium, Environment,
 from gridlab.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger,
                              NoOpLogger, TerminalLogger, TimeFilter)
 from gridlab.loop import EnvironmentLoop, evaluate, run_loop
-from gridlab.planning import (greedy_is_optimal, greedy_return_from_start,
+from gridlab.planning import (actions_optimal_fraction, greedy_actions,
+                              greedy_is_optimal, greedy_return_from_start,
                               optimal_fraction,
                               optimal_q_values, policy_evaluation,
                               policy_iteration, q_table, train_until_optimal,

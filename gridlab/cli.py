@@ -24,7 +24,7 @@ import matplotlib
 import torch
 
 import gridlab
-from gridlab import files, plotting
+from gridlab import files, plotting, video as video_lib
 from gridlab.environments.gridworld import GridWorld, ObservationType
 
 
@@ -126,7 +126,12 @@ def _is_gymnasium(task: str) -> bool:
 def _make_environment(task: str, observation: Optional[ObservationType], seed: int):
     """A GridWorld task with `observation`, or a Gymnasium id (observation None)."""
     if _is_gymnasium(task):
-        return gridlab.GymnasiumWrapper(task, seed=seed)
+        import gymnasium
+        try:
+            return gridlab.GymnasiumWrapper(task, seed=seed)
+        except (gymnasium.error.Error, ImportError, ValueError) as error:
+            raise UsageError(f'cannot use the Gymnasium environment {task!r}: '
+                             f'{error}') from None
     if task not in gridlab.TASKS:
         raise UsageError(
             f'unknown task {task!r}; expected one of {", ".join(gridlab.TASKS)}, '
@@ -148,28 +153,36 @@ def _write_json(path: pathlib.Path, content: dict) -> None:
     files.atomic_write_text(path, json.dumps(content, indent=2) + '\n')
 
 
-def _evaluation(environment, agent, episodes: int, video: Optional[pathlib.Path],
-                video_episodes: int = 2) -> List[float]:
-    """Greedy returns over `episodes`; the first `video_episodes` go to `video`."""
+def _evaluation(environment, agent, episodes: int,
+                video: Optional[pathlib.Path]) -> List[float]:
+    """Greedy returns over `episodes`; one more greedy episode goes to `video`.
+
+    The video episode is capped at 300 frames so that a balanced CartPole
+    does not hold a gigabyte of frames; it plays at the environment's rate.
+    """
     log = gridlab.InMemoryLogger()
-    limit = 500  # A greedy policy can loop forever; the video must end.
+    # A greedy policy can loop forever; evaluation must end.
+    gridlab.evaluate(environment, agent, episodes, logger=log, render=False,
+                     max_steps_per_episode=500)
     if video is not None:
-        frames = gridlab.evaluate(environment, agent, min(video_episodes, episodes),
-                                  logger=log, max_steps_per_episode=limit)
-        gridlab.save_video(frames, video, frame_rate=8)
-    rest = episodes - len(log.data)
-    if rest > 0:
-        gridlab.evaluate(environment, agent, rest, logger=log, render=False,
-                         max_steps_per_episode=limit)
+        frames = gridlab.evaluate(environment, agent, 1, logger=gridlab.NoOpLogger(),
+                                  max_steps_per_episode=300)
+        gridlab.save_video(frames, video,
+                           frame_rate=getattr(environment, 'render_fps', 8))
     return [row['episode_return'] for row in log.data]
 
 
-def _value_pictures(environment: GridWorld, agent, out: pathlib.Path) -> dict:
-    """Q-value heatmaps, the greedy policy and how optimal it is (per planning)."""
-    q = gridlab.q_table(agent, environment)
-    _save_figure(plotting.plot_action_values(q), out / 'q_values.png')
-    _save_figure(environment.plot_greedy_policy(q), out / 'policy.png')
-    return {'optimal_fraction': gridlab.optimal_fraction(environment, q)}
+def _policy_pictures(environment: GridWorld, agent, out: pathlib.Path) -> dict:
+    """Heatmaps of Q (value agents), the greedy policy, and how optimal it is."""
+    if hasattr(agent, 'q_values'):
+        q = gridlab.q_table(agent, environment)
+        _save_figure(plotting.plot_action_values(q), out / 'q_values.png')
+        _save_figure(environment.plot_greedy_policy(q), out / 'policy.png')
+        return {'optimal_fraction': gridlab.optimal_fraction(environment, q)}
+    actions = gridlab.greedy_actions(agent, environment)
+    _save_figure(environment.plot_policy(actions, title='Greedy policy'),
+                 out / 'policy.png')
+    return {'optimal_fraction': gridlab.actions_optimal_fraction(environment, actions)}
 
 
 RUN_FILES = ('episodes.csv', 'learning_curve.png', 'q_values.png', 'policy.png',
@@ -185,7 +198,10 @@ def _run_directory(args) -> pathlib.Path:
     if old and not args.overwrite:
         raise UsageError(f'{str(out)!r} already holds a run ({", ".join(old)}); '
                          'pass --overwrite to replace it, or choose --out')
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f'cannot create the run folder {str(out)!r}: {error}') from None
     for name in old:  # Nothing of the old run may sit beside the new one.
         (out / name).unlink()
     return out
@@ -196,12 +212,13 @@ def train(args) -> int:
     if entry is None:
         raise UsageError(
             f'unknown agent {args.agent!r}; expected one of {", ".join(AGENTS)}')
-    observation = _observation_type(args.observation, entry, args.agent)
     if _is_gymnasium(args.task):
         if args.observation is not None:
             raise UsageError(f'--observation applies to GridWorld tasks, not to '
                              f'the Gymnasium environment {args.task!r}')
         observation = None
+    else:
+        observation = _observation_type(args.observation, entry, args.agent)
     environment = _make_environment(args.task, observation, args.seed)
     environment, spec = gridlab.setup_environment(environment)
     try:
@@ -244,8 +261,8 @@ def train(args) -> int:
                               out / 'evaluation.mp4')
         summary['evaluation'] = {'episodes': len(returns),
                                  'mean_return': float(sum(returns) / len(returns))}
-        if hasattr(agent, 'q_values') and hasattr(environment, 'transition_model'):
-            summary['evaluation'].update(_value_pictures(environment, agent, out))
+        if hasattr(environment, 'transition_model'):  # A GridWorld: judge it.
+            summary['evaluation'].update(_policy_pictures(environment, agent, out))
     except KeyboardInterrupt:
         # Ctrl-C: keep what there is (the CSV is flushed row by row).
         print('gridlab: interrupted; saving a checkpoint and the summary',
@@ -287,6 +304,10 @@ def evaluate_run(args) -> int:
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
     video = pathlib.Path(args.video) if args.video else None
+    if video is not None and (not video.parent.is_dir() or
+                              video.suffix not in video_lib.SUPPORTED_SUFFIXES):
+        raise UsageError(f'--video {str(video)!r}: expected a .mp4 or .gif path in '
+                         'an existing folder')
     returns = _evaluation(environment, agent, args.episodes, video)
     print(f'gridlab: {len(returns)} greedy episodes, mean return '
           f'{sum(returns) / len(returns):.2f}' + (f'; video {video}' if video else ''))
@@ -311,6 +332,9 @@ def show_task(args) -> int:
     if not out.parent.is_dir():
         raise UsageError(f'cannot write {str(out)!r}: folder '
                          f'{str(out.parent)!r} does not exist')
+    if out.suffix.lower() not in ('.png', '.pdf', '.svg', '.jpg', '.jpeg'):
+        raise UsageError(f'--out {str(out)!r}: expected a .png, .pdf, .svg or '
+                         '.jpg file name')
     _save_figure(environment.plot_grid(title=args.task), out)
     print(f'gridlab: drew {args.task} to {args.out}')
     return 0

@@ -172,6 +172,42 @@ def greedy_is_optimal(environment, q, q_star: Optional[np.ndarray] = None,
     return cells & finite & np.all(optimal | ~greedy, axis=-1)
 
 
+def greedy_actions(agent, environment) -> np.ndarray:
+    """The action a policy takes greedily on every cell, (H, W); -1 off them.
+
+    For agents without Q-values (policy gradient, actor-critic): each decision
+    cell's observation goes to `select_action` under `evaluation_mode`.
+    """
+    actions = np.full(tuple(environment.shape), -1, dtype=np.int64)
+    saved_y, saved_x = environment.state
+    try:
+        with evaluation_mode(agent):
+            for y, x in np.argwhere(environment.decision_cells()):
+                environment.set_state(int(x), int(y))
+                actions[y, x] = agent.select_action(environment.get_obs())
+    finally:
+        environment.set_state(saved_x, saved_y)
+    return actions
+
+
+def actions_optimal_fraction(environment, actions,
+                             q_star: Optional[np.ndarray] = None,
+                             atol: float = 1e-6) -> float:
+    """The fraction of decision cells where `actions` (H, W) are optimal."""
+    if q_star is None:
+        q_star = optimal_q_values(environment)
+    actions = np.asarray(actions)
+    cells = environment.decision_cells()
+    if actions.shape != cells.shape:
+        raise ValueError(f'actions must have shape {cells.shape}, got {actions.shape}')
+    safe = np.clip(actions, 0, q_star.shape[-1] - 1)
+    chosen = np.take_along_axis(np.nan_to_num(q_star, nan=-np.inf),
+                                safe[..., None], axis=-1)[..., 0]
+    optimal = cells & (actions >= 0) & (chosen >= np.nanmax(
+        np.where(cells[..., None], q_star, 0.), axis=-1) - atol)
+    return float(optimal.sum() / cells.sum())
+
+
 def optimal_fraction(environment, q, q_star: Optional[np.ndarray] = None,
                      atol: float = 1e-6) -> float:
     """The fraction of decision cells where `q`'s greedy action is optimal."""

@@ -207,7 +207,12 @@ def test_policy_agents_and_gymnasium_tasks(agent, task, tmp_path, capsys):
     summary = json.loads((out_dir / 'summary.json').read_text())
     assert summary['training']['steps'] == 400
     assert gridlab.read_video(out_dir / 'evaluation.mp4').shape[0] >= 2
-    assert not (out_dir / 'q_values.png').exists() or task in gridlab.TASKS
+    if task in gridlab.TASKS:  # A GridWorld: the greedy policy is judged too.
+        assert (out_dir / 'policy.png').stat().st_size > 1000
+        assert 0. <= summary['evaluation']['optimal_fraction'] <= 1.
+    else:
+        assert 'optimal_fraction' not in summary['evaluation']
+        assert not (out_dir / 'policy.png').exists()
     code, out, err = run(capsys, 'evaluate', str(out_dir), '--episodes', '2')
     assert code == 0 and '2 greedy episodes' in out, err
 
@@ -219,3 +224,42 @@ def test_mismatched_agent_and_gymnasium_task_is_a_usage_error(tmp_path, capsys):
     code, _, err = run(capsys, 'train', '--agent', 'dqn', '--task', 'CartPole-v1',
                        '--observation', 'grid', '--out', str(tmp_path / 'b'))
     assert code == 2 and '--observation applies to GridWorld' in err
+
+
+def test_policy_agent_optimality_is_that_of_its_greedy_actions(tmp_path, capsys):
+    out_dir = tmp_path / 'run'
+    code, _, err = run(capsys, 'train', '--agent', 'reinforce', '--task', 'simple',
+                       '--steps', '3000', '--out', str(out_dir))
+    assert code == 0, err
+    summary = json.loads((out_dir / 'summary.json').read_text())
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
+        'simple', observation_type=gridlab.ObservationType.AGENT_GOAL_POS))
+    agent = cli.AGENTS['reinforce'].make(spec, 0, 'cpu')
+    agent.restore(out_dir / 'agent.pt')
+    expected = gridlab.actions_optimal_fraction(env, gridlab.greedy_actions(agent, env))
+    assert summary['evaluation']['optimal_fraction'] == pytest.approx(expected)
+    assert expected > 0.5
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['train', '--agent', 'dqn', '--task', 'LunarLander-v3'], 'cannot use the Gymnasium'),
+    (['train', '--agent', 'random', '--task', 'simple', '--out', 'afile/run'],
+     'cannot create the run folder'),
+    (['show', 'simple', '--out', 'x.txt'], 'expected a .png'),
+    (['train', '--agent', 'q-learning', '--task', 'CartPole-v1', '--observation', 'grid'],
+     '--observation applies to GridWorld'),
+])
+def test_more_bad_arguments(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'afile').write_text('')
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.count('\n') == 1, err
+
+
+def test_evaluate_checks_the_video_path_before_evaluating(tmp_path, capsys):
+    out_dir = tmp_path / 'run'
+    run(capsys, 'train', '--agent', 'random', '--task', 'simple', '--episodes', '1',
+        '--out', str(out_dir))
+    code, _, err = run(capsys, 'evaluate', str(out_dir), '--video',
+                       str(tmp_path / 'missing' / 'v.mp4'))
+    assert code == 2 and 'existing folder' in err

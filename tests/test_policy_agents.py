@@ -48,6 +48,49 @@ def test_acts_with_plain_ints_and_greedily_in_evaluation(agent_class):
             int(np.argmax(probabilities))}
 
 
+def test_actor_critic_learns_mid_episode_every_n_steps():
+    env, spec = cartpole()
+    agent = ActorCriticAgent(spec, n_steps=4, seed=0)
+    snapshot = lambda: [p.detach().clone() for p in agent._policy.parameters()]
+    agent.observe_first(env.reset())
+    for step in range(1, 9):
+        before = snapshot()
+        timestep = env.step(step % 2)  # Alternating keeps the pole up.
+        agent.observe(step % 2, timestep)
+        agent.update()
+        assert not timestep.last()
+        changed = not all(torch.equal(a, b) for a, b in zip(before, snapshot()))
+        assert changed == (step % 4 == 0), step
+
+
+@pytest.mark.parametrize('agent_class', AGENTS)
+def test_truncation_bootstraps_and_termination_does_not(agent_class, monkeypatch):
+    import gymnasium
+    calls, holder = [], []
+    original = PolicyAgent.discounted_returns
+
+    def spy(rewards, discounts, bootstrap):
+        agent = holder[0]
+        with torch.no_grad():  # The critic's value of the last observation, now.
+            value = agent._value(torch.tensor(agent._last_observation)[None])[0, 0]
+        calls.append((float(discounts[-1]), float(bootstrap), float(value)))
+        return original(rewards, discounts, bootstrap)
+    monkeypatch.setattr(PolicyAgent, 'discounted_returns', staticmethod(spy))
+    kwargs = {'baseline': True} if agent_class is PolicyGradientAgent else {}
+    short = gridlab.GymnasiumWrapper(gymnasium.make('CartPole-v1', max_episode_steps=3),
+                                     seed=0)
+    for env, expected_discount in ((short, 0.99), (gridlab.GymnasiumWrapper(
+            'CartPole-v1', seed=0), 0.)):
+        env, spec = gridlab.setup_environment(env)
+        holder[:] = [agent_class(spec, seed=0, **kwargs)]
+        gridlab.run_loop(env, holder[0], num_episodes=1, progress=False,
+                         logger=gridlab.NoOpLogger())
+        discount, bootstrap, value = calls[-1]
+        # Truncated: the critic's value is discounted in. Terminated: times 0.
+        assert discount == pytest.approx(expected_discount)
+        assert bootstrap == pytest.approx(value) and value != 0.
+
+
 @pytest.mark.parametrize('agent_class', AGENTS)
 def test_learns_at_the_right_moments(agent_class):
     env, spec = cartpole()

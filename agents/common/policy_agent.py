@@ -127,7 +127,8 @@ class PolicyAgent(gridlab.Actor):
         if self.greedy:
             return int(np.argmax(probabilities))
         # Inverse-CDF sampling: one uniform draw, much cheaper than rng.choice.
-        action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random()))
+        action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
+                                     side='right'))  # Never a probability-0 action.
         return min(action, self._num_actions - 1)
 
     def observe_first(self, timestep) -> None:

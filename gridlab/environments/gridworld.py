@@ -157,6 +157,8 @@ def _parse_numeric(layout):
 class GridWorld(base.Environment):
     """A grid world as a `dm_env.Environment`."""
 
+    render_fps = 8  # A comfortable speed to watch a grid world's videos.
+
     def __init__(self,
                  layout,
                  start_state: Optional[Cell] = None,

@@ -125,6 +125,11 @@ class GymnasiumWrapper(base.Environment):
     def gymnasium_environment(self) -> gymnasium.Env:
         return self._environment
 
+    @property
+    def render_fps(self) -> int:
+        """The frame rate the environment's own metadata asks for."""
+        return int(self._environment.metadata.get('render_fps', 30))
+
     def observation_spec(self):
         return self._observation_spec
 
