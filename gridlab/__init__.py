@@ -11,7 +11,8 @@ The public names, in the order a tutorial meets them:
 from gridlab.core import Actor, evaluation_mode
 from gridlab.environments import (ACTION_NAMES, DmEnvAsGymnasium, Environment,
                                   EnvironmentWrapper, GridWorld,
-                                  GymnasiumWrapper, ObservationType,
+                                  GymnasiumWrapper, MarkovChain,
+                                  ObservationType, TabularMDP,
                                   SinglePrecisionWrapper, TASKS, TabularModel,
                                   as_gymnasium, build_gridworld_task,
                                   setup_environment)

@@ -22,25 +22,38 @@ from gridlab.loop import EnvironmentLoop
 
 
 def _check_model(model: TabularModel) -> Tuple[int, int]:
-    shapes = {name: np.shape(array) for name, array in model._asdict().items()}
+    arrays = model._asdict()
+    allowed = arrays.pop('allowed')
+    shapes = {name: np.shape(array) for name, array in arrays.items()}
     if len(set(shapes.values())) != 1 or len(shapes['next_states']) != 3:
         raise ValueError(
             f'model arrays must all have one shape [S, A, K], got {shapes}')
     num_states, num_actions, _ = shapes['next_states']
+    if allowed is not None and np.shape(allowed) != (num_states, num_actions):
+        raise ValueError(f'allowed must have shape {(num_states, num_actions)}, '
+                         f'got {np.shape(allowed)}')
     totals = np.sum(model.probabilities, axis=-1)
-    if not np.allclose(totals, 1.):
-        s, a = np.argwhere(~np.isclose(totals, 1.))[0]
+    wrong = ~np.isclose(totals, 1.) & _allowed(model)
+    if wrong.any():
+        s, a = np.argwhere(wrong)[0]
         raise ValueError(
             f'probabilities of state {s}, action {a} sum to {totals[s, a]}, '
             'expected 1')
     return num_states, num_actions
 
 
+def _allowed(model: TabularModel) -> np.ndarray:
+    if model.allowed is None:
+        return np.ones(np.shape(model.next_states)[:2], dtype=bool)
+    return np.asarray(model.allowed, dtype=bool)
+
+
 def _backup(model: TabularModel, values: np.ndarray) -> np.ndarray:
-    """Q(s, a) = sum_k p_k * (r_k + d_k * values[s'_k])."""
-    return np.sum(model.probabilities *
-                  (model.rewards + model.discounts * values[model.next_states]),
-                  axis=-1)
+    """Q(s, a) = sum_k p_k * (r_k + d_k * values[s'_k]); -inf if not allowed."""
+    q = np.sum(model.probabilities *
+               (model.rewards + model.discounts * values[model.next_states]),
+               axis=-1)
+    return np.where(_allowed(model), q, -np.inf)
 
 
 def _iterate(model: TabularModel, state_values, tolerance: float,
@@ -48,9 +61,11 @@ def _iterate(model: TabularModel, state_values, tolerance: float,
     """Repeats Q <- backup(state_values(Q)) until Q stops changing."""
     num_states, num_actions = _check_model(model)
     q = np.zeros((num_states, num_actions))
+    q = np.where(_allowed(model), q, -np.inf)
     for _ in range(max_iterations):
         new_q = _backup(model, state_values(q))
-        change = np.max(np.abs(new_q - q))
+        finite = np.isfinite(new_q)
+        change = np.max(np.abs(new_q[finite] - q[finite]), initial=0.)
         q = new_q
         if change < tolerance:
             return q
@@ -87,15 +102,18 @@ def policy_evaluation(model: TabularModel, policy, tolerance: float = 1e-10,
                       max_iterations: int = 100_000) -> np.ndarray:
     """Returns Q of `policy` ([S] actions or [S, A] probabilities), shape [S, A]."""
     policy = _as_stochastic_policy(policy, *_check_model(model))
-    return _iterate(model, lambda q: np.sum(policy * q, axis=1), tolerance,
-                    max_iterations, 'policy evaluation')
+    if np.any(policy[~_allowed(model)] > 0):
+        raise ValueError('policy gives probability to actions a state does not allow')
+    # Actions the policy never takes may be worth -inf; 0 * -inf must not be NaN.
+    return _iterate(model, lambda q: np.sum(policy * np.where(policy > 0, q, 0.), axis=1),
+                    tolerance, max_iterations, 'policy evaluation')
 
 
 def policy_iteration(model: TabularModel,
                      max_iterations: int = 1_000) -> Tuple[np.ndarray, np.ndarray]:
     """Returns (Q*, optimal deterministic policy [S])."""
     num_states, _ = _check_model(model)
-    policy = np.zeros(num_states, dtype=np.int64)
+    policy = np.argmax(_allowed(model), axis=1)  # A first allowed action each.
     for _ in range(max_iterations):
         q = policy_evaluation(model, policy)
         # Keep the current action on ties, so the loop cannot cycle.

@@ -6,6 +6,7 @@ from gridlab.environments.gridworld import (ACTION_NAMES, GridWorld,
 from gridlab.environments.gymnasium_adapters import (DmEnvAsGymnasium,
                                                     GymnasiumWrapper,
                                                     as_gymnasium)
+from gridlab.environments.tabular_mdp import MarkovChain, TabularMDP
 from gridlab.environments.tasks import TASKS, build_gridworld_task
 from gridlab.environments.wrappers import (EnvironmentWrapper,
                                            SinglePrecisionWrapper,

@@ -65,7 +65,8 @@ class ObservationType(enum.IntEnum):
 
 
 class TabularModel(collections.namedtuple(
-        'TabularModel', ['next_states', 'probabilities', 'rewards', 'discounts'])):
+        'TabularModel', ['next_states', 'probabilities', 'rewards', 'discounts',
+                         'allowed'], defaults=(None,))):
     """An environment's dynamics as arrays of shape [S, A, K].
 
     Taking action a in state s leads, for each outcome k, to
@@ -74,6 +75,8 @@ class TabularModel(collections.namedtuple(
     (0 when the outcome ends the episode). This covers deterministic,
     slippery and terminal transitions with one formula:
     Q(s, a) = sum_k p_k * (r_k + d_k * V(s'_k)).
+    `allowed` ([S, A] bool, None for all) marks the actions a state offers;
+    planning gives the others the value -inf.
     """
 
 
