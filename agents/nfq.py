@@ -20,7 +20,7 @@ from torch import nn
 
 import gridlab
 from agents.common import networks
-from agents.common.exploration import EpsilonGreedy, ExploresEpsilonGreedily
+from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
 from agents.common.torch_utils import check_observation, resolve_device, seeded
 from gridlab.checkpoints import load_checkpoint, save_checkpoint
 from gridlab.replay import ReplayBuffer
@@ -100,7 +100,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
         # Independent streams for replay sampling and exploration.
         replay_seed, explorer_seed = np.random.SeedSequence(seed).spawn(2)
         self._replay = ReplayBuffer(replay_capacity, seed=replay_seed)
-        self._explorer = EpsilonGreedy(self._num_actions, epsilon, final_epsilon,
+        self._explorer = EpsilonGreedyExplorer(self._num_actions, epsilon, final_epsilon,
                                        epsilon_decay_steps, seed=explorer_seed)
         self._learner_steps = 0
         self.last_loss = 0.

@@ -20,7 +20,7 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
-from agents.common.exploration import EpsilonGreedy, ExploresEpsilonGreedily
+from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
 from gridlab.checkpoints import load_checkpoint, save_checkpoint
 
 
@@ -59,7 +59,7 @@ class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
         self._step_size = step_size
         self._q = np.full((observations.num_values, actions.num_values),
                           float(initial_value))
-        self._explorer = EpsilonGreedy(actions.num_values, epsilon, final_epsilon,
+        self._explorer = EpsilonGreedyExplorer(actions.num_values, epsilon, final_epsilon,
                                        epsilon_decay_steps, seed=seed)
         self._state = None
         self._transition = None  # (s, a, r, d, s', last) awaiting update().
@@ -127,7 +127,7 @@ class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
         state = load_checkpoint(path, type(self).__name__)
         try:
             q = np.asarray(state['q'], dtype=np.float64)
-            explorer = EpsilonGreedy(self._q.shape[1])
+            explorer = EpsilonGreedyExplorer(self._q.shape[1])
             explorer.load_state_dict(state['explorer'])
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f'checkpoint {str(path)!r} is damaged: {error!r}') from None

@@ -9,7 +9,8 @@ The public names, in the order a tutorial meets them:
 """
 
 from gridlab.core import Actor, evaluation_mode
-from gridlab.environments import (ACTION_NAMES, DmEnvAsGymnasium, Environment,
+from gridlab.environments import (ACTION_NAMES, ContextualBandit, DmEnvAsGymnasium,
+                                  Environment, MultiArmedBandit,
                                   EnvironmentWrapper, GridWorld,
                                   GymnasiumWrapper, MarkovChain,
                                   ObservationType, TabularMDP,
@@ -19,6 +20,7 @@ from gridlab.environments import (ACTION_NAMES, DmEnvAsGymnasium, Environment,
 from gridlab.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger,
                              NoOpLogger, TerminalLogger, TimeFilter)
 from gridlab.loop import EnvironmentLoop, evaluate, run_loop
+from gridlab import offline  # Off-policy evaluation: gridlab.offline.importance_sampling, ...
 from gridlab.planning import (actions_optimal_fraction, greedy_actions,
                               greedy_is_optimal, greedy_return_from_start,
                               optimal_fraction,

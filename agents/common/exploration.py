@@ -5,7 +5,7 @@ from typing import Callable, Optional
 import numpy as np
 
 
-class EpsilonGreedy:
+class EpsilonGreedyExplorer:
     """Picks a random action with probability epsilon, else a greedy one.
 
     Epsilon goes linearly from `epsilon` to `final_epsilon` over `decay_steps`
@@ -71,7 +71,7 @@ class EpsilonGreedy:
 
 
 class ExploresEpsilonGreedily:
-    """For agents whose `_explorer` is an `EpsilonGreedy`: exposes `epsilon`.
+    """For agents whose `_explorer` is an `EpsilonGreedyExplorer`: exposes `epsilon`.
 
     The seed tutorial evaluates by setting `agent._epsilon = 0`; that works too.
     """

@@ -1,5 +1,6 @@
 """Environments: each a `dm_env.Environment`, one per file."""
 
+from gridlab.environments.bandits import ContextualBandit, MultiArmedBandit
 from gridlab.environments.base import Environment
 from gridlab.environments.gridworld import (ACTION_NAMES, GridWorld,
                                             ObservationType, TabularModel)

@@ -1,0 +1,231 @@
+"""Bandit agents: four ways to trade exploring arms against exploiting the best.
+
+Each keeps its statistics per context (the observation is a context index; a
+plain multi-armed bandit has one), learns from the reward of every pull, and
+can say how likely it is to pull each arm (`action_probabilities`), which is
+what off-policy evaluation needs from a behaviour policy.
+
+- `EpsilonGreedy`: the best estimate, or a random arm with probability epsilon.
+- `UCB`: the best upper confidence bound, Q + c * sqrt(ln t / N) (UCB1).
+- `Softmax`: Boltzmann exploration, probabilities proportional to exp(Q / T).
+- `GradientBandit`: preferences H moved by (R - baseline) * (1[a] - pi(a)),
+  the seeds' "reinforcement comparison" and policy-gradient bandit.
+
+Sample averages by default (`step_size=None`); a constant step size tracks
+arms whose means drift. Ties are broken at random.
+"""
+
+import abc
+from typing import Optional
+
+import numpy as np
+from dm_env import specs
+
+import gridlab
+from gridlab.checkpoints import load_checkpoint, save_checkpoint
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max())
+    return z / z.sum()
+
+
+class BanditAgent(gridlab.Actor):
+    """Shared bookkeeping: estimates Q and counts N per (context, arm)."""
+
+    def __init__(self, environment_spec: gridlab.EnvironmentSpec,
+                 step_size: Optional[float] = None, initial_value: float = 0.,
+                 seed: Optional[int] = None):
+        observations, actions = environment_spec.observations, environment_spec.actions
+        for name, spec in (('observation', observations), ('action', actions)):
+            if not isinstance(spec, specs.DiscreteArray):
+                raise ValueError(f'{type(self).__name__} needs a DiscreteArray {name} '
+                                 f'spec (a context index, an arm), got {spec!r}')
+        if step_size is not None and not 0. < step_size <= 1.:
+            raise ValueError(f'step_size must be in (0, 1] or None, got {step_size!r}')
+        shape = (observations.num_values, actions.num_values)
+        self._q = np.full(shape, float(initial_value))
+        self._counts = np.zeros(shape, dtype=np.int64)
+        self._steps = 0
+        self._step_size = step_size
+        self._rng = np.random.default_rng(seed)
+        self._context = 0
+        self._pending = None  # (context, arm, reward) awaiting update().
+
+    def _argmax(self, values: np.ndarray) -> int:
+        best = np.flatnonzero(values == values.max())
+        return int(best[0] if best.size == 1 else self._rng.choice(best))
+
+    def q_values(self, observation) -> np.ndarray:
+        return self._q[int(observation)].copy()
+
+    @abc.abstractmethod
+    def action_probabilities(self, observation) -> np.ndarray:
+        """The probability of pulling each arm in this context."""
+
+    def select_action(self, observation) -> int:
+        context = int(observation)
+        if self.greedy:
+            return self._argmax(self._greedy_values(context))
+        probabilities = self.action_probabilities(context)
+        arm = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
+                                  side='right'))
+        return min(arm, len(probabilities) - 1)
+
+    def _greedy_values(self, context: int) -> np.ndarray:
+        return self._q[context]
+
+    def observe_first(self, timestep) -> None:
+        self._context = int(timestep.observation)
+
+    def observe(self, action, next_timestep) -> None:
+        self._pending = (self._context, int(action), float(next_timestep.reward))
+
+    def update(self, wait: bool = False) -> None:
+        if self._pending is None:
+            return
+        context, arm, reward = self._pending
+        self._pending = None
+        self._steps += 1
+        self._counts[context, arm] += 1
+        self._learn(context, arm, reward)
+
+    def _learn(self, context: int, arm: int, reward: float) -> None:
+        step = self._step_size or 1. / self._counts[context, arm]
+        self._q[context, arm] += step * (reward - self._q[context, arm])
+
+    def _state(self) -> dict:
+        return {'q': self._q.tolist(), 'counts': self._counts.tolist(),
+                'steps': self._steps, 'rng': self._rng.bit_generator.state}
+
+    def save(self, path):
+        return save_checkpoint(path, type(self).__name__, self._state())
+
+    def restore(self, path) -> None:
+        state = load_checkpoint(path, type(self).__name__)
+        q = np.asarray(state['q'], dtype=np.float64)
+        if q.shape != self._q.shape:
+            raise ValueError(f'checkpoint {str(path)!r} has estimates of shape '
+                             f'{q.shape}; this agent needs {self._q.shape}')
+        self._restore(state)
+
+    def _restore(self, state: dict) -> None:
+        self._q = np.asarray(state['q'], dtype=np.float64)
+        self._counts = np.asarray(state['counts'], dtype=np.int64)
+        self._steps = state['steps']
+        self._rng.bit_generator.state = state['rng']
+
+
+class EpsilonGreedy(BanditAgent):
+    """The best estimate, or with probability epsilon a random arm.
+
+    Epsilon decays linearly to `final_epsilon` over `decay_steps` pulls if
+    those are given.
+    """
+
+    def __init__(self, environment_spec, epsilon: float = 0.1,
+                 final_epsilon: Optional[float] = None, decay_steps: int = 0,
+                 **kwargs):
+        super().__init__(environment_spec, **kwargs)
+        for name, value in (('epsilon', epsilon), ('final_epsilon', final_epsilon)):
+            if value is not None and not 0. <= value <= 1.:
+                raise ValueError(f'{name} must be in [0, 1], got {value!r}')
+        self._initial = epsilon
+        self._final = epsilon if final_epsilon is None else final_epsilon
+        self._decay_steps = decay_steps
+
+    @property
+    def epsilon(self) -> float:
+        if self._steps >= self._decay_steps:
+            return self._final
+        return self._initial + (self._final - self._initial) * self._steps / self._decay_steps
+
+    def action_probabilities(self, observation) -> np.ndarray:
+        values = self._q[int(observation)]
+        best = values == values.max()
+        return self.epsilon / len(values) + (1. - self.epsilon) * best / best.sum()
+
+
+class UCB(BanditAgent):
+    """UCB1: argmax Q + c * sqrt(ln t / N); every arm is tried once first."""
+
+    def __init__(self, environment_spec, confidence: float = 2., **kwargs):
+        super().__init__(environment_spec, **kwargs)
+        if not confidence >= 0:
+            raise ValueError(f'confidence must be >= 0, got {confidence!r}')
+        self._confidence = confidence
+
+    def upper_bounds(self, observation) -> np.ndarray:
+        context = int(observation)
+        counts = self._counts[context]
+        with np.errstate(divide='ignore', invalid='ignore'):
+            bonus = self._confidence * np.sqrt(np.log(max(self._steps, 1)) / counts)
+        return np.where(counts == 0, np.inf, self._q[context] + bonus)
+
+    def action_probabilities(self, observation) -> np.ndarray:
+        bounds = self.upper_bounds(observation)
+        best = bounds == bounds.max()
+        return best / best.sum()  # Deterministic but for ties.
+
+
+class Softmax(BanditAgent):
+    """Boltzmann exploration: pi(a) proportional to exp(Q(a) / temperature).
+
+    The temperature anneals linearly to `final_temperature` over
+    `anneal_steps` pulls if those are given.
+    """
+
+    def __init__(self, environment_spec, temperature: float = 0.1,
+                 final_temperature: Optional[float] = None, anneal_steps: int = 0,
+                 **kwargs):
+        super().__init__(environment_spec, **kwargs)
+        for name, value in (('temperature', temperature),
+                            ('final_temperature', final_temperature)):
+            if value is not None and not value > 0:
+                raise ValueError(f'{name} must be > 0, got {value!r}')
+        self._initial = temperature
+        self._final = temperature if final_temperature is None else final_temperature
+        self._anneal_steps = anneal_steps
+
+    @property
+    def temperature(self) -> float:
+        if self._steps >= self._anneal_steps:
+            return self._final
+        fraction = self._steps / self._anneal_steps
+        return self._initial + (self._final - self._initial) * fraction
+
+    def action_probabilities(self, observation) -> np.ndarray:
+        return _softmax(self._q[int(observation)] / self.temperature)
+
+
+class GradientBandit(BanditAgent):
+    """Preferences H; pi = softmax(H); H += step_size * (R - baseline) * (1[a] - pi).
+
+    The baseline is the average reward so far (per context), unless
+    `baseline=False`. `q_values` reports the preferences.
+    """
+
+    def __init__(self, environment_spec, step_size: float = 0.1,
+                 baseline: bool = True, **kwargs):
+        super().__init__(environment_spec, step_size=step_size, **kwargs)
+        self._use_baseline = baseline
+        self._average_reward = np.zeros(self._q.shape[0])
+
+    def action_probabilities(self, observation) -> np.ndarray:
+        return _softmax(self._q[int(observation)])
+
+    def _learn(self, context: int, arm: int, reward: float) -> None:
+        probabilities = self.action_probabilities(context)
+        baseline = self._average_reward[context] if self._use_baseline else 0.
+        chosen = np.zeros_like(probabilities)
+        chosen[arm] = 1.
+        self._q[context] += self._step_size * (reward - baseline) * (chosen - probabilities)
+        pulls = self._counts[context].sum()
+        self._average_reward[context] += (reward - self._average_reward[context]) / pulls
+
+    def _state(self) -> dict:
+        return dict(super()._state(), average_reward=self._average_reward.tolist())
+
+    def _restore(self, state: dict) -> None:
+        super()._restore(state)
+        self._average_reward = np.asarray(state['average_reward'], dtype=np.float64)
