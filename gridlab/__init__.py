@@ -20,13 +20,13 @@ from gridlab.environments import (ACTION_NAMES, ContextualBandit, DmEnvAsGymnasi
 from gridlab.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger,
                              NoOpLogger, TerminalLogger, TimeFilter)
 from gridlab.loop import EnvironmentLoop, evaluate, run_loop
-from gridlab import offline  # Off-policy evaluation: gridlab.offline.importance_sampling, ...
+from gridlab import diagnostics, offline  # Bandit experiments; off-policy evaluation.
 from gridlab.planning import (actions_optimal_fraction, greedy_actions,
                               greedy_is_optimal, greedy_return_from_start,
                               optimal_fraction,
                               optimal_q_values, policy_evaluation,
                               policy_iteration, q_table, train_until_optimal,
-                              value_iteration)
+                              value_iteration, value_iteration_history)
 from gridlab.plotting import (greedy_policy, moving_average, plot_action_values,
                               plot_greedy_policy, plot_grid, plot_learning_curve,
                               plot_policy, plot_state_value, plot_values)

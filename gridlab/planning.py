@@ -81,6 +81,20 @@ def value_iteration(model: TabularModel, tolerance: float = 1e-10,
                     'value iteration')
 
 
+def value_iteration_history(model: TabularModel, iterations: int) -> np.ndarray:
+    """Q after each of `iterations` sweeps of value iteration, [iterations, S, A].
+
+    For watching value iteration converge (`diagnostics.plot_q_convergence`).
+    """
+    num_states, num_actions = _check_model(model)
+    q = np.where(_allowed(model), np.zeros((num_states, num_actions)), -np.inf)
+    history = []
+    for _ in range(iterations):
+        q = _backup(model, q.max(axis=1))
+        history.append(q)
+    return np.array(history)
+
+
 def _as_stochastic_policy(policy, num_states: int, num_actions: int) -> np.ndarray:
     policy = np.asarray(policy)
     if policy.shape == (num_states,):

@@ -1,0 +1,115 @@
+"""Diagnostics for bandit experiments and for watching values converge.
+
+    results = run_bandit_experiment(lambda seed: MultiArmedBandit(means, seed=seed),
+                                    {'UCB': lambda spec, seed: UCB(spec, seed=seed)},
+                                    steps=1000, runs=20)
+    plot_bandit_comparison(results)       # four panels, every agent on each
+
+`run_bandit_experiment` averages over independent runs (a fresh bandit and a
+fresh agent per run, seeded by run number), as bandit results always need.
+"""
+
+from typing import Callable, Dict, NamedTuple
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from gridlab.environments.wrappers import setup_environment
+from gridlab.loggers import NoOpLogger
+from gridlab.loop import EnvironmentLoop
+
+
+class BanditResults(NamedTuple):
+    """Per agent, arrays of shape [runs, steps]."""
+    rewards: Dict[str, np.ndarray]
+    best_arm: Dict[str, np.ndarray]  # 1 where the pull was a best arm.
+    regret: Dict[str, np.ndarray]  # Expected reward lost by each pull.
+
+
+def run_bandit_experiment(make_bandit: Callable, agents: Dict[str, Callable],
+                          steps: int = 1_000, runs: int = 20) -> BanditResults:
+    """Runs every agent on fresh bandits; `make_bandit(seed)`, `agent(spec, seed)`."""
+    if steps < 1 or runs < 1:
+        raise ValueError(f'steps and runs must be positive, got {steps!r}, {runs!r}')
+    results = BanditResults({}, {}, {})
+    for name, make_agent in agents.items():
+        rewards = np.zeros((runs, steps))
+        best = np.zeros((runs, steps))
+        regret = np.zeros((runs, steps))
+        for run in range(runs):
+            bandit = make_bandit(run)
+            environment, spec = setup_environment(bandit)
+            agent = make_agent(spec, run)
+            pulls = []
+            recorder = _RecordPulls(agent, bandit, pulls)
+            loop = EnvironmentLoop(environment, recorder, logger=NoOpLogger(),
+                                   progress=False)
+            for t in range(steps):
+                rewards[run, t] = loop.run_episode()['episode_return']
+            best[run] = [regret_of == 0. for regret_of in pulls]
+            regret[run] = pulls
+        results.rewards[name], results.best_arm[name] = rewards, best
+        results.regret[name] = regret
+    return results
+
+
+class _RecordPulls:
+    """Passes every call to `agent`, noting the regret of each pull."""
+
+    def __init__(self, agent, bandit, regrets):
+        self._agent, self._bandit, self._regrets = agent, bandit, regrets
+
+    def select_action(self, observation):
+        arm = self._agent.select_action(observation)
+        self._regrets.append(self._bandit.regret(arm))
+        return arm
+
+    def observe_first(self, timestep):
+        self._agent.observe_first(timestep)
+
+    def observe(self, action, next_timestep):
+        self._agent.observe(action, next_timestep)
+
+    def update(self, wait=False):
+        self._agent.update(wait)
+
+
+def plot_bandit_comparison(results: BanditResults):
+    """Best-arm frequency, average reward, cumulative reward and regret."""
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7))
+    panels = [(axes[0, 0], results.best_arm, False, 'best arm pulled (fraction)'),
+              (axes[0, 1], results.rewards, False, 'average reward'),
+              (axes[1, 0], results.rewards, True, 'cumulative reward'),
+              (axes[1, 1], results.regret, True, 'cumulative regret')]
+    for ax, series, cumulative, title in panels:
+        for name, values in series.items():
+            curve = values.cumsum(axis=1) if cumulative else values
+            ax.plot(np.arange(1, curve.shape[1] + 1), curve.mean(axis=0), label=name)
+        ax.set_title(title)
+        ax.set_xlabel('step')
+    axes[0, 0].legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_q_convergence(history: np.ndarray, learned: np.ndarray, state: int,
+                       action: int, exact: float):
+    """Q-value iteration against Q-learning for one (state, action).
+
+    Args:
+      history: [iterations, S, A], from `planning.value_iteration_history`.
+      learned: Q-learning's estimate of Q(state, action) after each step.
+      exact: the converged Q*(state, action).
+    """
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
+    left.plot(history[:, state, action], label=f'Q({state}, {action})')
+    left.set_title('Q-value iteration')
+    left.set_xlabel('iteration')
+    right.plot(learned, label=f'Q({state}, {action})')
+    right.set_title('Q-learning')
+    right.set_xlabel('step')
+    for ax in (left, right):
+        ax.axhline(exact, color='grey', linestyle=':', label='exact Q*')
+    right.legend()
+    figure.tight_layout()
+    return figure
