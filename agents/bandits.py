@@ -25,6 +25,13 @@ import gridlab
 from gridlab.checkpoints import load_checkpoint, save_checkpoint
 
 
+def _linear(initial: float, final: float, steps: int, t: int) -> float:
+    """From `initial` to `final` linearly over `steps` steps, then `final`."""
+    if t >= steps:
+        return final
+    return initial + (final - initial) * t / steps
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     z = np.exp(x - x.max())
     return z / z.sum()
@@ -136,9 +143,7 @@ class EpsilonGreedy(BanditAgent):
 
     @property
     def epsilon(self) -> float:
-        if self._steps >= self._decay_steps:
-            return self._final
-        return self._initial + (self._final - self._initial) * self._steps / self._decay_steps
+        return _linear(self._initial, self._final, self._decay_steps, self._steps)
 
     def action_probabilities(self, observation) -> np.ndarray:
         values = self._q[int(observation)]
@@ -189,10 +194,7 @@ class Softmax(BanditAgent):
 
     @property
     def temperature(self) -> float:
-        if self._steps >= self._anneal_steps:
-            return self._final
-        fraction = self._steps / self._anneal_steps
-        return self._initial + (self._final - self._initial) * fraction
+        return _linear(self._initial, self._final, self._anneal_steps, self._steps)
 
     def action_probabilities(self, observation) -> np.ndarray:
         return _softmax(self._q[int(observation)] / self.temperature)
