@@ -138,10 +138,11 @@ def test_save_restore_and_bad_input(tmp_path):
                                   agent.action_probabilities(0))
     with pytest.raises(ValueError, match='holds a GradientBandit'):
         UCB(spec).restore(tmp_path / 'bandit.pt')
-    with pytest.raises(ValueError, match='invalid arm'):
-        bandit = gridlab.MultiArmedBandit(MEANS)
+    bandit = gridlab.MultiArmedBandit(MEANS)
+    for arm in (4, 1.5, True):
         bandit.reset()
-        bandit.step(4)
+        with pytest.raises(ValueError, match='invalid arm'):
+            bandit.step(arm)
     with pytest.raises(ValueError, match='Bernoulli'):
         gridlab.MultiArmedBandit([0.5, 1.5], noise='bernoulli')
     with pytest.raises(ValueError, match='temperature'):

@@ -119,3 +119,11 @@ def test_markov_chain_runs_end_in_a_terminal_state():
     assert [again.run() for _ in range(200)] == runs
     with pytest.raises(ValueError, match='sum to 1'):
         gridlab.MarkovChain([[0.5, 0.4], [0., 1.]])
+
+
+@pytest.mark.parametrize('action', [1.7, True, 'a', np.array([0]), 3, -1])
+def test_bad_actions_are_named_not_rounded(action):
+    mdp = gridlab.TabularMDP(T, R, seed=0)
+    mdp.reset()
+    with pytest.raises(ValueError, match='invalid action'):
+        mdp.step(action)

@@ -76,13 +76,7 @@ class ContextualBandit(base.Environment):
         return dm_env.restart(np.int32(self._context))
 
     def _step(self, action) -> dm_env.TimeStep:
-        arms = self._means.shape[1]
-        try:
-            arm = int(action)
-        except (TypeError, ValueError):
-            arm = -1
-        if not 0 <= arm < arms or arm != action:
-            raise ValueError(f'invalid arm {action!r}: expected an integer in [0, {arms})')
+        arm = base.discrete_action(action, self._means.shape[1], what='arm')
         mean = self._means[self._context, arm]
         if self._noise == 'bernoulli':
             reward = float(self._rng.random() < mean)

@@ -7,6 +7,8 @@ bsuite's `base.Environment`.
 """
 
 import abc
+import operator
+from typing import Optional, Sequence
 
 import dm_env
 import numpy as np
@@ -48,3 +50,26 @@ class Environment(dm_env.Environment):
     def discount_spec(self):
         return specs.BoundedArray(
             shape=(), dtype=np.float32, minimum=0., maximum=1., name='discount')
+
+
+def discrete_action(action, num_actions: int, what: str = 'action',
+                    names: Optional[Sequence[str]] = None) -> int:
+    """`action` as an int in [0, num_actions), or a ValueError naming it.
+
+    Accepts Python, numpy and torch integer scalars (agents return all
+    three); rejects bools, floats (1.7 is not action 1) and arrays.
+    """
+    if names is not None:
+        expected = ', '.join(f'{i} ({name})' for i, name in enumerate(names))
+    else:
+        expected = f'an integer in [0, {num_actions})'
+    if isinstance(action, (bool, np.bool_)):
+        raise ValueError(f'invalid {what} {action!r}: expected {expected}, got a bool')
+    try:
+        index = operator.index(action)
+    except TypeError:
+        raise ValueError(f'invalid {what} {action!r} of type {type(action).__name__}: '
+                         f'expected {expected}') from None
+    if not 0 <= index < num_actions:
+        raise ValueError(f'invalid {what} {action!r}: expected {expected}')
+    return index

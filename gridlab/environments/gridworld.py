@@ -495,12 +495,8 @@ class GridWorld(base.Environment):
                                self._observation(self._start_index))
 
     def _step(self, action) -> dm_env.TimeStep:
-        if action.__class__ is not int:
-            action = _as_action(action)
-        if not 0 <= action < 4:
-            raise ValueError(
-                f'invalid action {action!r}: expected 0 (up), 1 (right), '
-                '2 (down) or 3 (left)')
+        if action.__class__ is not int or not 0 <= action < 4:  # Fast path first.
+            action = base.discrete_action(action, 4, names=ACTION_NAMES)
         if self._slip_probability:
             action = self._slip(action)
         s = self._state_index
@@ -625,14 +621,3 @@ class GridWorld(base.Environment):
             self._walls, q, start=self.start_state, goal=self.goal_state,
             hazards=self._cliffs)
 
-
-def _as_action(action) -> int:
-    """Converts numpy and torch integer scalars to int; rejects anything else."""
-    if isinstance(action, (bool, np.bool_)):
-        raise ValueError(f'invalid action {action!r}: expected an integer, got a bool')
-    try:
-        return operator.index(action)
-    except TypeError:
-        raise ValueError(
-            f'invalid action {action!r} of type {type(action).__name__}: '
-            'expected an integer 0 (up), 1 (right), 2 (down) or 3 (left)') from None

@@ -11,7 +11,6 @@ LAST with a discount: 0 for termination, the ordinary discount for a
 truncation, which tells an agent to bootstrap. The mapping is exactly that.
 """
 
-import operator
 import os
 from typing import Optional, Union
 
@@ -154,13 +153,8 @@ class GymnasiumWrapper(base.Environment):
     def _check_action(self, action):
         space = self._environment.action_space
         if self._discrete_actions:
-            try:
-                action = operator.index(action)
-            except TypeError:
-                raise ValueError(f'invalid action {action!r}: expected an integer '
-                                 f'in [0, {space.n})') from None
-        if not space.contains(action if self._discrete_actions
-                              else np.asarray(action, dtype=space.dtype)):
+            return base.discrete_action(action, int(space.n))
+        if not space.contains(np.asarray(action, dtype=space.dtype)):
             raise ValueError(f'invalid action {action!r}: not in {space}')
         return action
 

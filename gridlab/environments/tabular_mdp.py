@@ -137,13 +137,7 @@ class TabularMDP(base.Environment):
         return dm_env.restart(self._observations[self._start])
 
     def _step(self, action) -> dm_env.TimeStep:
-        num_actions = self._allowed.shape[1]
-        try:
-            action = int(action)
-        except (TypeError, ValueError):
-            action = -1
-        if not 0 <= action < num_actions:
-            raise ValueError(f'invalid action {action!r}: expected 0..{num_actions - 1}')
+        action = base.discrete_action(action, self._allowed.shape[1])
         s = self._state
         self._steps += 1
         if self._allowed[s, action]:
