@@ -22,14 +22,8 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
+from agents.common.exploration import linear_schedule
 from gridlab.checkpoints import load_checkpoint, save_checkpoint
-
-
-def _linear(initial: float, final: float, steps: int, t: int) -> float:
-    """From `initial` to `final` linearly over `steps` steps, then `final`."""
-    if t >= steps:
-        return final
-    return initial + (final - initial) * t / steps
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -143,7 +137,7 @@ class EpsilonGreedy(BanditAgent):
 
     @property
     def epsilon(self) -> float:
-        return _linear(self._initial, self._final, self._decay_steps, self._steps)
+        return linear_schedule(self._initial, self._final, self._decay_steps, self._steps)
 
     def action_probabilities(self, observation) -> np.ndarray:
         values = self._q[int(observation)]
@@ -194,7 +188,7 @@ class Softmax(BanditAgent):
 
     @property
     def temperature(self) -> float:
-        return _linear(self._initial, self._final, self._anneal_steps, self._steps)
+        return linear_schedule(self._initial, self._final, self._anneal_steps, self._steps)
 
     def action_probabilities(self, observation) -> np.ndarray:
         return _softmax(self._q[int(observation)] / self.temperature)

@@ -58,10 +58,11 @@ def _backup(model: TabularModel, values: np.ndarray) -> np.ndarray:
 
 def _iterate(model: TabularModel, state_values, tolerance: float,
              max_iterations: int, what: str) -> np.ndarray:
-    """Repeats Q <- backup(state_values(Q)) until Q stops changing."""
-    num_states, num_actions = _check_model(model)
-    q = np.zeros((num_states, num_actions))
-    q = np.where(_allowed(model), q, -np.inf)
+    """Repeats Q <- backup(state_values(Q)) until Q stops changing.
+
+    The caller has checked the model.
+    """
+    q = np.where(_allowed(model), 0., -np.inf)
     for _ in range(max_iterations):
         new_q = _backup(model, state_values(q))
         finite = np.isfinite(new_q)
@@ -77,6 +78,7 @@ def _iterate(model: TabularModel, state_values, tolerance: float,
 def value_iteration(model: TabularModel, tolerance: float = 1e-10,
                     max_iterations: int = 100_000) -> np.ndarray:
     """Returns the optimal action values Q*, shape [S, A]."""
+    _check_model(model)
     return _iterate(model, lambda q: q.max(axis=1), tolerance, max_iterations,
                     'value iteration')
 
@@ -151,29 +153,36 @@ def optimal_q_values(environment) -> np.ndarray:
     return q
 
 
+def _on_every_cell(environment, cells: np.ndarray, read) -> dict:
+    """{(y, x): read(observation there)} for the cells marked in `cells`.
+
+    Probes the agent by moving the GridWorld's agent to each cell; its
+    position is restored afterwards.
+    """
+    saved_y, saved_x = environment.state
+    results = {}
+    try:
+        for y, x in np.argwhere(cells):
+            environment.set_state(int(x), int(y))
+            results[int(y), int(x)] = read(environment.get_obs())
+    finally:
+        environment.set_state(saved_x, saved_y)
+    return results
+
+
 def q_table(agent, environment) -> np.ndarray:
     """An agent's `q_values` on every cell of a GridWorld, (H, W, A).
 
     Walls and cliffs, where the agent never acts, get NaN. The environment's
     agent position is restored afterwards.
     """
-    height, width = environment.shape
-    skip = environment.walls | environment.cliffs
-    saved_y, saved_x = environment.state
-    table = None
-    try:
-        for y in range(height):
-            for x in range(width):
-                if skip[y, x]:
-                    continue
-                environment.set_state(x, y)
-                values = np.asarray(agent.q_values(environment.get_obs()),
-                                    dtype=np.float64).reshape(-1)
-                if table is None:
-                    table = np.full((height, width, values.size), np.nan)
-                table[y, x] = values
-    finally:
-        environment.set_state(saved_x, saved_y)
+    values = _on_every_cell(
+        environment, ~(environment.walls | environment.cliffs),
+        lambda obs: np.asarray(agent.q_values(obs), dtype=np.float64).reshape(-1))
+    num_actions = next(iter(values.values())).size
+    table = np.full(tuple(environment.shape) + (num_actions,), np.nan)
+    for cell, row in values.items():
+        table[cell] = row
     return table
 
 
@@ -211,14 +220,11 @@ def greedy_actions(agent, environment) -> np.ndarray:
     cell's observation goes to `select_action` under `evaluation_mode`.
     """
     actions = np.full(tuple(environment.shape), -1, dtype=np.int64)
-    saved_y, saved_x = environment.state
-    try:
-        with evaluation_mode(agent):
-            for y, x in np.argwhere(environment.decision_cells()):
-                environment.set_state(int(x), int(y))
-                actions[y, x] = agent.select_action(environment.get_obs())
-    finally:
-        environment.set_state(saved_x, saved_y)
+    with evaluation_mode(agent):
+        chosen = _on_every_cell(environment, environment.decision_cells(),
+                                agent.select_action)
+    for cell, action in chosen.items():
+        actions[cell] = action
     return actions
 
 

@@ -5,6 +5,13 @@ from typing import Callable, Optional
 import numpy as np
 
 
+def linear_schedule(initial: float, final: float, steps: int, t: int) -> float:
+    """From `initial` to `final` linearly over `steps` steps, then `final`."""
+    if t >= steps:
+        return final
+    return initial + (final - initial) * t / steps
+
+
 class EpsilonGreedyExplorer:
     """Picks a random action with probability epsilon, else a greedy one.
 
@@ -31,9 +38,7 @@ class EpsilonGreedyExplorer:
 
     @property
     def epsilon(self) -> float:
-        if self.steps >= self.decay_steps:
-            return self.final
-        return self.initial + (self.final - self.initial) * self.steps / self.decay_steps
+        return linear_schedule(self.initial, self.final, self.decay_steps, self.steps)
 
     @epsilon.setter
     def epsilon(self, value: float):

@@ -257,8 +257,7 @@ class GridWorld(base.Environment):
         self._wall_reward = np.float32(penalty_for_walls)
         self._goal_reward = np.float32(reward_goal)
         self._entry_reward = [np.float32(r) for r in self._cliff_penalties.ravel()]
-        self._entry_cell = [self._start_index if cliff else s
-                            for s, cliff in enumerate(self._cliffs.ravel())]
+        self._entry_cell = self._entry_cells(self._start_index)
 
     # ---------------------------------------------------------------- layout
 
@@ -279,6 +278,11 @@ class GridWorld(base.Environment):
                     else:
                         moves.append(y * self._width + x)
         return moves
+
+    def _entry_cells(self, start_index: int) -> list:
+        """Where entering each cell leaves the agent: the start, for a cliff."""
+        return [start_index if cliff else s
+                for s, cliff in enumerate(self._cliffs.ravel())]
 
     def _check_cell(self, cell, what: str) -> int:
         """Validates a (y, x) cell for a start or a goal; returns its index."""
@@ -383,8 +387,7 @@ class GridWorld(base.Environment):
                 f'start_state {tuple(cell)} cannot reach the goal '
                 f'{self.goal_state}')
         self._start_index, self._reachable = index, reachable
-        self._entry_cell = [index if cliff else s
-                            for s, cliff in enumerate(self._cliffs.ravel())]
+        self._entry_cell = self._entry_cells(index)
 
     @property
     def goal_state(self) -> Cell:
