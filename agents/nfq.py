@@ -10,7 +10,6 @@ the ordinary discount after truncation, so the agent does bootstrap). The
 target uses the same network, without gradient; `DQN` adds a target network.
 """
 
-import copy
 from typing import Optional, Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ import gridlab
 from agents.common import networks
 from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
 from agents.common.torch_utils import check_observation, resolve_device, seeded
-from gridlab.checkpoints import load_checkpoint, save_checkpoint
+from gridlab.checkpoints import restore_state, save_checkpoint
 from gridlab.replay import ReplayBuffer
 
 
@@ -188,12 +187,4 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
 
     def restore(self, path) -> None:
         """Loads a checkpoint; on a mismatch the agent is left as it was."""
-        state = load_checkpoint(path, type(self).__name__)
-        backup = copy.deepcopy(self._state())
-        try:
-            self._load_state(state)
-        except (RuntimeError, KeyError, ValueError, TypeError) as error:
-            self._load_state(backup)
-            raise ValueError(
-                f'checkpoint {str(path)!r} does not fit this agent (different '
-                f'network or options?): {error}') from None
+        restore_state(path, type(self).__name__, self._state, self._load_state)

@@ -6,8 +6,9 @@ message instead of a cryptic key error. Loading uses `weights_only=True`: a
 checkpoint holds tensors, numbers, strings and containers, never code.
 """
 
+import copy
 import pathlib
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import torch
 
@@ -43,3 +44,21 @@ def load_checkpoint(path: PathLike, agent: str) -> Dict[str, Any]:
             f'{str(path)!r} holds a {content["agent"]} checkpoint; '
             f'cannot restore it into a {agent}')
     return content['state']
+
+
+def restore_state(path: PathLike, agent: str, get_state: Callable[[], Dict[str, Any]],
+                  set_state: Callable[[Dict[str, Any]], None]) -> None:
+    """Loads `path` into an agent through `set_state`, all or nothing.
+
+    If the checkpoint does not fit (other network sizes, missing entries),
+    the agent's own state, taken with `get_state` beforehand, is put back and
+    a ValueError says so.
+    """
+    state = load_checkpoint(path, agent)
+    backup = copy.deepcopy(get_state())
+    try:
+        set_state(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as error:
+        set_state(backup)
+        raise ValueError(f'checkpoint {str(path)!r} does not fit this agent '
+                         f'(different network or options?): {error}') from None

@@ -7,7 +7,6 @@ to learn from it (`_ready_to_learn`) and how (`_learn`). Under
 """
 
 import abc
-import copy
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -18,7 +17,7 @@ from torch import nn
 import gridlab
 from agents.common import networks
 from agents.common.torch_utils import check_observation, resolve_device, seeded
-from gridlab.checkpoints import load_checkpoint, save_checkpoint
+from gridlab.checkpoints import restore_state, save_checkpoint
 
 
 class SeededDropout(nn.Module):
@@ -197,32 +196,24 @@ class PolicyAgent(gridlab.Actor):
     def _modules(self) -> dict:
         return {'policy': self._policy}
 
-    def save(self, path):
-        """Saves networks, optimiser and random generators."""
+    def _state(self) -> dict:
         state = {name: module.state_dict() for name, module in self._modules().items()}
         state.update(optimizer=self._optimizer.state_dict(),
                      rng=self._rng.bit_generator.state,
                      generator=self._generator.get_state())
-        return save_checkpoint(path, type(self).__name__, state)
+        return state
+
+    def _load_state(self, state: dict) -> None:
+        for name, module in self._modules().items():
+            module.load_state_dict(state[name])
+        self._optimizer.load_state_dict(state['optimizer'])
+        self._rng.bit_generator.state = state['rng']
+        self._generator.set_state(state['generator'])
+
+    def save(self, path):
+        """Saves networks, optimiser and random generators."""
+        return save_checkpoint(path, type(self).__name__, self._state())
 
     def restore(self, path) -> None:
         """Loads a checkpoint; on a mismatch the agent is left as it was."""
-        state = load_checkpoint(path, type(self).__name__)
-        modules = self._modules()
-        backup = {name: copy.deepcopy(module.state_dict())
-                  for name, module in modules.items()}
-        backup_optimizer = copy.deepcopy(self._optimizer.state_dict())
-        try:
-            for name, module in modules.items():
-                module.load_state_dict(state[name])
-            self._optimizer.load_state_dict(state['optimizer'])
-            rng = np.random.default_rng()
-            rng.bit_generator.state = state['rng']
-            self._generator.set_state(state['generator'])
-        except (RuntimeError, KeyError, ValueError, TypeError) as error:
-            for name, module in modules.items():
-                module.load_state_dict(backup[name])
-            self._optimizer.load_state_dict(backup_optimizer)
-            raise ValueError(f'checkpoint {str(path)!r} does not fit this agent '
-                             f'(different network or options?): {error}') from None
-        self._rng = rng
+        restore_state(path, type(self).__name__, self._state, self._load_state)
