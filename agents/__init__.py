@@ -1,9 +1,43 @@
-"""gridlab's agents; each is a `gridlab.Actor` built from an environment spec."""
+"""gridlab's agents; each is a `gridlab.Actor` built from an environment spec.
 
-from agents.actor_critic import ActorCriticAgent
-from agents.bandits import UCB, EpsilonGreedy, GradientBandit, Softmax
-from agents.dqn import DQN
-from agents.nfq import NeuralFittedQAgent
-from agents.policy_gradient import PolicyGradientAgent
-from agents.random_agent import RandomAgent
-from agents.tabular import SARSA, QLearning
+    registry.py        the names the `gridlab` command knows them by
+    common/            what they share: exploration, networks, the policy base
+    random_agent.py    RandomAgent
+    tabular.py         QLearning, SARSA
+    nfq.py, dqn.py     NeuralFittedQAgent, DQN
+    policy_gradient.py PolicyGradientAgent (REINFORCE)
+    actor_critic.py    ActorCriticAgent
+    bandits.py         EpsilonGreedy, UCB, Softmax, GradientBandit
+
+Classes are imported on first use, so looking at the registry loads no torch.
+"""
+
+import importlib
+
+_CLASSES = {
+    'ActorCriticAgent': 'agents.actor_critic',
+    'DQN': 'agents.dqn',
+    'EpsilonGreedy': 'agents.bandits',
+    'GradientBandit': 'agents.bandits',
+    'NeuralFittedQAgent': 'agents.nfq',
+    'PolicyGradientAgent': 'agents.policy_gradient',
+    'QLearning': 'agents.tabular',
+    'RandomAgent': 'agents.random_agent',
+    'SARSA': 'agents.tabular',
+    'Softmax': 'agents.bandits',
+    'UCB': 'agents.bandits',
+}
+
+__all__ = sorted(_CLASSES)
+
+
+def __getattr__(name):
+    if name not in _CLASSES:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(_CLASSES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_CLASSES))

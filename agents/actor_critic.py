@@ -28,7 +28,7 @@ class ActorCriticAgent(PolicyAgent):
     def __init__(self,
                  environment_spec: gridlab.EnvironmentSpec,
                  learning_rate: float = 3e-3,
-                 discount: float = 0.99,
+                 discount: float = 1.,
                  n_steps: Optional[int] = None,
                  hidden_sizes: Sequence[int] = (64, 64),
                  shared_body: bool = False,
@@ -42,7 +42,8 @@ class ActorCriticAgent(PolicyAgent):
         Args:
           environment_spec: vector observations, discrete actions.
           learning_rate: Adam's step size (actor and critic together).
-          discount: the agent's discount, applied on top of the TimeStep's.
+          discount: the agent's discount, multiplied onto the TimeStep's (which
+            carries the task's: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
           n_steps: learn every this many steps (bootstrapping from the
             critic); None for once per episode.
           hidden_sizes: widths of the hidden layers.

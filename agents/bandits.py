@@ -22,8 +22,8 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
-from agents.common.exploration import linear_schedule
-from gridlab.checkpoints import load_checkpoint, save_checkpoint
+from agents.common.exploration import linear_schedule, random_argmax
+from gridlab.checkpoints import Checkpointing
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -31,7 +31,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-class BanditAgent(gridlab.Actor):
+class BanditAgent(Checkpointing, gridlab.Actor):
     """Shared bookkeeping: estimates Q and counts N per (context, arm)."""
 
     def __init__(self, environment_spec: gridlab.EnvironmentSpec,
@@ -53,10 +53,6 @@ class BanditAgent(gridlab.Actor):
         self._context = 0
         self._pending = None  # (context, arm, reward) awaiting update().
 
-    def _argmax(self, values: np.ndarray) -> int:
-        best = np.flatnonzero(values == values.max())
-        return int(best[0] if best.size == 1 else self._rng.choice(best))
-
     def q_values(self, observation) -> np.ndarray:
         return self._q[int(observation)].copy()
 
@@ -67,7 +63,7 @@ class BanditAgent(gridlab.Actor):
     def select_action(self, observation) -> int:
         context = int(observation)
         if self.greedy:
-            return self._argmax(self._greedy_values(context))
+            return random_argmax(self._greedy_values(context), self._rng)
         probabilities = self.action_probabilities(context)
         arm = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
                                   side='right'))
@@ -99,22 +95,15 @@ class BanditAgent(gridlab.Actor):
         return {'q': self._q.tolist(), 'counts': self._counts.tolist(),
                 'steps': self._steps, 'rng': self._rng.bit_generator.state}
 
-    def save(self, path):
-        return save_checkpoint(path, type(self).__name__, self._state())
-
-    def restore(self, path) -> None:
-        state = load_checkpoint(path, type(self).__name__)
+    def _load_state(self, state: dict) -> None:
         q = np.asarray(state['q'], dtype=np.float64)
-        if q.shape != self._q.shape:
-            raise ValueError(f'checkpoint {str(path)!r} has estimates of shape '
-                             f'{q.shape}; this agent needs {self._q.shape}')
-        self._restore(state)
-
-    def _restore(self, state: dict) -> None:
-        self._q = np.asarray(state['q'], dtype=np.float64)
-        self._counts = np.asarray(state['counts'], dtype=np.int64)
-        self._steps = state['steps']
-        self._rng.bit_generator.state = state['rng']
+        counts = np.asarray(state['counts'], dtype=np.int64)
+        if q.shape != self._q.shape or counts.shape != self._q.shape:
+            raise ValueError(f'estimates of shape {q.shape}; this agent needs '
+                             f'{self._q.shape}')
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state['rng']
+        self._q, self._counts, self._steps, self._rng = q, counts, state['steps'], rng
 
 
 class EpsilonGreedy(BanditAgent):
@@ -171,11 +160,11 @@ class Softmax(BanditAgent):
     """Boltzmann exploration: pi(a) proportional to exp(Q(a) / temperature).
 
     The temperature anneals linearly to `final_temperature` over
-    `anneal_steps` pulls if those are given.
+    `decay_steps` pulls if those are given.
     """
 
     def __init__(self, environment_spec, temperature: float = 0.1,
-                 final_temperature: Optional[float] = None, anneal_steps: int = 0,
+                 final_temperature: Optional[float] = None, decay_steps: int = 0,
                  **kwargs):
         super().__init__(environment_spec, **kwargs)
         for name, value in (('temperature', temperature),
@@ -184,11 +173,11 @@ class Softmax(BanditAgent):
                 raise ValueError(f'{name} must be > 0, got {value!r}')
         self._initial = temperature
         self._final = temperature if final_temperature is None else final_temperature
-        self._anneal_steps = anneal_steps
+        self._decay_steps = decay_steps
 
     @property
     def temperature(self) -> float:
-        return linear_schedule(self._initial, self._final, self._anneal_steps, self._steps)
+        return linear_schedule(self._initial, self._final, self._decay_steps, self._steps)
 
     def action_probabilities(self, observation) -> np.ndarray:
         return _softmax(self._q[int(observation)] / self.temperature)
@@ -222,6 +211,10 @@ class GradientBandit(BanditAgent):
     def _state(self) -> dict:
         return dict(super()._state(), average_reward=self._average_reward.tolist())
 
-    def _restore(self, state: dict) -> None:
-        super()._restore(state)
-        self._average_reward = np.asarray(state['average_reward'], dtype=np.float64)
+    def _load_state(self, state: dict) -> None:
+        average_reward = np.asarray(state['average_reward'], dtype=np.float64)
+        if average_reward.shape != self._average_reward.shape:
+            raise ValueError(f'average rewards of shape {average_reward.shape}; '
+                             f'this agent needs {self._average_reward.shape}')
+        super()._load_state(state)
+        self._average_reward = average_reward

@@ -53,10 +53,8 @@ class DQN(NeuralFittedQAgent):
         if target_update_rate is not None and not 0. < target_update_rate <= 1.:
             raise ValueError('target_update_rate must be in (0, 1], got '
                              f'{target_update_rate!r}')
-        if network is not None and q_network is not None:
-            raise ValueError('pass the Q-network once, as network= or q_network=')
         self._dueling = dueling
-        super().__init__(environment_spec, q_network=network or q_network,
+        super().__init__(environment_spec, network=network, q_network=q_network,
                          replay_capacity=replay_capacity, epsilon=epsilon,
                          batch_size=batch_size, learning_rate=learning_rate,
                          loss=loss, max_grad_norm=max_grad_norm, **kwargs)

@@ -5,9 +5,11 @@ minibatch and take one gradient step on the squared TD error
 
     loss = mean( (r + d * max_b Q(s', b) - Q(s, a))^2 )
 
-where d is the TimeStep's discount (0 after termination, so no bootstrap;
-the ordinary discount after truncation, so the agent does bootstrap). The
-target uses the same network, without gradient; `DQN` adds a target network.
+where d = discount * timestep.discount, the rule of every gridlab agent: the
+TimeStep's is 0 after termination (no bootstrap) and the ordinary discount
+after truncation (the agent does bootstrap); the agent's own `discount` is 1
+by default, as environments carry theirs. The target uses the same network,
+without gradient; `DQN` adds a target network.
 """
 
 from typing import Optional, Sequence
@@ -21,11 +23,11 @@ import gridlab
 from agents.common import networks
 from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
 from agents.common.torch_utils import check_observation, resolve_device, seeded
-from gridlab.checkpoints import restore_state, save_checkpoint
+from gridlab.checkpoints import Checkpointing
 from gridlab.replay import ReplayBuffer
 
 
-class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
+class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     """Q-learning with a neural network, replay and epsilon-greedy exploration."""
 
     def __init__(self,
@@ -36,29 +38,34 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
                  batch_size: int = 32,
                  learning_rate: float = 3e-3,
                  final_epsilon: Optional[float] = None,
-                 epsilon_decay_steps: int = 0,
+                 decay_steps: int = 0,
+                 discount: float = 1.,
                  hidden_sizes: Sequence[int] = (64, 64),
                  conv_channels: Sequence[int] = (8,),
                  min_replay_size: Optional[int] = None,
                  loss: str = 'mse',
                  max_grad_norm: Optional[float] = None,
                  device: Optional[str] = 'cpu',
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None,
+                 network: Optional[nn.Module] = None):
         """Builds the agent.
 
         Args:
           environment_spec: the environment's specs (discrete actions).
-          q_network: maps a batch of observations to Q-values, one per action;
-            default: an MLP (vector observations) or a conv net (images), see
-            `agents.common.networks.make_q_network`.
+          q_network: maps a batch of observations to Q-values, one per action
+            (the seed tutorial's name; `network=` is the name every gridlab
+            agent uses); default: an MLP (vector observations) or a conv net
+            (images), see `agents.common.networks.make_q_network`.
           replay_capacity: transitions kept for sampling.
           epsilon: chance of a random action while training (decays linearly
-            to `final_epsilon` over `epsilon_decay_steps` if those are given).
+            to `final_epsilon` over `decay_steps` if those are given).
             Q-learning is off-policy, so a high epsilon costs the greedy policy
             nothing and lets it see every cell; 0.8 learned fastest (see
             benchmarks/value_agents.py).
           batch_size: transitions per gradient step.
           learning_rate: Adam's step size.
+          discount: multiplied onto each TimeStep's discount (which carries
+            the task's own: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
           hidden_sizes: widths of the default network's hidden layers.
           conv_channels: channels of its convolutions (image observations).
           min_replay_size: transitions to collect before learning starts
@@ -78,6 +85,12 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
             raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}')
         if not learning_rate > 0:
             raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
+        if not 0. <= discount <= 1.:
+            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        if network is not None and q_network is not None:
+            raise ValueError('pass the Q-network once, as network= or q_network=')
+        q_network = network if network is not None else q_network
+        self.discount = float(discount)
         self._observation_spec = environment_spec.observations
         self._num_actions = actions.num_values
         self._device = resolve_device(device)
@@ -100,7 +113,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
         replay_seed, explorer_seed = np.random.SeedSequence(seed).spawn(2)
         self._replay = ReplayBuffer(replay_capacity, seed=replay_seed)
         self._explorer = EpsilonGreedyExplorer(self._num_actions, epsilon, final_epsilon,
-                                       epsilon_decay_steps, seed=explorer_seed)
+                                               decay_steps, seed=explorer_seed)
         self._learner_steps = 0
         self.last_loss = 0.
 
@@ -149,7 +162,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
         states = torch.as_tensor(batch.state, dtype=torch.float32, device=device)
         actions = torch.as_tensor(batch.action, dtype=torch.int64, device=device)
         rewards = torch.as_tensor(batch.reward, device=device)
-        discounts = torch.as_tensor(batch.discount, device=device)
+        discounts = torch.as_tensor(batch.discount, device=device) * self.discount
         next_states = torch.as_tensor(batch.next_state, dtype=torch.float32,
                                       device=device)
 
@@ -180,11 +193,3 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, gridlab.Actor):
         self._optimizer.load_state_dict(state['optimizer'])
         self._explorer.load_state_dict(state['explorer'])
         self._learner_steps = state['learner_steps']
-
-    def save(self, path):
-        """Saves networks, optimiser and counters (not the replay buffer)."""
-        return save_checkpoint(path, type(self).__name__, self._state())
-
-    def restore(self, path) -> None:
-        """Loads a checkpoint; on a mismatch the agent is left as it was."""
-        restore_state(path, type(self).__name__, self._state, self._load_state)

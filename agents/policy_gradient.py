@@ -24,39 +24,40 @@ class PolicyGradientAgent(PolicyAgent):
 
     def __init__(self,
                  environment_spec: gridlab.EnvironmentSpec,
-                 policy_network: Optional[nn.Module] = None,
+                 network: Optional[nn.Module] = None,
                  learning_rate: float = 1e-2,
-                 discount: float = 0.99,
+                 discount: float = 1.,
                  hidden_sizes: Sequence[int] = (128,),
                  dropout: float = 0.,
                  baseline: bool = False,
                  entropy_cost: float = 0.,
-                 normalize_returns: bool = True,
+                 normalize_advantages: bool = True,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
 
         Args:
           environment_spec: vector observations, discrete actions.
-          policy_network: maps observations to action logits; default an MLP
+          network: maps observations to action logits; default an MLP
             with `hidden_sizes` (and `dropout` after each hidden layer, as
             the seed tutorial's network has 0.6).
           learning_rate: Adam's step size.
-          discount: the agent's discount, applied on top of the TimeStep's.
+          discount: the agent's discount, multiplied onto the TimeStep's (which
+            carries the task's: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
           baseline: learn a state value and subtract it from the returns.
           entropy_cost: weight of the entropy bonus.
-          normalize_returns: scale each episode's returns (or advantages) to
-            mean 0 and standard deviation 1.
+          normalize_advantages: scale each episode's advantages (the returns,
+            less the baseline if there is one) to mean 0 and standard deviation 1.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the dropout masks and the action sampling.
         """
-        if policy_network is not None and dropout:
+        if network is not None and dropout:
             raise ValueError('dropout applies to the default network; add it to '
-                             'your own policy_network instead')
-        self._network = policy_network
+                             'your own network instead')
+        self._network = network
         self._hidden_sizes, self._dropout = tuple(hidden_sizes), dropout
         self._use_baseline = baseline
-        self._normalize = normalize_returns
+        self._normalize = normalize_advantages
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
                          device, seed)
 

@@ -4,10 +4,10 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
-from gridlab.checkpoints import load_checkpoint, save_checkpoint
+from gridlab.checkpoints import Checkpointing
 
 
-class RandomAgent(gridlab.Actor):
+class RandomAgent(Checkpointing, gridlab.Actor):
     """Acts uniformly at random within the action spec; learns nothing.
 
     Works for discrete actions (`DiscreteArray`) and bounded continuous ones
@@ -38,10 +38,11 @@ class RandomAgent(gridlab.Actor):
     def update(self, wait=False):
         pass
 
-    def save(self, path):
-        """Saves the random generator's state, so a restored agent continues alike."""
-        return save_checkpoint(path, type(self).__name__,
-                               {'rng': self._rng.bit_generator.state})
+    def _state(self) -> dict:
+        """The random generator's state, so a restored agent continues alike."""
+        return {'rng': self._rng.bit_generator.state}
 
-    def restore(self, path):
-        self._rng.bit_generator.state = load_checkpoint(path, type(self).__name__)['rng']
+    def _load_state(self, state: dict) -> None:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state['rng']
+        self._rng = rng

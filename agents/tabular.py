@@ -2,9 +2,10 @@
 
 Both work on any environment whose observations are a `DiscreteArray` (a
 GridWorld's STATE_INDEX, a TabularMDP, FrozenLake through the Gymnasium
-adapter). The discount comes from each TimeStep: 0 when the episode
-terminated, the environment's discount otherwise (including truncation,
-where bootstrapping is right).
+adapter). The bootstrap factor is d = discount * timestep.discount (the
+rule of every gridlab agent): the TimeStep's is 0 when the episode
+terminated and the environment's discount otherwise (including truncation,
+where bootstrapping is right); the agent's own `discount` is 1 by default.
 
     Q-learning:  Q(s, a) += step_size * (r + d * max_b Q(s', b) - Q(s, a))
     SARSA:       Q(s, a) += step_size * (r + d * Q(s', a') - Q(s, a))
@@ -21,10 +22,10 @@ from dm_env import specs
 
 import gridlab
 from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
-from gridlab.checkpoints import load_checkpoint, save_checkpoint
+from gridlab.checkpoints import Checkpointing
 
 
-class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
+class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     """What Q-learning and SARSA share: the table, exploration, bookkeeping."""
 
     def __init__(self,
@@ -32,8 +33,9 @@ class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
                  step_size: float = 0.5,
                  epsilon: float = 0.1,
                  final_epsilon: Optional[float] = None,
-                 epsilon_decay_steps: int = 0,
+                 decay_steps: int = 0,
                  initial_value: float = 10.,
+                 discount: float = 1.,
                  seed: Optional[int] = None):
         """Builds the agent.
 
@@ -41,10 +43,12 @@ class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
           environment_spec: needs DiscreteArray observations and actions.
           step_size: how far each TD update moves Q(s, a) toward its target.
           epsilon: chance of a random action; with `final_epsilon` and
-            `epsilon_decay_steps` it decays linearly to `final_epsilon`.
+            `decay_steps` it decays linearly to `final_epsilon`.
           initial_value: the table's starting value. An optimistic one (at
             least the best return; 10 is the GridWorld goal reward) makes the
             greedy agent try every action before it settles.
+          discount: multiplied onto each TimeStep's discount (which carries
+            the task's own); 1 learns the task's discounted values.
           seed: seeds exploration and tie-breaking.
         """
         observations, actions = environment_spec.observations, environment_spec.actions
@@ -55,13 +59,16 @@ class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
                     f'index, e.g. ObservationType.STATE_INDEX), got {spec!r}')
         if not 0. < step_size <= 1.:
             raise ValueError(f'step_size must be in (0, 1], got {step_size!r}')
+        if not 0. <= discount <= 1.:
+            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        self.discount = float(discount)
         self._num_states = observations.num_values
         self._step_size = step_size
         self._q = np.full((observations.num_values, actions.num_values),
                           float(initial_value))
         self._explorer = EpsilonGreedyExplorer(actions.num_values, epsilon, final_epsilon,
-                                       epsilon_decay_steps, seed=seed)
-        self._state = None
+                                               decay_steps, seed=seed)
+        self._current = None  # The state index being acted in.
         self._transition = None  # (s, a, r, d, s', last) awaiting update().
         self.last_loss = 0.
 
@@ -91,17 +98,18 @@ class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
         return self._explorer.select(lambda: row, greedy=self.greedy)
 
     def observe_first(self, timestep) -> None:
-        self._state = self._index(timestep.observation)
+        self._current = self._index(timestep.observation)
 
     def observe(self, action, next_timestep) -> None:
-        if self._state is None:
+        if self._current is None:
             raise ValueError('observe() before observe_first(): start each '
                              'episode with observe_first(timestep)')
         next_state = self._index(next_timestep.observation)
-        self._transition = (self._state, int(action), float(next_timestep.reward),
-                            float(next_timestep.discount), next_state,
+        self._transition = (self._current, int(action), float(next_timestep.reward),
+                            self.discount * float(next_timestep.discount), next_state,
                             next_timestep.last())
-        self._state = None if next_timestep.last() else next_state
+        self._current = None if next_timestep.last() else next_state
+        self._explorer.step()  # Every agent: once per observed step.
 
     def update(self, wait: bool = False) -> None:
         if self._transition is None:
@@ -112,28 +120,21 @@ class _TabularAgent(ExploresEpsilonGreedily, gridlab.Actor):
         td_error = target - self._q[s, a]
         self._q[s, a] += self._step_size * td_error
         self.last_loss = td_error * td_error
-        self._explorer.step()
 
     @abc.abstractmethod
     def _bootstrap(self, next_state: int, last: bool) -> float:
         """The value of the next state that the TD target discounts."""
 
-    def save(self, path):
-        return save_checkpoint(path, type(self).__name__, {
-            'q': self._q.tolist(), 'explorer': self._explorer.state_dict()})
+    def _state(self) -> dict:
+        return {'q': self._q.tolist(), 'explorer': self._explorer.state_dict()}
 
-    def restore(self, path) -> None:
-        """Loads a checkpoint; on a mismatch the agent is left as it was."""
-        state = load_checkpoint(path, type(self).__name__)
-        try:
-            q = np.asarray(state['q'], dtype=np.float64)
-            explorer = EpsilonGreedyExplorer(self._q.shape[1])
-            explorer.load_state_dict(state['explorer'])
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f'checkpoint {str(path)!r} is damaged: {error!r}') from None
+    def _load_state(self, state: dict) -> None:
+        q = np.asarray(state['q'], dtype=np.float64)
         if q.shape != self._q.shape:
-            raise ValueError(f'checkpoint {str(path)!r} has a Q-table of shape '
-                             f'{q.shape}; this agent needs {self._q.shape}')
+            raise ValueError(f'a Q-table of shape {q.shape}; this agent needs '
+                             f'{self._q.shape}')
+        explorer = EpsilonGreedyExplorer(self._q.shape[1])
+        explorer.load_state_dict(state['explorer'])
         self._q, self._explorer = q, explorer
 
 
@@ -154,10 +155,10 @@ class SARSA(_TabularAgent):
 
     def __init__(self, environment_spec, step_size: float = 0.5,
                  epsilon: float = 0.1, final_epsilon: Optional[float] = 0.,
-                 epsilon_decay_steps: int = 1_000, **kwargs):
+                 decay_steps: int = 1_000, **kwargs):
         super().__init__(environment_spec, step_size=step_size, epsilon=epsilon,
-                         final_epsilon=final_epsilon,
-                         epsilon_decay_steps=epsilon_decay_steps, **kwargs)
+                         final_epsilon=final_epsilon, decay_steps=decay_steps,
+                         **kwargs)
         self._next_action = None  # (state, action) chosen during update().
 
     def _bootstrap(self, next_state: int, last: bool) -> float:

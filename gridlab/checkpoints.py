@@ -6,6 +6,7 @@ message instead of a cryptic key error. Loading uses `weights_only=True`: a
 checkpoint holds tensors, numbers, strings and containers, never code.
 """
 
+import abc
 import copy
 import pathlib
 from typing import Any, Callable, Dict
@@ -62,3 +63,29 @@ def restore_state(path: PathLike, agent: str, get_state: Callable[[], Dict[str, 
         set_state(backup)
         raise ValueError(f'checkpoint {str(path)!r} does not fit this agent '
                          f'(different network or options?): {error}') from None
+
+
+class Checkpointing(abc.ABC):
+    """`save` and all-or-nothing `restore` for an agent, from two methods.
+
+    The agent implements `_state()` (a dict of tensors, arrays, numbers and
+    containers) and `_load_state(state)` (which may raise on a mismatch);
+    every gridlab agent checkpoints this way, so each restore either loads
+    the whole checkpoint or leaves the agent exactly as it was.
+    """
+
+    @abc.abstractmethod
+    def _state(self) -> Dict[str, Any]:
+        """Everything a restored agent needs, as plain data and tensors."""
+
+    @abc.abstractmethod
+    def _load_state(self, state: Dict[str, Any]) -> None:
+        """Puts `state` into the agent; raises on anything that does not fit."""
+
+    def save(self, path: PathLike) -> pathlib.Path:
+        """Writes the agent's state to `path` (atomically)."""
+        return save_checkpoint(path, type(self).__name__, self._state())
+
+    def restore(self, path: PathLike) -> None:
+        """Loads a checkpoint; on a mismatch the agent is left as it was."""
+        restore_state(path, type(self).__name__, self._state, self._load_state)

@@ -2,13 +2,18 @@
 
 Same method names and arguments as `acme.core.Actor`, so a gridlab agent also
 runs in Acme's own `EnvironmentLoop`, and the seed tutorial's agents run here.
+What an agent may offer beyond acting and learning (Q-values, action
+probabilities, checkpoints, its last loss, its discount) is declared below as
+runtime-checkable Protocols.
 """
 
 import abc
 import contextlib
+import typing
 from typing import Iterator
 
 import dm_env
+import numpy as np
 
 
 class Actor(abc.ABC):
@@ -55,3 +60,57 @@ def evaluation_mode(actor) -> Iterator[None]:
         yield
     finally:
         actor.greedy = previous
+
+
+# What an agent may offer beyond `Actor`. Code that wants a capability asks
+# `isinstance(agent, HasQValues)` and so on, never `hasattr`.
+
+@typing.runtime_checkable
+class HasQValues(typing.Protocol):
+    """Value-based agents: Q(observation, a) for every action a."""
+
+    def q_values(self, observation) -> np.ndarray: ...
+
+
+@typing.runtime_checkable
+class HasActionProbabilities(typing.Protocol):
+    """Stochastic policies: pi(a | observation) for every action a."""
+
+    def action_probabilities(self, observation) -> np.ndarray: ...
+
+
+@typing.runtime_checkable
+class Checkpointable(typing.Protocol):
+    """Agents that save themselves to one file and restore from it.
+
+    `restore` is all or nothing: a checkpoint that does not fit raises and
+    leaves the agent as it was.
+    """
+
+    def save(self, path) -> typing.Any: ...
+
+    def restore(self, path) -> None: ...
+
+
+@typing.runtime_checkable
+class ReportsLoss(typing.Protocol):
+    """Learning agents: the loss of their most recent update."""
+
+    last_loss: float
+
+
+@typing.runtime_checkable
+class HasDiscount(typing.Protocol):
+    """Learning agents: their own discount, multiplied onto each TimeStep's.
+
+    The bootstrap factor of every gridlab agent is `discount *
+    timestep.discount` (Acme's rule), so judging an agent uses the model's
+    discounts times this.
+    """
+
+    discount: float
+
+
+def agent_discount(agent) -> float:
+    """The discount `agent` multiplies onto the TimeSteps' (1 if it has none)."""
+    return float(agent.discount) if isinstance(agent, HasDiscount) else 1.

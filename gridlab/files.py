@@ -14,11 +14,19 @@ from typing import Iterator, Union
 
 PathLike = Union[str, os.PathLike]
 
-# mkstemp creates files readable by their owner only; finished files should get
-# the usual permissions, so read the process umask once (it can only be read
-# by setting it).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:  # Linux reports it; elsewhere it can only be read by setting it.
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -37,7 +45,9 @@ def atomic_path(path: PathLike) -> Iterator[pathlib.Path]:
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{path.stem}.', suffix='.part' + path.suffix, dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)
+    # mkstemp makes files only their owner can read; finished files get the
+    # permissions any other new file would.
+    os.chmod(tmp, 0o666 & ~_umask())
     tmp = pathlib.Path(tmp)
     try:
         yield tmp

@@ -22,7 +22,6 @@ import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
-import tqdm
 
 from gridlab import files
 
@@ -190,7 +189,7 @@ class TerminalLogger(Logger):
             print_fn: prints one line. Defaults to `tqdm.tqdm.write`, which keeps
                 lines from breaking through a progress bar.
         """
-        printer = _PrintLogger(label, print_fn or tqdm.tqdm.write)
+        printer = _PrintLogger(label, print_fn or _tqdm_write)
         self._logger = TimeFilter(printer, time_delta)
 
     def write(self, data: LoggingData) -> None:
@@ -281,3 +280,9 @@ class CSVLogger(Logger):
     def close(self) -> None:
         super().close()
         self._file.close()
+
+
+def _tqdm_write(line: str) -> None:
+    """Prints above any progress bar (tqdm is imported on first use)."""
+    import tqdm
+    tqdm.tqdm.write(line)

@@ -2,19 +2,36 @@
 
 `EnvironmentLoop` runs episodes and reports one row of statistics per episode
 to a logger; `run_loop` (training) and `evaluate` (greedy, no learning) are the
-seed tutorial's functions on top of it.
+seed tutorial's functions on top of it. Observers (as in Acme's
+`EnvironmentLoop`) add their own per-episode metrics to that row without
+subclassing the loop.
 """
 
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence
 
 import dm_env
 import numpy as np
-import tqdm
 
 from gridlab import loggers as loggers_lib
-from gridlab.core import evaluation_mode
+from gridlab.core import ReportsLoss, evaluation_mode
+
+
+class EpisodeObserver(Protocol):
+    """Sees every step of the loop and reports metrics once per episode.
+
+    The same methods as Acme's `EnvLoopObserver`: `observe_first` at the
+    start of each episode, `observe` after each step, and `get_metrics`
+    when the episode ends; its dict is merged into the episode's log row.
+    """
+
+    def observe_first(self, env: dm_env.Environment, timestep: dm_env.TimeStep) -> None: ...
+
+    def observe(self, env: dm_env.Environment, timestep: dm_env.TimeStep,
+                action: Any) -> None: ...
+
+    def get_metrics(self) -> Mapping[str, Any]: ...
 
 
 def _in_notebook() -> bool:
@@ -44,6 +61,7 @@ class EnvironmentLoop:
       learn: call `observe` and `update`; False evaluates instead.
       log_loss: average the actor's `last_loss` over each episode.
       progress: show a progress bar (None: only in terminals and notebooks).
+      observers: `EpisodeObserver`s whose metrics join each episode's row.
     """
 
     def __init__(self,
@@ -54,7 +72,11 @@ class EnvironmentLoop:
                  logger_time_delta: float = 1.,
                  learn: bool = True,
                  log_loss: bool = False,
-                 progress: Optional[bool] = None):
+                 progress: Optional[bool] = None,
+                 observers: Sequence[EpisodeObserver] = ()):
+        if log_loss and not isinstance(actor, ReportsLoss):
+            raise ValueError(f'log_loss=True needs an actor with `last_loss`; '
+                             f'{type(actor).__name__} has none')
         self._environment = environment
         self._actor = actor
         self._logger = logger if logger is not None else loggers_lib.TerminalLogger(
@@ -63,6 +85,7 @@ class EnvironmentLoop:
         self._learn = learn
         self._log_loss = log_loss
         self._progress = wants_progress_bar(progress)
+        self._observers = tuple(observers)
         self._episodes = 0
         self._total_steps = 0
 
@@ -71,9 +94,11 @@ class EnvironmentLoop:
         """Runs one episode (at most `max_steps` steps); returns its statistics.
 
         If `frames` is a list, `environment.render()` is appended to it before
-        the first action and after every step.
+        the first action and after every step. An episode that `max_steps`
+        ends before the environment does is reported with `cut_short` True.
         """
         environment, actor, learn = self._environment, self._actor, self._learn
+        observers = self._observers
         render = environment.render if frames is not None else None
         start = time.perf_counter()
         episode_steps = 0
@@ -83,6 +108,8 @@ class EnvironmentLoop:
         timestep = environment.reset()
         if learn:
             actor.observe_first(timestep)
+        for observer in observers:
+            observer.observe_first(environment, timestep)
         if render is not None:
             frames.append(render())
         while not timestep.last():
@@ -93,6 +120,8 @@ class EnvironmentLoop:
                 actor.update()
                 if self._log_loss:
                     episode_loss += float(actor.last_loss)
+            for observer in observers:
+                observer.observe(environment, timestep, action)
             if render is not None:
                 frames.append(render())
             episode_steps += 1
@@ -108,9 +137,12 @@ class EnvironmentLoop:
             'episode_return': episode_return,
             'total_steps': self._total_steps,
             'steps_per_second': episode_steps / elapsed if elapsed > 0 else np.inf,
+            'cut_short': not timestep.last(),
         }
         if self._log_loss:
             result['loss_avg'] = episode_loss / max(episode_steps, 1)
+        for observer in observers:
+            result.update(observer.get_metrics())
         self._episodes += 1
         self._logger.write(result)
         return result
@@ -121,13 +153,15 @@ class EnvironmentLoop:
             frames: Optional[list] = None) -> List[float]:
         """Runs until `num_episodes` episodes or `num_steps` steps (or forever).
 
-        An episode cut short by `num_steps` is logged and counted, as in the
-        seed tutorial. Returns the return of every episode.
+        An episode cut short by `num_steps` is counted, as in the seed
+        tutorial, and logged with `cut_short` True. Returns the return of
+        every episode.
         """
         for name, value in (('num_episodes', num_episodes), ('num_steps', num_steps)):
             if value is not None and (int(value) != value or value < 0):
                 raise ValueError(
                     f'{name} must be a non-negative integer or None, got {value!r}')
+        import tqdm  # On first use: `import gridlab` stays light.
         by_steps = num_steps is not None and num_episodes is None
         bar = tqdm.tqdm(
             total=num_steps if by_steps else num_episodes,
@@ -161,16 +195,18 @@ def run_loop(environment: dm_env.Environment,
              label: str = 'training_loop',
              log_loss: bool = False,
              logger: Optional[loggers_lib.Logger] = None,
-             progress: Optional[bool] = None) -> List[float]:
+             progress: Optional[bool] = None,
+             observers: Sequence[EpisodeObserver] = ()) -> List[float]:
     """Trains `agent` for `num_episodes` episodes or `num_steps` steps.
 
     With neither, runs forever. Returns the list of episode returns. Each
-    episode's statistics go to `logger` (default: the terminal, at most every
-    `logger_time_delta` seconds).
+    episode's statistics (and the `observers`' metrics) go to `logger`
+    (default: the terminal, at most every `logger_time_delta` seconds).
     """
     loop = EnvironmentLoop(environment, agent, logger=logger, label=label,
                            logger_time_delta=logger_time_delta,
-                           log_loss=log_loss, progress=progress)
+                           log_loss=log_loss, progress=progress,
+                           observers=observers)
     return loop.run(num_episodes=num_episodes, num_steps=num_steps)
 
 

@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gridlab.environments.actions import ACTION_NAMES, DELTAS
+
 __all__ = [
     'ACTION_NAMES',
     'greedy_policy',
@@ -33,15 +35,13 @@ __all__ = [
     'plot_values',
 ]
 
-ACTION_NAMES = ('up', 'right', 'down', 'left')
-
 # Where each action's heatmap goes in the 3x3 grid of `plot_action_values`:
 # the compass direction it moves the agent, around v(s) in the centre (5).
-_ACTION_TO_SUBPLOT = (2, 6, 8, 4)
+_ACTION_TO_SUBPLOT = tuple(3 * (1 + dy) + (1 + dx) + 1 for dy, dx in DELTAS)
 _CENTRE_SUBPLOT = 5
 
-# (dx, dy) in data coordinates; y grows downwards in an image, so 'up' is -1.
-_ACTION_TO_DXDY = ((0., -1.), (1., 0.), (0., 1.), (-1., 0.))
+# (dx, dy) in data coordinates; y grows downwards in an image as in the grid.
+_ACTION_TO_DXDY = tuple((float(dx), float(dy)) for dy, dx in DELTAS)
 
 # Cells with no value (walls) in a heatmap: a grey that no colormap here uses.
 _NAN_COLOUR = '#7f7f7f'

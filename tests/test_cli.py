@@ -10,7 +10,14 @@ import pytest
 import torch
 
 import gridlab
-from gridlab import cli
+from gridlab import cli, registry
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """Registers agents for one test only."""
+    monkeypatch.setattr(registry, '_REGISTERED_HERE', {})
+    return registry.register
 
 
 def run(capsys, *argv):
@@ -92,16 +99,16 @@ def test_argparse_errors_are_one_line_too(capsys):
     assert err.count('\n') == 1 and '--task' in err
 
 
-def test_agent_that_cannot_use_an_observation_is_refused(monkeypatch, capsys, tmp_path):
-    entry = cli.AgentEntry(cli._random_agent, gridlab.ObservationType.STATE_INDEX,
-                           episodes=1, accepts=(gridlab.ObservationType.STATE_INDEX,))
-    monkeypatch.setitem(cli.AGENTS, 'picky', entry)
+def test_agent_that_cannot_use_an_observation_is_refused(register, capsys, tmp_path):
+    register('picky', registry.AgentEntry(
+        'agents.random_agent:RandomAgent', gridlab.ObservationType.STATE_INDEX,
+        episodes=1, accepts=(gridlab.ObservationType.STATE_INDEX,)))
     code, _, err = run(capsys, 'train', '--agent', 'picky', '--task', 'simple',
                        '--observation', 'rgb', '--out', str(tmp_path / 'r'))
     assert code == 2 and 'cannot learn from rgb observations' in err
 
 
-def test_interrupted_run_keeps_its_log_and_a_checkpoint(monkeypatch, capsys, tmp_path):
+def test_interrupted_run_keeps_its_log_and_a_checkpoint(register, capsys, tmp_path):
     from agents import RandomAgent
 
     class Interrupted(RandomAgent):
@@ -112,9 +119,7 @@ def test_interrupted_run_keeps_its_log_and_a_checkpoint(monkeypatch, capsys, tmp
             if self.steps == 450:
                 raise KeyboardInterrupt
 
-    entry = cli.AgentEntry(lambda spec, seed, device: Interrupted(spec, seed=seed),
-                           gridlab.ObservationType.STATE_INDEX, episodes=100)
-    monkeypatch.setitem(cli.AGENTS, 'flaky', entry)
+    register('flaky', registry.AgentEntry(Interrupted, episodes=100))
     out_dir = tmp_path / 'run'
     code, _, err = run(capsys, 'train', '--agent', 'flaky', '--task', 'simple',
                        '--out', str(out_dir))
@@ -146,7 +151,7 @@ def test_value_agents_leave_heatmaps_policy_and_optimality(agent, tmp_path, caps
     with open(out_dir / 'episodes.csv') as f:
         assert 'loss_avg' in next(csv.reader(f))
     # The reported optimality is that of the saved agent, judged by planning.
-    entry = cli.AGENTS[agent]
+    entry = registry.agents()[agent]
     env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
         'simple', observation_type=entry.observation))
     restored = entry.make(spec, 0, 'cpu')
@@ -223,7 +228,7 @@ def test_mismatched_agent_and_gymnasium_task_is_a_usage_error(tmp_path, capsys):
     assert code == 2 and 'DiscreteArray observation' in err and err.count('\n') == 1
     code, _, err = run(capsys, 'train', '--agent', 'dqn', '--task', 'CartPole-v1',
                        '--observation', 'grid', '--out', str(tmp_path / 'b'))
-    assert code == 2 and '--observation applies to GridWorld' in err
+    assert code == 2 and 'observation applies to GridWorld' in err
 
 
 def test_policy_agent_optimality_is_that_of_its_greedy_actions(tmp_path, capsys):
@@ -234,7 +239,7 @@ def test_policy_agent_optimality_is_that_of_its_greedy_actions(tmp_path, capsys)
     summary = json.loads((out_dir / 'summary.json').read_text())
     env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
         'simple', observation_type=gridlab.ObservationType.AGENT_GOAL_POS))
-    agent = cli.AGENTS['reinforce'].make(spec, 0, 'cpu')
+    agent = registry.agents()['reinforce'].make(spec, 0, 'cpu')
     agent.restore(out_dir / 'agent.pt')
     expected = gridlab.actions_optimal_fraction(env, gridlab.greedy_actions(agent, env))
     assert summary['evaluation']['optimal_fraction'] == pytest.approx(expected)
@@ -247,7 +252,7 @@ def test_policy_agent_optimality_is_that_of_its_greedy_actions(tmp_path, capsys)
      'cannot create the run folder'),
     (['show', 'simple', '--out', 'x.txt'], 'expected a .png'),
     (['train', '--agent', 'q-learning', '--task', 'CartPole-v1', '--observation', 'grid'],
-     '--observation applies to GridWorld'),
+     'observation applies to GridWorld'),
 ])
 def test_more_bad_arguments(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

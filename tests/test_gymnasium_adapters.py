@@ -61,7 +61,9 @@ def test_termination_has_discount_zero_and_truncation_bootstraps():
         gymnasium.make('CartPole-v1', max_episode_steps=3), seed=0)
     short.reset()
     steps = [short.step(a) for a in (0, 1, 0)]
-    assert steps[-1].last() and steps[-1].discount == 1.  # Time limit: truncated.
+    # Time limit: truncated, so the TimeStep carries the ordinary discount
+    # (0.99 by default), not the 0 of termination.
+    assert steps[-1].last() and steps[-1].discount == np.float32(0.99)
     assert all(s.reward == np.float32(1.) for s in steps)
     discounted = gridlab.GymnasiumWrapper('CartPole-v1', seed=0, discount=0.9)
     discounted.reset()

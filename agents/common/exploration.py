@@ -5,6 +5,16 @@ from typing import Callable, Optional
 import numpy as np
 
 
+def random_argmax(values: np.ndarray, rng: np.random.Generator) -> int:
+    """The index of the largest value, ties broken uniformly at random.
+
+    A fresh all-equal table then does not always pick action 0. Every
+    agent's greedy choice goes through here.
+    """
+    best = np.flatnonzero(values == values.max())
+    return int(best[0] if best.size == 1 else rng.choice(best))
+
+
 def linear_schedule(initial: float, final: float, steps: int, t: int) -> float:
     """From `initial` to `final` linearly over `steps` steps, then `final`."""
     if t >= steps:
@@ -59,8 +69,7 @@ class EpsilonGreedyExplorer:
 
     def argmax(self, values: np.ndarray) -> int:
         """The index of the largest value, ties broken at random."""
-        best = np.flatnonzero(values == values.max())
-        return int(best[0] if best.size == 1 else self.rng.choice(best))
+        return random_argmax(values, self.rng)
 
     def state_dict(self) -> dict:
         return {'initial': self.initial, 'final': self.final,

@@ -6,7 +6,7 @@ to [-1, 1], so agents and notebooks never preprocess by hand. Vector
 observations get an MLP; images (H, W, C) get a small convolutional torso.
 """
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -62,13 +62,42 @@ def _head(features: int, num_actions: int, dueling: bool) -> nn.Module:
     return DuelingHead(features, num_actions) if dueling else nn.Linear(features, num_actions)
 
 
-def mlp(sizes: Sequence[int]) -> nn.Sequential:
-    """Linear layers of the given sizes with ReLUs between them."""
+class SeededDropout(nn.Module):
+    """Dropout drawing its masks from a given generator, so runs repeat."""
+
+    def __init__(self, p: float, generator: torch.Generator):
+        super().__init__()
+        if not 0. <= p < 1.:
+            raise ValueError(f'dropout must be in [0, 1), got {p!r}')
+        self.p, self.generator = p, generator
+
+    def forward(self, x):
+        if not self.training or self.p == 0.:
+            return x
+        # The generator lives on the CPU; the mask moves to wherever x is.
+        keep = (torch.rand(x.shape, generator=self.generator) >= self.p).to(x.device)
+        return x * keep / (1. - self.p)
+
+
+def mlp(sizes: Sequence[int], dropout: float = 0.,
+        generator: Optional[torch.Generator] = None) -> nn.Sequential:
+    """Linear layers of the given sizes with ReLUs between them.
+
+    With `dropout`, a `SeededDropout` drawing from `generator` follows each
+    hidden ReLU. The one MLP builder of every agent's networks.
+    """
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f'an MLP needs two or more positive layer sizes, got '
+                         f'{tuple(sizes)!r}')
+    if dropout and generator is None:
+        raise ValueError('dropout needs a torch.Generator, so that runs repeat')
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
+            if dropout:
+                layers.append(SeededDropout(dropout, generator))
     return nn.Sequential(*layers)
 
 

@@ -16,42 +16,25 @@ from torch import nn
 
 import gridlab
 from agents.common import networks
+from agents.common.exploration import random_argmax
 from agents.common.torch_utils import check_observation, resolve_device, seeded
-from gridlab.checkpoints import restore_state, save_checkpoint
-
-
-class SeededDropout(nn.Module):
-    """Dropout drawing its masks from a given generator, so runs repeat."""
-
-    def __init__(self, p: float, generator: torch.Generator):
-        super().__init__()
-        if not 0. <= p < 1.:
-            raise ValueError(f'dropout must be in [0, 1), got {p!r}')
-        self.p, self.generator = p, generator
-
-    def forward(self, x):
-        if not self.training or self.p == 0.:
-            return x
-        # The generator lives on the CPU; the mask moves to wherever x is.
-        keep = (torch.rand(x.shape, generator=self.generator) >= self.p).to(x.device)
-        return x * keep / (1. - self.p)
+from gridlab.checkpoints import Checkpointing
 
 
 def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,
                dropout: float, generator: torch.Generator) -> nn.Sequential:
     """Linear-ReLU layers (with dropout after each, if asked) and a linear head."""
-    layers, size = [], input_size
-    for width in hidden_sizes:
-        layers += [nn.Linear(size, width), nn.ReLU()]
-        if dropout:
-            layers.append(SeededDropout(dropout, generator))
-        size = width
-    layers.append(nn.Linear(size, outputs))
-    return nn.Sequential(*layers)
+    return networks.mlp((input_size,) + tuple(hidden_sizes) + (outputs,),
+                        dropout, generator)
 
 
-class PolicyAgent(gridlab.Actor):
-    """Base of REINFORCE and actor-critic: acting, the trajectory, checkpoints."""
+class PolicyAgent(Checkpointing, gridlab.Actor):
+    """Base of REINFORCE and actor-critic: acting, the trajectory, checkpoints.
+
+    Returns bootstrap with `discount * timestep.discount` (the one rule of
+    every gridlab agent); `discount` defaults to 1 because environments carry
+    their own (0.9 on the GridWorld tasks, 0.99 for Gymnasium tasks).
+    """
 
     def __init__(self, environment_spec: gridlab.EnvironmentSpec,
                  discount: float, learning_rate: float, entropy_cost: float,
@@ -70,7 +53,7 @@ class PolicyAgent(gridlab.Actor):
             raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
         self._observation_spec = observations
         self._num_actions = actions.num_values
-        self._discount = discount
+        self.discount = float(discount)
         self._entropy_cost = entropy_cost
         self._device = resolve_device(device)
         torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
@@ -124,7 +107,7 @@ class PolicyAgent(gridlab.Actor):
     def select_action(self, observation) -> int:
         probabilities = self.action_probabilities(observation)
         if self.greedy:
-            return int(np.argmax(probabilities))
+            return random_argmax(probabilities, self._rng)
         # Inverse-CDF sampling: one uniform draw, much cheaper than rng.choice.
         action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
                                      side='right'))  # Never a probability-0 action.
@@ -158,7 +141,7 @@ class PolicyAgent(gridlab.Actor):
             torch.tensor(np.stack(observations), dtype=torch.float32, device=device),
             torch.tensor(actions, dtype=torch.int64, device=device),
             torch.tensor(rewards, dtype=torch.float32, device=device),
-            torch.tensor(discounts, dtype=torch.float32, device=device) * self._discount,
+            torch.tensor(discounts, dtype=torch.float32, device=device) * self.discount,
             torch.tensor(self._last_observation, dtype=torch.float32, device=device)[None],
             last)
         self._optimizer.zero_grad(set_to_none=True)
@@ -174,7 +157,7 @@ class PolicyAgent(gridlab.Actor):
                            bootstrap: torch.Tensor) -> torch.Tensor:
         """G_t = r_t + discount_t * G_{t+1}, starting from G_T = bootstrap.
 
-        `discounts` already include the TimeStep's discount: 0 after
+        `discounts` are the agent's discount times the TimeStep's: 0 after
         termination, so nothing is bootstrapped past the end of the task.
         """
         returns = torch.empty_like(rewards)
@@ -210,10 +193,3 @@ class PolicyAgent(gridlab.Actor):
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
 
-    def save(self, path):
-        """Saves networks, optimiser and random generators."""
-        return save_checkpoint(path, type(self).__name__, self._state())
-
-    def restore(self, path) -> None:
-        """Loads a checkpoint; on a mismatch the agent is left as it was."""
-        restore_state(path, type(self).__name__, self._state, self._load_state)

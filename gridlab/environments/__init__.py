@@ -1,12 +1,21 @@
-"""Environments: each a `dm_env.Environment`, one per file."""
+"""Environments: each a `dm_env.Environment`, one per file.
 
+    base.py        the auto-reset base class and the one action check
+    actions.py     the four grid moves (order, names, directions)
+    layout.py      reading numeric and ASCII layouts
+    model.py       TabularModel, the dynamics of any finite MDP as arrays
+    gridworld.py   GridWorld          tasks.py      the named tasks
+    tabular_mdp.py TabularMDP, MarkovChain          bandits.py    bandits
+    wrappers.py    wrappers, setup_environment
+    gymnasium_adapters.py  Gymnasium both ways (imports gymnasium: not loaded here)
+"""
+
+from gridlab.environments.actions import ACTION_NAMES, Action
 from gridlab.environments.bandits import ContextualBandit, MultiArmedBandit
 from gridlab.environments.base import Environment
-from gridlab.environments.gridworld import (ACTION_NAMES, GridWorld,
-                                            ObservationType, TabularModel)
-from gridlab.environments.gymnasium_adapters import (DmEnvAsGymnasium,
-                                                    GymnasiumWrapper,
-                                                    as_gymnasium)
+from gridlab.environments.gridworld import GridWorld, ObservationType
+from gridlab.environments.layout import parse_layout
+from gridlab.environments.model import TabularModel
 from gridlab.environments.tabular_mdp import MarkovChain, TabularMDP
 from gridlab.environments.tasks import TASKS, build_gridworld_task
 from gridlab.environments.wrappers import (EnvironmentWrapper,

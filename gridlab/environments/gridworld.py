@@ -23,11 +23,9 @@ observations are shared: copy one before changing it (numpy will refuse the
 write otherwise).
 """
 
-import collections
 import enum
 import operator
-import textwrap
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple
 
 import dm_env
 import numpy as np
@@ -35,14 +33,11 @@ from dm_env import specs
 
 from gridlab import rendering
 from gridlab.environments import base
+from gridlab.environments.actions import ACTION_NAMES, DELTAS, NUM_ACTIONS, turned
+from gridlab.environments.layout import parse_layout
+from gridlab.environments.model import TabularModel
 
 Cell = Tuple[int, int]
-
-UP, RIGHT, DOWN, LEFT = range(4)
-ACTION_NAMES = ('up', 'right', 'down', 'left')
-_MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
-
-_ASCII = {'#': -1, '.': 0, 'S': 0, 'G': 0, 'C': None}
 
 _FIRST, _MID, _LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST
 
@@ -62,99 +57,6 @@ class ObservationType(enum.IntEnum):
     GRID = enum.auto()
     AGENT_GOAL_POS = enum.auto()
     RGB = enum.auto()
-
-
-class TabularModel(collections.namedtuple(
-        'TabularModel', ['next_states', 'probabilities', 'rewards', 'discounts',
-                         'allowed'], defaults=(None,))):
-    """An environment's dynamics as arrays of shape [S, A, K].
-
-    Taking action a in state s leads, for each outcome k, to
-    `next_states[s, a, k]` with probability `probabilities[s, a, k]`, paying
-    `rewards[s, a, k]`; the future is then discounted by `discounts[s, a, k]`
-    (0 when the outcome ends the episode). This covers deterministic,
-    slippery and terminal transitions with one formula:
-    Q(s, a) = sum_k p_k * (r_k + d_k * V(s'_k)).
-    `allowed` ([S, A] bool, None for all) marks the actions a state offers;
-    planning gives the others the value -inf.
-    """
-
-
-def parse_layout(layout, penalty_for_cliff: float = -100.):
-    """Turns a numeric or ASCII layout into arrays.
-
-    Returns:
-      A tuple (cells, start, goal): cells is a float (H, W) array (-1 wall,
-      0 free, other negative values cliff penalties), start and goal are the
-      (y, x) marked in an ASCII picture (or a positive numeric cell for the
-      goal), else None.
-    """
-    if isinstance(layout, str):
-        rows = [row for row in textwrap.dedent(layout).splitlines() if row.strip()]
-        return _parse_ascii([row.strip() for row in rows], penalty_for_cliff)
-    if (isinstance(layout, Sequence) and layout and
-            all(isinstance(row, str) for row in layout)):
-        return _parse_ascii(list(layout), penalty_for_cliff)
-    return _parse_numeric(layout)
-
-
-def _parse_ascii(rows, penalty_for_cliff):
-    if not rows:
-        raise ValueError('layout is empty: expected at least one row')
-    widths = {len(row) for row in rows}
-    if len(widths) != 1:
-        raise ValueError(
-            f'layout is ragged: rows have lengths {[len(r) for r in rows]}, '
-            'expected all rows to have the same length')
-    cells = np.zeros((len(rows), len(rows[0])), dtype=np.float64)
-    marks = {'S': [], 'G': []}
-    for y, row in enumerate(rows):
-        for x, char in enumerate(row):
-            if char not in _ASCII:
-                raise ValueError(
-                    f'layout has unknown character {char!r} at (y={y}, x={x}); '
-                    "expected one of '#' (wall), '.' (empty), 'S' (start), "
-                    "'G' (goal), 'C' (cliff)")
-            value = _ASCII[char]
-            cells[y, x] = penalty_for_cliff if value is None else value
-            if char in marks:
-                marks[char].append((y, x))
-    for char, found in marks.items():
-        if len(found) > 1:
-            raise ValueError(
-                f'layout marks {char!r} {len(found)} times, at {found}; '
-                'expected at most once')
-    start = marks['S'][0] if marks['S'] else None
-    goal = marks['G'][0] if marks['G'] else None
-    return cells, start, goal
-
-
-def _parse_numeric(layout):
-    if (isinstance(layout, Sequence) and layout and
-            all(isinstance(row, Sequence) for row in layout)):
-        lengths = [len(row) for row in layout]
-        if len(set(lengths)) > 1:
-            raise ValueError(
-                f'layout is ragged: rows have lengths {lengths}, expected all '
-                'rows to have the same length')
-    try:
-        cells = np.array(layout, dtype=np.float64)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f'layout must be a rectangular grid of numbers or an ASCII picture; '
-            f'could not read it as numbers ({error})') from None
-    if cells.ndim != 2 or cells.size == 0:
-        raise ValueError(
-            f'layout must be 2-D (rows of cells), got shape {cells.shape}')
-    if not np.all(np.isfinite(cells)):
-        raise ValueError('layout contains NaN or infinite values')
-    goals = [tuple(int(i) for i in cell) for cell in np.argwhere(cells > 0)]
-    if len(goals) > 1:
-        raise ValueError(
-            f'layout has {len(goals)} goal cells (values > 0) at {goals}; '
-            'expected at most one')
-    cells[cells > 0] = 0
-    return cells, None, (goals[0] if goals else None)
 
 
 class GridWorld(base.Environment):
@@ -270,7 +172,7 @@ class GridWorld(base.Environment):
         moves = []
         for y in range(self._height):
             for x in range(self._width):
-                for dy, dx in _MOVES:
+                for dy, dx in DELTAS:
                     ny, nx = y + dy, x + dx
                     inside = 0 <= ny < self._height and 0 <= nx < self._width
                     if inside and not self._walls[ny, nx]:
@@ -460,6 +362,21 @@ class GridWorld(base.Environment):
         """The observation of the agent's current cell."""
         return self._observation(self._state_index)
 
+    def observation_at(self, cell: Cell):
+        """The observation the agent would see in `cell` (y, x), with this goal.
+
+        Leaves the environment as it is: judging reads an agent's values on
+        every cell through this, without moving, stepping or reseeding it.
+        """
+        try:
+            y, x = (operator.index(v) for v in cell)
+        except (TypeError, ValueError):
+            raise ValueError(f'cell must be a (y, x) pair of integers, got {cell!r}') from None
+        if not (0 <= y < self._height and 0 <= x < self._width):
+            raise ValueError(f'cell {(y, x)} is off the grid: expected 0 <= y < '
+                             f'{self._height} and 0 <= x < {self._width}')
+        return self._observation(y * self._width + x)
+
     def _observation(self, index: int):
         observation = self._observations[index]
         if observation is None:
@@ -497,24 +414,29 @@ class GridWorld(base.Environment):
         return dm_env.TimeStep(_FIRST, None, None,
                                self._observation(self._start_index))
 
+    def _outcome(self, s: int, action: int):
+        """(next cell, reward, terminated) of `action` from cell s, slips aside.
+
+        The one statement of the grid's rules: `_step` and `transition_model`
+        both ask it, so the model planning solves is the game agents play.
+        """
+        t = self._moves[4 * s + action]
+        if t == self._goal_index:
+            return t, self._goal_reward, True
+        if t == s:
+            return s, self._wall_reward, False
+        return self._entry_cell[t], self._entry_reward[t], False
+
     def _step(self, action) -> dm_env.TimeStep:
         if action.__class__ is not int or not 0 <= action < 4:  # Fast path first.
-            action = base.discrete_action(action, 4, names=ACTION_NAMES)
+            action = base.discrete_action(action, NUM_ACTIONS, names=ACTION_NAMES)
         if self._slip_probability:
             action = self._slip(action)
-        s = self._state_index
-        t = self._moves[4 * s + action]
-        self._num_episode_steps += 1
-        if t == self._goal_index:
-            self._state_index = t
-            return dm_env.TimeStep(_LAST, self._goal_reward, self._zero,
-                                   self._observation(t))
-        if t == s:
-            reward = self._wall_reward
-        else:
-            reward = self._entry_reward[t]
-            t = self._entry_cell[t]
+        t, reward, terminated = self._outcome(self._state_index, action)
         self._state_index = t
+        self._num_episode_steps += 1
+        if terminated:
+            return dm_env.TimeStep(_LAST, reward, self._zero, self._observation(t))
         step_type = _MID
         if (self._max_episode_length is not None and
                 self._num_episode_steps >= self._max_episode_length):
@@ -527,7 +449,7 @@ class GridWorld(base.Environment):
         if u >= self._slip_probability:
             return action
         # Perpendicular moves are one step either way around the compass.
-        return (action + (1 if u < self._slip_probability / 2 else 3)) % 4
+        return turned(action, 1 if u < self._slip_probability / 2 else -1)
 
     def transition_model(self) -> TabularModel:
         """The exact dynamics, for planning (see `gridlab.planning`).
@@ -535,35 +457,27 @@ class GridWorld(base.Environment):
         Wall cells and the goal are absorbing with reward 0 and discount 0: the
         agent never acts from them. Truncation is not part of the model.
         """
-        num_outcomes = 3 if self._slip_probability else 1
-        shape = (self._number_of_states, 4, num_outcomes)
+        p = self._slip_probability
+        # (quarter turns, probability): as `_slip` draws them.
+        outcomes = [(0, 1.)] if not p else [(0, 1. - p), (1, p / 2), (-1, p / 2)]
+        shape = (self._number_of_states, NUM_ACTIONS, len(outcomes))
         next_states = np.zeros(shape, dtype=np.int64)
         probabilities = np.zeros(shape)
         rewards = np.zeros(shape)
         discounts = np.zeros(shape)
-        p = self._slip_probability
-        outcome_probs = [(0, 1.)] if not p else [(0, 1. - p), (1, p / 2), (3, p / 2)]
         walls = self._walls.ravel()
         for s in range(self._number_of_states):
-            for a in range(4):
+            for a in range(NUM_ACTIONS):
                 if walls[s] or s == self._goal_index:
                     next_states[s, a] = s
                     probabilities[s, a, 0] = 1.
                     continue
-                for k, (turn, prob) in enumerate(outcome_probs):
-                    t = self._moves[4 * s + (a + turn) % 4]
-                    probabilities[s, a, k] = prob
-                    if t == self._goal_index:
-                        next_states[s, a, k] = t
-                        rewards[s, a, k] = self._reward_goal
-                        continue  # Terminal: discount stays 0.
-                    if t == s:
-                        rewards[s, a, k] = self._penalty_for_walls
-                    else:
-                        rewards[s, a, k] = self._entry_reward[t]
-                        t = self._entry_cell[t]
+                for k, (turn, prob) in enumerate(outcomes):
+                    t, reward, terminated = self._outcome(s, turned(a, turn))
                     next_states[s, a, k] = t
-                    discounts[s, a, k] = self._discount
+                    probabilities[s, a, k] = prob
+                    rewards[s, a, k] = reward
+                    discounts[s, a, k] = 0. if terminated else self._discount
         return TabularModel(next_states, probabilities, rewards, discounts)
 
     def decision_cells(self) -> np.ndarray:

@@ -25,12 +25,17 @@ from gridlab.environments import base
 
 _ZERO = np.float32(0.)  # dm_env.termination's own 0.0 would be float64.
 
-# Classic-control environments render with pygame, whose start-up complains
-# (XDG_RUNTIME_DIR) on machines without a screen or sound server. Frames for
-# video need neither, so there, point SDL at its dummy drivers.
-if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
-    os.environ.setdefault('SDL_VIDEODRIVER', 'dummy')
-    os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
+
+def _headless_pygame() -> None:
+    """Points SDL at its dummy drivers on a machine without a screen.
+
+    Classic-control environments render with pygame, whose start-up complains
+    (XDG_RUNTIME_DIR) without a screen or sound server; frames for video need
+    neither. Called when an environment is made to render, not at import.
+    """
+    if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
+        os.environ.setdefault('SDL_VIDEODRIVER', 'dummy')
+        os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
 
 
 def space_to_spec(space: spaces.Space, name: str = ''):
@@ -96,15 +101,18 @@ class GymnasiumWrapper(base.Environment):
         with render_mode='rgb_array', so `render()` gives video frames).
       seed: seeds the first reset; later resets continue the same random
         stream, so the same seed gives the same run.
-      discount: the discount of steps that do not terminate. Gymnasium
-        environments do not discount, so 1 (agents apply their own); pass
-        0.9 to make the TimeStep carry it, as the GridWorld does.
+      discount: the discount the TimeSteps carry on steps that do not
+        terminate, as the GridWorld's carry 0.9. Gymnasium environments do
+        not discount; 0.99 gives agents (whose own discount is 1 by default)
+        a finite horizon through time-limit truncations, where they
+        bootstrap. Pass 1 for undiscounted TimeSteps.
     """
 
     def __init__(self, environment: Union[str, gymnasium.Env],
-                 seed: Optional[int] = None, discount: float = 1.):
+                 seed: Optional[int] = None, discount: float = 0.99):
         super().__init__()
         if isinstance(environment, str):
+            _headless_pygame()
             environment = gymnasium.make(environment, render_mode='rgb_array')
         if not isinstance(environment, gymnasium.Env):
             raise ValueError(f'expected a gymnasium.Env or an environment id, got '
@@ -119,6 +127,11 @@ class GymnasiumWrapper(base.Environment):
         self._action_spec = space_to_spec(environment.action_space, 'action')
         self._observation = _converter(self._observation_spec)
         self._discrete_actions = isinstance(environment.action_space, spaces.Discrete)
+
+    @property
+    def discount(self) -> float:
+        """The discount non-terminal TimeSteps carry."""
+        return float(self._discount)
 
     @property
     def gymnasium_environment(self) -> gymnasium.Env:

@@ -22,7 +22,7 @@ import numpy as np
 from dm_env import specs
 
 from gridlab.environments import base
-from gridlab.environments.gridworld import TabularModel
+from gridlab.environments.model import TabularModel
 
 _MID, _LAST = dm_env.StepType.MID, dm_env.StepType.LAST
 

@@ -1,0 +1,35 @@
+"""gridlab's own agents, by the names the `gridlab` command knows them by.
+
+Registered with gridlab through the `gridlab.agents` entry-point group (see
+setup.cfg); classes are named by import path so that listing them imports
+no torch. Each entry also says which GridWorld observation the agent learns
+from by default and how long it trains.
+"""
+
+from gridlab.environments.gridworld import ObservationType
+from gridlab.registry import AgentEntry
+
+_ARRAYS = tuple(t for t in ObservationType if t is not ObservationType.STATE_INDEX)
+_VECTOR = (ObservationType.AGENT_GOAL_POS,)
+_INDEX = (ObservationType.STATE_INDEX,)
+
+AGENTS = {
+    'random': AgentEntry('agents.random_agent:RandomAgent', ObservationType.STATE_INDEX,
+                         episodes=20, description='uniform random actions'),
+    'q-learning': AgentEntry('agents.tabular:QLearning', ObservationType.STATE_INDEX,
+                             steps=20_000, accepts=_INDEX,
+                             description='tabular Q-learning'),
+    'sarsa': AgentEntry('agents.tabular:SARSA', ObservationType.STATE_INDEX,
+                        steps=20_000, accepts=_INDEX, description='tabular SARSA'),
+    'nfq': AgentEntry('agents.nfq:NeuralFittedQAgent', ObservationType.AGENT_GOAL_POS,
+                      steps=5_000, accepts=_ARRAYS,
+                      description='neural fitted Q-learning with replay'),
+    'dqn': AgentEntry('agents.dqn:DQN', ObservationType.GRID, steps=5_000,
+                      accepts=_ARRAYS, description='DQN: target network, double'),
+    'reinforce': AgentEntry('agents.policy_gradient:PolicyGradientAgent',
+                            ObservationType.AGENT_GOAL_POS, steps=30_000,
+                            accepts=_VECTOR, description='REINFORCE policy gradient'),
+    'actor-critic': AgentEntry('agents.actor_critic:ActorCriticAgent',
+                               ObservationType.AGENT_GOAL_POS, steps=60_000,
+                               accepts=_VECTOR, description='advantage actor-critic'),
+}

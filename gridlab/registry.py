@@ -1,0 +1,178 @@
+"""Finding agents by name: the `gridlab.agents` entry-point group.
+
+gridlab never imports its agents package directly (agents import gridlab, not
+the other way round). Agents are found through the entry-point group
+`gridlab.agents`, where gridlab's own `agents` package registers its table
+(`agents.registry:AGENTS`) and any installed package can register more:
+
+    [options.entry_points]
+    gridlab.agents =
+        my-agent = my_package.agents:MyAgent            # an Actor class
+        my-agents = my_package.registry:AGENTS          # a {name: AgentEntry} dict
+
+Any Actor class also runs by its import path, `my_package.module:MyAgent`.
+"""
+
+import dataclasses
+import functools
+import importlib
+import inspect
+import warnings
+from importlib import metadata
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+from gridlab.core import Actor
+from gridlab.environments.gridworld import ObservationType
+
+GROUP = 'gridlab.agents'
+DEFAULT_STEPS = 20_000  # Training budget of an agent that names none.
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentEntry:
+    """How to build an agent, what it observes on a GridWorld, how long it trains.
+
+    Attributes:
+      target: the Actor class, or its import path 'package.module:Class'
+        (imported only when the agent is built, so listing agents is cheap).
+      observation: the GridWorld observation type it learns from by default.
+      steps, episodes: the default training budget (one of them).
+      accepts: the observation types it can learn from.
+      description: one line for `gridlab train --help`.
+    """
+    target: Union[str, type]
+    observation: ObservationType = ObservationType.STATE_INDEX
+    steps: Optional[int] = None
+    episodes: Optional[int] = None
+    accepts: Tuple[ObservationType, ...] = tuple(ObservationType)
+    description: str = ''
+
+    def load(self) -> type:
+        """The agent class."""
+        if isinstance(self.target, str):
+            return import_class(self.target)
+        return self.target
+
+    def budget(self) -> Tuple[Optional[int], Optional[int]]:
+        """(episodes, steps): the default training length."""
+        if self.episodes is None and self.steps is None:
+            return None, DEFAULT_STEPS
+        return self.episodes, self.steps
+
+    def make(self, environment_spec, seed: Optional[int] = None,
+             device: Optional[str] = None, **hyperparameters) -> Actor:
+        """Builds the agent; `seed` and `device` go only where accepted.
+
+        Raises ValueError naming any hyperparameter the class does not take.
+        """
+        cls = self.load()
+        parameters = constructor_parameters(cls)
+        unknown = sorted(set(hyperparameters) - set(parameters))
+        if unknown:
+            raise ValueError(
+                f'{cls.__name__} has no argument {", ".join(map(repr, unknown))}; '
+                f'it takes {", ".join(parameters) or "no arguments"}')
+        kwargs = dict(hyperparameters)
+        if 'seed' in parameters:
+            kwargs.setdefault('seed', seed)
+        if device is not None and 'device' in parameters:
+            kwargs.setdefault('device', device)
+        return cls(environment_spec, **kwargs)
+
+
+def constructor_parameters(cls: type) -> Dict[str, inspect.Parameter]:
+    """The keyword arguments `cls(environment_spec, ...)` takes, by name.
+
+    A constructor that passes `**kwargs` on to its base class takes the base
+    class's arguments too, so those are followed up the class hierarchy.
+    """
+    parameters: Dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        signature = inspect.signature(klass.__init__)
+        own = list(signature.parameters.values())[2:]  # self, environment_spec
+        for p in own:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                parameters.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in own):
+            break
+    return parameters
+
+
+def import_class(path: str) -> type:
+    """The Actor class at 'package.module:Class', or a ValueError saying why not."""
+    module_name, _, name = path.partition(':')
+    if not module_name or not name:
+        raise ValueError(f'agent {path!r}: expected a registered name or '
+                         "'package.module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f'agent {path!r}: cannot import {module_name!r} '
+                         f'({error})') from None
+    cls = getattr(module, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Actor)):
+        raise ValueError(f'agent {path!r}: {name!r} in {module_name!r} is not a '
+                         'gridlab.Actor subclass')
+    return cls
+
+
+def _entries_from(name: str, value: Any) -> Dict[str, AgentEntry]:
+    if isinstance(value, AgentEntry):
+        return {name: value}
+    if isinstance(value, type) and issubclass(value, Actor):
+        return {name: AgentEntry(value)}
+    if isinstance(value, Mapping):
+        entries = {}
+        for key, item in value.items():
+            entries.update(_entries_from(key, item))
+        return entries
+    raise TypeError(f'entry point {name!r} gives {value!r}; expected an '
+                    'AgentEntry, an Actor class or a mapping of them')
+
+
+@functools.lru_cache(maxsize=None)
+def _registered() -> Tuple[Tuple[str, AgentEntry], ...]:
+    entries: Dict[str, AgentEntry] = {}
+    for point in sorted(metadata.entry_points(group=GROUP), key=lambda p: p.name):
+        try:
+            entries.update(_entries_from(point.name, point.load()))
+        except Exception as error:  # A broken plug-in must not break gridlab.
+            warnings.warn(f'skipping agents from entry point {point.name!r} '
+                          f'({point.value}): {error}', RuntimeWarning)
+    return tuple(entries.items())
+
+
+_REGISTERED_HERE: Dict[str, AgentEntry] = {}  # By `register`, in this process.
+
+
+def register(name: str, agent: Union[AgentEntry, type]) -> None:
+    """Registers an Actor class (or an `AgentEntry`) under `name` in this process.
+
+    For notebooks and tests; installed packages use the entry-point group.
+    """
+    _REGISTERED_HERE.update(_entries_from(name, agent))
+
+
+def unregister(name: str) -> None:
+    """Forgets an agent `register` added (others are left alone)."""
+    _REGISTERED_HERE.pop(name, None)
+
+
+def agents() -> Dict[str, AgentEntry]:
+    """Every registered agent, by name."""
+    return {**dict(_registered()), **_REGISTERED_HERE}
+
+
+def resolve(name: str) -> AgentEntry:
+    """The entry for a registered name or a 'package.module:Class' path."""
+    registered = agents()
+    if name in registered:
+        return registered[name]
+    if ':' in name:
+        cls = import_class(name)
+        return AgentEntry(cls, description=(cls.__doc__ or '').strip().split('\n')[0])
+    raise ValueError(f'unknown agent {name!r}; expected one of '
+                     f'{", ".join(registered) or "(none registered)"}, or '
+                     "'package.module:Class'")
