@@ -9,7 +9,7 @@
 fresh agent per run, seeded by run number), as bandit results always need.
 """
 
-from typing import Callable, Dict, NamedTuple
+from typing import Callable, Dict, NamedTuple, Optional
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -74,20 +74,58 @@ class _RecordPulls:
         self._agent.update(wait)
 
 
-def plot_bandit_comparison(results: BanditResults):
-    """Best-arm frequency, average reward, cumulative reward and regret."""
+def _mean_and_band(curves: np.ndarray, z: float = 1.96):
+    """Mean over runs and the half-width of its normal-approximation interval."""
+    mean = curves.mean(axis=0)
+    runs = curves.shape[0]
+    if runs < 2:
+        return mean, np.zeros_like(mean)
+    return mean, z * curves.std(axis=0, ddof=1) / np.sqrt(runs)
+
+
+def plot_bandit_comparison(results: BanditResults, smooth: Optional[int] = None):
+    """Best-arm frequency, average reward, cumulative reward and regret.
+
+    Each line is the mean over runs with a shaded 95% confidence band (mean
+    +- 1.96 standard errors over the runs); every panel has a legend. The
+    per-step panels (best arm, average reward) are also averaged over a
+    moving window of `smooth` steps (default: a fiftieth of the run), which
+    the panel titles state, so that several noisy agents do not merge into
+    one smear.
+    """
+    first = next(iter(results.rewards.values()))
+    runs, steps = first.shape
+    if smooth is None:
+        smooth = max(1, steps // 50)
+    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) \
+            or not 1 <= smooth <= steps:
+        raise ValueError(f'smooth must be an int between 1 and {steps} (the '
+                         f'steps per run), got {smooth!r}')
+    window = '' if smooth == 1 else f'mean of {smooth} steps'
     figure, axes = plt.subplots(2, 2, figsize=(11, 7))
-    panels = [(axes[0, 0], results.best_arm, False, 'best arm pulled (fraction)'),
-              (axes[0, 1], results.rewards, False, 'average reward'),
+    panels = [(axes[0, 0], results.best_arm, False, 'best arm pulled (fraction' +
+               (f', {window})' if window else ')')),
+              (axes[0, 1], results.rewards, False, 'average reward' +
+               (f' ({window})' if window else '')),
               (axes[1, 0], results.rewards, True, 'cumulative reward'),
               (axes[1, 1], results.regret, True, 'cumulative regret')]
+    kernel = np.full(smooth, 1. / smooth)
     for ax, series, cumulative, title in panels:
         for name, values in series.items():
-            curve = values.cumsum(axis=1) if cumulative else values
-            ax.plot(np.arange(1, curve.shape[1] + 1), curve.mean(axis=0), label=name)
+            if cumulative:
+                curve, x = values.cumsum(axis=1), np.arange(1, steps + 1)
+            else:  # Smoothed per run, so the band is over runs as well.
+                curve = np.stack([np.convolve(row, kernel, mode='valid')
+                                  for row in values])
+                x = np.arange(smooth, steps + 1)
+            mean, half = _mean_and_band(curve)
+            line, = ax.plot(x, mean, label=name, linewidth=1.5)
+            ax.fill_between(x, mean - half, mean + half,
+                            color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_title(title)
         ax.set_xlabel('step')
-    axes[0, 0].legend()
+        ax.legend(title=f'mean of {runs} runs, 95% band', fontsize=8,
+                  title_fontsize=8)
     figure.tight_layout()
     return figure
 

@@ -52,3 +52,27 @@ def test_value_iteration_history_converges_to_q_star():
                                                     22, 2, q_star[22, 2])
     assert len(figure.axes) == 2 and figure.axes[0].get_title() == 'Q-value iteration'
     plt.close('all')
+
+
+def test_bandit_comparison_has_bands_and_a_legend_on_every_panel():
+    rng = np.random.default_rng(0)
+    rewards = {'a': rng.normal(1., 1., (8, 100)), 'b': rng.normal(0., 1., (8, 100))}
+    best = {name: (values > 0.5).astype(float) for name, values in rewards.items()}
+    regret = {name: np.abs(values) for name, values in rewards.items()}
+    results = gridlab.diagnostics.BanditResults(rewards, best, regret)
+    figure = gridlab.diagnostics.plot_bandit_comparison(results, smooth=10)
+    for ax in figure.axes:
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ['a', 'b']
+        assert len(ax.collections) == 2  # one band per agent
+    # The reward panel's band is the 95% interval of the smoothed runs' mean.
+    reward_ax = figure.axes[1]
+    assert reward_ax.get_title() == 'average reward (mean of 10 steps)'
+    smoothed = np.stack([np.convolve(row, np.full(10, 0.1), 'valid')
+                         for row in rewards['a']])
+    half = 1.96 * smoothed.std(axis=0, ddof=1) / np.sqrt(8)
+    band = reward_ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].max() == pytest.approx((smoothed.mean(0) + half).max())
+    assert band[:, 1].min() == pytest.approx((smoothed.mean(0) - half).min())
+    with pytest.raises(ValueError, match='smooth.*101'):
+        gridlab.diagnostics.plot_bandit_comparison(results, smooth=101)
+    plt.close('all')

@@ -162,11 +162,11 @@ def test_plot_action_values_layout_titles_and_range(tmp_path):
     # A following plt.title() lands on v(s), as in the seed.
     assert plt.gca() is by_title['$v(s)$']
 
+    # The colour bars end at the data's own range, not a padded one.
     lo, hi = np.nanmin(q), np.nanmax(q)
-    pad = 0.05 * (hi - lo)
     for action, name in enumerate(plotting.ACTION_NAMES):
         image = by_title[r'$q(s, \mathrm{' + name + r'})$'].images[0]
-        np.testing.assert_allclose(image.get_clim(), (lo - pad, hi + pad))
+        np.testing.assert_allclose(image.get_clim(), (lo, hi))
         np.testing.assert_allclose(image.get_array()[~WALLS],
                                    q[..., action][~WALLS])
     np.testing.assert_allclose(by_title['$v(s)$'].images[0].get_clim(),
@@ -386,3 +386,179 @@ def test_default_window_is_clipped():
         figure = plotting.plot_learning_curve(np.zeros(n))
         assert len(figure.axes[0].lines[0].get_xdata()) == n - window + 1
         plt.close(figure)
+
+
+# ---------------------------------------------------------------------------
+# Pictures that tell the truth: ranges, clipping, marks, highlights.
+
+
+def colour_bar_labels(figure):
+    """Tick labels of every colour bar in the figure."""
+    return [[t.get_text() for t in ax.get_yticklabels()]
+            for ax in figure.axes if ax.get_label() == '<colorbar>']
+
+
+def test_colour_bar_ends_at_the_data_range_with_short_labels():
+    q = np.zeros((3, 4, 4))
+    q[..., 0] = np.linspace(-1.91, 9.99, 12).reshape(3, 4)
+    q[..., 1:] = 0.5
+    figure = plotting.plot_action_values(q)
+    for ax in figure.axes:
+        if ax.images:
+            np.testing.assert_allclose(ax.images[0].get_clim(), (-1.91, 9.99))
+    figure.canvas.draw()
+    labels = colour_bar_labels(figure)
+    assert len(labels) == 5
+    assert all(ticks == ['-1.91', '9.99'] for ticks in labels)
+    assert not figure.texts  # nothing clipped, nothing said
+
+
+def cliff_q():
+    """Values 0..9 across a 4x6 grid; stepping down from row 2 costs -100."""
+    q = np.tile(np.linspace(0, 9, 24).reshape(4, 6)[..., None], (1, 1, 4))
+    q[2, 1:5, 2] = -100.
+    q[3, 1:5] = np.nan  # the cliff cells themselves
+    q[3, 0] = np.nan  # a wall
+    return q
+
+
+def test_cliff_values_are_clipped_and_the_figure_says_so(tmp_path):
+    q = cliff_q()
+    cliffs = np.zeros((4, 6), bool)
+    cliffs[3, 1:5] = True
+    walls = np.zeros((4, 6), bool)
+    walls[3, 0] = True
+    figure = plotting.plot_action_values(q, walls=walls, cliffs=cliffs,
+                                         start=(3, 5), goal=(0, 5),
+                                         title='q-learning on cliff')
+    down = next(ax for ax in figure.axes
+                if ax.get_title() == r'$q(s, \mathrm{down})$')
+    rest = q[np.isfinite(q) & (q > -100)]
+    # Without clipping the bottom would be -100 and 0..9 one colour.
+    np.testing.assert_allclose(down.images[0].get_clim(),
+                               (rest.min(), rest.max()))
+    note, = [t.get_text() for t in figure.texts if t is not figure._suptitle]
+    assert note.startswith('Clipped: 4 values below 0 ') and '-100' in note
+    assert figure._suptitle.get_text() == 'q-learning on cliff'
+    colour_bar = next(ax for ax in figure.axes if ax.get_label() == '<colorbar>')
+    assert colour_bar._colorbar.extend == 'min'
+    assert sorted(t.get_text() for t in down.texts) == ['G', 'S']
+
+    pixels = render(figure, tmp_path)
+    # Two ordinary cells of different value still get different colours.
+    assert np.abs(cell_pixels(pixels, down, 0, 0) -
+                  cell_pixels(pixels, down, 2, 0)).sum() > 0.2
+    # A cliff cell is orange; a wall cell is dark blue: never the same.
+    cliff = cell_pixels(pixels, down, 3, 2, radius=3)
+    wall = cell_pixels(pixels, down, 3, 0)
+    assert cliff[0] > cliff[2] + 0.2 and wall.mean() < 0.35
+    hatches = [p for p in down.patches if p.get_hatch()]
+    assert len(hatches) == 4
+
+    unclipped = plotting.plot_action_values(q, clip=False)
+    assert unclipped.axes[0].images[0].get_clim()[0] == -100
+    assert not unclipped.texts
+
+
+def test_state_value_marks_start_goal_and_clips():
+    figure = plotting.plot_state_value(cliff_q(), start=(3, 5), goal=(0, 5))
+    ax = figure.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ['G', 'S']
+    assert ax.images[0].get_clim()[0] == 0
+    with pytest.raises(ValueError, match=r'cliffs.*\(4, 6\).*\(2, 2\)'):
+        plotting.plot_state_value(cliff_q(), cliffs=np.zeros((2, 2), bool))
+
+
+def test_grid_with_agent_keeps_start_and_goal_marked(tmp_path):
+    figure = plotting.plot_grid(WALLS, start=START, goal=GOAL, agent=START)
+    ax = figure.axes[0]
+    texts = {t.get_text(): t.get_position() for t in ax.texts}
+    assert set(texts) == {'S', 'G'}
+    assert texts['S'] != (START[1], START[0])  # moved to the corner
+    disc, = [p for p in ax.patches if p.get_label() == 'agent']
+    assert disc.center == (START[1], START[0])
+    pixels = render(figure, tmp_path)
+    assert cell_pixels(pixels, ax, *START)[0] > 0.7  # red agent on the start
+    goal = cell_pixels(pixels, ax, GOAL[0], GOAL[1] + 0.3)
+    assert goal[1] > goal[0] and goal[1] > goal[2]  # tinted green
+
+
+def test_policy_highlights_cells_where_the_action_is_not_optimal(tmp_path):
+    policy = np.ones(WALLS.shape, dtype=int)
+    optimal = np.ones(WALLS.shape, dtype=bool)
+    optimal[2, 5] = optimal[6, 7] = False
+    optimal[0, 0] = False  # a wall: never highlighted
+    figure = plotting.plot_policy(WALLS, policy, start=START, goal=GOAL,
+                                  optimal=optimal, agent='sarsa',
+                                  task='obstacle')
+    ax = figure.axes[0]
+    assert ax.get_title() == 'Policy: sarsa on obstacle'
+    frames = {(int(p.get_y() + 0.44 + 0.5), int(p.get_x() + 0.44 + 0.5))
+              for p in ax.patches if p.get_label() == 'not optimal'}
+    assert frames == {(2, 5), (6, 7)}
+    free = (~WALLS).sum() - 1  # every free cell but the goal has an arrow
+    assert ax.get_xlabel() == f'2 of {free} cells not optimal (red)'
+    pixels = render(figure, tmp_path)
+    column, row = ax.transData.transform((5 - 0.44, 2))
+    edge = pixels[pixels.shape[0] - int(round(row)), int(round(column))]
+    assert edge[0] > 0.6 and edge[1] < 0.4  # a red frame
+
+
+def test_greedy_policy_judged_against_q_star():
+    q = action_values()
+    q_star = q.copy()
+    greedy = plotting.greedy_policy(q)
+    # Make the greedy action of two cells worse than another under Q*.
+    for y, x in [(1, 1), (5, 5)]:
+        q_star[y, x, greedy[y, x]] = np.nanmin(q) - 10
+    figure = plotting.plot_greedy_policy(WALLS, q, start=START, goal=GOAL,
+                                         q_star=q_star, agent='dqn')
+    ax = figure.axes[0]
+    assert ax.get_title() == 'Greedy policy: dqn'
+    frames = {(round(p.get_y() + 0.44), round(p.get_x() + 0.44))
+              for p in ax.patches if p.get_label() == 'not optimal'}
+    assert frames == {(1, 1), (5, 5)}
+    with pytest.raises(ValueError, match='not both'):
+        plotting.plot_greedy_policy(WALLS, q, q_star=q, optimal=~WALLS)
+
+
+def test_learning_curve_clips_a_first_disaster_and_says_so():
+    returns = np.r_[-250., np.linspace(-30, -12, 99)]
+    figure = plotting.plot_learning_curve(returns, agent='q-learning',
+                                          task='cliff', seed=3)
+    ax = figure.axes[0]
+    assert ax.get_title() == 'q-learning on cliff, seed 3'
+    # The first moving-average point, (-250 - 30 - ... ) / 5, sets the bottom.
+    first_mean = returns[:5].mean()
+    low, high = ax.get_ylim()
+    assert first_mean - 5 < low < first_mean and -12 < high < -8
+    note, = [t.get_text() for t in ax.texts]
+    assert note.startswith(f'Clipped: 1 episode below {first_mean:.3g}')
+    assert '-250' in note
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ['mean of 5 episodes', 'each episode']
+    figure.canvas.draw()
+    ticks = ax.get_xticks()
+    np.testing.assert_array_equal(ticks, np.round(ticks))
+
+    full = plotting.plot_learning_curve(returns, clip=False)
+    assert full.axes[0].get_ylim()[0] < -250 and not full.axes[0].texts
+
+
+def test_learning_curve_has_a_steps_axis_and_window_in_the_legend_title(tmp_path):
+    returns = np.arange(40.)
+    lengths = np.full(40, 10)
+    lengths[:20] = 30  # long early episodes
+    figure = plotting.plot_learning_curve(returns, window=4, label='sarsa',
+                                          episode_lengths=lengths)
+    ax = figure.axes[0]
+    assert ax.get_legend().get_title().get_text() == \
+        'moving average over 4 episodes'
+    top, = ax.child_axes
+    assert top.get_xlabel() == 'Environment steps'
+    # Episode 19 ends after 20 * 30 steps, episode 39 after 600 + 200.
+    to_steps = top._functions[0]
+    np.testing.assert_allclose(to_steps(np.array([0, 19, 39])), [30, 600, 800])
+    render(figure, tmp_path)
+    with pytest.raises(ValueError, match='episode_lengths.*40'):
+        plotting.plot_learning_curve(returns, episode_lengths=lengths[:5])

@@ -512,11 +512,10 @@ class GridWorld(base.Environment):
         """Draws the grid with the agent; or returns `render()` if `return_rgb`."""
         if return_rgb:
             return self.render()
-        figure = self.plot_grid(add_start=False)
-        y, x = self.state
-        figure.axes[0].text(x, y, r'$\mathbf{A}$', fontsize=18, ha='center',
-                            va='center')
-        return figure
+        from gridlab import plotting
+        return plotting.plot_grid(self._walls, start=self.start_state,
+                                  goal=self.goal_state, hazards=self._cliffs,
+                                  agent=self.state)
 
     def plot_policy(self, policy, title: str = 'Policy'):
         """Draws an arrow per cell for a (H, W) (or (S,)) array of actions."""
