@@ -80,3 +80,45 @@ class GridRenderer:
         if agent is not None:
             self._cell_view(image, agent)[self._agent_mask] = AGENT
         return image
+
+
+# ---------------------------------------------------------------------------
+# Text on frames, for annotated videos.
+
+BANNER = (30, 34, 42)
+BANNER_TEXT = (245, 245, 245)
+
+
+def _font(size: int):
+    """Pillow's bundled font at `size` pixels (Pillow ships with imageio)."""
+    from PIL import ImageFont  # pylint: disable=import-outside-toplevel
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one fixed-size bitmap font.
+        return ImageFont.load_default()
+
+
+def text_block(width: int, lines, font_size: int,
+               background=BANNER, colour=BANNER_TEXT,
+               height: Optional[int] = None, centre: bool = False
+               ) -> np.ndarray:
+    """A (height, width, 3) uint8 image with `lines` of text.
+
+    The default height fits the lines; a given `height` centres them
+    vertically, and `centre` horizontally (as on a title card).
+    """
+    from PIL import Image, ImageDraw  # pylint: disable=import-outside-toplevel
+    font = _font(font_size)
+    line_height = int(round(1.3 * font_size))
+    needed = line_height * len(lines) + font_size // 2
+    height = needed if height is None else max(int(height), needed)
+    image = Image.new('RGB', (int(width), height), tuple(background))
+    draw = ImageDraw.Draw(image)
+    top = (height - line_height * len(lines)) // 2
+    for index, line in enumerate(lines):
+        left = max(4, font_size // 2)
+        if centre:
+            left = max(0, int((width - draw.textlength(line, font=font)) / 2))
+        draw.text((left, top + index * line_height), line,
+                  fill=tuple(colour), font=font)
+    return np.asarray(image, dtype=np.uint8).copy()

@@ -1,24 +1,28 @@
-"""Writing frames to MP4 or GIF, and showing them in a notebook.
+"""Writing frames to MP4 or GIF, showing them in a notebook, and annotating
+recorded episodes so that a video is worth watching (`annotate_episodes`).
 
 Videos are written atomically (see `gridlab.files`): a failure while encoding
 leaves no partial file behind and keeps any file already at the target path.
 """
 
 import base64
+import dataclasses
 import html
 import os
 import pathlib
+import re
 import subprocess
-from typing import Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import imageio.v2 as iio2
 import imageio.v3 as iio3
 import imageio_ffmpeg
 import numpy as np
 
-from gridlab import files
+from gridlab import files, rendering
 
-__all__ = ['SUPPORTED_SUFFIXES', 'display_video', 'read_video', 'save_video']
+__all__ = ['SUPPORTED_SUFFIXES', 'Episode', 'annotate_episodes', 'display_video',
+           'probe_video', 'read_video', 'save_video']
 
 SUPPORTED_SUFFIXES = ('.mp4', '.gif')
 
@@ -241,3 +245,193 @@ def display_video(frames: Sequence[np.ndarray], filename: PathLike = 'temp.mp4',
         tag = (f'<video width="{width}" controls loop '
                f'src="data:video/mp4;base64,{data}">{alt}</video>')
     return display.HTML(tag)
+
+
+# ---------------------------------------------------------------------------
+# Annotated evaluation videos.
+
+
+@dataclasses.dataclass
+class Episode:
+    """One recorded episode: a frame before the first step and after each.
+
+    `frames[0]` shows the start; `frames[t]` the state after step t, whose
+    reward is `rewards[t - 1]`. So len(frames) == len(rewards) + 1.
+    """
+    frames: List[np.ndarray]
+    rewards: List[float]
+    cut_short: bool = False  # True when a step cap ended it, not the task.
+
+    @property
+    def episode_return(self) -> float:
+        return float(sum(self.rewards))
+
+
+def _as_episode(episode, index: int) -> Episode:
+    """An `Episode` from an Episode, a (frames, rewards) pair or a dict."""
+    if isinstance(episode, Episode):
+        result = episode
+    elif isinstance(episode, dict):
+        result = Episode(list(episode['frames']), list(episode['rewards']),
+                         bool(episode.get('cut_short', False)))
+    else:
+        try:
+            frames, rewards = episode
+        except (TypeError, ValueError):
+            raise ValueError(
+                f'episodes[{index}] must be an Episode, a (frames, rewards) '
+                f'pair or a dict with "frames" and "rewards", got '
+                f'{type(episode).__name__}') from None
+        result = Episode(list(frames), list(rewards))
+    if len(result.frames) != len(result.rewards) + 1:
+        raise ValueError(
+            f'episodes[{index}] has {len(result.frames)} frames and '
+            f'{len(result.rewards)} rewards; expected one frame more than '
+            'rewards (the start, then one frame after each step)')
+    return result
+
+
+def _upscale(frame: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return frame
+    return np.repeat(np.repeat(frame, factor, axis=0), factor, axis=1)
+
+
+def _number(value: float) -> str:
+    """3 significant digits, no '-0', no trailing '.0' for whole numbers."""
+    value = float(value)
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f'{value:.3g}'
+
+
+def annotate_episodes(episodes, frame_rate: float = 8, *,
+                      hold_seconds: float = 1., step_seconds: float = 0.25,
+                      title_seconds: float = 1., max_seconds: float = 60.,
+                      label: Optional[str] = None,
+                      min_width: int = 320) -> List[np.ndarray]:
+    """Turns recorded episodes into frames worth watching, for `save_video`.
+
+        episodes = [record_episode(environment, agent) for _ in range(3)]
+        frames = annotate_episodes(episodes, frame_rate=8, label='dqn on simple')
+        save_video(frames, 'evaluation.mp4', frame_rate=8)
+
+    Every frame gets a banner above it with the episode, the step, the step's
+    reward and the return so far. Each episode opens with a title card
+    (`title_seconds`), holds its first frame and its last (`hold_seconds`;
+    the last one says whether the episode ended or was cut short), and shows
+    each step for at least `step_seconds` unless that would make the episode
+    last longer than `max_seconds` (a long CartPole run plays at one frame
+    per step). So a 5-step GridWorld episode at 8 frames per second lasts
+    about 4.25 s, not 0.75 s. Frames narrower than `min_width` are enlarged
+    by a whole factor (nearest neighbour), so the text fits and cells stay
+    sharp.
+
+    Args:
+        episodes: a sequence of `Episode`, of (frames, rewards) pairs, or of
+            dicts with 'frames', 'rewards' (and optionally 'cut_short'); each
+            with one frame more than rewards. All frames one shape, uint8.
+        frame_rate: the rate the video will be written at (frames per second).
+        hold_seconds, step_seconds, title_seconds, max_seconds: durations as
+            above; title_seconds=0 leaves out the title cards.
+        label: optional text for the title cards, e.g. 'dqn on simple'.
+        min_width: enlarge narrower frames to at least this width.
+
+    Returns:
+        A list of (H', W', 3) uint8 frames, H' = enlarged height + banner.
+
+    Raises:
+        ValueError: on no episodes, a malformed episode, frames of different
+            shapes or dtypes, or a non-positive frame rate or duration.
+    """
+    if not frame_rate > 0:
+        raise ValueError(f'frame_rate must be positive, got {frame_rate!r}')
+    for name, value in (('hold_seconds', hold_seconds),
+                        ('step_seconds', step_seconds),
+                        ('title_seconds', title_seconds),
+                        ('max_seconds', max_seconds)):
+        if not value >= 0:
+            raise ValueError(f'{name} must be >= 0, got {value!r}')
+    episodes = [_as_episode(episode, i) for i, episode in enumerate(episodes)]
+    if not episodes:
+        raise ValueError('episodes is empty: there is nothing to annotate')
+    frames = _check_frames([f for episode in episodes for f in episode.frames])
+    height, width = frames[0].shape[:2]
+    factor = max(1, -(-int(min_width) // width))
+    width *= factor
+    font_size = int(np.clip(width // 24, 11, 22))
+    hold = max(1, round(hold_seconds * frame_rate))
+    title = round(title_seconds * frame_rate)
+    banner_height = rendering.text_block(width, ['', ''], font_size).shape[0]
+
+    out = []
+    total = len(episodes)
+    for number, episode in enumerate(episodes, start=1):
+        steps = len(episode.rewards)
+        per_step = max(1, round(step_seconds * frame_rate))
+        if steps * per_step > max_seconds * frame_rate:
+            per_step = 1
+        name = f'Episode {number} of {total}' if total > 1 else 'Episode'
+        if title:
+            lines = [name, f'return {_number(episode.episode_return)} in '
+                           f'{steps} steps' +
+                     (' (cut short)' if episode.cut_short else '')]
+            if label:
+                lines.insert(0, label)
+            card = rendering.text_block(
+                width, lines, int(font_size * 1.2), centre=True,
+                height=height * factor + banner_height)
+            out.extend([card] * title)
+        so_far = 0.
+        for t, frame in enumerate(episode.frames):
+            if t == 0:
+                status, repeat = 'start', hold
+            else:
+                so_far += float(episode.rewards[t - 1])
+                status = f'reward {_number(episode.rewards[t - 1])}'
+                repeat = per_step
+            if t == steps:
+                repeat = max(repeat, hold)
+                status += ('  (cut short)' if episode.cut_short
+                           else '  (episode over)')
+            banner = rendering.text_block(
+                width, [f'{name}   step {t}/{steps}',
+                        f'{status}   return {_number(so_far)}'], font_size)
+            annotated = np.concatenate([banner, _upscale(frame, factor)])
+            out.extend([annotated] * repeat)
+    # Every banner has the same height (same font, same line count) and a
+    # title card is made to match, so all frames share one shape.
+    return out
+
+
+def probe_video(path: PathLike) -> dict:
+    """The codec, pixel format, size and duration of a video, from ffmpeg.
+
+    Browsers play MP4 only in H.264 with yuv420p; this is how to check.
+
+    Returns:
+        {'codec': e.g. 'h264', 'pixel_format': e.g. 'yuv420p',
+         'width': int, 'height': int, 'seconds': float}
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        OSError: if ffmpeg finds no video stream.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'no video at {str(path)!r}')
+    # `ffmpeg -i FILE` describes the file on stderr, then fails for want of
+    # an output; that description is all that is needed.
+    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-nostdin',
+                             '-hide_banner', '-i', str(path)],
+                            capture_output=True, check=False)
+    text = result.stderr.decode(errors='replace')
+    stream = re.search(r'Stream #.*?Video: (\w+).*?, (\w+)[(,].*?(\d+)x(\d+)',
+                       text)
+    duration = re.search(r'Duration: (\d+):(\d+):(\d+\.\d+)', text)
+    if stream is None or duration is None:
+        raise OSError(f'ffmpeg found no video stream in {str(path)!r}: {text}')
+    hours, minutes, seconds = duration.groups()
+    return {'codec': stream.group(1), 'pixel_format': stream.group(2),
+            'width': int(stream.group(3)), 'height': int(stream.group(4)),
+            'seconds': 3600 * int(hours) + 60 * int(minutes) + float(seconds)}

@@ -182,3 +182,80 @@ def test_display_video_without_ipython(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match='pip install ipython'):
         video.display_video(moving_square(), filename=tmp_path / 'clip.mp4')
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------
+# Annotated episodes.
+
+
+def episode_of(steps, size=(24, 32)):
+    """steps + 1 frames, each a different grey; reward -1 a step, +10 last."""
+    frames = [np.full(size + (3,), (20 * t + 10) % 256, np.uint8)
+              for t in range(steps + 1)]
+    rewards = [-1.] * (steps - 1) + [10.]
+    return frames, rewards
+
+
+def test_a_five_step_episode_is_held_long_enough_to_watch():
+    frames = video.annotate_episodes([episode_of(5)], frame_rate=8)
+    # 1 s title card, 1 s first frame, 4 steps of 0.25 s, 1 s last frame.
+    assert len(frames) == 8 + 8 + 4 * 2 + 8
+    assert len({frame.shape for frame in frames}) == 1
+    height, width, _ = frames[0].shape
+    assert width == 320  # 32 pixels enlarged ten times, to fit the text
+    grid = slice(height - 240, height)  # the enlarged 24-row frame at the bottom
+    card, first, last = frames[0], frames[8], frames[-1]
+    assert all(np.array_equal(card, f) for f in frames[:8])
+    assert all(np.array_equal(first, f) for f in frames[8:16])
+    assert all(np.array_equal(last, f) for f in frames[-8:])
+    assert np.all(first[grid] == 10) and np.all(last[grid] == 110)
+    # A banner of text sits above every frame, and says something different
+    # at each step (step number, reward, return).
+    banners = [frames[i][:height - 240] for i in (8, 16, 18, 20, 22, 24)]
+    assert all(np.unique(b.reshape(-1, 3), axis=0).shape[0] > 2 for b in banners)
+    assert len({b.tobytes() for b in banners}) == len(banners)
+    # The title card is not a frame of the episode.
+    assert not np.any(card[grid] == 10)
+
+
+def test_several_episodes_are_separated_by_title_cards():
+    one, two = episode_of(2), episode_of(3)
+    frames = video.annotate_episodes([one, {'frames': two[0], 'rewards': two[1]}],
+                                     frame_rate=4, hold_seconds=0.5,
+                                     step_seconds=0.5, title_seconds=0.5)
+    per_episode = [2 + 2 + 2 * (steps - 1) + 2 for steps in (2, 3)]
+    assert len(frames) == sum(per_episode)
+    second_card = frames[per_episode[0]]
+    assert np.array_equal(second_card, frames[per_episode[0] + 1])
+    assert not np.array_equal(second_card, frames[0])  # 'Episode 2 of 2'
+    no_cards = video.annotate_episodes([one, two], frame_rate=4,
+                                       title_seconds=0, hold_seconds=0.5,
+                                       step_seconds=0.5)
+    assert len(no_cards) == sum(per_episode) - 4
+
+
+def test_long_episodes_play_at_one_frame_per_step():
+    frames = video.annotate_episodes([episode_of(300, (4, 4))], frame_rate=30,
+                                     title_seconds=0, max_seconds=20)
+    assert len(frames) == 30 + 299 + 30
+
+
+@pytest.mark.parametrize('episodes, match', [
+    ([], 'empty'),
+    ([(episode_of(3)[0], [1.])], r'4 frames and 1 rewards'),
+    ([42], r'episodes\[0\]'),
+    ([(episode_of(2)[0][:2] + [np.zeros((5, 5, 3), np.uint8)], [0., 0.])],
+     r'frame 2 has shape'),
+])
+def test_annotate_rejects_bad_episodes(episodes, match):
+    with pytest.raises(ValueError, match=match):
+        video.annotate_episodes(episodes)
+
+
+def test_annotated_mp4_is_h264_yuv420p_and_lasts(tmp_path):
+    frames = video.annotate_episodes([episode_of(5)], frame_rate=8)
+    path = video.save_video(frames, tmp_path / 'episode.mp4', frame_rate=8)
+    info = video.probe_video(path)
+    assert info['codec'] == 'h264' and info['pixel_format'] == 'yuv420p'
+    assert info['seconds'] == pytest.approx(len(frames) / 8, abs=0.15)
+    assert len(video.read_video(path)) == len(frames)
