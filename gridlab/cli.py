@@ -161,7 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('task')
     p.add_argument('--out', required=True)
     p.set_defaults(run=show_task)
+
+    p = commands.add_parser('report', help='write report.html for a run or a sweep folder')
+    p.add_argument('directory', help='a run folder (summary.json) or a sweep folder')
+    p.set_defaults(run=write_report)
     return parser
+
+
+def write_report(args) -> int:
+    from gridlab import report
+    try:
+        page = report.write_report(args.directory)
+    except report.ReportError as error:
+        raise UsageError(str(error)) from None
+    print(f'gridlab: wrote {page}')
+    return 0
 
 
 def _configure_heavy_libraries(args) -> None:
