@@ -161,9 +161,11 @@ class EnvironmentLoop:
             if value is not None and (int(value) != value or value < 0):
                 raise ValueError(
                     f'{name} must be a non-negative integer or None, got {value!r}')
-        import tqdm  # On first use: `import gridlab` stays light.
+        # On first use: `import gridlab` stays light. tqdm.auto draws a widget
+        # in a notebook (with ipywidgets) instead of a red stderr bar.
+        from tqdm.auto import tqdm
         by_steps = num_steps is not None and num_episodes is None
-        bar = tqdm.tqdm(
+        bar = tqdm(
             total=num_steps if by_steps else num_episodes,
             unit='step' if by_steps else 'episode', desc=self._label,
             disable=not self._progress, leave=False, dynamic_ncols=True)

@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
@@ -858,11 +859,6 @@ def plot_learning_curve(returns: Union[Sequence[float], np.ndarray],
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if label is not None:
-        ax.legend(title=f'moving average over {window} episodes'
-                  if window > 1 else None)
-    elif window > 1:
-        ax.legend()
     title = _title(None, agent, task, seed)
     if title:
         ax.set_title(title, pad=24 if episode_lengths is not None else 6)
@@ -870,14 +866,39 @@ def plot_learning_curve(returns: Union[Sequence[float], np.ndarray],
         if n > 1:  # No margins: they would show steps before the first.
             ax.set_xlim(0, n - 1)
         _steps_axis(ax, episode_lengths)
-    _limit_returns(ax, returns, moving_average(returns, window), clip)
+    note = _limit_returns(ax, returns, moving_average(returns, window), clip)
+    _legend(ax, window if label is not None and window > 1 else None, note)
     return ax.figure
 
 
+def _legend(ax: Axes, window: Optional[int], note: Optional[str]) -> None:
+    """The curves' legend, with the window as its title and the clip note last.
+
+    The note is a legend entry (with no line) rather than loose text, so
+    matplotlib places it with the legend, clear of the curves.
+    """
+    handles, labels = [], []
+    for line in ax.get_lines():
+        label = line.get_label()
+        if label and not label.startswith('_'):
+            handles.append(line)
+            labels.append(label)
+    if note:
+        handles.append(Line2D([], [], linestyle='none'))
+        labels.append(note)
+    if not handles:
+        return
+    legend = ax.legend(handles, labels, fontsize=8, title_fontsize=8,
+                       title=None if window is None else
+                       f'moving average over {window} episodes')
+    if note:  # The note is not a curve: grey.
+        legend.get_texts()[-1].set_color('0.3')
+
+
 def _limit_returns(ax: Axes, returns: np.ndarray, smooth: np.ndarray,
-                   clip: bool) -> None:
+                   clip: bool) -> Optional[str]:
     """y-limits that cover every moving average on `ax` and every return but
-    the far-out ones."""
+    the far-out ones; returns a note of what was left out, or None."""
     # Every call on the same axes adds its curves, so a comparison's limits
     # cover all of them.
     seen = getattr(ax, '_gridlab_returns', [])
@@ -895,11 +916,4 @@ def _limit_returns(ax: Axes, returns: np.ndarray, smooth: np.ndarray,
     margin = 0.05 * (high - low) or 0.5
     ax.set_ylim(low - margin, high + margin)
     note = _clip_note('episodes', every, low, high, below, above)
-    old = getattr(ax, '_gridlab_clip_note', None)
-    if old is not None:
-        old.remove()
-    ax._gridlab_clip_note = None  # pylint: disable=protected-access
-    if note:
-        ax._gridlab_clip_note = ax.text(  # pylint: disable=protected-access
-            0.01, 0.01, note + ' are outside the plot.', transform=ax.transAxes,
-            fontsize=7, ha='left', va='bottom', color='0.3')
+    return None if note is None else note + ' not shown'

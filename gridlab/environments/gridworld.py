@@ -517,23 +517,27 @@ class GridWorld(base.Environment):
                                   goal=self.goal_state, hazards=self._cliffs,
                                   agent=self.state)
 
-    def plot_policy(self, policy, title: str = 'Policy'):
-        """Draws an arrow per cell for a (H, W) (or (S,)) array of actions."""
+    def plot_policy(self, policy, title: str = 'Policy', **options):
+        """Draws an arrow per cell for a (H, W) (or (S,)) array of actions.
+
+        `options` go to `plotting.plot_policy` (optimal=, agent=, task=)."""
         from gridlab import plotting
         policy = np.asarray(policy)
         if policy.shape == (self._number_of_states,):
             policy = policy.reshape(self._layout_dims)
         return plotting.plot_policy(
             self._walls, policy, start=self.start_state, goal=self.goal_state,
-            hazards=self._cliffs, title=title)
+            hazards=self._cliffs, title=title, **options)
 
-    def plot_greedy_policy(self, q):
-        """Draws the greedy policy of action values q, (H, W, 4) or (S, 4)."""
+    def plot_greedy_policy(self, q, **options):
+        """Draws the greedy policy of action values q, (H, W, 4) or (S, 4).
+
+        `options` go to `plotting.plot_greedy_policy` (q_star=, agent=, task=)."""
         from gridlab import plotting
         q = np.asarray(q)
         if q.shape == (self._number_of_states, 4):
             q = q.reshape(self._layout_dims + (4,))
         return plotting.plot_greedy_policy(
             self._walls, q, start=self.start_state, goal=self.goal_state,
-            hazards=self._cliffs)
+            hazards=self._cliffs, **options)
 
