@@ -58,7 +58,7 @@ _LAZY = {
     'RunResult': 'gridlab.experiment',
 }
 _SUBMODULES = ('checkpoints', 'cli', 'diagnostics', 'experiment', 'offline',
-               'plotting', 'registry', 'rendering', 'video')
+               'plotting', 'recording', 'registry', 'rendering', 'report', 'video')
 
 
 def __getattr__(name):

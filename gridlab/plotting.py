@@ -383,8 +383,11 @@ def plot_action_values(action_values, epsilon: float = 0.1, *, walls=None,
     walls, cliffs, start, goal = _prepare_heatmap_cells(
         q.shape[:2], walls, cliffs, start, goal)
     vmin, vmax, extend, note = _heatmap_limits(q, clip)
-    figure = plt.figure(figsize=(8, 8.4 if note else 8))
-    figure.subplots_adjust(wspace=0.3, hspace=0.3)
+    # Wide grids (the 6x14 cliff) get a shorter figure, not white bands.
+    h, w = q.shape[:2]
+    height = float(np.clip(8 * h / w + 2.5, 4.5, 8))
+    figure = plt.figure(figsize=(8, height + (0.4 if note else 0)))
+    figure.subplots_adjust(wspace=0.3, hspace=0.45)
     for action, name in enumerate(ACTION_NAMES):
         ax = plt.subplot(3, 3, _ACTION_TO_SUBPLOT[action])
         plot_values(q[..., action], vmin=vmin, vmax=vmax, ax=ax,

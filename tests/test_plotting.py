@@ -563,3 +563,22 @@ def test_learning_curve_has_a_steps_axis_and_window_in_the_legend_title(tmp_path
     render(figure, tmp_path)
     with pytest.raises(ValueError, match='episode_lengths.*40'):
         plotting.plot_learning_curve(returns, episode_lengths=lengths[:5])
+
+
+def test_gridworld_pictures_mark_start_and_goal_and_judge_the_policy():
+    import gridlab  # pylint: disable=import-outside-toplevel
+    env = gridlab.build_gridworld_task('obstacle')
+    env.reset()
+    ax = env.plot_state().axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ['G', 'S']
+    assert [p.get_label() for p in ax.patches] == ['agent']
+    q_star = gridlab.optimal_q_values(env)
+    wrong = q_star.copy()
+    y, x = env.start_state
+    wrong[y, x] = -q_star[y, x]  # the start's greedy action is now the worst
+    ax = env.plot_greedy_policy(wrong, q_star=q_star, agent='planner',
+                                task='obstacle').axes[0]
+    assert ax.get_title() == 'Greedy policy: planner on obstacle'
+    frames = [p for p in ax.patches if p.get_label() == 'not optimal']
+    assert [(round(p.get_y() + 0.44), round(p.get_x() + 0.44))
+            for p in frames] == [env.start_state]
