@@ -7,6 +7,7 @@
     nfq.py, dqn.py     NeuralFittedQAgent, DQN
     policy_gradient.py PolicyGradientAgent (REINFORCE)
     actor_critic.py    ActorCriticAgent
+    ppo.py             PPO (one environment, or batches of many)
     bandits.py         EpsilonGreedy, UCB, Softmax, GradientBandit
 
 Classes are imported on first use, so looking at the registry loads no torch.
@@ -21,6 +22,7 @@ _CLASSES = {
     'GradientBandit': 'agents.bandits',
     'NeuralFittedQAgent': 'agents.nfq',
     'PolicyGradientAgent': 'agents.policy_gradient',
+    'PPO': 'agents.ppo',
     'QLearning': 'agents.tabular',
     'RandomAgent': 'agents.random_agent',
     'SARSA': 'agents.tabular',

@@ -32,4 +32,6 @@ AGENTS = {
     'actor-critic': AgentEntry('agents.actor_critic:ActorCriticAgent',
                                ObservationType.AGENT_GOAL_POS, steps=60_000,
                                accepts=_VECTOR, description='advantage actor-critic'),
+    'ppo': AgentEntry('agents.ppo:PPO', ObservationType.STATE_INDEX, steps=100_000,
+                      description='PPO: clipped surrogate, GAE, minibatch epochs'),
 }

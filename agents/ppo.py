@@ -1,0 +1,420 @@
+"""PPO: proximal policy optimisation with a clipped surrogate (Schulman et al., 2017).
+
+The agent collects `rollout_length` steps from N copies of an environment,
+then takes `update_epochs` passes over the batch in `num_minibatches`
+shuffled minibatches, minimising
+
+    -min(ratio * A, clip(ratio, 1 - clip, 1 + clip) * A)        (policy)
+    + value_cost * (V(s) - (A + V_old(s)))^2 / 2                  (critic)
+    - entropy_cost * entropy(pi(. | s))
+
+with ratio = pi(a | s) / pi_old(a | s) and A the generalised advantage
+estimate (GAE, lambda), normalised over the whole batch. Bootstrapping uses
+the one rule of every gridlab agent, `discount * timestep.discount`: 0 after
+a termination, the ordinary discount after a truncation (the final
+observation's value is bootstrapped).
+
+Batches come from `train(environment, num_steps)` on a batched environment
+(`BatchedGridWorld`, `GymnasiumVectorWrapper` over Gymnasium's vector
+CartPole), whose copies restart on the step after a LAST step; those restart
+"transitions" are masked out. The agent is also an ordinary `gridlab.Actor`:
+the run loop drives it one step at a time (a batch of one copy), and
+`evaluate` / judging use `select_action` and `action_probabilities`.
+"""
+
+import time
+from typing import Callable, List, NamedTuple, Optional, Sequence
+
+import dm_env
+import numpy as np
+import torch
+from dm_env import specs
+from torch import nn
+
+import gridlab
+from agents.common import networks
+from agents.common.exploration import random_argmax
+from agents.common.torch_utils import check_observation, resolve_device, seeded
+from gridlab.checkpoints import Checkpointing
+
+_FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
+                                        dm_env.StepType.LAST))
+
+
+class Encoder(nn.Module):
+    """Observations to network inputs: one-hot for a state index, else scaled and flat."""
+
+    def __init__(self, spec: specs.Array):
+        super().__init__()
+        self.num_values = getattr(spec, 'num_values', None) if spec.shape == () else None
+        if spec.shape == () and self.num_values is None:
+            raise ValueError(f'PPO needs array observations or a state index '
+                             f'(DiscreteArray), got {spec!r}')
+        self.scale = networks.input_scaling(spec) if self.num_values is None else None
+        self.size = self.num_values or int(np.prod(spec.shape))
+
+    def forward(self, x):
+        if self.num_values is not None:
+            return nn.functional.one_hot(x.long(), self.num_values).float()
+        return self.scale(x).flatten(1)
+
+
+def gae(rewards: torch.Tensor, discounts: torch.Tensor, values: torch.Tensor,
+        step_types: torch.Tensor, lambda_: float) -> torch.Tensor:
+    """Generalised advantage estimates of a rollout of T steps from N copies.
+
+    Step t goes from observation t (value `values[t]`, step type
+    `step_types[t]`) to observation t + 1 with `rewards[t]` and
+    `discounts[t]` (the agent's discount times the TimeStep's). `values` and
+    `step_types` have T + 1 rows. A step from a LAST observation is a
+    restart, not a transition: its advantage is 0 and nothing flows across it.
+
+        delta_t = r_t + d_t * V(s_{t+1}) - V(s_t)
+        A_t = delta_t + d_t * lambda * [s_{t+1} not LAST] * A_{t+1}
+    """
+    steps = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    valid = step_types[:-1] != _LAST
+    continues = (step_types[1:] != _LAST).float()
+    deltas = rewards + discounts * values[1:] - values[:-1]
+    future = torch.zeros_like(rewards[0])
+    for t in range(steps - 1, -1, -1):
+        future = deltas[t] + discounts[t] * lambda_ * continues[t] * future
+        advantages[t] = future
+    return torch.where(valid, advantages, torch.zeros_like(advantages))
+
+
+class TrainingSummary(NamedTuple):
+    """What `PPO.train` did."""
+    steps: int  # Environment steps (all copies together).
+    updates: int  # Learning updates (rollouts).
+    seconds: float  # Wall-clock time of the whole call.
+    episode_returns: List[float]  # Undiscounted returns of finished episodes.
+
+
+class PPO(Checkpointing, gridlab.Actor):
+    """PPO with separate actor and critic MLPs, on one or many environment copies."""
+
+    def __init__(self,
+                 environment_spec: gridlab.EnvironmentSpec,
+                 learning_rate: float = 2.5e-3,
+                 discount: float = 1.,
+                 gae_lambda: float = 0.95,
+                 rollout_length: int = 32,
+                 num_minibatches: int = 4,
+                 update_epochs: int = 4,
+                 clip: float = 0.2,
+                 value_cost: float = 0.5,
+                 entropy_cost: float = 0.01,
+                 max_grad_norm: float = 0.5,
+                 hidden_sizes: Sequence[int] = (64, 64),
+                 anneal_steps: Optional[int] = None,
+                 device: Optional[str] = 'cpu',
+                 seed: Optional[int] = None):
+        """Builds the agent; every hyperparameter is here.
+
+        Args:
+          environment_spec: one copy's spec (a batched environment's
+            `single_environment_spec()`); discrete actions; observations a
+            state index (one-hot encoded) or arrays (scaled, flattened).
+          learning_rate: Adam's step size.
+          discount: the agent's discount, multiplied onto the TimeStep's (the
+            task's: 0.9 on GridWorld tasks, 0.99 on Gymnasium ones).
+          gae_lambda: GAE's lambda.
+          rollout_length: steps per copy between updates (T).
+          num_minibatches: minibatches per epoch over the T x N batch.
+          update_epochs: passes over each batch.
+          clip: the surrogate's clipping range epsilon.
+          value_cost: weight of the critic's squared error.
+          entropy_cost: weight of the entropy bonus.
+          max_grad_norm: gradients are clipped to this global norm.
+          hidden_sizes: widths of the hidden layers of both MLPs.
+          anneal_steps: if set, the learning rate falls linearly to 0 over
+            this many environment steps (counted over all copies).
+          device: 'cpu' (default), 'cuda' or 'auto'.
+          seed: seeds the weights, the action sampling and the minibatches.
+        """
+        actions, observations = environment_spec.actions, environment_spec.observations
+        if not hasattr(actions, 'num_values'):
+            raise ValueError(f'PPO needs discrete actions (a DiscreteArray action '
+                             f'spec), got {actions!r}')
+        for name, value, low, high in (('discount', discount, 0., 1.),
+                                       ('gae_lambda', gae_lambda, 0., 1.),
+                                       ('clip', clip, 1e-8, 1.)):
+            if not low <= value <= high:
+                raise ValueError(f'{name} must be in [{low:g}, {high:g}], got {value!r}')
+        for name, value in (('rollout_length', rollout_length),
+                            ('num_minibatches', num_minibatches),
+                            ('update_epochs', update_epochs)):
+            if int(value) != value or value < 1:
+                raise ValueError(f'{name} must be a positive integer, got {value!r}')
+        for name, value in (('learning_rate', learning_rate),
+                            ('max_grad_norm', max_grad_norm)):
+            if not value > 0:
+                raise ValueError(f'{name} must be > 0, got {value!r}')
+        if anneal_steps is not None and not anneal_steps > 0:
+            raise ValueError(f'anneal_steps must be > 0 or None, got {anneal_steps!r}')
+        self._observation_spec = observations
+        self._num_actions = int(actions.num_values)
+        self.discount = float(discount)
+        self.gae_lambda = float(gae_lambda)
+        self.rollout_length = int(rollout_length)
+        self.num_minibatches = int(num_minibatches)
+        self.update_epochs = int(update_epochs)
+        self.clip = float(clip)
+        self.value_cost = float(value_cost)
+        self.entropy_cost = float(entropy_cost)
+        self.max_grad_norm = float(max_grad_norm)
+        self.learning_rate = float(learning_rate)
+        self.anneal_steps = anneal_steps
+        self._device = resolve_device(device)
+        torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
+        self._generator = torch.Generator().manual_seed(int(torch_seed))
+        self._rng = np.random.default_rng(numpy_seed)
+        with seeded(int(torch_seed)):
+            self._encoder = Encoder(observations)
+            sizes = (self._encoder.size,) + tuple(hidden_sizes)
+            self._actor = networks.mlp(sizes + (self._num_actions,))
+            self._critic = networks.mlp(sizes + (1,))
+            # CleanRL's initialisation: orthogonal, a near-uniform first policy.
+            for net, last_gain in ((self._actor, 0.01), (self._critic, 1.)):
+                linears = [m for m in net if isinstance(m, nn.Linear)]
+                for layer in linears:
+                    nn.init.orthogonal_(layer.weight, np.sqrt(2) if layer is not
+                                        linears[-1] else last_gain)
+                    nn.init.zeros_(layer.bias)
+        self._encoder.to(self._device)
+        self._actor.to(self._device)
+        self._critic.to(self._device)
+        # Fused on the CPU: one kernel per step for all parameters, not one per tensor.
+        self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate, eps=1e-5,
+                                           fused=True)
+        self.steps = 0  # Environment steps learned from (all copies).
+        self.last_loss = 0.
+        self._stream = _Stream()
+
+    # ------------------------------------------------------------- networks
+
+    def _parameters(self):
+        return list(self._actor.parameters()) + list(self._critic.parameters())
+
+    def _as_inputs(self, observations) -> torch.Tensor:
+        """A batch of observations (any array) as the encoder's input tensor."""
+        dtype = torch.int64 if self._encoder.num_values else torch.float32
+        return torch.as_tensor(np.asarray(observations), device=self._device).to(dtype)
+
+    def _logits_and_values(self, inputs: torch.Tensor):
+        features = self._encoder(inputs)
+        return self._actor(features), self._critic(features)[..., 0]
+
+    # ---------------------------------------------------------------- acting
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def action_probabilities(self, observation) -> np.ndarray:
+        """pi(a | observation) for every action a."""
+        array = check_observation(observation, self._observation_spec)
+        with torch.inference_mode():
+            logits = self._actor(self._encoder(self._as_inputs(array[None])))[0]
+        return torch.softmax(logits, dim=-1).cpu().numpy()
+
+    def select_action(self, observation) -> int:
+        probabilities = self.action_probabilities(observation)
+        if self.greedy:
+            return random_argmax(probabilities, self._rng)
+        action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
+                                     side='right'))
+        return min(action, self._num_actions - 1)
+
+    def batch_actions(self, observations) -> np.ndarray:
+        """Actions for a batch of observations (sampled; greedy under evaluation)."""
+        with torch.inference_mode():
+            logits = self._actor(self._encoder(self._as_inputs(observations)))
+            if self.greedy:
+                return logits.argmax(dim=-1).cpu().numpy()
+            chosen = torch.multinomial(torch.softmax(logits, dim=-1), 1,
+                                       generator=self._generator)
+        return chosen[:, 0].cpu().numpy()
+
+    # ------------------------------------------- one environment: the run loop
+
+    def observe_first(self, timestep: dm_env.TimeStep) -> None:
+        self._stream.first(check_observation(timestep.observation, self._observation_spec))
+
+    def observe(self, action, next_timestep: dm_env.TimeStep) -> None:
+        if not self._stream.observations:
+            raise ValueError('observe() before observe_first(): start each episode '
+                             'with observe_first(timestep)')
+        self._stream.add(int(action), float(next_timestep.reward),
+                         self.discount * float(next_timestep.discount),
+                         check_observation(next_timestep.observation,
+                                           self._observation_spec),
+                         _LAST if next_timestep.last() else _MID)
+
+    def update(self, wait: bool = False) -> None:
+        """Learns once `rollout_length` steps have been observed."""
+        if len(self._stream.actions) < self.rollout_length:
+            return
+        s = self._stream
+        self._learn(self._as_inputs(np.stack(s.observations))[:, None],
+                    torch.tensor(s.actions)[:, None],
+                    torch.tensor(s.rewards, dtype=torch.float32)[:, None],
+                    torch.tensor(s.discounts, dtype=torch.float32)[:, None],
+                    torch.tensor(s.step_types)[:, None])
+        self._stream.keep_last()
+
+    # -------------------------------------------- many environments: batches
+
+    def train(self, environment, num_steps: int,
+              stop: Optional[Callable[['PPO', int], bool]] = None) -> TrainingSummary:
+        """Trains on a batched environment for `num_steps` steps (all copies).
+
+        `environment` has `reset()`, `step(actions)` returning batched
+        TimeSteps and `num_envs` (`BatchedGridWorld`, `GymnasiumVectorWrapper`).
+        `stop(agent, steps)`, if given, is asked after every update and ends
+        training when it returns True (its time is not counted in `seconds`).
+        """
+        if int(num_steps) != num_steps or num_steps < 1:
+            raise ValueError(f'num_steps must be a positive integer, got {num_steps!r}')
+        n, length = environment.num_envs, self.rollout_length
+        timestep = environment.reset()
+        observations = self._as_inputs(timestep.observation)
+        buffer = torch.empty((length + 1,) + tuple(observations.shape),
+                             dtype=observations.dtype, device=self._device)
+        actions = torch.empty((length, n), dtype=torch.int64)
+        rewards = torch.empty((length, n))
+        discounts = torch.empty((length, n))
+        step_types = torch.empty((length + 1, n), dtype=torch.uint8)
+        buffer[0] = observations
+        step_types[0] = torch.as_tensor(np.asarray(timestep.step_type))
+        episode_return = np.zeros(n)
+        returns: List[float] = []
+        steps = updates = 0
+        paused = 0.
+        started = time.perf_counter()
+        while steps < num_steps:
+            for t in range(length):
+                action = self.batch_actions(buffer[t])
+                timestep = environment.step(action)
+                actions[t] = torch.from_numpy(action)
+                rewards[t] = torch.as_tensor(np.asarray(timestep.reward))
+                discounts[t] = torch.as_tensor(np.asarray(timestep.discount)) * self.discount
+                buffer[t + 1] = self._as_inputs(timestep.observation)
+                step_type = np.asarray(timestep.step_type)
+                step_types[t + 1] = torch.as_tensor(step_type)
+                episode_return += np.asarray(timestep.reward)
+                ended = step_type == _LAST
+                if ended.any():
+                    returns.extend(episode_return[ended].tolist())
+                episode_return[step_type == _FIRST] = 0.
+            steps += length * n
+            self._learn(buffer, actions, rewards, discounts, step_types)
+            buffer[0] = buffer[-1]
+            step_types[0] = step_types[-1]
+            updates += 1
+            if stop is not None:
+                pause = time.perf_counter()
+                should_stop = stop(self, steps)
+                paused += time.perf_counter() - pause
+                if should_stop:
+                    break
+        return TrainingSummary(steps, updates, time.perf_counter() - started - paused,
+                               returns)
+
+    # ------------------------------------------------------------- learning
+
+    def _learn(self, observations, actions, rewards, discounts, step_types) -> None:
+        """One PPO update from a rollout: T steps of N copies (T + 1 observations)."""
+        length, n = actions.shape
+        with torch.no_grad():
+            flat = observations.reshape((-1,) + tuple(observations.shape[2:]))
+            logits, values = self._logits_and_values(flat)
+            values = values.reshape(length + 1, n)
+            log_pi = torch.log_softmax(logits.reshape(length + 1, n, -1)[:-1], dim=-1)
+            old_log_probs = log_pi.gather(-1, actions[..., None])[..., 0]
+            advantages = gae(rewards, discounts, values, step_types, self.gae_lambda)
+            targets = advantages + values[:-1]
+        valid = (step_types[:-1] != _LAST).reshape(-1)
+        index = torch.nonzero(valid)[:, 0]
+        inputs = observations[:-1].reshape((-1,) + tuple(observations.shape[2:]))[index]
+        actions = actions.reshape(-1)[index]
+        old_log_probs = old_log_probs.reshape(-1)[index]
+        advantages = advantages.reshape(-1)[index]
+        targets = targets.reshape(-1)[index]
+        # Normalised over the whole batch, once, not per minibatch.
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        self.steps += length * n
+        if self.anneal_steps:
+            fraction = max(0., 1. - self.steps / self.anneal_steps)
+            for group in self._optimizer.param_groups:
+                group['lr'] = self.learning_rate * fraction
+        size = index.numel()
+        minibatch = max(1, size // self.num_minibatches)
+        for _ in range(self.update_epochs):
+            order = torch.randperm(size, generator=self._generator)
+            for start in range(0, size - minibatch + 1, minibatch):
+                chosen = order[start:start + minibatch]
+                loss = self._loss(inputs[chosen], actions[chosen], old_log_probs[chosen],
+                                  advantages[chosen], targets[chosen])
+                self._optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self._parameters(), self.max_grad_norm)
+                self._optimizer.step()
+        self.last_loss = loss.item()
+
+    def _loss(self, inputs, actions, old_log_probs, advantages, targets) -> torch.Tensor:
+        logits, values = self._logits_and_values(inputs)
+        log_pi = torch.log_softmax(logits, dim=-1)
+        ratio = torch.exp(log_pi.gather(-1, actions[:, None])[:, 0] - old_log_probs)
+        surrogate = torch.min(ratio * advantages,
+                              ratio.clamp(1. - self.clip, 1. + self.clip) * advantages)
+        entropy = -(log_pi.exp() * log_pi).sum(-1)
+        value_loss = 0.5 * (values - targets).pow(2).mean()
+        return (-surrogate.mean() + self.value_cost * value_loss
+                - self.entropy_cost * entropy.mean())
+
+    # ---------------------------------------------------------- checkpoints
+
+    def _state(self) -> dict:
+        return {'actor': self._actor.state_dict(), 'critic': self._critic.state_dict(),
+                'optimizer': self._optimizer.state_dict(), 'steps': self.steps,
+                'rng': self._rng.bit_generator.state,
+                'generator': self._generator.get_state()}
+
+    def _load_state(self, state: dict) -> None:
+        self._actor.load_state_dict(state['actor'])
+        self._critic.load_state_dict(state['critic'])
+        self._optimizer.load_state_dict(state['optimizer'])
+        self.steps = int(state['steps'])
+        self._rng.bit_generator.state = state['rng']
+        self._generator.set_state(state['generator'])
+
+
+class _Stream:
+    """The run loop's steps, one copy, in the layout `_learn` takes."""
+
+    def __init__(self):
+        self.observations, self.step_types = [], []
+        self.actions, self.rewards, self.discounts = [], [], []
+
+    def first(self, observation) -> None:
+        if self.observations:
+            # A restart after the stream's last observation: not a transition.
+            self.step_types[-1] = _LAST
+            self.add(0, 0., 0., observation, _FIRST)
+        else:
+            self.observations.append(observation)
+            self.step_types.append(_FIRST)
+
+    def add(self, action, reward, discount, observation, step_type) -> None:
+        self.actions.append(action)
+        self.rewards.append(reward)
+        self.discounts.append(discount)
+        self.observations.append(observation)
+        self.step_types.append(step_type)
+
+    def keep_last(self) -> None:
+        self.observations, self.step_types = self.observations[-1:], self.step_types[-1:]
+        self.actions, self.rewards, self.discounts = [], [], []

@@ -1,0 +1,187 @@
+"""PPO: GAE and the clipped loss against hand computations, determinism, the Actor
+interface, and (slow) learning on vector CartPole and a GridWorld."""
+
+import dm_env
+import numpy as np
+import pytest
+import torch
+
+import gridlab
+from agents.ppo import PPO, gae
+from gridlab import judging
+from gridlab.environments.batched import BatchedGridWorld
+from gridlab.environments.vector_adapters import GymnasiumVectorWrapper
+
+FIRST, MID, LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
+                                     dm_env.StepType.LAST))
+
+
+def _column(*values, dtype=torch.float32):
+    return torch.tensor(values, dtype=dtype)[:, None]
+
+
+def test_gae_matches_a_hand_computed_episode():
+    # Three steps ending in a termination; lambda = 0.5.
+    # delta = (1 + .9 * 1 - .5, 2 + .9 * 1.5 - 1, 3 + 0 - 1.5) = (1.4, 2.35, 1.5)
+    # A2 = 1.5; A1 = 2.35 + .9 * .5 * 1.5 = 3.025; A0 = 1.4 + .9 * .5 * 3.025 = 2.76125
+    advantages = gae(_column(1., 2., 3.), _column(.9, .9, 0.),
+                     _column(.5, 1., 1.5, 2.), _column(FIRST, MID, MID, LAST,
+                                                       dtype=torch.uint8), 0.5)
+    np.testing.assert_allclose(advantages[:, 0].numpy(), [2.76125, 3.025, 1.5], rtol=1e-6)
+
+
+def test_gae_bootstraps_truncations_and_masks_restarts():
+    # Step 0 is truncated (LAST, discount .9): it bootstraps V = 2 of the final
+    # observation and takes nothing from later steps. Step 1 goes from that
+    # LAST observation to a restart: not a transition, advantage 0. Step 2 is
+    # a fresh episode: 2 + .9 * 4 - 3 = 2.6.
+    advantages = gae(_column(1., 0., 2.), _column(.9, 0., .9), _column(1., 2., 3., 4.),
+                     _column(MID, LAST, FIRST, MID, dtype=torch.uint8), 1.)
+    np.testing.assert_allclose(advantages[:, 0].numpy(), [1.8, 0., 2.6], rtol=1e-6)
+
+
+def _agent(max_episode_length=200, **kwargs):
+    batch = BatchedGridWorld.from_task('simple', 8, seed=0,
+                                       max_episode_length=max_episode_length)
+    return PPO(batch.single_environment_spec(), **kwargs), batch
+
+
+def test_the_surrogate_is_clipped():
+    agent, _ = _agent(seed=0, value_cost=0., entropy_cost=0., clip=0.2)
+    inputs = torch.tensor([22, 23])
+    actions = torch.tensor([1, 2])
+    with torch.no_grad():
+        log_pi = torch.log_softmax(agent._logits_and_values(inputs)[0], -1)
+        chosen = log_pi.gather(-1, actions[:, None])[:, 0]
+    advantages = torch.tensor([1., 1.])
+    targets = torch.zeros(2)
+    # ratio 1.5 > 1 + clip with a positive advantage: the loss is -(1 + clip),
+    # flat in the parameters, so no gradient flows.
+    loss = agent._loss(inputs, actions, chosen - np.log(1.5), advantages, targets)
+    assert loss.item() == pytest.approx(-1.2, rel=1e-5)
+    loss.backward()
+    assert all(p.grad is None or float(p.grad.abs().max()) == 0.
+               for p in agent._actor.parameters())
+    # ratio 1.1 lies inside the range: loss -1.1 and a real gradient.
+    agent._optimizer.zero_grad()
+    loss = agent._loss(inputs, actions, chosen - np.log(1.1), advantages, targets)
+    assert loss.item() == pytest.approx(-1.1, rel=1e-5)
+    loss.backward()
+    assert max(float(p.grad.abs().max()) for p in agent._actor.parameters()) > 0.
+
+
+def _parameters_after_training(seed):
+    agent, batch = _agent(seed=seed, rollout_length=8, update_epochs=2)
+    agent.train(batch, 8 * 8 * 2)
+    return torch.cat([p.detach().flatten() for p in agent._parameters()])
+
+
+def test_same_seed_same_agent_other_seed_other_agent():
+    assert torch.equal(_parameters_after_training(3), _parameters_after_training(3))
+    assert not torch.equal(_parameters_after_training(3), _parameters_after_training(4))
+
+
+def test_train_counts_steps_and_learns_something():
+    agent, batch = _agent(seed=0, rollout_length=50, update_epochs=1,
+                          max_episode_length=20)
+    before = torch.cat([p.detach().flatten().clone() for p in agent._parameters()])
+    summary = agent.train(batch, 1000)
+    assert summary.steps == 8 * 50 * 3  # Whole rollouts: 3 of 400 steps >= 1000.
+    assert summary.updates == 3 and agent.steps == summary.steps
+    # 150 steps per copy: at least 7 episodes each, cut at 20 steps or shorter.
+    assert len(summary.episode_returns) >= 8 * 7
+    after = torch.cat([p.detach().flatten() for p in agent._parameters()])
+    assert not torch.equal(before, after)
+
+
+def test_stop_ends_training_early():
+    agent, batch = _agent(seed=0, rollout_length=4)
+    summary = agent.train(batch, 10_000, stop=lambda a, steps: steps >= 64)
+    assert summary.steps == 64 and summary.updates == 2
+
+
+def test_an_ordinary_actor_in_the_run_loop_with_checkpoints(tmp_path):
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task('simple'))
+    agent = PPO(spec, seed=1, rollout_length=20)
+    before = agent.action_probabilities(env.reset().observation)
+    gridlab.run_loop(env, agent, num_steps=100)
+    assert agent.steps == 100  # Five updates of 20 steps.
+    observation = env.reset().observation
+    probabilities = agent.action_probabilities(observation)
+    assert not np.allclose(probabilities, before)
+    assert probabilities.sum() == pytest.approx(1., abs=1e-6)
+    path = agent.save(tmp_path / 'ppo.pt')
+    other = PPO(spec, seed=2, rollout_length=20)
+    other.restore(path)
+    np.testing.assert_array_equal(other.action_probabilities(observation), probabilities)
+    with gridlab.evaluation_mode(other):
+        assert other.select_action(observation) == int(np.argmax(probabilities))
+    wider = PPO(spec, seed=2, hidden_sizes=(8,))
+    with pytest.raises(ValueError, match='does not fit'):
+        wider.restore(path)
+
+
+def test_bad_hyperparameters_are_refused():
+    spec = BatchedGridWorld.from_task('simple', 2).single_environment_spec()
+    with pytest.raises(ValueError, match='clip'):
+        PPO(spec, clip=1.5)
+    with pytest.raises(ValueError, match='rollout_length'):
+        PPO(spec, rollout_length=0)
+    with pytest.raises(ValueError, match='gae_lambda'):
+        PPO(spec, gae_lambda=-0.1)
+    continuous = spec._replace(actions=dm_env.specs.BoundedArray((2,), np.float32, -1, 1))
+    with pytest.raises(ValueError, match='discrete actions'):
+        PPO(continuous)
+    agent = PPO(spec)
+    with pytest.raises(ValueError, match='num_steps'):
+        agent.train(BatchedGridWorld.from_task('simple', 2), 0)
+
+
+# ----------------------------------------------------------------- learning (slow)
+
+
+def greedy_cartpole_mean(agent, episodes: int = 20, seed: int = 10_000) -> float:
+    """Greedy mean return over `episodes` CartPole episodes (its own seed)."""
+    env = GymnasiumVectorWrapper('CartPole-v1', num_envs=episodes, seed=seed)
+    timestep = env.reset()
+    total, done = np.zeros(episodes), np.zeros(episodes, bool)
+    with gridlab.evaluation_mode(agent):
+        while not done.all():
+            timestep = env.step(agent.batch_actions(timestep.observation))
+            total += np.where(done, 0., timestep.reward)
+            done |= timestep.step_type == LAST
+    return float(total.mean())
+
+
+@pytest.mark.slow
+def test_ppo_solves_vector_cartpole():
+    torch.set_num_threads(1)
+    env = GymnasiumVectorWrapper('CartPole-v1', num_envs=16, seed=0)
+    agent = PPO(env.single_environment_spec(), seed=0)
+    scores = []
+
+    def solved(agent, steps):
+        if steps < 10_000:
+            return False
+        scores.append(greedy_cartpole_mean(agent))
+        return scores[-1] >= 475
+
+    summary = agent.train(env, 100_000, stop=solved)
+    assert scores and scores[-1] >= 475, (summary.steps, scores[-5:])
+
+
+@pytest.mark.slow
+def test_ppo_follows_a_shortest_path_on_a_gridworld():
+    torch.set_num_threads(1)
+    batch = BatchedGridWorld.from_task('obstacle', 64, seed=0)
+    single = batch.environment
+    target = np.nanmax(judging.optimal_q_values(single)[single.start_state])
+    agent = PPO(batch.single_environment_spec(), seed=0)
+    returns = []
+
+    def optimal(agent, steps):
+        returns.append(judging.greedy_return_from_start(single, agent))
+        return abs(returns[-1] - target) < 1e-6
+
+    agent.train(batch, 400_000, stop=optimal)
+    assert returns[-1] == pytest.approx(target, abs=1e-6), (len(returns), returns[-3:])
