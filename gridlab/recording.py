@@ -9,12 +9,17 @@
 
 Recording steps the environment, so `PeriodicVideo` records only when a
 training episode has just ended: the loop resets the environment before the
-next one anyway, so training sees exactly the episodes it would have seen
-(the environment's random stream moves on, the same way for the same seed).
+next one anyway. Acting and resetting draw random numbers (tie-breaking, a
+random goal), so it also puts back the random generators it finds on the
+agent and the environment (see `preserved_random_state`): a run with videos
+trains exactly as the same run without them.
 """
 
+import contextlib
 import pathlib
-from typing import Any, List, Optional
+import random
+import sys
+from typing import Any, Iterator, List, Optional
 
 import dm_env
 import numpy as np
@@ -23,7 +28,72 @@ from gridlab import loggers
 from gridlab.core import evaluation_mode
 from gridlab.loop import EnvironmentLoop
 
-__all__ = ['PeriodicVideo', 'record_episode', 'record_episodes']
+__all__ = ['PeriodicVideo', 'preserved_random_state', 'record_episode',
+           'record_episodes']
+
+
+def _generators(root, depth: int = 3) -> list:
+    """Random generators among the attributes of `root`, `depth` levels down.
+
+    numpy Generators and RandomStates, `random.Random` and torch Generators
+    (these only if torch is already imported); each object is visited once.
+    """
+    torch = sys.modules.get('torch')
+    kinds = (np.random.Generator, np.random.RandomState, random.Random)
+    if torch is not None:
+        kinds += (torch.Generator,)
+    found, seen, frontier = [], set(), [root]
+    for _ in range(depth + 1):
+        following = []
+        for obj in frontier:
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            if isinstance(obj, kinds):
+                found.append(obj)
+                continue
+            values = (list(obj.values()) if isinstance(obj, dict) else
+                      list(obj) if isinstance(obj, (list, tuple)) else
+                      list(vars(obj).values()) if hasattr(obj, '__dict__') else [])
+            following.extend(v for v in values if not isinstance(
+                v, (np.ndarray, str, bytes, int, float)))
+        frontier = following
+    return found
+
+
+def _get_state(generator):
+    if isinstance(generator, np.random.Generator):
+        return generator.bit_generator.state
+    if isinstance(generator, random.Random):
+        return generator.getstate()
+    return generator.get_state()  # numpy RandomState, torch Generator
+
+
+def _set_state(generator, state) -> None:
+    if isinstance(generator, np.random.Generator):
+        generator.bit_generator.state = state
+    elif isinstance(generator, random.Random):
+        generator.setstate(state)
+    else:
+        generator.set_state(state)
+
+
+@contextlib.contextmanager
+def preserved_random_state(*objects) -> Iterator[None]:
+    """Within the block, draw freely: the objects' random generators get
+    their states back afterwards.
+
+    Generators are found among the objects' attributes, three levels down
+    (an agent's explorer, a wrapper's environment); global random state is
+    not touched, nor needed: gridlab components own their generators.
+    """
+    generators = [g for obj in objects for g in _generators(obj)]
+    states = [_get_state(g) for g in generators]
+    try:
+        yield
+    finally:
+        for generator, state in zip(generators, states):
+            _set_state(generator, state)
 
 
 class _Rewards:
@@ -126,7 +196,9 @@ class PeriodicVideo:
     def _record(self) -> None:
         from gridlab import video
         self._directory.mkdir(parents=True, exist_ok=True)
-        episode = record_episode(self._environment, self._agent, self._max_steps)
+        with preserved_random_state(self._agent, self._environment):
+            episode = record_episode(self._environment, self._agent,
+                                     self._max_steps)
         label = f'after {self._steps} steps'
         if self._label:
             label = f'{self._label}, {label}'

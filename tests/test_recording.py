@@ -69,3 +69,34 @@ def test_periodic_video_films_after_every_n_steps(tmp_path):
         assert info['codec'] == 'h264' and info['seconds'] > 2
     with pytest.raises(ValueError, match='every_steps'):
         recording.PeriodicVideo(environment, agent, tmp_path, every_steps=0)
+
+
+def test_videos_do_not_change_what_training_sees(tmp_path):
+    from agents import SARSA
+
+    def train(every):
+        environment, spec = gridlab.setup_environment(
+            gridlab.build_gridworld_task('random_goal', seed=0))
+        agent = SARSA(spec, seed=0)
+        observers = [recording.PeriodicVideo(environment, agent, tmp_path / str(every),
+                                             every_steps=every)] if every else []
+        loop = gridlab.EnvironmentLoop(environment, agent, logger=loggers.NoOpLogger(),
+                                       progress=False, observers=observers)
+        return loop.run(num_steps=3_000), observers
+
+    plain, _ = train(None)
+    filmed, (recorder,) = train(700)
+    assert len(recorder.written) == 4
+    assert filmed == plain  # same episodes, same returns, step for step
+
+
+def test_preserved_random_state_puts_generators_back():
+    class Holder:
+        def __init__(self):
+            self.rng = np.random.default_rng(1)
+            self.inner = {'legacy': np.random.RandomState(2)}
+
+    holder = Holder()
+    with recording.preserved_random_state(holder):
+        first = (holder.rng.random(), holder.inner['legacy'].rand())
+    assert (holder.rng.random(), holder.inner['legacy'].rand()) == first
