@@ -1,0 +1,178 @@
+"""PPO: time to solve CartPole-v1 beside SB3's PPO, and shortest paths on GridWorlds.
+
+    python benchmarks/ppo.py            # full run (many minutes on a busy machine)
+    python benchmarks/ppo.py --quick    # a smoke run (used by the tests)
+
+CartPole: gridlab's PPO on Gymnasium's vector CartPole (16 copies, the
+`vector_entry_point`) and, in the same run, stable-baselines3's PPO (`pip
+install .[bench]`) with the RL Zoo's tuned CartPole hyperparameters on 8
+copies. Solved means a greedy mean return >= 475 over 20 episodes on a
+separately seeded environment, checked after every update; training time
+excludes the checks. torch runs on one thread. Medians over 5 seeds, on two
+clocks: wall time, and the process's CPU time (steadier on a shared machine).
+
+GridWorlds: PPO on `BatchedGridWorld` copies (STATE_INDEX observations) from
+each task's fixed start, until the greedy policy's return from the start
+equals max_a Q*(start, a) (gridlab.judging, the agent's effective discount).
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import gridlab
+from agents.ppo import PPO
+from gridlab import judging
+from gridlab.environments.batched import BatchedGridWorld
+from gridlab.environments.vector_adapters import GymnasiumVectorWrapper
+
+SOLVED = 475.
+EVAL_EPISODES = 20
+# PPO's settings for the GridWorld tasks, beside its defaults (tuned on CartPole).
+GRID_SETTINGS = dict(entropy_cost=0.1, learning_rate=1e-3)
+GRID_COPIES = 64
+
+
+class Clock:
+    """Wall and CPU seconds of the code between `start()` and `stop()` calls."""
+
+    def __init__(self):
+        self.wall = self.cpu = 0.
+        self._marks = None
+
+    def start(self):
+        self._marks = (time.perf_counter(), time.process_time())
+
+    def stop(self):
+        wall, cpu = self._marks
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
+
+
+def greedy_mean(act, seed: int, episodes: int = EVAL_EPISODES) -> float:
+    """Mean return of `act(observations) -> actions` over CartPole episodes."""
+    env = GymnasiumVectorWrapper('CartPole-v1', num_envs=episodes, seed=seed)
+    timestep = env.reset()
+    total, done = np.zeros(episodes), np.zeros(episodes, bool)
+    while not done.all():
+        timestep = env.step(act(timestep.observation))
+        total += np.where(done, 0., timestep.reward)
+        done |= timestep.step_type == 2
+    return float(total.mean())
+
+
+def gridlab_cartpole(seed: int, budget: int):
+    env = GymnasiumVectorWrapper('CartPole-v1', num_envs=16, seed=seed)
+    agent = PPO(env.single_environment_spec(), seed=seed)
+    clock, scores = Clock(), [0.]
+
+    def check(agent, steps):
+        clock.stop()
+        with gridlab.evaluation_mode(agent):
+            scores.append(greedy_mean(agent.batch_actions, 10_000 + seed))
+        clock.start()
+        return scores[-1] >= SOLVED
+
+    clock.start()
+    summary = agent.train(env, budget, stop=check)
+    clock.stop()
+    return summary.steps, clock.wall, clock.cpu, scores[-1]
+
+
+def sb3_cartpole(seed: int, budget: int):
+    """SB3 PPO with the RL Zoo's CartPole-v1 hyperparameters; None if absent."""
+    try:
+        import stable_baselines3 as sb3
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.env_util import make_vec_env
+    except ImportError:
+        return None
+    clock, scores = Clock(), [0.]
+
+    class Check(BaseCallback):
+        solved = False
+
+        def _on_rollout_end(self):
+            clock.stop()
+            scores.append(greedy_mean(
+                lambda obs: self.model.predict(obs, deterministic=True)[0], 10_000 + seed))
+            self.solved = scores[-1] >= SOLVED
+            clock.start()
+
+        def _on_step(self):
+            return not self.solved
+
+    def linear(start):
+        return lambda remaining: remaining * start
+
+    env = make_vec_env('CartPole-v1', n_envs=8, seed=seed)
+    model = sb3.PPO('MlpPolicy', env, n_steps=32, batch_size=256, gae_lambda=0.8,
+                    gamma=0.98, n_epochs=20, ent_coef=0., learning_rate=linear(1e-3),
+                    clip_range=linear(0.2), seed=seed, device='cpu', verbose=0)
+    callback = Check()
+    clock.start()
+    model.learn(budget, callback=callback)
+    clock.stop()
+    return model.num_timesteps, clock.wall, clock.cpu, scores[-1]
+
+
+def report(name: str, runs) -> None:
+    steps, walls, cpus, scores = zip(*runs)
+    solved = sum(score >= SOLVED for score in scores)
+    print(f'{name:<26} solved {solved}/{len(runs)}  median steps {statistics.median(steps):>9,.0f}'
+          f'  wall s {statistics.median(walls):>7.2f}  CPU s {statistics.median(cpus):>7.2f}'
+          f'  last greedy means {[round(s) for s in scores]}')
+
+
+def gridworld(task: str, seed: int, budget: int):
+    batch = BatchedGridWorld.from_task(task, GRID_COPIES, seed=seed)
+    single = batch.environment
+    target = float(np.nanmax(judging.optimal_q_values(single)[single.start_state]))
+    agent = PPO(batch.single_environment_spec(), seed=seed, **GRID_SETTINGS)
+    clock, value = Clock(), [None]
+
+    def check(agent, steps):
+        clock.stop()
+        value[0] = judging.greedy_return_from_start(single, agent)
+        clock.start()
+        return abs(value[0] - target) < 1e-6
+
+    clock.start()
+    summary = agent.train(batch, budget, stop=check)
+    clock.stop()
+    return summary.steps, clock.wall, clock.cpu, abs(value[0] - target) < 1e-6, value[0], target
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='tiny smoke run')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    seeds = range(1) if args.quick else range(5)
+    cartpole_budget = 2_048 if args.quick else 150_000
+    grid_budget = 4_096 if args.quick else 1_000_000
+
+    print(f'CartPole-v1: solved = greedy mean >= {SOLVED:g} over {EVAL_EPISODES} episodes '
+          f'(separately seeded); medians over {len(seeds)} seeds; torch threads 1')
+    report('gridlab PPO (16 copies)', [gridlab_cartpole(s, cartpole_budget) for s in seeds])
+    sb3_runs = [sb3_cartpole(s, cartpole_budget) for s in seeds]
+    if sb3_runs[0] is None:
+        print('stable-baselines3 PPO: not installed (pip install .[bench])')
+    else:
+        report('SB3 PPO (8 copies, Zoo)', sb3_runs)
+
+    print(f'\nGridWorld shortest path from the fixed start ({GRID_COPIES} copies, '
+          f'STATE_INDEX, {GRID_SETTINGS}); budget {grid_budget:,} steps')
+    for task in ('four_rooms', 'cliff', 'maze'):
+        runs = [gridworld(task, s, grid_budget) for s in seeds]
+        steps, walls, cpus, solved, values, target = zip(*runs)
+        print(f'{task:<11} solved {sum(solved)}/{len(runs)}  steps {list(steps)}  '
+              f'wall s {[round(w, 1) for w in walls]}  CPU s {[round(c, 1) for c in cpus]}  '
+              f'greedy return {[round(v, 3) for v in values]} vs max Q* {target[0]:.3f}')
+
+
+if __name__ == '__main__':
+    main()
