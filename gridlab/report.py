@@ -144,7 +144,7 @@ def _page(title: str, sections: List[str]) -> str:
             # No network: every resource is inline; the policy makes the
             # browser refuse anything else.
             '<meta http-equiv="Content-Security-Policy" content="default-src '
-            "'none'; img-src data:; media-src data: 'self'; "
+            "'none'; img-src data:; media-src data: 'self' file:; "
             "style-src 'unsafe-inline'\">"
             f'<title>{_escape(title)}</title><style>{_STYLE}</style></head>'
             f'<body>{"".join(sections)}</body></html>\n')

@@ -312,7 +312,7 @@ def annotate_episodes(episodes, frame_rate: float = 8, *,
                       min_width: int = 320) -> List[np.ndarray]:
     """Turns recorded episodes into frames worth watching, for `save_video`.
 
-        episodes = [record_episode(environment, agent) for _ in range(3)]
+        episodes = gridlab.recording.record_episodes(environment, agent, 3)
         frames = annotate_episodes(episodes, frame_rate=8, label='dqn on simple')
         save_video(frames, 'evaluation.mp4', frame_rate=8)
 
@@ -323,9 +323,9 @@ def annotate_episodes(episodes, frame_rate: float = 8, *,
     each step for at least `step_seconds` unless that would make the episode
     last longer than `max_seconds` (a long CartPole run plays at one frame
     per step). So a 5-step GridWorld episode at 8 frames per second lasts
-    about 4.25 s, not 0.75 s. Frames narrower than `min_width` are enlarged
-    by a whole factor (nearest neighbour), so the text fits and cells stay
-    sharp.
+    4 s (1 s title, 1 s start, 4 x 0.25 s, 1 s end), not 0.75 s. Frames
+    narrower than `min_width` are enlarged by a whole factor (nearest
+    neighbour), so the text fits and cells stay sharp.
 
     Args:
         episodes: a sequence of `Episode`, of (frames, rewards) pairs, or of
