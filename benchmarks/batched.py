@@ -84,7 +84,7 @@ def batched(num_envs: int, observation_type, env_steps: int, seeds):
         env = BatchedGridWorld.from_task(TASK, num_envs, seed=seed,
                                          observation_type=observation_type)
         pool = np.random.default_rng(seed).integers(0, 4, (16, num_envs)).astype(np.int32)
-        steps = max(10, env_steps // num_envs)
+        steps = min(20_000, max(10, env_steps // num_envs))
         env.reset()
         step = env.step
 
@@ -107,7 +107,7 @@ def main(argv=None):
         seeds, single_steps, sync_steps, env_steps, sizes = range(2), 1_000, 20, 2_000, (1, 256)
     else:
         seeds, single_steps, sync_steps, env_steps, sizes = (
-            range(5), 200_000, 2_000, 20_000_000, SIZES)
+            range(5), 200_000, 2_000, 10_000_000, SIZES)
 
     print(f'Task {TASK!r}, random actions; env-steps/s, median over {len(seeds)} seeds; '
           'wall clock and CPU time (one core)')

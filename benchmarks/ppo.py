@@ -2,6 +2,7 @@
 
     python benchmarks/ppo.py            # full run (many minutes on a busy machine)
     python benchmarks/ppo.py --quick    # a smoke run (used by the tests)
+    python benchmarks/ppo.py --lunar    # LunarLander-v3 only (pip install .[box2d])
 
 CartPole: gridlab's PPO on Gymnasium's vector CartPole (16 copies, the
 `vector_entry_point`) and, in the same run, stable-baselines3's PPO (`pip
@@ -14,6 +15,10 @@ clocks: wall time, and the process's CPU time (steadier on a shared machine).
 GridWorlds: PPO on `BatchedGridWorld` copies (STATE_INDEX observations) from
 each task's fixed start, until the greedy policy's return from the start
 equals max_a Q*(start, a) (gridlab.judging, the agent's effective discount).
+
+LunarLander-v3 (`--lunar`): PPO on 16 copies (Gymnasium's SyncVectorEnv),
+TimeSteps discounted by 0.999, the greedy mean over 20 separately seeded
+episodes every 200k steps; the target is a greedy mean of 200.
 """
 
 import argparse
@@ -146,11 +151,58 @@ def gridworld(task: str, seed: int, budget: int):
     return summary.steps, clock.wall, clock.cpu, abs(value[0] - target) < 1e-6, value[0], target
 
 
+LUNAR_SETTINGS = dict(learning_rate=3e-4, rollout_length=128, num_minibatches=16,
+                      update_epochs=4, gae_lambda=0.98, entropy_cost=0.01)
+
+
+def lunar_greedy_mean(agent, seed: int, episodes: int = EVAL_EPISODES) -> float:
+    env = GymnasiumVectorWrapper('LunarLander-v3', num_envs=episodes, seed=seed)
+    timestep = env.reset()
+    total, done = np.zeros(episodes), np.zeros(episodes, bool)
+    with gridlab.evaluation_mode(agent):
+        while not done.all():
+            timestep = env.step(agent.batch_actions(timestep.observation))
+            total += np.where(done, 0., timestep.reward)
+            done |= timestep.step_type == 2
+    return float(total.mean())
+
+
+def lunar(seed: int, budget: int, check_every: int):
+    env = GymnasiumVectorWrapper('LunarLander-v3', num_envs=16, seed=seed, discount=0.999)
+    agent = PPO(env.single_environment_spec(), seed=seed, anneal_steps=budget,
+                **LUNAR_SETTINGS)
+    clock, scores = Clock(), []
+
+    def check(agent, steps):
+        if steps // check_every == (steps - 16 * agent.rollout_length) // check_every:
+            return False
+        clock.stop()
+        scores.append((steps, round(lunar_greedy_mean(agent, 10_000 + seed), 1)))
+        print(f'  LunarLander seed {seed}: {steps:,} steps, greedy mean {scores[-1][1]}',
+              flush=True)
+        clock.start()
+        return scores[-1][1] >= 200
+
+    clock.start()
+    summary = agent.train(env, budget, stop=check)
+    clock.stop()
+    if not scores or scores[-1][0] != summary.steps:
+        scores.append((summary.steps, round(lunar_greedy_mean(agent, 10_000 + seed), 1)))
+    return summary.steps, clock.wall, clock.cpu, scores
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='tiny smoke run')
+    parser.add_argument('--lunar', action='store_true', help='LunarLander-v3 only')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.lunar:
+        budget = 4_096 if args.quick else 1_000_000
+        steps, wall, cpu, scores = lunar(0, budget, 2_048 if args.quick else 200_000)
+        print(f'LunarLander-v3 PPO seed 0: {steps:,} steps, wall s {wall:.1f}, CPU s {cpu:.1f}, '
+              f'greedy means (steps, mean) {scores}')
+        return
     seeds = range(1) if args.quick else range(5)
     cartpole_budget = 2_048 if args.quick else 150_000
     grid_budget = 4_096 if args.quick else 1_000_000

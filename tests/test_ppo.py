@@ -185,3 +185,17 @@ def test_ppo_follows_a_shortest_path_on_a_gridworld():
 
     agent.train(batch, 400_000, stop=optimal)
     assert returns[-1] == pytest.approx(target, abs=1e-6), (len(returns), returns[-3:])
+
+
+def test_ppo_runs_on_vector_lunar_lander():
+    """A smoke run on LunarLander-v3 (the box2d extra): 8-dim observations, 4 actions."""
+    pytest.importorskip('Box2D', reason='LunarLander needs the box2d extra')
+    env = GymnasiumVectorWrapper('LunarLander-v3', num_envs=4, seed=0, discount=0.999)
+    spec = env.single_environment_spec()
+    assert spec.observations.shape == (8,) and spec.actions.num_values == 4
+    agent = PPO(spec, seed=0, rollout_length=16)
+    summary = agent.train(env, 128)
+    assert summary.steps == 128 and summary.updates == 2
+    with gridlab.evaluation_mode(agent):
+        actions = agent.batch_actions(env.reset().observation)
+    assert actions.shape == (4,) and set(actions.tolist()) <= {0, 1, 2, 3}

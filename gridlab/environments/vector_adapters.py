@@ -98,7 +98,9 @@ class GymnasiumVectorWrapper:
     Args:
       environment: a `gymnasium.vector.VectorEnv` with NEXT_STEP autoreset
         (Gymnasium's default), or an environment id, made with
-        `gymnasium.make_vec(id, num_envs, vectorization_mode='vector_entry_point')`.
+        `gymnasium.make_vec(id, num_envs)`: the id's own vector implementation
+        (`vector_entry_point`, as CartPole has) if it has one, else a
+        SyncVectorEnv (LunarLander).
       num_envs: copies, when `environment` is an id.
       seed: seeds the first reset; later resets continue the same stream.
       discount: the discount of steps that do not terminate.
@@ -110,8 +112,7 @@ class GymnasiumVectorWrapper:
             if num_envs is None or int(num_envs) != num_envs or num_envs < 1:
                 raise ValueError(f'num_envs must be a positive integer, got {num_envs!r}')
             _headless_pygame()
-            environment = gymnasium.make_vec(environment, num_envs=int(num_envs),
-                                             vectorization_mode='vector_entry_point')
+            environment = gymnasium.make_vec(environment, num_envs=int(num_envs))
         if not isinstance(environment, VectorEnv):
             raise TypeError(f'expected a gymnasium.vector.VectorEnv or an environment '
                             f'id, got {environment!r}')
