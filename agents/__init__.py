@@ -9,6 +9,7 @@
     actor_critic.py    ActorCriticAgent
     ppo.py             PPO (one environment, or batches of many)
     bandits.py         EpsilonGreedy, UCB, Softmax, GradientBandit
+    random_search.py   RandomPolicySearch, ParameterisedPolicySearch
 
 Classes are imported on first use, so looking at the registry loads no torch.
 """
@@ -22,9 +23,11 @@ _CLASSES = {
     'GradientBandit': 'agents.bandits',
     'NeuralFittedQAgent': 'agents.nfq',
     'PolicyGradientAgent': 'agents.policy_gradient',
+    'ParameterisedPolicySearch': 'agents.random_search',
     'PPO': 'agents.ppo',
     'QLearning': 'agents.tabular',
     'RandomAgent': 'agents.random_agent',
+    'RandomPolicySearch': 'agents.random_search',
     'SARSA': 'agents.tabular',
     'Softmax': 'agents.bandits',
     'UCB': 'agents.bandits',

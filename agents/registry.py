@@ -32,6 +32,14 @@ AGENTS = {
     'actor-critic': AgentEntry('agents.actor_critic:ActorCriticAgent',
                                ObservationType.AGENT_GOAL_POS, steps=60_000,
                                accepts=_VECTOR, description='advantage actor-critic'),
+    'random-search': AgentEntry('agents.random_search:RandomPolicySearch',
+                                ObservationType.STATE_INDEX, episodes=2_000,
+                                accepts=_INDEX,
+                                description='random deterministic policies, keep the best'),
+    'parameterised-search': AgentEntry(
+        'agents.random_search:ParameterisedPolicySearch', ObservationType.STATE_INDEX,
+        episodes=2_000, accepts=_INDEX,
+        description='policies drawn from softmax(theta), theta moved toward good ones'),
     'ppo': AgentEntry('agents.ppo:PPO', ObservationType.STATE_INDEX, steps=100_000,
                       description='PPO: clipped surrogate, GAE, minibatch epochs'),
 }

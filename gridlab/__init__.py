@@ -23,6 +23,10 @@ from gridlab.environments import (ACTION_NAMES, Action, ContextualBandit,
                                   SinglePrecisionWrapper, TASKS, TabularMDP,
                                   TabularModel, build_gridworld_task,
                                   setup_environment)
+from gridlab.environments.gymnasium_models import tabular_model_from_gymnasium
+from gridlab.environments.observation_wrappers import (DiscretisedObservation,
+                                                       OneHotObservation)
+from gridlab.irl import behaviour_cloning, expert_demonstrations, maxent_irl
 from gridlab.judging import (TrainingResult, actions_optimal_fraction,
                              greedy_actions, greedy_is_optimal,
                              greedy_return_from_start, optimal_fraction,
