@@ -109,6 +109,7 @@ class PPO(Checkpointing, gridlab.Actor):
                  max_grad_norm: float = 0.5,
                  hidden_sizes: Sequence[int] = (64, 64),
                  anneal_steps: Optional[int] = None,
+                 count_bonus: float = 0.,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent; every hyperparameter is here.
@@ -131,6 +132,10 @@ class PPO(Checkpointing, gridlab.Actor):
           hidden_sizes: widths of the hidden layers of both MLPs.
           anneal_steps: if set, the learning rate falls linearly to 0 over
             this many environment steps (counted over all copies).
+          count_bonus: in `train`, each step's reward gains
+            count_bonus / sqrt(visits of the observation reached), counted
+            over all copies (count-based exploration, as in MBIE-EB); for
+            state-index observations only. 0 turns it off.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the action sampling and the minibatches.
         """
@@ -167,6 +172,12 @@ class PPO(Checkpointing, gridlab.Actor):
         self.max_grad_norm = float(max_grad_norm)
         self.learning_rate = float(learning_rate)
         self.anneal_steps = anneal_steps
+        if count_bonus < 0 or (count_bonus and not getattr(observations, 'num_values', None)):
+            raise ValueError(f'count_bonus must be >= 0, and needs state-index '
+                             f'observations (a DiscreteArray spec); got {count_bonus!r} '
+                             f'with {observations!r}')
+        self.count_bonus = float(count_bonus)
+        self._visits = (np.zeros(observations.num_values) if count_bonus else None)
         self._device = resolve_device(device)
         torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
         self._generator = torch.Generator().manual_seed(int(torch_seed))
@@ -299,7 +310,11 @@ class PPO(Checkpointing, gridlab.Actor):
                 action = self.batch_actions(buffer[t])
                 timestep = environment.step(action)
                 actions[t] = torch.from_numpy(action)
-                rewards[t] = torch.as_tensor(np.asarray(timestep.reward))
+                reward = np.asarray(timestep.reward)
+                if self.count_bonus:
+                    reward = reward + self._bonus(np.asarray(timestep.observation),
+                                                  np.asarray(timestep.step_type))
+                rewards[t] = torch.as_tensor(reward)
                 discounts[t] = torch.as_tensor(np.asarray(timestep.discount)) * self.discount
                 buffer[t + 1] = self._as_inputs(timestep.observation)
                 step_type = np.asarray(timestep.step_type)
@@ -322,6 +337,13 @@ class PPO(Checkpointing, gridlab.Actor):
                     break
         return TrainingSummary(steps, updates, time.perf_counter() - started - paused,
                                returns)
+
+    def _bonus(self, observations: np.ndarray, step_types: np.ndarray) -> np.ndarray:
+        """count_bonus / sqrt(n(s')) for the cells reached (0 on restarts)."""
+        reached = step_types != _FIRST
+        np.add.at(self._visits, observations[reached], 1)
+        bonus = self.count_bonus / np.sqrt(np.maximum(self._visits[observations], 1))
+        return np.where(reached, bonus, 0.).astype(np.float32)
 
     # ------------------------------------------------------------- learning
 
