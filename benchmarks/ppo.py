@@ -206,7 +206,7 @@ def main(argv=None):
         return
     seeds = range(1) if args.quick else range(5)
     cartpole_budget = 2_048 if args.quick else 150_000
-    grid_budget = 4_096 if args.quick else 1_000_000
+    grid_budget = 4_096 if args.quick else 300_000
 
     print(f'CartPole-v1: solved = greedy mean >= {SOLVED:g} over {EVAL_EPISODES} episodes '
           f'(separately seeded); medians over {len(seeds)} seeds; torch threads 1')
