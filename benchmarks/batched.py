@@ -27,7 +27,7 @@ import gridlab
 from gridlab.environments.batched import BatchedGridWorld
 
 TASK = 'simple'
-SIZES = (1, 16, 256, 4096, 65536)
+SIZES = (1, 16, 256, 4096, 16384, 65536)
 
 
 def _median_rates(run, seeds):
