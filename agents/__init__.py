@@ -10,6 +10,7 @@
     ppo.py             PPO (one environment, or batches of many)
     bandits.py         EpsilonGreedy, UCB, Softmax, GradientBandit
     random_search.py   RandomPolicySearch, ParameterisedPolicySearch
+    options.py         SMDPQLearning, IntraOptionQLearning (gridlab.options)
 
 Classes are imported on first use, so looking at the registry loads no torch.
 """
@@ -21,6 +22,7 @@ _CLASSES = {
     'DQN': 'agents.dqn',
     'EpsilonGreedy': 'agents.bandits',
     'GradientBandit': 'agents.bandits',
+    'IntraOptionQLearning': 'agents.options',
     'NeuralFittedQAgent': 'agents.nfq',
     'PolicyGradientAgent': 'agents.policy_gradient',
     'ParameterisedPolicySearch': 'agents.random_search',
@@ -29,6 +31,7 @@ _CLASSES = {
     'RandomAgent': 'agents.random_agent',
     'RandomPolicySearch': 'agents.random_search',
     'SARSA': 'agents.tabular',
+    'SMDPQLearning': 'agents.options',
     'Softmax': 'agents.bandits',
     'UCB': 'agents.bandits',
 }

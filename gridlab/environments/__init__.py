@@ -8,6 +8,8 @@
     tabular_mdp.py TabularMDP, MarkovChain          bandits.py    bandits
     wrappers.py    wrappers, setup_environment
     gymnasium_adapters.py  Gymnasium both ways (imports gymnasium: not loaded here)
+    multiagent.py  MultiAgentGridWorld, several agents on one grid, and its joint model
+    pettingzoo_adapter.py  as a PettingZoo ParallelEnv (imports pettingzoo: not loaded here)
 """
 
 from gridlab.environments.actions import ACTION_NAMES, Action
@@ -16,6 +18,8 @@ from gridlab.environments.base import Environment
 from gridlab.environments.gridworld import GridWorld, ObservationType
 from gridlab.environments.layout import parse_layout
 from gridlab.environments.model import TabularModel
+from gridlab.environments.multiagent import (MultiAgentGridWorld,
+                                             build_multiagent_task)
 from gridlab.environments.tabular_mdp import MarkovChain, TabularMDP
 from gridlab.environments.tasks import TASKS, build_gridworld_task
 from gridlab.environments.wrappers import (EnvironmentWrapper,
