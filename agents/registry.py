@@ -3,17 +3,29 @@
 Registered with gridlab through the `gridlab.agents` entry-point group (see
 setup.cfg); classes are named by import path so that listing them imports
 no torch. Each entry also says which GridWorld observation the agent learns
-from by default and how long it trains.
+from by default and how long it trains, and `hyperparams.toml` beside this
+file holds the settings tuned per agent and task (like rl-zoo's
+hyperparams/), which `gridlab train` uses unless told otherwise.
 """
+
+import pathlib
 
 from gridlab.environments.gridworld import ObservationType
 from gridlab.registry import AgentEntry
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10.
+    import tomli as tomllib
+
+TUNED = tomllib.loads((pathlib.Path(__file__).with_name('hyperparams.toml'))
+                      .read_text(encoding='utf-8'))
 
 _ARRAYS = tuple(t for t in ObservationType if t is not ObservationType.STATE_INDEX)
 _VECTOR = (ObservationType.AGENT_GOAL_POS,)
 _INDEX = (ObservationType.STATE_INDEX,)
 
-AGENTS = {
+_AGENTS = {
     'random': AgentEntry('agents.random_agent:RandomAgent', ObservationType.STATE_INDEX,
                          episodes=20, description='uniform random actions'),
     'q-learning': AgentEntry('agents.tabular:QLearning', ObservationType.STATE_INDEX,
@@ -43,3 +55,7 @@ AGENTS = {
     'ppo': AgentEntry('agents.ppo:PPO', ObservationType.STATE_INDEX, steps=100_000,
                       description='PPO: clipped surrogate, GAE, minibatch epochs'),
 }
+
+# Each entry with its tuned settings, task by task.
+AGENTS = {name: AgentEntry(**{**entry.__dict__, 'tuned': TUNED.get(name, {})})
+          for name, entry in _AGENTS.items()}

@@ -53,6 +53,7 @@ def main(argv=None):
 
     print(f'GridWorld steps/s (median of {repeats}, {num_steps:,} random steps)')
     print(f'{"task":<10} {"observation":<15} {"raw":>12} {"wrapped":>12} {"vs seed":>8}')
+    rows = []
     for task in ('simple', 'maze'):
         for kind in gridlab.ObservationType:
             env = gridlab.build_gridworld_task(task, observation_type=kind, seed=0)
@@ -62,6 +63,8 @@ def main(argv=None):
             seed = SEED_STEPS_PER_SECOND.get(kind.name) if task == 'simple' else None
             ratio = f'{raw / seed:.1f}x' if seed else ''
             print(f'{task:<10} {kind.name:<15} {raw:>12,.0f} {wrapped:>12,.0f} {ratio:>8}')
+            rows.append(dict(task=task, observation=kind.name, steps_per_second=raw,
+                             wrapped_steps_per_second=wrapped))
 
     print(f'\nrender() microseconds per frame (median of {repeats}, {frames} frames)')
     for task in ('simple', 'maze'):
@@ -73,6 +76,8 @@ def main(argv=None):
             print(f'{task:<10} cell {cell_size:>2} px ({size:>9}): {us:8.1f} us'
                   f'   ({SEED_RENDER_MICROSECONDS / us:,.0f}x faster than the '
                   'seed\'s matplotlib frame)')
+            rows.append(dict(task=task, cell_size=cell_size, render_microseconds=us))
+    return rows
 
 
 if __name__ == '__main__':

@@ -63,11 +63,14 @@ def shortest_path_on_simple(agent_class, seed, budget):
                                        check_every=50, from_start=True)[:3]
 
 
-def _row(name, task, results, seeds):
-    print(f'{name:<12} {task:<12} {sum(r[0] for r in results):>5}/{seeds} '
-          f'{statistics.median(r[1] for r in results):>8,.0f} '
-          f'{statistics.median(r[2] for r in results):>8.2f} '
-          f'{statistics.median(r[1] / r[2] for r in results):>8,.0f}', flush=True)
+def _row(name, task, results, seeds, budget):
+    row = dict(agent=name, task=task, solved=sum(r[0] for r in results), seeds=seeds,
+               budget=budget, steps=statistics.median(r[1] for r in results),
+               seconds=statistics.median(r[2] for r in results),
+               steps_per_second=statistics.median(r[1] / r[2] for r in results))
+    print(f'{name:<12} {task:<12} {row["solved"]:>5}/{seeds} {row["steps"]:>8,.0f} '
+          f'{row["seconds"]:>8.2f} {row["steps_per_second"]:>8,.0f}', flush=True)
+    return row
 
 
 def main(argv=None):
@@ -83,12 +86,15 @@ def main(argv=None):
           f'over {seeds} seed(s)\n')
     print(f'{"agent":<12} {"task":<12} {"solved":>7} {"steps":>8} {"seconds":>8} '
           f'{"steps/s":>8}')
+    rows = []
     for name, agent_class in AGENTS.items():
-        _row(name, 'CartPole-v1', [solve_cartpole(agent_class, seed, budget)
-                                   for seed in range(seeds)], seeds)
-        _row(name, 'simple path', [shortest_path_on_simple(agent_class, seed,
-                                                           min(budget, 60_000))
-                                   for seed in range(seeds)], seeds)
+        rows.append(_row(name, 'CartPole-v1', [solve_cartpole(agent_class, seed, budget)
+                                               for seed in range(seeds)], seeds, budget))
+        path_budget = min(budget, 60_000)
+        rows.append(_row(name, 'simple path', [
+            shortest_path_on_simple(agent_class, seed, path_budget)
+            for seed in range(seeds)], seeds, path_budget))
+    return rows
 
 
 if __name__ == '__main__':

@@ -80,13 +80,19 @@ def main(argv=None):
     sizes = QUICK if parser.parse_args(argv).quick else FULL
     print(f'ReplayBuffer throughput (median of {sizes["repeats"]} repeats)\n')
     print(f'{"operation":<20} {"observation":<16} {"batches/s":>12} {"transitions/s":>15}')
+    rows = []
     for name, shape in OBSERVATION_SHAPES.items():
-        print(f'{"add":<20} {name:<16} {"":>12} {add_rate(shape, **sizes):>15,.0f}')
+        rate = add_rate(shape, **sizes)
+        print(f'{"add":<20} {name:<16} {"":>12} {rate:>15,.0f}')
+        rows.append(dict(operation='add', observation=name, transitions_per_second=rate))
     for name, shape in OBSERVATION_SHAPES.items():
         for batch_size in BATCH_SIZES:
             batches = sample_rate(shape, batch_size, **sizes)
             print(f'{f"sample({batch_size})":<20} {name:<16} '
                   f'{batches:>12,.0f} {batches * batch_size:>15,.0f}')
+            rows.append(dict(operation=f'sample({batch_size})', observation=name,
+                             transitions_per_second=batches * batch_size))
+    return rows
 
 
 if __name__ == '__main__':

@@ -68,6 +68,7 @@ def main(argv=None):
           f'medians over {seeds} seed(s)\n')
     print(f'{"agent":<11} {"task":<9} {"solved":>7} {"steps":>8} {"seconds":>8} '
           f'{"steps/s":>8}')
+    rows = []
     for name, (make_agent, observation, exploring, budget) in AGENTS.items():
         if args.quick:
             budget = 300
@@ -80,14 +81,22 @@ def main(argv=None):
             rate = statistics.median(r.steps / r.seconds for r in results)
             print(f'{name:<11} {task:<9} {solved:>5}/{seeds} {steps:>8,.0f} '
                   f'{seconds:>8.2f} {rate:>8,.0f}', flush=True)
-    results = [pixels_to_shortest_path(seed, 500 if args.quick else 15_000)
-               for seed in range(seeds)]
-    print(f'{"DQN (rgb)":<11} {"simple*":<9} {sum(r.solved for r in results):>5}/{seeds} '
-          f'{statistics.median(r.steps for r in results):>8,.0f} '
-          f'{statistics.median(r.seconds for r in results):>8.2f} '
-          f'{statistics.median(r.steps / r.seconds for r in results):>8,.0f}')
+            rows.append(dict(agent=name, task=task, solved=solved, seeds=seeds,
+                             budget=budget, steps=steps, seconds=seconds,
+                             steps_per_second=rate))
+    budget = 500 if args.quick else 15_000
+    results = [pixels_to_shortest_path(seed, budget) for seed in range(seeds)]
+    row = dict(agent='DQN (rgb)', task='simple*', solved=sum(r.solved for r in results),
+               seeds=seeds, budget=budget,
+               steps=statistics.median(r.steps for r in results),
+               seconds=statistics.median(r.seconds for r in results),
+               steps_per_second=statistics.median(r.steps / r.seconds for r in results))
+    print(f'{row["agent"]:<11} {row["task"]:<9} {row["solved"]:>5}/{seeds} '
+          f'{row["steps"]:>8,.0f} {row["seconds"]:>8.2f} {row["steps_per_second"]:>8,.0f}')
+    rows.append(row)
     print('\n* from pixels the criterion is an optimal greedy episode from the '
           'start state; every other row: optimal on every free cell.')
+    return rows
 
 
 if __name__ == '__main__':

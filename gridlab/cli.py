@@ -24,15 +24,59 @@ class UsageError(Exception):
     """A bad argument: reported in one line, without a traceback."""
 
 
+def _run_settings(args) -> dict:
+    """Run settings from --config, overridden by the flags given."""
+    from gridlab import hyperparameters as hp
+    settings = {}
+    if args.config:
+        try:
+            settings = hp.load_config(args.config)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    for key in ('agent', 'task', 'seed', 'steps', 'episodes', 'observation',
+                'discount', 'device', 'eval_episodes', 'eval_every'):
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    if 'steps' in settings and args.episodes is not None:
+        settings.pop('steps')  # The flag wins over the file.
+    if 'episodes' in settings and args.steps is not None:
+        settings.pop('episodes')
+    try:
+        given = hp.parse_sets(args.set or [])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    settings['hyperparameters'] = {**settings.get('hyperparameters', {}), **given}
+    return settings
+
+
 def train(args) -> int:
     from gridlab import experiment
     try:
+        if args.resume:
+            if args.agent or args.task or args.set or args.config:
+                raise UsageError('--resume continues a run as it was configured; '
+                                 'give no --agent, --task, --set or --config with it')
+            experiment.resume_experiment(args.resume,
+                                         progress=None if args.progress else False,
+                                         log_every=args.log_every)
+            return 0
+        settings = _run_settings(args)
+        for key in ('agent', 'task'):
+            if key not in settings:
+                raise UsageError(f'--{key} is required (or give it in --config)')
         experiment.run_experiment(
-            args.agent, args.task, args.out, seed=args.seed,
-            observation=args.observation, steps=args.steps, episodes=args.episodes,
-            discount=args.discount, device=args.device,
-            eval_episodes=args.eval_episodes, overwrite=args.overwrite,
-            progress=None if args.progress else False, log_every=args.log_every)
+            settings['agent'], settings['task'], args.out,
+            seed=settings.get('seed', 0), observation=settings.get('observation'),
+            steps=settings.get('steps'), episodes=settings.get('episodes'),
+            discount=settings.get('discount'),
+            hyperparameters=settings['hyperparameters'],
+            device=settings.get('device', 'cpu'),
+            eval_episodes=settings.get('eval_episodes', 5),
+            eval_every=settings.get('eval_every'), overwrite=args.overwrite,
+            progress=None if args.progress else False, log_every=args.log_every,
+            tensorboard=args.tensorboard, video_every=args.video_every,
+            command=['gridlab'] + list(args.argv))
     except KeyboardInterrupt:
         print('gridlab: interrupted; the log, a checkpoint and summary.json are '
               'kept', file=sys.stderr)
@@ -42,11 +86,89 @@ def train(args) -> int:
 
 def evaluate_run(args) -> int:
     from gridlab import experiment
-    returns = experiment.evaluate_run(args.run_dir, args.episodes, args.video,
-                                      args.device)
+    statistics = experiment.evaluate_run(args.run_dir, args.episodes, args.video,
+                                         args.device)
     video = f'; video {args.video}' if args.video else ''
-    print(f'gridlab: {len(returns)} greedy episodes, mean return '
-          f'{sum(returns) / len(returns):.2f}{video}')
+    print(f'gridlab: {statistics["episodes"]} greedy episodes, mean return '
+          f'{statistics["mean_return"]:.2f} (std {statistics["std_return"]:.2f}, '
+          f'min {statistics["min_return"]:.2f}, max {statistics["max_return"]:.2f})'
+          f'{video}')
+    return 0
+
+
+def sweep(args) -> int:
+    from gridlab import hyperparameters as hp, sweep as sweep_lib
+    settings = {}
+    if args.config:
+        try:
+            settings = hp.load_config(args.config)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    agents = _names(args.agents) if args.agents else _listed(settings.get('agents'))
+    tasks = _names(args.tasks) if args.tasks else _listed(settings.get('tasks'))
+    seeds = args.seeds if args.seeds is not None else settings.get('seeds', '0')
+    if isinstance(seeds, list):
+        seeds = ','.join(str(seed) for seed in seeds)
+    if not agents or not tasks:
+        raise UsageError('--agents and --tasks are required (or agents and tasks '
+                         'in --config)')
+    grid = {name: values if isinstance(values, list) else [values]
+            for name, values in settings.get('hyperparameters', {}).items()}
+    try:
+        for name, values in hp.parse_sets(args.set or []).items():
+            grid[name] = _split_values(values)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        result = sweep_lib.run_sweep(
+            agents, tasks, str(seeds), args.out, grid, backend=args.backend,
+            workers=args.workers, address=args.address,
+            steps=args.steps if args.steps is not None else settings.get('steps'),
+            episodes=args.episodes if args.episodes is not None else settings.get('episodes'),
+            eval_every=args.eval_every if args.eval_every is not None
+            else settings.get('eval_every'))
+    except KeyboardInterrupt:
+        print(f'gridlab: sweep interrupted; finished runs are kept in {args.out} '
+              '(run the same command to continue)', file=sys.stderr)
+        return 130
+    failed = result.failed
+    print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} runs '
+          f'completed; results in {result.directory}')
+    return 1 if failed else 0
+
+
+def _names(text: str) -> list:
+    return [name.strip() for name in text.split(',') if name.strip()]
+
+
+def _listed(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else _names(str(value))
+
+
+def _split_values(text: str) -> list:
+    """'0.1,0.5' -> ['0.1', '0.5']; a bracketed list such as [64,64] stays one value."""
+    values, depth, current = [], 0, ''
+    for char in text:
+        depth += char in '([' 
+        depth -= char in ')]'
+        if char == ',' and depth == 0:
+            values.append(current)
+            current = ''
+        else:
+            current += char
+    values.append(current)
+    return [value.strip() for value in values if value.strip()]
+
+
+def compare(args) -> int:
+    from gridlab import compare as compare_lib
+    try:
+        path = compare_lib.compare(args.paths, out=args.out)
+    except compare_lib.CompareError as error:
+        raise UsageError(str(error)) from None
+    print(compare_lib.format_table(path))
     return 0
 
 
@@ -117,28 +239,69 @@ def _seed(text: str) -> int:
     return value
 
 
+def _train_epilog() -> str:
+    lines = ['defaults per agent (GridWorld observation, training budget):']
+    for name, entry in registry.agents().items():
+        episodes, steps = entry.budget()
+        budget = f'{steps:,} steps' if steps else f'{episodes:,} episodes'
+        tuned = ', '.join(entry.tuned)
+        lines.append(f'  {name:<13} {entry.observation.name.lower():<15} {budget}'
+                     + (f' (tuned for {tuned})' if tuned else ''))
+    lines += ['',
+              'examples:',
+              '  gridlab train --agent dqn --task simple',
+              '  gridlab train --agent q-learning --task FrozenLake-v1 --set step_size=0.05',
+              '  gridlab train --agent actor-critic --task CartPole-v1 --seed 3 '
+              '--eval-every 5000']
+    return '\n'.join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog='gridlab', description='Train and look at reinforcement-learning agents.')
     commands = parser.add_subparsers(dest='command', required=True,
                                      parser_class=_Parser)
 
-    p = commands.add_parser('train', help='train an agent on a task; keep the run')
-    p.add_argument('--agent', required=True,
-                   help=f'one of: {", ".join(registry.agents())}; or '
-                        'package.module:Class for any gridlab.Actor')
-    p.add_argument('--task', required=True, help='a task from `gridlab tasks`')
-    p.add_argument('--observation', help='observation type (default: per agent)')
+    p = commands.add_parser(
+        'train', help='train an agent on a task; keep the run',
+        description='Train an agent on a task and keep the whole run in one folder.',
+        epilog=_train_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--agent', help=f'one of: {", ".join(registry.agents())}; or '
+                                   'package.module:Class for any gridlab.Actor')
+    p.add_argument('--task', help='a task from `gridlab tasks` (GridWorld tasks and '
+                                  'Gymnasium ids)')
+    p.add_argument('--observation', help='GridWorld observation type: state_index, '
+                                         'agent_onehot, grid, agent_goal_pos, rgb '
+                                         '(default: per agent, below)')
     length = p.add_mutually_exclusive_group()
-    length.add_argument('--episodes', type=_positive, help='training episodes')
-    length.add_argument('--steps', type=_positive, help='training steps')
-    p.add_argument('--seed', type=_seed, default=0)
+    length.add_argument('--episodes', type=_positive,
+                        help='training episodes (default: per agent, below)')
+    length.add_argument('--steps', type=_positive,
+                        help='training steps (default: per agent, below)')
+    p.add_argument('--seed', type=_seed, help='seeds the environment and the agent '
+                                              '(default 0)')
     p.add_argument('--discount', type=_unit_interval,
-                   help='the discount the TimeSteps carry (default: the task\'s, '
-                        '0.9 on GridWorld tasks, 0.99 on Gymnasium)')
+                   help='the discount the TimeSteps carry; agents multiply their own '
+                        '(1) onto it (default: the task\'s, 0.9 on GridWorld tasks, '
+                        '0.99 on Gymnasium)')
+    p.add_argument('--set', action='append', metavar='NAME=VALUE',
+                   help='set an agent constructor argument, e.g. --set step_size=0.1 '
+                        '(repeatable)')
+    p.add_argument('--config', help='a .toml or .yaml file of settings and '
+                                    '[hyperparameters]; flags win over it')
     p.add_argument('--out', help='run directory (default runs/TASK-AGENT-seedS)')
-    p.add_argument('--device', default='cpu', choices=('cpu', 'cuda', 'auto'))
-    p.add_argument('--eval-episodes', type=_positive, default=5)
+    p.add_argument('--device', choices=('cpu', 'cuda', 'auto'),
+                   help='where networks run (default cpu)')
+    p.add_argument('--eval-episodes', type=_positive,
+                   help='greedy episodes per evaluation (default 5)')
+    p.add_argument('--eval-every', type=_positive, metavar='STEPS',
+                   help='evaluate, checkpoint and keep best.pt every STEPS steps')
+    p.add_argument('--video-every', type=_positive, metavar='STEPS',
+                   help='film a greedy episode every STEPS steps (RUN/videos/)')
+    p.add_argument('--tensorboard', action='store_true',
+                   help='also log to RUN/tensorboard (needs gridlab[tensorboard])')
+    p.add_argument('--resume', metavar='RUN',
+                   help='continue an interrupted run from its checkpoint')
     p.add_argument('--overwrite', action='store_true',
                    help='replace the run already in --out')
     p.add_argument('--log-every', type=float, default=1.,
@@ -153,6 +316,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--video', help='write a video of the first episodes here')
     p.add_argument('--device', choices=('cpu', 'cuda', 'auto'))
     p.set_defaults(run=evaluate_run)
+
+    p = commands.add_parser(
+        'sweep', help='many runs: agents x tasks x seeds x hyperparameter values',
+        description='Run every combination, each into its own run folder under --out; '
+                    'rerunning the same command skips finished runs.',
+        epilog='example: gridlab sweep --agents q-learning,sarsa --tasks simple,obstacle '
+               '--seeds 0-9 --set step_size=0.1,0.5 --out sweeps/tabular')
+    p.add_argument('--agents', help='comma-separated agent names')
+    p.add_argument('--tasks', help='comma-separated tasks')
+    p.add_argument('--seeds', help='e.g. 0-9 or 0,3,7 (default 0)')
+    p.add_argument('--set', action='append', metavar='NAME=V1,V2',
+                   help='values to try for an agent argument (repeatable)')
+    p.add_argument('--config', help='a .toml or .yaml file: agents, tasks, seeds, '
+                                    '[hyperparameters] with lists of values')
+    length = p.add_mutually_exclusive_group()
+    length.add_argument('--episodes', type=_positive)
+    length.add_argument('--steps', type=_positive)
+    p.add_argument('--eval-every', type=_positive, metavar='STEPS',
+                   help='evaluate every STEPS steps (gives steps to optimal)')
+    p.add_argument('--out', required=True, help='the sweep folder')
+    p.add_argument('--backend', choices=('local', 'ray'), default='local',
+                   help='local process pool (default) or Ray')
+    p.add_argument('--workers', type=_positive,
+                   help='parallel runs (default: the number of CPUs)')
+    p.add_argument('--address', help='join the Ray cluster at this address')
+    p.set_defaults(run=sweep)
+
+    p = commands.add_parser(
+        'compare', help='IQM, bootstrap intervals, probability of improvement',
+        description='Aggregate statistics (Agarwal et al., 2021) over a sweep folder '
+                    'or any set of run folders.')
+    p.add_argument('paths', nargs='+', help='a sweep folder, or run folders')
+    p.add_argument('--out', help='where to write aggregate.csv and the plots '
+                                 '(default: the sweep folder)')
+    p.set_defaults(run=compare)
 
     p = commands.add_parser('tasks', help='list the tasks')
     p.set_defaults(run=list_tasks)
@@ -193,8 +391,10 @@ def _configure_heavy_libraries(args) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from gridlab.experiment import ExperimentError
+    from gridlab.experiment import ExperimentError  # Sweeps' errors are ones too.
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     _configure_heavy_libraries(args)
     try:
         return args.run(args)

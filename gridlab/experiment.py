@@ -13,11 +13,15 @@ agents with action values on a GridWorld also q_values.png and policy.png.
 
 import dataclasses
 import json
+import math
 import pathlib
+import platform
+import subprocess
+import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from gridlab import files, judging, loggers, registry
+from gridlab import files, hyperparameters as hyperparameters_lib, judging, loggers, registry
 from gridlab.core import (Checkpointable, HasQValues, ReportsLoss,
                           agent_discount)
 from gridlab.environments import tasks as tasks_lib
@@ -30,8 +34,9 @@ GYMNASIUM_TASKS = {'CartPole-v1': 'balance a pole on a cart (Gymnasium)',
                    'FrozenLake-v1': 'slippery 4x4 lake, reach the goal (Gymnasium)'}
 GYMNASIUM_DISCOUNT = 0.99  # What Gymnasium tasks' TimeSteps carry by default.
 
-RUN_FILES = ('episodes.csv', 'learning_curve.png', 'q_values.png', 'policy.png',
-             'evaluation.mp4', 'agent.pt', 'summary.json')
+RUN_FILES = ('episodes.csv', 'evaluation.csv', 'learning_curve.png', 'q_values.png',
+             'policy.png', 'evaluation.mp4', 'agent.pt', 'best.pt', 'run_state.json',
+             'summary.json', 'report.html', 'tensorboard', 'videos')
 EVALUATION_STEP_CAP = 500  # A greedy policy can loop forever; evaluation must end.
 VIDEO_FRAME_CAP = 300  # A balanced CartPole must not hold a gigabyte of frames.
 
@@ -132,33 +137,83 @@ def write_summary(path: pathlib.Path, summary: dict) -> None:
     files.atomic_write_text(path, json.dumps(summary, indent=2) + '\n')
 
 
+def _success_threshold(environment) -> Optional[float]:
+    """The return that counts as solving a Gymnasium task (its reward_threshold)."""
+    gymnasium_env = getattr(environment, 'gymnasium_environment', None)
+    spec = getattr(gymnasium_env, 'spec', None)
+    return getattr(spec, 'reward_threshold', None)
+
+
+def evaluation_statistics(environment, agent, episodes: int,
+                          video: Optional[pathlib.Path] = None) -> Dict[str, Any]:
+    """Greedy episodes: mean, std, min, max of the returns and the success rate.
+
+    Success is reaching the goal on a GridWorld (the episode terminated
+    there), and a return at the Gymnasium task's `reward_threshold` (CartPole
+    475, FrozenLake 0.7) on a Gymnasium task that has one. One more greedy
+    episode goes to `video`, if given.
+    """
+    log = loggers.InMemoryLogger()
+    evaluate(environment, agent, episodes, logger=log, render=False,
+             max_steps_per_episode=EVALUATION_STEP_CAP)
+    returns = [row['episode_return'] for row in log.data]
+    mean = sum(returns) / len(returns)
+    statistics = {'episodes': len(returns), 'mean_return': mean,
+                  'std_return': math.sqrt(sum((r - mean) ** 2 for r in returns) /
+                                          len(returns)),
+                  'min_return': min(returns), 'max_return': max(returns)}
+    threshold = _success_threshold(environment)
+    if threshold is not None:
+        statistics['success_rate'] = sum(r >= threshold for r in returns) / len(returns)
+    elif hasattr(environment, 'transition_model'):  # A GridWorld: the goal ends it.
+        statistics['success_rate'] = sum(row['terminated'] for row in log.data) / len(
+            returns)
+    if video is not None:
+        write_evaluation_video(environment, agent, video)
+    return statistics
+
+
+def write_evaluation_video(environment, agent, path, label: Optional[str] = None) -> None:
+    """One greedy episode, annotated (step, reward, return; held first and last
+    frames), as an MP4 or GIF at the environment's frame rate."""
+    from gridlab import recording, video as video_lib
+    frame_rate = getattr(environment, 'render_fps', 8)
+    episodes = recording.record_episodes(environment, agent, episodes=1,
+                                         max_steps=VIDEO_FRAME_CAP)
+    video_lib.save_video(video_lib.annotate_episodes(episodes, frame_rate, label=label),
+                         path, frame_rate=frame_rate)
+
+
 def evaluation_returns(environment, agent, episodes: int,
                        video: Optional[pathlib.Path] = None) -> List[float]:
-    """Greedy returns over `episodes`; one more greedy episode goes to `video`."""
-    from gridlab import video as video_lib
+    """Greedy returns over `episodes` (see `evaluation_statistics`)."""
     log = loggers.InMemoryLogger()
     evaluate(environment, agent, episodes, logger=log, render=False,
              max_steps_per_episode=EVALUATION_STEP_CAP)
     if video is not None:
-        frames = evaluate(environment, agent, 1, logger=loggers.NoOpLogger(),
-                          max_steps_per_episode=VIDEO_FRAME_CAP)
-        video_lib.save_video(frames, video,
-                             frame_rate=getattr(environment, 'render_fps', 8))
+        write_evaluation_video(environment, agent, video)
     return [row['episode_return'] for row in log.data]
 
 
-def _policy_pictures(environment, agent, out: pathlib.Path) -> dict:
-    """Heatmaps of Q (value agents), the greedy policy, and how optimal it is."""
+def _policy_pictures(environment, agent, out: pathlib.Path, name: str,
+                     task: str) -> dict:
+    """Heatmaps of Q (value agents), the greedy policy with its non-optimal
+    cells marked (judged by planning), and how optimal it is."""
     from gridlab import plotting
     q_star = judging.optimal_q_values(environment, agent_discount(agent))
     if isinstance(agent, HasQValues):
         q = judging.q_table(agent, environment)
-        _save_figure(plotting.plot_action_values(q), out / 'q_values.png')
-        _save_figure(environment.plot_greedy_policy(q), out / 'policy.png')
+        _save_figure(plotting.plot_action_values(
+            q, walls=environment.walls, cliffs=environment.cliffs,
+            start=environment.start_state, goal=environment.goal_state,
+            title=f'{name} on {task}'), out / 'q_values.png')
+        _save_figure(environment.plot_greedy_policy(q, q_star=q_star, agent=name,
+                                                    task=task), out / 'policy.png')
         return {'optimal_fraction': judging.optimal_fraction(environment, q, q_star)}
     actions = judging.greedy_actions(agent, environment)
-    _save_figure(environment.plot_policy(actions, title='Greedy policy'),
-                 out / 'policy.png')
+    _save_figure(environment.plot_policy(
+        actions, title='Greedy policy', optimal=plotting.optimal_actions(actions, q_star),
+        agent=name, task=task), out / 'policy.png')
     return {'optimal_fraction': judging.actions_optimal_fraction(
         environment, actions, q_star)}
 
@@ -183,14 +238,201 @@ def _prepare_directory(out: pathlib.Path, overwrite: bool) -> pathlib.Path:
         raise ExperimentError(f'cannot create the run folder {str(out)!r}: '
                               f'{error}') from None
     for name in old:  # Nothing of the old run may sit beside the new one.
-        (out / name).unlink()
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     return out
 
 
-def _training_summary(log: loggers.InMemoryLogger, start: float) -> dict:
-    return {'episodes': len(log.data),
-            'steps': int(sum(row['episode_length'] for row in log.data)),
-            'seconds': round(time.perf_counter() - start, 3)}
+def _versions() -> Dict[str, str]:
+    """Versions of what a run depends on (gymnasium only if it was loaded)."""
+    from importlib import metadata
+    versions = {'python': platform.python_version()}
+    for name in ('gridlab', 'torch', 'numpy', 'gymnasium', 'dm-env'):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _git_commit() -> Optional[str]:
+    """The commit of the gridlab checkout in use, if it is one."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    if not (root / '.git').exists():
+        return None
+    try:
+        result = subprocess.run(['git', '-C', str(root), 'rev-parse', 'HEAD'],
+                                capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def resolve_settings(agent: str, task: str, *, observation=None, steps=None,
+                     episodes=None, hyperparameters=None) -> Dict[str, Any]:
+    """The agent's entry, observation type, budget and typed hyperparameters.
+
+    Layers, later winning: the constructor's defaults, gridlab's tuned values
+    for this agent on this task (the entry's `tuned`), then `hyperparameters`
+    (from a config file and --set). Every name and value is checked here,
+    before anything is built or written.
+    """
+    entry = _resolve_agent(agent)
+    tuned = dict(entry.tuned.get(task, {}))
+    gymnasium_task = is_gymnasium_task(task)
+    if gymnasium_task:
+        if observation is not None:
+            raise ExperimentError(f'observation applies to GridWorld tasks, not to '
+                                  f'the Gymnasium environment {task!r}')
+        kind = None
+    else:
+        kind = observation_type(observation or tuned.get('observation'), entry, agent)
+    if steps is not None and episodes is not None:
+        raise ExperimentError('give steps or episodes, not both')
+    if steps is None and episodes is None:
+        if 'steps' in tuned or 'episodes' in tuned:
+            episodes, steps = tuned.get('episodes'), tuned.get('steps')
+        else:
+            episodes, steps = entry.budget()
+    for name, value in (('steps', steps), ('episodes', episodes)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
+    parameters = registry.constructor_parameters(entry.load())
+    try:
+        values = hyperparameters_lib.typed(
+            parameters, hyperparameters_lib.merge(tuned.get('hyperparameters', {}),
+                                                  hyperparameters or {}), agent)
+    except ValueError as error:
+        raise ExperimentError(str(error)) from None
+    return {'entry': entry, 'observation': kind, 'steps': steps, 'episodes': episodes,
+            'hyperparameters': values, 'parameters': parameters,
+            'gymnasium': gymnasium_task}
+
+
+class PeriodicEvaluation:
+    """An `EpisodeObserver` that evaluates and checkpoints every `every` steps.
+
+    At the end of the episode that crosses each mark it runs `episodes`
+    greedy episodes on its own, separately seeded copy of the task, writes
+    a row to evaluation.csv (with the optimal fraction on a GridWorld), keeps
+    the best checkpoint as best.pt and the latest as agent.pt with
+    run_state.json, from which `--resume` continues.
+    """
+
+    def __init__(self, run: '_Run', every: int, episodes: int):
+        self._run, self._every, self._episodes = run, every, episodes
+        self._steps = run.steps_done
+        self._next = (self._steps // every + 1) * every
+        self._best = -math.inf
+        self._csv = None
+
+    def observe_first(self, env, timestep) -> None:
+        pass
+
+    def observe(self, env, timestep, action) -> None:
+        self._steps += 1
+
+    def get_metrics(self) -> Dict[str, Any]:
+        if self._steps < self._next:
+            return {}
+        self._next = (self._steps // self._every + 1) * self._every
+        return self._run.evaluate_now(self._steps, self._episodes, self)
+
+    def write(self, row: dict) -> None:
+        if self._csv is None:
+            self._csv = loggers.CSVLogger(self._run.out / 'evaluation.csv',
+                                          append=self._run.resumed)
+        self._csv.write(row)
+        if row['mean_return'] > self._best:
+            self._best = row['mean_return']
+            self._run.actor.save(self._run.out / 'best.pt')
+
+    def close(self) -> None:
+        if self._csv is not None:
+            self._csv.close()
+
+
+class _Run:
+    """One run in progress: its environment, agent, folder and summary."""
+
+    def __init__(self, settings, task, seed, discount, device, out, summary,
+                 resumed=False):
+        self.settings, self.task, self.seed = settings, task, seed
+        self.out, self.summary, self.resumed = out, summary, resumed
+        environment = make_environment(task, settings['observation'], seed, discount)
+        self.environment, spec = setup_environment(environment)
+        try:
+            self.actor = settings['entry'].make(spec, seed=seed, device=device,
+                                                **settings['hyperparameters'])
+        except (ValueError, TypeError) as error:  # A device not here, a bad value.
+            raise ExperimentError(f'{summary["config"]["agent"]} on {task}: '
+                                  f'{error}') from None
+        self.evaluation_environment = None
+        self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
+        self.log = loggers.InMemoryLogger()
+        self._start = time.perf_counter()
+        self._evaluation_seconds = 0.
+
+    # ------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, total_steps: int, episodes: int) -> None:
+        if not isinstance(self.actor, Checkpointable):
+            return
+        self.actor.save(self.out / 'agent.pt')
+        state = {'episodes': episodes, 'total_steps': total_steps,
+                 'training_seconds': self.elapsed_training()}
+        random_state = getattr(self.environment, 'random_state', None)
+        if isinstance(random_state, dict):
+            state['environment_random_state'] = random_state
+        files.atomic_write_text(self.out / 'run_state.json', json.dumps(state) + '\n')
+
+    def elapsed_training(self) -> float:
+        return self.training_seconds + (time.perf_counter() - self._start -
+                                        self._evaluation_seconds)
+
+    # ------------------------------------------------------------- evaluation
+
+    def evaluate_now(self, total_steps: int, episodes: int,
+                     sink: PeriodicEvaluation) -> Dict[str, Any]:
+        start = time.perf_counter()
+        if self.evaluation_environment is None:
+            environment = make_environment(
+                self.task, self.settings['observation'], self.seed + 10_000,
+                self.summary['config']['environment_discount'])
+            self.evaluation_environment, _ = setup_environment(environment)
+        row = {'total_steps': total_steps,
+               'training_seconds': round(self.elapsed_training(), 3)}
+        from gridlab.recording import preserved_random_state
+        # Greedy ties draw random numbers: put them back, so that a run with
+        # evaluations trains exactly as one without.
+        with preserved_random_state(self.actor):
+            statistics = evaluation_statistics(self.evaluation_environment, self.actor,
+                                               episodes)
+            if not self.settings['gymnasium']:
+                statistics['optimal_fraction'] = _optimal_fraction(self.environment,
+                                                                   self.actor)
+        row.update({k: v for k, v in statistics.items() if k != 'episodes'})
+        sink.write(row)
+        self.save_checkpoint(total_steps, self.log_episodes())
+        self._evaluation_seconds += time.perf_counter() - start
+        return {}
+
+    def log_episodes(self) -> int:
+        return self.episodes_done + len(self.log.data)
+
+
+def _optimal_fraction(environment, actor) -> float:
+    q_star = judging.optimal_q_values(environment, agent_discount(actor))
+    if isinstance(actor, HasQValues):
+        return judging.optimal_fraction(environment, judging.q_table(actor, environment),
+                                        q_star)
+    return judging.actions_optimal_fraction(
+        environment, judging.greedy_actions(actor, environment), q_star)
 
 
 def run_experiment(agent: str,
@@ -205,10 +447,15 @@ def run_experiment(agent: str,
                    hyperparameters: Optional[Dict[str, Any]] = None,
                    device: str = 'cpu',
                    eval_episodes: int = 5,
+                   eval_every: Optional[int] = None,
                    overwrite: bool = False,
                    progress: Optional[bool] = None,
                    log_every: float = 1.,
-                   verbose: bool = True) -> RunResult:
+                   verbose: bool = True,
+                   tensorboard: bool = False,
+                   video: bool = True,
+                   video_every: Optional[int] = None,
+                   command: Optional[List[str]] = None) -> RunResult:
     """Trains `agent` on `task` and writes the run folder; returns it and its summary.
 
     Args:
@@ -218,133 +465,283 @@ def run_experiment(agent: str,
       out: the run folder (default runs/TASK-AGENT-seedS).
       seed: seeds the environment and the agent.
       observation: GridWorld observation type (default: the agent's).
-      steps, episodes: the training budget (default: the agent's).
+      steps, episodes: the training budget (default: the agent's, or
+        gridlab's tuned budget for this agent on this task).
       discount: the discount the TimeSteps carry (default: the task's, 0.9
         on the GridWorld tasks, 0.99 on Gymnasium). Agents multiply their own
         (1 by default) onto it; summary.json records the product.
-      hyperparameters: keyword arguments for the agent's constructor.
+      hyperparameters: constructor arguments for the agent (typed from its
+        signature; strings such as '0.1' or '64,64' are read as such).
       device: 'cpu', 'cuda' or 'auto', for agents with networks.
-      eval_episodes: greedy episodes in the final evaluation.
+      eval_episodes: greedy episodes in each evaluation.
+      eval_every: also evaluate (on a separately seeded copy of the task),
+        checkpoint and keep best.pt every this many training steps.
       overwrite: replace a run already in `out`.
       progress: show a progress bar (None: in terminals and notebooks only).
       log_every: seconds between printed progress lines.
       verbose: print what is happening (the command line does).
+      tensorboard: also log to `out/tensorboard` (needs gridlab[tensorboard]).
+      video: write evaluation.mp4.
+      video_every: also film a greedy episode every this many training steps
+        (videos/step_NNNNNN.mp4); training is not changed by it.
+      command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
-    a checkpoint, summary.json with "interrupted": true) and re-raises.
+    a checkpoint, summary.json with its "status") and re-raises.
     """
-    hyperparameters = dict(hyperparameters or {})
-    entry = _resolve_agent(agent)
-    gymnasium_task = is_gymnasium_task(task)
-    if gymnasium_task:
-        if observation is not None:
-            raise ExperimentError(f'observation applies to GridWorld tasks, not to '
-                                  f'the Gymnasium environment {task!r}')
-        kind = None
-    else:
-        kind = observation_type(observation, entry, agent)
-    if steps is not None and episodes is not None:
-        raise ExperimentError('give steps or episodes, not both')
-    if steps is None and episodes is None:
-        episodes, steps = entry.budget()
-    environment = make_environment(task, kind, seed, discount)
-    environment, spec = setup_environment(environment)
-    try:
-        actor = entry.make(spec, seed=seed, device=device, **hyperparameters)
-    except (ValueError, TypeError) as error:  # A device not here, a bad value.
-        raise ExperimentError(f'{agent} on {task}: {error}') from None
-    out = _prepare_directory(pathlib.Path(out) if out is not None
-                             else default_directory(agent, task, seed), overwrite)
-    env_discount = float(environment.discount)
-    observation_name = kind.name.lower() if kind else 'gymnasium'
-    summary: Dict[str, Any] = {
-        'config': {'agent': agent, 'task': task, 'observation': observation_name,
-                   'seed': seed, 'episodes': episodes, 'steps': steps,
-                   'discount': env_discount * agent_discount(actor),
-                   'environment_discount': env_discount,
-                   'hyperparameters': hyperparameters, 'device': device},
-        'interrupted': False}
-    say = print if verbose else (lambda *args, **kwargs: None)
-    say(f'gridlab: training {agent} on {task} ({observation_name} observations) '
-        f'-> {out}')
+    settings = resolve_settings(agent, task, observation=observation, steps=steps,
+                                episodes=episodes, hyperparameters=hyperparameters)
+    _check_evaluation_settings(eval_episodes, eval_every)
+    _check_evaluation_settings(1, video_every)
+    if discount is not None and not (isinstance(discount, (int, float)) and
+                                     0. <= discount <= 1.):
+        raise ExperimentError(f'discount must be a number in [0, 1], got {discount!r}')
+    out = pathlib.Path(out) if out is not None else default_directory(agent, task, seed)
+    kind = settings['observation']
+    config = {'agent': agent, 'task': task,
+              'observation': kind.name.lower() if kind else 'gymnasium',
+              'seed': seed, 'episodes': settings['episodes'], 'steps': settings['steps'],
+              'device': device, 'eval_episodes': eval_episodes, 'eval_every': eval_every,
+              'video_every': video_every,
+              'hyperparameters': dict(settings['hyperparameters'])}
+    summary: Dict[str, Any] = {'config': config, 'status': 'running'}
+    run = _Run(settings, task, seed, discount, device, out, summary)
+    # float32 discounts read back as 0.8999999761581421: record 0.9.
+    environment_discount = float(f'{float(run.environment.discount):.7g}')
+    config.update(environment_discount=environment_discount,
+                  discount=float(f'{environment_discount * agent_discount(run.actor):.7g}'))
+    summary.update(
+        hyperparameters=hyperparameters_lib.effective(settings['parameters'],
+                                                      settings['hyperparameters']),
+        command=list(command) if command is not None else None,
+        versions=_versions(), git_commit=_git_commit())
+    _prepare_directory(out, overwrite)
+    return _train(run, progress=progress, log_every=log_every, verbose=verbose,
+                  tensorboard=tensorboard, video=video)
 
-    log = loggers.InMemoryLogger()
-    logger = loggers.Dispatcher([loggers.CSVLogger(out / 'episodes.csv'), log] + (
-        [loggers.TerminalLogger('training', time_delta=log_every)] if verbose else []))
-    loop = EnvironmentLoop(environment, actor, logger=logger,
-                           label=f'{agent} on {task}',
-                           log_loss=isinstance(actor, ReportsLoss), progress=progress)
-    saves = isinstance(actor, Checkpointable)
-    start = time.perf_counter()
+
+def _check_evaluation_settings(eval_episodes, eval_every) -> None:
+    for name, value, allow_none in (('eval_episodes', eval_episodes, False),
+                                    ('eval_every', eval_every, True)):
+        if value is None and allow_none:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
+
+
+def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> RunResult:
+    config, summary, out = run.summary['config'], run.summary, run.out
+    say = print if verbose else (lambda *args, **kwargs: None)
+    say(f'gridlab: training {config["agent"]} on {config["task"]} '
+        f'({config["observation"]} observations) -> {out}')
+    sinks = [loggers.CSVLogger(out / 'episodes.csv', append=run.resumed), run.log]
+    if verbose:
+        sinks.append(loggers.TerminalLogger('training', time_delta=log_every))
+    if tensorboard:
+        from gridlab.tensorboard_logger import TensorBoardLogger
+        sinks.append(TensorBoardLogger(out / 'tensorboard'))
+    logger = loggers.Dispatcher(sinks)
+    observers = []
+    evaluation = None
+    if config.get('eval_every'):
+        evaluation = PeriodicEvaluation(run, config['eval_every'], config['eval_episodes'])
+        observers.append(evaluation)
+    if config.get('video_every') and video:
+        from gridlab.recording import PeriodicVideo
+        observers.append(PeriodicVideo(run.environment, run.actor, out / 'videos',
+                                       config['video_every'], max_steps=VIDEO_FRAME_CAP,
+                                       label=f'{config["agent"]} on {config["task"]}'))
+    loop = EnvironmentLoop(run.environment, run.actor, logger=logger,
+                           label=f'{config["agent"]} on {config["task"]}',
+                           log_loss=isinstance(run.actor, ReportsLoss), progress=progress,
+                           observers=observers, first_episode=run.episodes_done,
+                           first_step=run.steps_done)
+    episodes, steps = config['episodes'], config['steps']
+    if episodes is not None:
+        episodes = max(episodes - run.episodes_done, 0)
+    if steps is not None:
+        steps = max(steps - run.steps_done, 0)
     try:
-        with logger:
-            loop.run(num_episodes=episodes, num_steps=steps)
-        if saves:
-            actor.save(out / 'agent.pt')
-        summary['training'] = _training_summary(log, start)
-        write_summary(out / 'summary.json', summary)  # Evaluable from here on.
-        complete = [row['episode_return'] for row in log.data if not row['cut_short']]
+        try:
+            with logger:
+                loop.run(num_episodes=episodes, num_steps=steps)
+        finally:
+            if evaluation is not None:
+                evaluation.close()
+        summary['training'] = _training_summary(run)
+        run.save_checkpoint(summary['training']['steps'], summary['training']['episodes'])
+        _write_status(run, 'evaluating')  # Evaluable from here on.
+        complete = [row for row in run.log.data if not row['cut_short']]
         if complete:
             from gridlab import plotting
-            _save_figure(plotting.plot_learning_curve(complete),
-                         out / 'learning_curve.png')
-        returns = evaluation_returns(environment, actor, eval_episodes,
-                                     out / 'evaluation.mp4')
-        summary['evaluation'] = {'episodes': len(returns),
-                                 'mean_return': float(sum(returns) / len(returns))}
-        if not gymnasium_task:  # A GridWorld: judge it against planning.
-            summary['evaluation'].update(_policy_pictures(environment, actor, out))
+            _save_figure(plotting.plot_learning_curve(
+                [row['episode_return'] for row in complete],
+                episode_lengths=[row['episode_length'] for row in complete],
+                agent=config['agent'], task=config['task'], seed=config['seed']),
+                out / 'learning_curve.png')
+        summary['evaluation'] = evaluation_statistics(
+            run.environment, run.actor, config['eval_episodes'])
+        if video:
+            write_evaluation_video(run.environment, run.actor, out / 'evaluation.mp4',
+                                   label=f'{config["agent"]} on {config["task"]}')
+        if not run.settings['gymnasium']:  # A GridWorld: judge it against planning.
+            summary['evaluation'].update(_policy_pictures(
+                run.environment, run.actor, out, config['agent'], config['task']))
     except KeyboardInterrupt:
         # Keep what there is (the CSV is flushed row by row).
-        summary['interrupted'] = True
         if 'training' not in summary:
-            if saves:
-                actor.save(out / 'agent.pt')
-            summary['training'] = _training_summary(log, start)
-        write_summary(out / 'summary.json', summary)
+            summary['training'] = _training_summary(run)
+            run.save_checkpoint(summary['training']['steps'],
+                                summary['training']['episodes'])
+        _write_status(run, 'interrupted')
+        _write_report(out)
         raise
-    write_summary(out / 'summary.json', summary)
+    _write_status(run, 'completed')
+    _write_report(out)
     say(f'gridlab: done in {summary["training"]["seconds"]:.1f} s; greedy mean '
         f'return {summary["evaluation"]["mean_return"]:.2f}; files in {out}')
     return RunResult(out, summary)
 
 
-def load_run(run_dir) -> tuple:
-    """(environment, agent, summary) of a finished run folder, agent restored."""
-    run = pathlib.Path(run_dir)
+def _write_report(out: pathlib.Path) -> None:
+    """report.html: everything in the folder on one page (gridlab.report)."""
+    from gridlab import report
+    report.write_run_report(out)
+
+
+def _write_status(run: _Run, status: str) -> None:
+    run.summary['status'] = status
+    run.summary['interrupted'] = status == 'interrupted'
+    write_summary(run.out / 'summary.json', run.summary)
+
+
+def _training_summary(run: _Run) -> dict:
+    rows = run.log.data
+    return {'episodes': run.episodes_done + len(rows),
+            'steps': run.steps_done + int(sum(row['episode_length'] for row in rows)),
+            'seconds': round(run.elapsed_training(), 3)}
+
+
+def resume_experiment(run_dir, *, progress: Optional[bool] = None,
+                      log_every: float = 1., verbose: bool = True,
+                      video: bool = True) -> RunResult:
+    """Continues an interrupted run from its checkpoint to its original budget.
+
+    The agent comes back from agent.pt (weights, optimiser, random
+    generators, exploration schedule and counters), the environment's random
+    generator from run_state.json, and episodes.csv continues where the
+    checkpoint was taken (later rows, which the resumed run redoes, are
+    dropped). Replay buffers are not checkpointed: a resumed DQN starts
+    collecting afresh.
+    """
+    out = pathlib.Path(run_dir)
+    summary = _read_summary(out)
+    config = summary['config']
+    if summary.get('status') == 'completed':
+        raise ExperimentError(f'{str(out)!r} holds a completed run; nothing to resume')
+    state_path = out / 'run_state.json'
+    if not (out / 'agent.pt').is_file() or not state_path.is_file():
+        raise ExperimentError(f'{str(out)!r} has no checkpoint to resume from '
+                              '(agent.pt and run_state.json)')
+    try:
+        state = json.loads(state_path.read_text())
+        episodes_done, steps_done = int(state['episodes']), int(state['total_steps'])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ExperimentError(f'{str(state_path)!r} is damaged') from None
+    settings = resolve_settings(config['agent'], config['task'],
+                                observation=None if config['observation'] == 'gymnasium'
+                                else config['observation'],
+                                steps=config['steps'], episodes=config['episodes'],
+                                hyperparameters=config.get('hyperparameters'))
+    run = _Run(settings, config['task'], config['seed'], config['environment_discount'],
+               config.get('device', 'cpu'), out, summary, resumed=True)
+    try:
+        run.actor.restore(out / 'agent.pt')
+        if 'environment_random_state' in state:
+            run.environment.random_state = state['environment_random_state']
+    except (ValueError, FileNotFoundError) as error:
+        raise ExperimentError(str(error)) from None
+    run.episodes_done, run.steps_done = episodes_done, steps_done
+    run.training_seconds = float(state.get('training_seconds', 0.))
+    for name in ('episodes.csv', 'evaluation.csv'):
+        _keep_rows_up_to(out / name, steps_done)
+    summary.pop('training', None)
+    summary.pop('evaluation', None)
+    summary['resumed_from_step'] = steps_done
+    return _train(run, progress=progress, log_every=log_every, verbose=verbose,
+                  tensorboard=False, video=video)
+
+
+def _keep_rows_up_to(path: pathlib.Path, total_steps: int) -> None:
+    """Drops the rows of a run's CSV logged after `total_steps` (atomically)."""
+    import csv
+    if not path.is_file():
+        return
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    column = header.index('total_steps') if 'total_steps' in header else None
+    kept = [row for row in body if column is None or
+            (len(row) == len(header) and float(row[column]) <= total_steps)]
+    lines = [','.join(header)] + [_csv_line(row) for row in kept]
+    files.atomic_write_text(path, '\n'.join(lines) + '\n')
+
+
+def _csv_line(row) -> str:
+    import csv
+    import io
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator='').writerow(row)
+    return buffer.getvalue()
+
+
+def _read_summary(run: pathlib.Path) -> dict:
     try:
         summary = json.loads((run / 'summary.json').read_text())
         config = summary['config']
-        agent, task, seed = config['agent'], config['task'], config['seed']
-        hyperparameters = dict(config.get('hyperparameters', {}))
-        discount = config.get('environment_discount')
+        for key in ('agent', 'task', 'seed'):
+            config[key]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise ExperimentError(f'{str(run)!r} is not a gridlab run directory (no '
                               'readable summary.json from `gridlab train`)') from None
-    entry = _resolve_agent(agent)
-    kind = None if is_gymnasium_task(task) else observation_type(
-        config.get('observation'), entry, agent)
-    environment, spec = setup_environment(make_environment(task, kind, seed, discount))
-    return environment, entry, spec, summary
+    return summary
+
+
+def load_run(run_dir, device: Optional[str] = None):
+    """(environment, agent, summary) of a run folder, the agent restored."""
+    run = pathlib.Path(run_dir)
+    summary = _read_summary(run)
+    config = summary['config']
+    settings = resolve_settings(
+        config['agent'], config['task'],
+        observation=None if config.get('observation') == 'gymnasium'
+        else config.get('observation'),
+        steps=config.get('steps'), episodes=config.get('episodes'),
+        hyperparameters=config.get('hyperparameters'))
+    environment, spec = setup_environment(make_environment(
+        config['task'], settings['observation'], config['seed'],
+        config.get('environment_discount')))
+    try:
+        actor = settings['entry'].make(spec, seed=config['seed'],
+                                       device=device or config.get('device', 'cpu'),
+                                       **settings['hyperparameters'])
+        actor.restore(run / 'agent.pt')
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        raise ExperimentError(str(error)) from None
+    return environment, actor, summary
 
 
 def evaluate_run(run_dir, episodes: int = 5, video=None,
-                 device: Optional[str] = None) -> List[float]:
-    """Reloads a run's agent and returns its greedy returns (and writes `video`)."""
+                 device: Optional[str] = None) -> Dict[str, Any]:
+    """Reloads a run's agent; its greedy evaluation statistics (and `video`)."""
     from gridlab import video as video_lib
-    environment, entry, spec, summary = load_run(run_dir)
-    config = summary['config']
-    try:
-        actor = entry.make(spec, seed=config['seed'],
-                           device=device or config.get('device', 'cpu'),
-                           **config.get('hyperparameters', {}))
-        actor.restore(pathlib.Path(run_dir) / 'agent.pt')
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        raise ExperimentError(str(error)) from None
     if video is not None:
         video = pathlib.Path(video)
         if (not video.parent.is_dir() or
                 video.suffix.lower() not in video_lib.SUPPORTED_SUFFIXES):
             raise ExperimentError(f'video {str(video)!r}: expected a .mp4 or .gif '
                                   'path in an existing folder')
-    return evaluation_returns(environment, actor, episodes, video)
+    environment, actor, _ = load_run(run_dir, device)
+    return evaluation_statistics(environment, actor, episodes, video)

@@ -217,14 +217,17 @@ class CSVLogger(Logger):
     Columns are the keys in the order they first appeared. A write with a new
     key rewrites the file (atomically) with the wider header, older rows getting
     empty cells; a write that lacks a key leaves its cell empty. An existing
-    file at `path` is replaced.
+    file at `path` is replaced, unless `append` is True: then rows continue
+    after the ones already there, under their header.
     """
 
-    def __init__(self, path: Union[str, os.PathLike]):
+    def __init__(self, path: Union[str, os.PathLike], append: bool = False):
         """Opens `path` for writing.
 
         Args:
             path: the CSV file; its folder must exist.
+            append: continue an existing file (a resumed run) instead of
+                replacing it.
 
         Raises:
             FileNotFoundError: if the folder of `path` does not exist.
@@ -236,7 +239,11 @@ class CSVLogger(Logger):
                 f'folder {str(self._path.parent)!r} does not exist')
         # None until the first write, which writes the header.
         self._fieldnames: Optional[List[str]] = None
-        self._file = open(self._path, 'w', newline='', encoding='utf-8')
+        if append and self._path.is_file() and self._path.stat().st_size:
+            with open(self._path, newline='', encoding='utf-8') as f:
+                self._fieldnames = next(csv.reader(f), None)
+        self._file = open(self._path, 'a' if self._fieldnames else 'w', newline='',
+                          encoding='utf-8')
 
     @property
     def path(self) -> pathlib.Path:

@@ -62,6 +62,8 @@ class EnvironmentLoop:
       log_loss: average the actor's `last_loss` over each episode.
       progress: show a progress bar (None: only in terminals and notebooks).
       observers: `EpisodeObserver`s whose metrics join each episode's row.
+      first_episode, first_step: where the episode and step counters start
+        (a resumed run continues its numbering).
     """
 
     def __init__(self,
@@ -73,7 +75,9 @@ class EnvironmentLoop:
                  learn: bool = True,
                  log_loss: bool = False,
                  progress: Optional[bool] = None,
-                 observers: Sequence[EpisodeObserver] = ()):
+                 observers: Sequence[EpisodeObserver] = (),
+                 first_episode: int = 0,
+                 first_step: int = 0):
         if log_loss and not isinstance(actor, ReportsLoss):
             raise ValueError(f'log_loss=True needs an actor with `last_loss`; '
                              f'{type(actor).__name__} has none')
@@ -86,8 +90,9 @@ class EnvironmentLoop:
         self._log_loss = log_loss
         self._progress = wants_progress_bar(progress)
         self._observers = tuple(observers)
-        self._episodes = 0
-        self._total_steps = 0
+        # Where the counters start: a resumed run continues its numbering.
+        self._episodes = int(first_episode)
+        self._total_steps = int(first_step)
 
     def run_episode(self, max_steps: Optional[int] = None,
                     frames: Optional[list] = None) -> Dict[str, float]:
@@ -138,6 +143,8 @@ class EnvironmentLoop:
             'total_steps': self._total_steps,
             'steps_per_second': episode_steps / elapsed if elapsed > 0 else np.inf,
             'cut_short': not timestep.last(),
+            # Ended by the task (discount 0), not by a time limit or a budget.
+            'terminated': bool(timestep.last() and float(timestep.discount) == 0.),
         }
         if self._log_loss:
             result['loss_avg'] = episode_loss / max(episode_steps, 1)

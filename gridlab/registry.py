@@ -39,6 +39,8 @@ class AgentEntry:
       steps, episodes: the default training budget (one of them).
       accepts: the observation types it can learn from.
       description: one line for `gridlab train --help`.
+      tuned: per task, settings that make it learn there at its default
+        budget: {'steps' or 'episodes', 'observation', 'hyperparameters'}.
     """
     target: Union[str, type]
     observation: ObservationType = ObservationType.STATE_INDEX
@@ -46,6 +48,7 @@ class AgentEntry:
     episodes: Optional[int] = None
     accepts: Tuple[ObservationType, ...] = tuple(ObservationType)
     description: str = ''
+    tuned: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def load(self) -> type:
         """The agent class."""

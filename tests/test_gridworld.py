@@ -10,7 +10,7 @@ from dm_env import test_utils
 
 import gridlab
 from gridlab import rendering
-from gridlab.environments.gridworld import parse_layout
+from gridlab.environments.layout import parse_layout
 
 OBS = gridlab.ObservationType
 UP, RIGHT, DOWN, LEFT = range(4)
@@ -407,3 +407,41 @@ def test_a_wrapper_keeps_its_own_attributes():
     outer.step(0)
     assert (outer.count, inner.count) == (1, 1)
     assert not hasattr(grid, 'count')
+
+
+def test_slippery_model_matches_sampled_transitions_for_every_outcome():
+    # Every (cell, action) of a slippery grid, stepped many times, lands on
+    # each next cell about as often as the model says: within five standard
+    # deviations of the binomial count, for every outcome of every pair.
+    env = gridlab.build_gridworld_task('obstacle', slip_probability=0.3, seed=0)
+    model = env.transition_model()
+    height, width = env.shape
+    samples = 300
+    for s in np.flatnonzero(env.decision_cells().ravel()):
+        for a in range(4):
+            expected = {}
+            for t, p in zip(model.next_states[s, a], model.probabilities[s, a]):
+                expected[int(t)] = expected.get(int(t), 0.) + p
+            counts = {}
+            for _ in range(samples):
+                env.reset()
+                env.set_state(int(s % width), int(s // width))
+                env.step(a)
+                y, x = env.state
+                counts[y * width + x] = counts.get(y * width + x, 0) + 1
+            assert set(counts) <= set(expected), (s, a, counts, expected)
+            for t, p in expected.items():
+                sd = np.sqrt(samples * p * (1 - p))
+                assert abs(counts.get(t, 0) - samples * p) <= 5 * sd + 1e-9, (s, a, t)
+
+
+def test_observation_at_leaves_the_environment_alone():
+    env = gridlab.build_gridworld_task('simple', slip_probability=0.5,
+                                       observation_type=OBS.AGENT_GOAL_POS, seed=3)
+    env.reset()
+    env.step(1)
+    state, rng = env.state, env._rng.bit_generator.state
+    np.testing.assert_array_equal(env.observation_at((5, 7)), [5, 7, 7, 2])
+    assert env.state == state and env._rng.bit_generator.state == rng
+    with pytest.raises(ValueError, match='off the grid'):
+        env.observation_at((9, 0))

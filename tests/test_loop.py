@@ -37,7 +37,10 @@ def make_env(**kwargs):
     return env
 
 
-def test_run_loop_calls_the_actor_in_order_and_returns_returns():
+def test_run_loop_calls_the_actor_in_order_and_returns_returns(monkeypatch):
+    # A clock that advances 2 s per reading: each episode takes 2 s.
+    ticks = iter(range(0, 1000, 2))
+    monkeypatch.setattr(gridlab.loop.time, 'perf_counter', lambda: next(ticks))
     actor = RecordingActor()
     logger = gridlab.InMemoryLogger()
     returns = gridlab.run_loop(make_env(), actor, num_episodes=2, logger=logger,
@@ -49,7 +52,8 @@ def test_run_loop_calls_the_actor_in_order_and_returns_returns():
     assert [r['episode'] for r in rows] == [0, 1]
     assert [r['episode_length'] for r in rows] == [5, 5]
     assert [r['total_steps'] for r in rows] == [5, 10]
-    assert all(r['steps_per_second'] > 0 for r in rows)
+    assert [r['steps_per_second'] for r in rows] == [2.5, 2.5]
+    assert [r['cut_short'] for r in rows] == [False, False]
     assert 'loss_avg' not in rows[0]
 
 
@@ -186,3 +190,64 @@ def test_random_agent_handles_continuous_actions():
 def test_actor_interface_is_abstract():
     with pytest.raises(TypeError):
         gridlab.Actor()
+
+
+class CountingObserver:
+    """Counts steps and positive rewards; reports them once per episode."""
+
+    def __init__(self):
+        self.firsts = 0
+
+    def observe_first(self, env, timestep):
+        self.firsts += 1
+        self.steps, self.rewarded = 0, 0
+
+    def observe(self, env, timestep, action):
+        self.steps += 1
+        self.rewarded += int(timestep.reward > 0)
+
+    def get_metrics(self):
+        return {'observed_steps': self.steps, 'rewarded_steps': self.rewarded}
+
+
+def test_observers_add_their_metrics_to_each_episode_row():
+    observer = CountingObserver()
+    logger = gridlab.InMemoryLogger()
+    gridlab.run_loop(make_env(), RecordingActor(), num_episodes=3, logger=logger,
+                     progress=False, observers=[observer])
+    assert observer.firsts == 3
+    assert [r['observed_steps'] for r in logger.data] == [5, 5, 5]
+    assert [r['rewarded_steps'] for r in logger.data] == [1, 1, 1]  # The goal.
+
+
+def test_an_episode_cut_short_by_the_step_budget_is_marked():
+    logger = gridlab.InMemoryLogger()
+    returns = gridlab.run_loop(make_env(), RecordingActor(), num_steps=12,
+                               logger=logger, progress=False)
+    assert [r['episode_length'] for r in logger.data] == [5, 5, 2]
+    assert [r['cut_short'] for r in logger.data] == [False, False, True]
+    assert returns == [10., 10., 0.]  # Counted, as run_loop always has.
+
+
+class WalksDown(gridlab.Actor):
+    """Reports no loss at all."""
+
+    def select_action(self, observation):
+        return 2
+
+    def observe_first(self, timestep):
+        pass
+
+    def observe(self, action, next_timestep):
+        pass
+
+    def update(self, wait=False):
+        pass
+
+
+def test_log_loss_needs_an_agent_that_reports_one():
+    assert not isinstance(WalksDown(), gridlab.ReportsLoss)
+    assert isinstance(RecordingActor(), gridlab.ReportsLoss)
+    with pytest.raises(ValueError, match='last_loss'):
+        gridlab.run_loop(make_env(), WalksDown(), num_episodes=1, log_loss=True,
+                         progress=False)

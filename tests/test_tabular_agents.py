@@ -134,3 +134,25 @@ def test_run_loop_logs_the_td_loss():
                      logger=logger, progress=False)
     assert all(row['loss_avg'] >= 0 for row in logger.data)
     assert any(row['loss_avg'] > 0 for row in logger.data)
+
+
+def test_sarsa_bootstraps_at_truncation_and_not_at_termination():
+    # One-step episodes: moving right from the start is cut short by the time
+    # limit (the TimeStep keeps discount 0.9), so SARSA's target is
+    # 0 + 0.9 * Q(next, a') = 9 with every value at 10; moving into the goal
+    # terminates (discount 0), so that target is the reward alone, 10.
+    env, spec = spec_for('simple', max_episode_length=1)
+    agent = SARSA(spec, step_size=1., epsilon=0., final_epsilon=0., seed=0)
+    start = env.reset()
+    agent.observe_first(start)
+    timestep = env.step(1)
+    assert timestep.last() and timestep.discount == np.float32(0.9)
+    agent.observe(1, timestep)
+    agent.update()
+    assert agent.q_values(start.observation)[1] == pytest.approx(9.)
+    env.start_state = (6, 2)  # One step above the goal at (7, 2).
+    first = env.reset()
+    agent.observe_first(first)
+    agent.observe(2, env.step(2))
+    agent.update()
+    assert agent.q_values(first.observation)[2] == pytest.approx(10.)

@@ -313,6 +313,25 @@ class GridWorld(base.Environment):
         """Restarts this environment's random generator (goals, slips)."""
         self._rng = np.random.default_rng(seed)
 
+    @property
+    def random_state(self) -> dict:
+        """The state of the random generator (goals, slips), as plain data.
+
+        Saved with a checkpoint, it lets a resumed run draw what the
+        uninterrupted run would have.
+        """
+        return self._rng.bit_generator.state
+
+    @random_state.setter
+    def random_state(self, state: dict):
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f'random_state must be a state saved from this '
+                             f'environment, got {state!r} ({error})') from None
+        self._rng = rng
+
     def set_state(self, x: int, y: int):
         """Puts the agent at column x, row y (note the order, as in the seed).
 

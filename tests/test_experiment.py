@@ -1,0 +1,197 @@
+"""One run as a library call: settings, hyperparameters, evaluation, resume."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import gridlab
+from gridlab import cli, experiment, registry
+
+
+def rows(path):
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_run_is_one_library_call_and_records_what_reproduces_it(tmp_path):
+    result = gridlab.run_experiment('q-learning', 'simple', tmp_path / 'run', seed=2,
+                                    steps=600, hyperparameters={'step_size': '0.25'},
+                                    verbose=False, video=False)
+    summary = json.loads((tmp_path / 'run' / 'summary.json').read_text())
+    assert summary == result.summary and summary['status'] == 'completed'
+    assert summary['config']['discount'] == 0.9  # The task's, times the agent's 1.
+    # Every constructor argument as used: the one given, typed, and the defaults.
+    assert summary['hyperparameters']['step_size'] == 0.25
+    assert summary['hyperparameters']['initial_value'] == 10.
+    assert summary['hyperparameters']['discount'] == 1.
+    assert {'python', 'torch', 'numpy', 'gymnasium'} <= set(summary['versions'])
+    evaluation = summary['evaluation']
+    assert evaluation['min_return'] <= evaluation['mean_return'] <= evaluation['max_return']
+    # The greedy policy of a Q-table from 600 steps: its evaluation returns
+    # agree with an independent replay of the same greedy policy.
+    environment, actor, _ = experiment.load_run(tmp_path / 'run')
+    log = gridlab.InMemoryLogger()
+    gridlab.evaluate(environment, actor, 5, logger=log, render=False,
+                     max_steps_per_episode=500)
+    returns = [row['episode_return'] for row in log.data]
+    assert evaluation['mean_return'] == pytest.approx(np.mean(returns))
+    assert evaluation['success_rate'] == np.mean([row['terminated'] for row in log.data])
+
+
+@pytest.mark.parametrize('task, expected', [('simple', 0.9), ('CartPole-v1', 0.99)])
+def test_summary_records_the_effective_discount(task, expected, tmp_path, capsys):
+    agent = 'q-learning' if task == 'simple' else 'reinforce'
+    code, _, err = run(capsys, 'train', '--agent', agent, '--task', task, '--steps',
+                       '50', '--out', str(tmp_path / 'a'), '--eval-episodes', '1')
+    assert code == 0, err
+    assert json.loads((tmp_path / 'a' / 'summary.json').read_text())[
+        'config']['discount'] == expected
+    code, _, err = run(capsys, 'train', '--agent', agent, '--task', task, '--steps',
+                       '50', '--discount', '0.8', '--set', 'discount=0.5',
+                       '--out', str(tmp_path / 'b'), '--eval-episodes', '1')
+    assert code == 0, err
+    config = json.loads((tmp_path / 'b' / 'summary.json').read_text())['config']
+    assert config['environment_discount'] == 0.8 and config['discount'] == 0.4
+
+
+def test_set_is_typed_from_the_signature_and_bad_names_are_one_line(tmp_path, capsys):
+    code, _, err = run(capsys, 'train', '--agent', 'dqn', '--task', 'simple', '--steps',
+                       '40', '--set', 'hidden_sizes=16,16', '--set', 'double=false',
+                       '--set', 'target_update_rate=none', '--out', str(tmp_path / 'a'),
+                       '--eval-episodes', '1')
+    assert code == 0, err
+    used = json.loads((tmp_path / 'a' / 'summary.json').read_text())['hyperparameters']
+    assert used['hidden_sizes'] == [16, 16] and used['double'] is False
+    assert used['target_update_rate'] is None
+    for setting, message in [('batch_sise=8', "no hyperparameter 'batch_sise'"),
+                             ('batch_size=eight', 'batch_size=\'eight\': expected an integer'),
+                             ('double=maybe', 'expected true or false'),
+                             ('nonsense', 'expected NAME=VALUE')]:
+        code, _, err = run(capsys, 'train', '--agent', 'dqn', '--task', 'simple',
+                           '--set', setting, '--out', str(tmp_path / 'b'))
+        assert code == 2 and message in err and err.count('\n') == 1, err
+        assert not (tmp_path / 'b').exists()  # Checked before anything is written.
+
+
+@pytest.mark.parametrize('suffix', ['toml', 'yaml'])
+def test_config_files_and_flags_that_win_over_them(suffix, tmp_path, capsys):
+    path = tmp_path / f'run.{suffix}'
+    if suffix == 'toml':
+        path.write_text('agent = "sarsa"\ntask = "obstacle"\nsteps = 300\nseed = 4\n'
+                        '[hyperparameters]\nstep_size = 0.2\nepsilon = 0.3\n')
+    else:
+        path.write_text('agent: sarsa\ntask: obstacle\nsteps: 300\nseed: 4\n'
+                        'hyperparameters:\n  step_size: 0.2\n  epsilon: 0.3\n')
+    code, _, err = run(capsys, 'train', '--config', str(path), '--set', 'epsilon=0.05',
+                       '--steps', '200', '--out', str(tmp_path / 'r'),
+                       '--eval-episodes', '1')
+    assert code == 0, err
+    summary = json.loads((tmp_path / 'r' / 'summary.json').read_text())
+    assert summary['config']['agent'] == 'sarsa' and summary['config']['seed'] == 4
+    assert summary['training']['steps'] == 200
+    assert summary['hyperparameters']['step_size'] == 0.2
+    assert summary['hyperparameters']['epsilon'] == 0.05
+
+
+def test_malformed_config_files_are_one_line(tmp_path, capsys):
+    bad = tmp_path / 'bad.toml'
+    bad.write_text('agent = "sarsa\n')
+    unknown = tmp_path / 'unknown.yaml'
+    unknown.write_text('agent: sarsa\nlearning_rat: 3\n')
+    ini = tmp_path / 'run.ini'
+    ini.write_text('[run]\n')
+    for path, message in [(bad, 'is malformed'), (unknown, "unknown setting(s) 'learning_rat'"),
+                          (tmp_path / 'missing.toml', 'does not exist'),
+                          (ini, 'expected a .toml, .yaml or .yml file')]:
+        code, _, err = run(capsys, 'train', '--config', str(path), '--out',
+                           str(tmp_path / 'x'))
+        assert code == 2 and message in err and err.count('\n') == 1, err
+
+
+def test_tuned_settings_apply_unless_overridden(tmp_path):
+    tuned = registry.agents()['q-learning'].tuned['FrozenLake-v1']
+    settings = experiment.resolve_settings('q-learning', 'FrozenLake-v1')
+    assert settings['steps'] == tuned['steps']
+    assert settings['hyperparameters']['initial_value'] == 0.
+    overridden = experiment.resolve_settings('q-learning', 'FrozenLake-v1', steps=10,
+                                             hyperparameters={'initial_value': '2'})
+    assert overridden['steps'] == 10
+    assert overridden['hyperparameters']['initial_value'] == 2.
+    # Elsewhere the constructor's own default stays.
+    assert 'initial_value' not in experiment.resolve_settings(
+        'q-learning', 'simple')['hyperparameters']
+
+
+def test_evaluation_during_training_leaves_training_unchanged(tmp_path):
+    common = dict(seed=1, steps=2_000, verbose=False, video=False)
+    gridlab.run_experiment('q-learning', 'obstacle', tmp_path / 'plain', **common)
+    gridlab.run_experiment('q-learning', 'obstacle', tmp_path / 'judged',
+                           eval_every=500, **common)
+    plain, judged = rows(tmp_path / 'plain' / 'episodes.csv'), rows(
+        tmp_path / 'judged' / 'episodes.csv')
+    assert [r['episode_return'] for r in plain] == [r['episode_return'] for r in judged]
+    evaluations = rows(tmp_path / 'judged' / 'evaluation.csv')
+    # One evaluation at the end of the episode that crosses each 500-step mark.
+    marks = [int(r['total_steps']) for r in evaluations]
+    assert len(marks) == 4 and all(500 * (i + 1) <= m < 500 * (i + 1) + 200
+                                   for i, m in enumerate(marks[:3]))
+    best = max(float(r['mean_return']) for r in evaluations)
+    environment, _, _ = experiment.load_run(tmp_path / 'judged')
+    best_agent = registry.resolve('q-learning').make(
+        gridlab.make_environment_spec(environment), seed=1)
+    best_agent.restore(tmp_path / 'judged' / 'best.pt')
+    evaluation_env = experiment.make_environment('obstacle', seed=1 + 10_000)
+    evaluation_env, _ = gridlab.setup_environment(evaluation_env)
+    replay = experiment.evaluation_statistics(evaluation_env, best_agent, 5)
+    assert replay['mean_return'] == pytest.approx(best)
+
+
+class InterruptOnce(registry.resolve('q-learning').load()):
+    """Q-learning that is interrupted once, at the start of its 40th episode."""
+    interrupted = False
+    episodes = 0
+
+    def observe_first(self, timestep):
+        type(self).episodes += 1
+        if type(self).episodes == 40 and not type(self).interrupted:
+            type(self).interrupted = True
+            raise KeyboardInterrupt
+        super().observe_first(timestep)
+
+
+@pytest.fixture
+def flaky(monkeypatch):
+    monkeypatch.setattr(registry, '_REGISTERED_HERE', {})
+    registry.register('flaky', InterruptOnce)
+    InterruptOnce.interrupted, InterruptOnce.episodes = False, 0
+    return 'flaky'
+
+
+def test_resume_continues_exactly_where_the_run_stopped(flaky, tmp_path):
+    common = dict(seed=3, steps=3_000, eval_every=100, verbose=False, video=False)
+    with pytest.raises(KeyboardInterrupt):
+        gridlab.run_experiment(flaky, 'obstacle', tmp_path / 'stopped', **common)
+    summary = json.loads((tmp_path / 'stopped' / 'summary.json').read_text())
+    assert summary['status'] == 'interrupted'
+    assert len(rows(tmp_path / 'stopped' / 'episodes.csv')) == 39
+    experiment.resume_experiment(tmp_path / 'stopped', verbose=False, video=False)
+    InterruptOnce.interrupted = True  # The uninterrupted run, for comparison.
+    gridlab.run_experiment(flaky, 'obstacle', tmp_path / 'whole', **common)
+    resumed, whole = (rows(tmp_path / name / 'episodes.csv') for name in ('stopped',
+                                                                          'whole'))
+    key = lambda r: (r['episode'], r['episode_length'], r['episode_return'],
+                     r['total_steps'])
+    assert [key(r) for r in resumed] == [key(r) for r in whole]
+    resumed_summary = json.loads((tmp_path / 'stopped' / 'summary.json').read_text())
+    assert resumed_summary['status'] == 'completed'
+    assert resumed_summary['training']['steps'] == 3_000
+    with pytest.raises(experiment.ExperimentError, match='completed run'):
+        experiment.resume_experiment(tmp_path / 'stopped', verbose=False)
