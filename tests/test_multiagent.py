@@ -2,10 +2,8 @@
 
 import warnings
 
-import dm_env
 import numpy as np
 import pytest
-from dm_env import specs
 from pettingzoo.test import parallel_api_test
 
 from agents.tabular import QLearning
