@@ -156,13 +156,13 @@ class ParameterisedPolicySearch(RandomPolicySearch):
     """Draws candidates from softmax(theta) and moves theta toward good ones."""
 
     def __init__(self, environment_spec: gridlab.EnvironmentSpec,
-                 episodes_per_candidate: int = 100, step_size: float = 1.,
+                 episodes_per_candidate: int = 100, step_size: float = 5.,
                  baseline_rate: float = 0.1, seed: Optional[int] = None):
         """Builds the agent.
 
         Args:
           step_size: how far theta moves per scored candidate (scores are
-            returns, so it scales with the reward; 1 suits FrozenLake's 0/1).
+            returns, so it scales with the reward; 5 suits FrozenLake's 0/1).
           baseline_rate: the running mean of scores moves this far toward
             each new score; a candidate beating it is made more likely.
           Others as `RandomPolicySearch`. theta starts at 0 (uniform).

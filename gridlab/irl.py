@@ -204,6 +204,8 @@ def maxent_irl(environment, trajectories: Sequence[Trajectory],
                          f'{features.shape}')
     if not learning_rate > 0.:
         raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
+    if max_iterations < 1:
+        raise ValueError(f'max_iterations must be >= 1, got {max_iterations!r}')
     acting = environment.decision_cells().ravel()
     expert = feature_expectations(trajectories, features)
     start = np.bincount([int(t.states[0]) for t in trajectories],

@@ -169,6 +169,8 @@ def test_bad_input_is_refused():
         irl.maxent_irl(env, demos, features=np.eye(3))
     with pytest.raises(ValueError, match='learning_rate'):
         irl.maxent_irl(env, demos, learning_rate=0.)
+    with pytest.raises(ValueError, match='max_iterations'):
+        irl.maxent_irl(env, demos, max_iterations=0)
     with pytest.raises(ValueError, match='demonstration'):
         irl.feature_expectations([], np.eye(3))
     pixels = gridlab.GridWorld(_SMALL, observation_type=gridlab.ObservationType.GRID)
