@@ -120,6 +120,10 @@ class BatchedGridWorld:
         self._mask = np.empty(n, bool)
         self._goal = np.empty(n, np.intp)  # Each copy's goal cell.
         self._deadline = np.zeros(n, np.int64)  # The step that truncates each copy.
+        # Copies to look at on each future step: those that started an episode
+        # max_episode_length steps before (a copy that restarted since has a
+        # later deadline and is passed over). No per-step pass over all copies.
+        self._due = {}
         self._time = 0
         self._copies = np.arange(n, dtype=np.intp)
         self._observation = None
@@ -366,6 +370,9 @@ class BatchedGridWorld:
         records['step_type'][:] = _FIRST
         self._goal[:] = self._goals[blocks]
         self._deadline[:] = self._time + (self._max_episode_length or 0)
+        self._due = {}
+        if self._max_episode_length:
+            self._due[self._time + self._max_episode_length] = [self._copies]
         kind = self._observation_type
         if kind is ObservationType.AGENT_ONEHOT:
             self._observation[:] = 0.
@@ -424,9 +431,10 @@ class BatchedGridWorld:
             if self._mask.any():
                 self._restart(records, np.flatnonzero(self._mask))
         if self._max_episode_length:
-            np.equal(self._deadline, self._time, out=self._mask)
-            if self._mask.any():
-                self._truncate(records, np.flatnonzero(self._mask))
+            due = self._due.pop(self._time, None)
+            if due is not None:
+                copies = np.concatenate(due) if len(due) > 1 else due[0]
+                self._truncate(records, copies[self._deadline[copies] == self._time])
         if self._observation is not None:
             self._move_agents(previous['observation'].astype(np.intp),
                               records['observation'].astype(np.intp))
@@ -434,7 +442,10 @@ class BatchedGridWorld:
 
     def _restart(self, records, copies) -> None:
         """Copies whose episode starts now: a truncation clock, maybe a new goal."""
-        self._deadline[copies] = self._time + (self._max_episode_length or 0)
+        if self._max_episode_length:
+            deadline = self._time + self._max_episode_length
+            self._deadline[copies] = deadline
+            self._due.setdefault(deadline, []).append(copies)
         if len(self._goals) > 1:
             blocks = self._new_goal_blocks(copies.size)
             records['state'][copies] = (
