@@ -19,8 +19,9 @@ noisy machine.
 Measured on 2026-11-21 (2 shared cores, heavily loaded), 10 seeds:
   t_junction   (optimum 15.390)  decaying 9/10, constant 4/10 at 8,000 steps
   passing_bay  (optimum 12.466)  decaying 9/10, constant 3/10 at 40,000 steps
-The misses settle one step short (14.661, 11.875: one agent waits longer
-than it needs to) or two (13.195, 11.344); none deadlocks at the end.
+The misses arrive one step later in total than the optimum (14.661,
+11.875: an agent waits longer than it needs to), or two or three steps
+(11.344, 13.195); none deadlocks at the end.
 """
 
 import argparse
