@@ -1,0 +1,798 @@
+"""Aggregate statistics over many runs, after Agarwal et al. (NeurIPS 2021).
+
+"Deep Reinforcement Learning at the Edge of the Statistical Precipice" asks for
+interval estimates instead of point estimates over a handful of seeds. This
+module gives its estimators with the definitions of the authors' `rliable`
+library, written with numpy alone:
+
+- mean: the mean over tasks of each task's mean score;
+- median: the median over tasks of each task's mean score;
+- iqm: the interquartile mean, scipy's `trim_mean(x, 0.25)` of every run's
+  score on every task pooled together (the middle half of the runs);
+- optimality_gap: `gamma` minus the mean of the scores clipped at `gamma`;
+- probability of improvement P(X > Y): for each task the Mann-Whitney U
+  statistic divided by the number of run pairs (ties count 1/2), averaged
+  over tasks;
+- performance profiles: the fraction of runs whose score exceeds tau;
+- stratified bootstrap percentile intervals: each replicate resamples the runs
+  of every task separately, with replacement, and keeps the task set fixed.
+
+Scores come as in rliable: a dict agent -> array [num_runs, num_tasks]. An
+agent's scores may also be a dict task -> 1-D array of run scores, as
+`scores_from_results` makes them, which lets tasks have different numbers of
+runs (a failed seed); tasks then weigh equally in the mean, median,
+optimality gap and profile, and the IQM pools every run. With equal run
+counts both forms give rliable's numbers.
+
+    scores = {'dqn': dqn_scores, 'nfq': nfq_scores}      # [runs, tasks] each
+    intervals = interval_estimates(scores, reps=50_000, seed=0)
+    intervals['dqn']['iqm']       # Interval(estimate=..., low=..., high=...)
+    probability_of_improvement_interval(scores['dqn'], scores['nfq'])
+
+Bootstrap draws come from a numpy Generator seeded with `seed` and the agent
+(and task) names, so an agent's interval does not change when another agent
+joins the comparison. matplotlib is imported inside the plotting functions.
+"""
+
+import dataclasses
+import math
+import zlib
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
+                    Sequence, Tuple, Union)
+
+import numpy as np
+
+# rliable's defaults: 50,000 replicates for intervals, 2,000 for profiles.
+DEFAULT_REPS = 50_000
+DEFAULT_PROFILE_REPS = 2_000
+DEFAULT_CURVE_REPS = 2_000
+DEFAULT_METRICS = ('mean', 'median', 'iqm')
+ALL_TASKS = 'all'  # The `task` of rows that aggregate over every task.
+IMPROVEMENT_METRIC = 'probability_of_improvement_over:'
+
+# Bootstrap replicates are computed in chunks holding about this many numbers.
+_CHUNK_ELEMENTS = 2_000_000
+
+Scores = Union[np.ndarray, Mapping[str, np.ndarray]]
+TaskScores = List[np.ndarray]  # One 1-D array of run scores per task.
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """A point estimate with the bounds of its confidence interval."""
+    estimate: float
+    low: float
+    high: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """A performance profile: fraction of runs with score > tau, per tau."""
+    taus: np.ndarray
+    fraction: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+# ----------------------------------------------------------------- validation
+
+def _task_arrays(scores: Any, name: str) -> Tuple[Optional[List[str]], list]:
+    """Splits `scores` into per-task run arrays, with task names if given."""
+    if isinstance(scores, Mapping):
+        return [str(task) for task in scores], list(scores.values())
+    if isinstance(scores, (str, bytes)) or not hasattr(scores, '__len__'):
+        raise TypeError(
+            f'{name} must be an array [num_runs, num_tasks] or a dict task -> '
+            f'1-D array of run scores, got {type(scores).__name__}')
+    try:
+        array = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f'{name}: scores must be numbers in an array '
+                        f'[num_runs, num_tasks] ({error})') from None
+    if array.ndim != 2:
+        raise ValueError(
+            f'{name} must be an array [num_runs, num_tasks] (or a dict task '
+            f'-> 1-D array of run scores), got shape {array.shape}')
+    return None, [array[:, m] for m in range(array.shape[1])]
+
+
+def _as_task_scores(scores: Any, name: str = 'scores') -> TaskScores:
+    """Returns `scores` as a list of finite float 1-D arrays, one per task."""
+    return _named_task_scores(scores, name)[1]
+
+
+def _named_task_scores(scores: Any, name: str = 'scores'):
+    names, tasks = _task_arrays(scores, name)
+    if not tasks:
+        raise ValueError(f'{name} has no tasks; expected at least one')
+    checked = []
+    for m, task in enumerate(tasks):
+        label = f'task {names[m]!r}' if names else f'task {m}'
+        try:
+            task = np.asarray(task, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f'{name}, {label}: scores must be numbers '
+                            f'({error})') from None
+        if task.ndim != 1:
+            raise ValueError(f'{name}, {label}: expected a 1-D array of run '
+                             f'scores, got shape {task.shape}')
+        if task.size == 0:
+            raise ValueError(f'{name}, {label}: no runs; expected at least '
+                             'one score per task')
+        if not np.all(np.isfinite(task)):
+            raise ValueError(f'{name}, {label}: scores must be finite, got '
+                             f'{task[~np.isfinite(task)][:3].tolist()}')
+        checked.append(task)
+    return names, checked
+
+
+def _check_score_dict(score_dict: Mapping[str, Scores]) -> Dict[str, TaskScores]:
+    if not isinstance(score_dict, Mapping):
+        raise TypeError('score_dict must map agent names to scores, got '
+                        f'{type(score_dict).__name__}')
+    if not score_dict:
+        raise ValueError('score_dict is empty; expected at least one agent')
+    return {agent: _as_task_scores(scores, f'scores of {agent!r}')
+            for agent, scores in score_dict.items()}
+
+
+def _check_reps(reps: Any, name: str = 'reps') -> int:
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) \
+            or reps < 1:
+        raise ValueError(f'{name} must be an integer >= 1, got {reps!r}')
+    return int(reps)
+
+
+def _check_confidence(confidence: Any) -> float:
+    if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError('confidence must be a number strictly between 0 and '
+                         f'1 (e.g. 0.95), got {confidence!r}')
+    return float(confidence)
+
+
+def _check_metrics(metrics: Sequence[str]) -> Tuple[str, ...]:
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    if not metrics:
+        raise ValueError('metrics is empty; expected names from '
+                         f'{sorted(_ACROSS_TASKS)}')
+    unknown = [m for m in metrics if m not in _ACROSS_TASKS]
+    if unknown:
+        raise ValueError(f'unknown metrics {unknown}; expected names from '
+                         f'{sorted(_ACROSS_TASKS)}')
+    return metrics
+
+
+def _rng(seed: int, *names: str) -> np.random.Generator:
+    """A Generator for one bootstrap, keyed by the seed and the names."""
+    keys = [zlib.crc32(str(name).encode('utf-8')) for name in names]
+    return np.random.default_rng([int(seed), *keys])
+
+
+# ----------------------------------------------------------- batched metrics
+# Each takes a list of per-task arrays shaped [batch, runs, ...] and reduces
+# the runs axis (1) and the tasks, returning [batch, ...]. The batch axis holds
+# bootstrap replicates; point estimates use a batch of one.
+
+def _trimmed_mean(x: np.ndarray, proportion: float = 0.25) -> np.ndarray:
+    """scipy.stats.trim_mean along axis 1: drops int(proportion * n) per end."""
+    n = x.shape[1]
+    cut = int(proportion * n)
+    return np.sort(x, axis=1)[:, cut:n - cut].mean(axis=1)
+
+
+def _task_means(tasks: List[np.ndarray]) -> np.ndarray:
+    return np.stack([t.mean(axis=1) for t in tasks], axis=1)
+
+
+def _mean(tasks):
+    return _task_means(tasks).mean(axis=1)
+
+
+def _median(tasks):
+    return np.median(_task_means(tasks), axis=1)
+
+
+def _iqm(tasks):
+    return _trimmed_mean(np.concatenate(tasks, axis=1))
+
+
+def _optimality_gap(tasks, gamma: float = 1.0):
+    clipped = [np.minimum(t, gamma) for t in tasks]
+    return gamma - _task_means(clipped).mean(axis=1)
+
+
+def _median_of_runs(tasks):
+    return np.median(np.concatenate(tasks, axis=1), axis=1)
+
+
+# Across tasks: rliable's aggregate_* definitions.
+_ACROSS_TASKS = {'mean': _mean, 'median': _median, 'iqm': _iqm,
+                 'optimality_gap': _optimality_gap}
+# Within one task the median is over runs (across tasks, rliable's median of
+# task means would be one task's mean again).
+_WITHIN_TASK = dict(_ACROSS_TASKS, median=_median_of_runs)
+
+
+def _pair_wins(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """[len(x), len(y)]: 1 where x_i > y_j, 1/2 where they tie, else 0."""
+    return (x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])
+
+
+def _improvement_from_counts(wins: List[np.ndarray], x_counts, y_counts):
+    """P(X > Y) per replicate from how often each run was drawn.
+
+    A resample that draws run i of X c_i times and run j of Y d_j times holds
+    c_i * d_j copies of the pair (i, j), so its pair average is c W d / (n m):
+    one matrix product instead of comparing every drawn pair.
+    """
+    per_task = [np.einsum('bi,ij,bj->b', c, w, d, optimize=True) / w.size
+                for w, c, d in zip(wins, x_counts, y_counts)]
+    return np.mean(per_task, axis=0)
+
+
+# ------------------------------------------------------------------ bootstrap
+
+def _chunks(reps: int, numbers_per_rep: int):
+    """Sizes of the chunks of replicates computed at once."""
+    size = max(1, _CHUNK_ELEMENTS // max(1, numbers_per_rep))
+    for start in range(0, reps, size):
+        yield min(size, reps - start)
+
+
+def _resample(tasks: List[np.ndarray], size: int,
+              rng: np.random.Generator) -> List[np.ndarray]:
+    """`size` stratified resamples: runs drawn with replacement within tasks."""
+    return [t[rng.integers(0, len(t), size=(size, len(t)))] for t in tasks]
+
+
+def _percentile_interval(replicates: np.ndarray, confidence: float):
+    # arch's (and so rliable's) 'percentile' method: np.percentile, linear.
+    alpha = (1 - confidence) / 2
+    return np.percentile(replicates, [100 * alpha, 100 * (1 - alpha)], axis=0)
+
+
+def _bootstrap(tasks: List[np.ndarray], statistic: Callable, reps: int,
+               confidence: float, rng: np.random.Generator,
+               numbers_per_rep: Optional[int] = None):
+    """Point estimate and percentile interval of `statistic(tasks)`.
+
+    `tasks` holds per-task arrays [runs, ...]; each replicate resamples the
+    runs of every task. `numbers_per_rep` bounds the size of the statistic's
+    intermediate arrays for one replicate, to size the chunks.
+    """
+    estimate = statistic([t[None] for t in tasks])[0]
+    if numbers_per_rep is None:
+        numbers_per_rep = sum(t.size for t in tasks)
+    replicates = [statistic(_resample(tasks, size, rng))
+                  for size in _chunks(reps, numbers_per_rep)]
+    low, high = _percentile_interval(np.concatenate(replicates), confidence)
+    return estimate, low, high
+
+
+def _draw_counts(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """[size, n]: how often each of n runs is drawn in n draws with replacement.
+
+    Draws the same indices as `_resample` would and counts them.
+    """
+    indices = rng.integers(0, n, size=(size, n))
+    offsets = np.arange(size)[:, None] * n
+    return np.bincount((indices + offsets).ravel(),
+                       minlength=size * n).reshape(size, n).astype(np.float64)
+
+
+def _bootstrap_improvement(xs: List[np.ndarray], ys: List[np.ndarray],
+                           reps: int, confidence: float,
+                           rng: np.random.Generator):
+    """P(X > Y) and its interval; X's and Y's runs resampled independently."""
+    wins = [_pair_wins(x, y) for x, y in zip(xs, ys)]
+    # The sample itself draws every run once.
+    estimate = _improvement_from_counts(
+        wins, [np.ones((1, len(x))) for x in xs],
+        [np.ones((1, len(y))) for y in ys])[0]
+    replicates = []
+    for size in _chunks(reps, sum(len(x) + len(y) for x, y in zip(xs, ys))):
+        x_counts = [_draw_counts(len(x), size, rng) for x in xs]
+        y_counts = [_draw_counts(len(y), size, rng) for y in ys]
+        replicates.append(_improvement_from_counts(wins, x_counts, y_counts))
+    low, high = _percentile_interval(np.concatenate(replicates), confidence)
+    return estimate, low, high
+
+
+# --------------------------------------------------------------- estimators
+
+def aggregate_mean(scores: Scores) -> float:
+    """The mean over tasks of each task's mean score."""
+    return float(_mean([t[None] for t in _as_task_scores(scores)])[0])
+
+
+def aggregate_median(scores: Scores) -> float:
+    """The median over tasks of each task's mean score."""
+    return float(_median([t[None] for t in _as_task_scores(scores)])[0])
+
+
+def aggregate_iqm(scores: Scores) -> float:
+    """The interquartile mean of all runs on all tasks, pooled (25 % trimmed)."""
+    return float(_iqm([t[None] for t in _as_task_scores(scores)])[0])
+
+
+def aggregate_optimality_gap(scores: Scores, gamma: float = 1.0) -> float:
+    """How far scores fall short of `gamma`: gamma - mean(min(score, gamma))."""
+    tasks = _as_task_scores(scores)
+    return float(_optimality_gap([t[None] for t in tasks], gamma)[0])
+
+
+def _check_pair(scores_x: Scores, scores_y: Scores):
+    x_names, xs = _named_task_scores(scores_x, 'scores_x')
+    y_names, ys = _named_task_scores(scores_y, 'scores_y')
+    if (x_names is None) != (y_names is None):
+        raise TypeError('scores_x and scores_y must both be arrays [num_runs, '
+                        'num_tasks] or both dicts task -> run scores')
+    if x_names is not None:
+        if set(x_names) != set(y_names):
+            raise ValueError(
+                f'scores_x has tasks {x_names} and scores_y {y_names}; '
+                'probability of improvement compares the same tasks')
+        ys = [ys[y_names.index(task)] for task in x_names]
+    if len(xs) != len(ys):
+        raise ValueError(
+            f'scores_x has {len(xs)} tasks and scores_y {len(ys)}; probability '
+            'of improvement compares the same tasks')
+    return xs, ys
+
+
+def probability_of_improvement(scores_x: Scores, scores_y: Scores) -> float:
+    """P(X > Y): the chance a run of X beats a run of Y on the same task.
+
+    For each task, the fraction of (x run, y run) pairs with x > y, ties
+    counting one half (the Mann-Whitney U statistic over the number of
+    pairs), averaged over tasks. Runs may differ in number between X and Y.
+    """
+    xs, ys = _check_pair(scores_x, scores_y)
+    return float(np.mean([_pair_wins(x, y).mean() for x, y in zip(xs, ys)]))
+
+
+def interval_estimates(score_dict: Mapping[str, Scores],
+                       metrics: Sequence[str] = DEFAULT_METRICS, *,
+                       reps: int = DEFAULT_REPS, confidence: float = 0.95,
+                       seed: int = 0, gamma: float = 1.0
+                       ) -> Dict[str, Dict[str, Interval]]:
+    """Aggregate metrics per agent with stratified bootstrap intervals.
+
+    Args:
+        score_dict: agent -> scores [num_runs, num_tasks] (or task -> runs).
+        metrics: names from 'mean', 'median', 'iqm', 'optimality_gap'.
+        reps: bootstrap replicates.
+        confidence: coverage of the percentile interval.
+        seed: seeds the bootstrap (with the agent's name).
+        gamma: the threshold of the optimality gap.
+
+    Returns:
+        agent -> metric -> Interval.
+    """
+    tasks_by_agent = _check_score_dict(score_dict)
+    metrics = _check_metrics(metrics)
+    reps = _check_reps(reps)
+    confidence = _check_confidence(confidence)
+    functions = [_ACROSS_TASKS[m] for m in metrics]
+
+    def statistic(tasks):
+        return np.stack([f(tasks, gamma) if f is _optimality_gap else f(tasks)
+                         for f in functions], axis=-1)
+
+    result = {}
+    for agent, tasks in tasks_by_agent.items():
+        estimate, low, high = _bootstrap(tasks, statistic, reps, confidence,
+                                         _rng(seed, agent))
+        result[agent] = {m: Interval(float(estimate[i]), float(low[i]),
+                                     float(high[i]))
+                         for i, m in enumerate(metrics)}
+    return result
+
+
+def probability_of_improvement_interval(scores_x: Scores, scores_y: Scores, *,
+                                        reps: int = DEFAULT_REPS,
+                                        confidence: float = 0.95,
+                                        seed: int = 0) -> Interval:
+    """P(X > Y) with a stratified bootstrap interval.
+
+    The runs of X and of Y are resampled independently, within each task.
+    """
+    xs, ys = _check_pair(scores_x, scores_y)
+    reps = _check_reps(reps)
+    confidence = _check_confidence(confidence)
+    estimate, low, high = _bootstrap_improvement(xs, ys, reps, confidence,
+                                                 _rng(seed, 'improvement'))
+    return Interval(float(estimate), float(low), float(high))
+
+
+def performance_profiles(score_dict: Mapping[str, Scores],
+                         taus: Optional[Sequence[float]] = None, *,
+                         reps: int = DEFAULT_PROFILE_REPS,
+                         confidence: float = 0.95,
+                         seed: int = 0) -> Dict[str, Profile]:
+    """Fraction of runs with score > tau, per tau, with bootstrap bands.
+
+    Args:
+        score_dict: agent -> scores [num_runs, num_tasks] (or task -> runs).
+        taus: thresholds; by default 101 points from the lowest to the highest
+            score of any agent.
+        reps, confidence, seed: as in `interval_estimates`.
+    """
+    tasks_by_agent = _check_score_dict(score_dict)
+    reps = _check_reps(reps)
+    confidence = _check_confidence(confidence)
+    if taus is None:
+        pooled = np.concatenate([np.concatenate(t)
+                                 for t in tasks_by_agent.values()])
+        taus = np.linspace(pooled.min(), pooled.max(), 101)
+    taus = np.asarray(taus, dtype=np.float64)
+    if taus.ndim != 1 or taus.size == 0 or not np.all(np.isfinite(taus)):
+        raise ValueError('taus must be a non-empty 1-D sequence of finite '
+                         f'numbers, got {taus!r}')
+
+    def statistic(tasks):
+        # [batch, runs, taus] per task -> fraction per task -> task average.
+        return np.mean([(t[..., None] > taus).mean(axis=1) for t in tasks],
+                       axis=0)
+
+    profiles = {}
+    for agent, tasks in tasks_by_agent.items():
+        fraction, low, high = _bootstrap(
+            tasks, statistic, reps, confidence, _rng(seed, agent),
+            numbers_per_rep=sum(t.size for t in tasks) * taus.size)
+        profiles[agent] = Profile(taus.copy(), fraction, low, high)
+    return profiles
+
+
+# ------------------------------------------------------------ learning curves
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """A learning curve's estimate per step with its interval band."""
+    steps: np.ndarray
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def _check_curves(curves: Mapping[str, Any], steps: Any):
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError('curves must be a non-empty dict agent -> array '
+                         f'[num_runs, num_points], got {curves!r:.80}')
+    steps = np.asarray(steps, dtype=np.float64)
+    if steps.ndim != 1 or steps.size == 0 or not np.all(np.isfinite(steps)):
+        raise ValueError('steps must be a non-empty 1-D array of finite '
+                         f'numbers, got shape {steps.shape}')
+    checked = {}
+    for agent, curve in curves.items():
+        curve = np.asarray(curve, dtype=np.float64)
+        if curve.ndim != 2 or curve.shape[0] == 0:
+            raise ValueError(f'curves[{agent!r}] must be an array [num_runs, '
+                             f'num_points] with runs, got shape {curve.shape}')
+        if curve.shape[1] != steps.size:
+            raise ValueError(
+                f'curves[{agent!r}] has {curve.shape[1]} points per run but '
+                f'steps has {steps.size}; curves share one step grid')
+        if not np.all(np.isfinite(curve)):
+            raise ValueError(f'curves[{agent!r}] has NaN or infinite values; '
+                             'put every run on the common step grid first')
+        checked[agent] = curve
+    return checked, steps
+
+
+def learning_curve_intervals(curves: Mapping[str, Any], steps: Any,
+                             metric: str = 'iqm', *,
+                             reps: int = DEFAULT_CURVE_REPS,
+                             confidence: float = 0.95,
+                             seed: int = 0) -> Dict[str, Curve]:
+    """Per agent and step, `metric` over runs with a bootstrap band.
+
+    Args:
+        curves: agent -> array [num_runs, num_points] on the grid `steps`.
+        steps: the common step grid, [num_points].
+        metric: 'iqm', 'mean', 'median' (over runs) or 'optimality_gap'.
+        reps, confidence, seed: as in `interval_estimates`.
+    """
+    curves, steps = _check_curves(curves, steps)
+    _check_metrics([metric])
+    reps = _check_reps(reps)
+    confidence = _check_confidence(confidence)
+    function = _WITHIN_TASK[metric]
+    result = {}
+    for agent, curve in curves.items():
+        estimate, low, high = _bootstrap([curve], function, reps, confidence,
+                                         _rng(seed, agent, 'curve'))
+        result[agent] = Curve(steps.copy(), estimate, low, high)
+    return result
+
+
+# ------------------------------------------------------- tables of run results
+
+def _seed_order(seed: Any):
+    """Sorts seeds 2 before 10 whether they were read as ints or strings."""
+    try:
+        return 0, int(seed), ''
+    except (TypeError, ValueError):
+        return 1, 0, str(seed)
+
+
+def scores_from_results(results: Iterable[Mapping[str, Any]], *,
+                        score_key: str = 'score',
+                        normalize: Optional[Mapping[str, Tuple[float, float]]]
+                        = None) -> Dict[str, Dict[str, np.ndarray]]:
+    """Groups per-run rows into agent -> task -> scores (ordered by seed).
+
+    Args:
+        results: rows with keys 'agent', 'task', 'seed' and `score_key`
+            (numbers or numeric strings, e.g. read from a CSV file).
+        score_key: the column holding each run's score.
+        normalize: optional task -> (low, high); scores become
+            (score - low) / (high - low), e.g. 0 for random, 1 for optimal,
+            so tasks with different return scales can be aggregated.
+
+    Agents and tasks keep the order they first appear in.
+    """
+    grouped: Dict[str, Dict[str, Dict[Any, float]]] = {}
+    for i, row in enumerate(results):
+        missing = [k for k in ('agent', 'task', 'seed', score_key)
+                   if k not in row]
+        if missing:
+            raise ValueError(f'results row {i} lacks {missing}; every row needs '
+                             f"'agent', 'task', 'seed' and {score_key!r}")
+        agent, task, seed = str(row['agent']), str(row['task']), row['seed']
+        try:
+            score = float(row[score_key])
+        except (TypeError, ValueError):
+            raise ValueError(
+                f'results row {i} ({agent}, {task}, seed {seed}): {score_key} '
+                f'must be a number, got {row[score_key]!r}') from None
+        if not math.isfinite(score):
+            raise ValueError(
+                f'results row {i} ({agent}, {task}, seed {seed}): {score_key} '
+                f'must be finite, got {score}')
+        if normalize is not None:
+            if task not in normalize:
+                raise ValueError(f'normalize has no (low, high) for task '
+                                 f'{task!r}; it covers {sorted(normalize)}')
+            low, high = normalize[task]
+            if not high > low:
+                raise ValueError(f'normalize[{task!r}] must be (low, high) '
+                                 f'with high > low, got {(low, high)!r}')
+            score = (score - low) / (high - low)
+        runs = grouped.setdefault(agent, {}).setdefault(task, {})
+        key = _seed_order(seed)
+        if key in runs:
+            raise ValueError(f'results hold two runs of agent {agent!r} on '
+                             f'task {task!r} with seed {seed!r}; give '
+                             'different settings different agent names')
+        runs[key] = score
+    if not grouped:
+        raise ValueError('results is empty; expected one row per run')
+    return {agent: {task: np.array([runs[k] for k in sorted(runs)])
+                    for task, runs in tasks.items()}
+            for agent, tasks in grouped.items()}
+
+
+def _row(agent, task, metric, estimate, low, high) -> Dict[str, Any]:
+    return {'agent': agent, 'task': task, 'metric': metric,
+            'estimate': float(estimate), 'low': float(low),
+            'high': float(high)}
+
+
+def _metrics_statistic(table, metrics, gamma):
+    functions = [table[m] for m in metrics]
+
+    def statistic(tasks):
+        return np.stack([f(tasks, gamma) if f is _optimality_gap else f(tasks)
+                         for f in functions], axis=-1)
+    return statistic
+
+
+def aggregate_rows(results: Iterable[Mapping[str, Any]], *,
+                   score_key: str = 'score',
+                   metrics: Sequence[str] = DEFAULT_METRICS,
+                   reps: int = DEFAULT_REPS, confidence: float = 0.95,
+                   seed: int = 0, gamma: float = 1.0,
+                   normalize: Optional[Mapping[str, Tuple[float, float]]]
+                   = None,
+                   improvement: bool = True) -> List[Dict[str, Any]]:
+    """Rows for aggregate.csv: agent, task, metric, estimate, low, high.
+
+    Per agent and task: each metric over that task's runs (the median is the
+    median of the runs) with a bootstrap interval over runs. Per agent, when
+    it ran two or more tasks, a row with task 'all' per metric, with rliable's
+    across-task definitions and a stratified bootstrap interval.
+
+    With `improvement`, then, for every ordered pair of agents (X, Y): a row
+    with agent X and metric 'probability_of_improvement_over:Y' holding
+    P(X > Y) per task the two share, and over task 'all' when both ran the
+    same two or more tasks.
+
+    Args:
+        results: per-run rows with 'agent', 'task', 'seed' and `score_key`.
+        score_key, normalize: as in `scores_from_results`.
+        metrics: names from 'mean', 'median', 'iqm', 'optimality_gap'.
+        reps, confidence, seed, gamma: as in `interval_estimates`.
+        improvement: whether to add the probability-of-improvement rows.
+    """
+    scores = scores_from_results(results, score_key=score_key,
+                                 normalize=normalize)
+    metrics = _check_metrics(metrics)
+    reps = _check_reps(reps)
+    confidence = _check_confidence(confidence)
+    within = _metrics_statistic(_WITHIN_TASK, metrics, gamma)
+    across = _metrics_statistic(_ACROSS_TASKS, metrics, gamma)
+    rows = []
+    for agent, tasks in scores.items():
+        groups = [(task, [runs], within, _rng(seed, agent, task))
+                  for task, runs in tasks.items()]
+        if len(tasks) > 1:
+            # Tasks by name: the bootstrap draws must not follow row order.
+            groups.append((ALL_TASKS, [tasks[t] for t in sorted(tasks)],
+                           across, _rng(seed, agent)))
+        for task, task_scores, statistic, rng in groups:
+            estimate, low, high = _bootstrap(task_scores, statistic, reps,
+                                             confidence, rng)
+            rows.extend(_row(agent, task, m, estimate[i], low[i], high[i])
+                        for i, m in enumerate(metrics))
+    if improvement:
+        rows.extend(_improvement_rows(scores, reps, confidence, seed))
+    return rows
+
+
+def _improvement_rows(scores, reps, confidence, seed) -> List[Dict[str, Any]]:
+    rows = []
+    for x, x_tasks in scores.items():
+        for y, y_tasks in scores.items():
+            if x == y:
+                continue
+            metric = IMPROVEMENT_METRIC + y
+            shared = sorted(t for t in x_tasks if t in y_tasks)
+            groups = [(t, [x_tasks[t]], [y_tasks[t]]) for t in shared]
+            if len(shared) > 1 and set(x_tasks) == set(y_tasks):
+                groups.append((ALL_TASKS, [x_tasks[t] for t in shared],
+                               [y_tasks[t] for t in shared]))
+            for task, xs, ys in groups:
+                estimate, low, high = _bootstrap_improvement(
+                    xs, ys, reps, confidence,
+                    _rng(seed, 'improvement', x, y, task))
+                rows.append(_row(x, task, metric, estimate, low, high))
+    return rows
+
+
+# ---------------------------------------------------------------------- plots
+
+_METRIC_LABELS = {'mean': 'Mean', 'median': 'Median', 'iqm': 'IQM',
+                  'optimality_gap': 'Optimality gap'}
+
+
+def _colours(agents: Sequence[str]) -> Dict[str, Any]:
+    """One colour per agent, in order, the same in every plot."""
+    import matplotlib
+    cycle = matplotlib.colormaps['tab10'].colors
+    return {agent: cycle[i % len(cycle)] for i, agent in enumerate(agents)}
+
+
+def plot_learning_curves(curves: Mapping[str, Any], steps: Any,
+                         metric: str = 'iqm', *,
+                         reps: int = DEFAULT_CURVE_REPS,
+                         confidence: float = 0.95, seed: int = 0,
+                         xlabel: str = 'Environment steps',
+                         ylabel: str = 'Score',
+                         title: Optional[str] = None):
+    """Per agent, `metric` over runs at each step with a confidence band.
+
+    Args:
+        curves: agent -> array [num_runs, num_points] on the grid `steps`.
+        steps: the common step grid.
+        metric, reps, confidence, seed: as in `learning_curve_intervals`.
+
+    Returns:
+        The matplotlib Figure (made without pyplot, so nothing global).
+    """
+    from matplotlib.figure import Figure
+    bands = learning_curve_intervals(curves, steps, metric, reps=reps,
+                                     confidence=confidence, seed=seed)
+    colours = _colours(list(bands))
+    figure = Figure(figsize=(6, 4), layout='constrained')
+    ax = figure.subplots()
+    for agent, band in bands.items():
+        runs = len(curves[agent])
+        ax.plot(band.steps, band.estimate, color=colours[agent],
+                label=f'{agent} ({runs} runs)')
+        ax.fill_between(band.steps, band.low, band.high,
+                        color=colours[agent], alpha=0.25, linewidth=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f'{_METRIC_LABELS[metric]} {ylabel.lower()}'
+                  if ylabel else _METRIC_LABELS[metric])
+    ax.set_title(title or f'{_METRIC_LABELS[metric]} over runs, '
+                 f'{confidence:.0%} bootstrap band')
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def plot_interval_estimates(intervals: Mapping[str, Mapping[str, Interval]],
+                            *, confidence: Optional[float] = 0.95,
+                            xlabel: str = 'Score',
+                            title: Optional[str] = None):
+    """One panel per metric: each agent's estimate and interval as a bar.
+
+    Args:
+        intervals: agent -> metric -> Interval, e.g. from
+            `interval_estimates`; every agent must have the same metrics.
+        confidence: the intervals' coverage, shown in the title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from matplotlib.figure import Figure
+    if not isinstance(intervals, Mapping) or not intervals:
+        raise ValueError('intervals must be a non-empty dict agent -> metric '
+                         f'-> Interval, got {intervals!r:.80}')
+    agents = list(intervals)
+    metrics = list(intervals[agents[0]])
+    for agent in agents:
+        if list(intervals[agent]) != metrics:
+            raise ValueError(f'intervals[{agent!r}] has metrics '
+                             f'{list(intervals[agent])}, expected {metrics} '
+                             f'like {agents[0]!r}')
+    if not metrics:
+        raise ValueError('intervals hold no metrics')
+    colours = _colours(agents)
+    figure = Figure(figsize=(2.6 * len(metrics) + 1.2,
+                             0.45 * len(agents) + 1.2),
+                    layout='constrained')
+    axes = np.atleast_1d(figure.subplots(1, len(metrics), sharey=True))
+    y = np.arange(len(agents))
+    for ax, metric in zip(axes, metrics):
+        for i, agent in enumerate(agents):
+            interval = intervals[agent][metric]
+            ax.barh(i, interval.high - interval.low, left=interval.low,
+                    height=0.6, color=colours[agent], alpha=0.75)
+            ax.vlines(interval.estimate, i - 0.3, i + 0.3, color='black',
+                      linewidth=2)
+        ax.set_title(_METRIC_LABELS.get(metric, metric))
+        ax.set_xlabel(xlabel)
+        ax.grid(axis='x', alpha=0.3)
+    axes[0].set_yticks(y, agents)
+    axes[0].invert_yaxis()  # The first agent on top.
+    figure.suptitle(title or ('Estimates (black) with '
+                              + (f'{confidence:.0%} ' if confidence else '')
+                              + 'stratified bootstrap intervals'))
+    return figure
+
+
+def plot_performance_profiles(profiles: Mapping[str, Profile], *,
+                              xlabel: str = 'Score threshold τ',
+                              ylabel: str = 'Fraction of runs with score > τ',
+                              title: Optional[str] = None):
+    """Per agent, the fraction of runs above each tau, with its band.
+
+    Args:
+        profiles: agent -> Profile, e.g. from `performance_profiles`.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from matplotlib.figure import Figure
+    if not isinstance(profiles, Mapping) or not profiles:
+        raise ValueError('profiles must be a non-empty dict agent -> Profile, '
+                         f'got {profiles!r:.80}')
+    colours = _colours(list(profiles))
+    figure = Figure(figsize=(6, 4), layout='constrained')
+    ax = figure.subplots()
+    for agent, profile in profiles.items():
+        ax.plot(profile.taus, profile.fraction, color=colours[agent],
+                label=agent)
+        ax.fill_between(profile.taus, profile.low, profile.high,
+                        color=colours[agent], alpha=0.25, linewidth=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title or 'Performance profiles')
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return figure
