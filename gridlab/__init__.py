@@ -63,6 +63,7 @@ _LAZY = {
     'save_video': 'gridlab.video',
     'run_experiment': 'gridlab.experiment',
     'RunResult': 'gridlab.experiment',
+    'TensorBoardLogger': 'gridlab.tensorboard_logger',
 }
 _SUBMODULES = ('checkpoints', 'cli', 'diagnostics', 'experiment', 'offline',
                'plotting', 'recording', 'registry', 'rendering', 'report', 'video')
