@@ -2,49 +2,117 @@
 
 A checkpoint is a `torch.save`d dict naming the agent class that wrote it, so
 restoring one agent's file into another kind of agent fails with a clear
-message instead of a cryptic key error. Loading uses `weights_only=True`: a
-checkpoint holds tensors, numbers, strings and containers, never code.
+message instead of a cryptic key error. The agent's state inside is kept as
+the bytes of its own `torch.save`, with their SHA-256: a file damaged on disk
+is refused, not loaded with wrong weights, and so is one whose weights or
+values are not finite. Loading uses `weights_only=True`: a checkpoint holds
+tensors, numbers, strings and containers, never code.
 """
 
 import abc
 import copy
+import hashlib
+import io
+import math
 import pathlib
 from typing import Any, Callable, Dict
 
+import numpy as np
 import torch
 
 from gridlab.files import PathLike, atomic_path
 
 _FORMAT = 'gridlab-checkpoint'
-_VERSION = 1
+_VERSION = 2
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, damaged, or for another agent."""
 
 
 def save_checkpoint(path: PathLike, agent: str, state: Dict[str, Any]) -> pathlib.Path:
     """Writes `state` for an agent of class name `agent` to `path`."""
     path = pathlib.Path(path)
+    _check_finite(state, path, 'saving')
+    payload = io.BytesIO()
+    torch.save(state, payload)
+    payload = payload.getvalue()
     with atomic_path(path) as tmp:
         torch.save({'format': _FORMAT, 'version': _VERSION, 'agent': agent,
-                    'state': state}, tmp)
+                    'sha256': hashlib.sha256(payload).hexdigest(),
+                    'payload': payload}, tmp)
+        # Read back before it replaces anything: a short write is caught here.
+        _read(tmp, agent, shown=path)
     return path
 
 
-def load_checkpoint(path: PathLike, agent: str) -> Dict[str, Any]:
-    """Reads the state saved by `save_checkpoint` for an agent named `agent`."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'no checkpoint at {str(path)!r}')
+def _read(path: pathlib.Path, agent: str, shown: pathlib.Path) -> Dict[str, Any]:
     try:
         content = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # torch raises several types for a bad file.
-        raise ValueError(
-            f'{str(path)!r} is not a readable gridlab checkpoint ({error})') from None
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f'{str(shown)!r} is not a readable gridlab checkpoint '
+                              f'(damaged or truncated: {first})') from None
     if not isinstance(content, dict) or content.get('format') != _FORMAT:
-        raise ValueError(f'{str(path)!r} is not a gridlab checkpoint')
-    if content['agent'] != agent:
-        raise ValueError(
-            f'{str(path)!r} holds a {content["agent"]} checkpoint; '
+        raise CheckpointError(f'{str(shown)!r} is not a gridlab checkpoint')
+    if content.get('version') != _VERSION:
+        raise CheckpointError(f'{str(shown)!r} is a gridlab checkpoint of version '
+                              f'{content.get("version")!r}; this gridlab reads '
+                              f'version {_VERSION}')
+    if content.get('agent') != agent:
+        raise CheckpointError(
+            f'{str(shown)!r} holds a {content.get("agent")} checkpoint; '
             f'cannot restore it into a {agent}')
-    return content['state']
+    payload = content.get('payload')
+    if (not isinstance(payload, bytes) or
+            hashlib.sha256(payload).hexdigest() != content.get('sha256')):
+        raise CheckpointError(f'{str(shown)!r} is damaged: its contents do not match '
+                              'the checksum written with them')
+    try:
+        return torch.load(io.BytesIO(payload), map_location='cpu', weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f'{str(shown)!r} is damaged ({error})') from None
+
+
+def load_checkpoint(path: PathLike, agent: str) -> Dict[str, Any]:
+    """Reads the state saved by `save_checkpoint` for an agent named `agent`.
+
+    Raises FileNotFoundError if there is no file, and CheckpointError (a
+    ValueError) if it is damaged, another agent's, or holds non-finite values.
+    """
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise CheckpointError(f'{str(path)!r} is a folder, not a checkpoint file')
+    if not path.is_file():
+        raise FileNotFoundError(f'no checkpoint at {str(path)!r}')
+    state = _read(path, agent, shown=path)
+    _check_finite(state, path, 'restoring')
+    return state
+
+
+def _check_finite(state: Any, path: pathlib.Path, doing: str, where: str = '') -> None:
+    """Raises CheckpointError at the first NaN or infinity in the state tree."""
+    bad = False
+    if isinstance(state, torch.Tensor):
+        bad = state.is_floating_point() and not bool(torch.isfinite(state).all())
+    elif isinstance(state, np.ndarray):
+        bad = state.dtype.kind == 'f' and not bool(np.isfinite(state).all())
+    elif isinstance(state, float):
+        bad = not math.isfinite(state)
+    elif isinstance(state, dict):
+        for key, value in state.items():
+            _check_finite(value, path, doing, f'{where}/{key}')
+        return
+    elif isinstance(state, (list, tuple)):
+        if state and all(isinstance(v, (int, float)) for v in state):
+            bad = not all(math.isfinite(v) for v in state)
+        else:
+            for i, value in enumerate(state):
+                _check_finite(value, path, doing, f'{where}[{i}]')
+            return
+    if bad:
+        raise CheckpointError(f'{doing} {str(path)!r}: {where or "the state"} holds NaN '
+                              'or infinite values (training diverged?); refusing it')
 
 
 def restore_state(path: PathLike, agent: str, get_state: Callable[[], Dict[str, Any]],
@@ -61,8 +129,8 @@ def restore_state(path: PathLike, agent: str, get_state: Callable[[], Dict[str, 
         set_state(state)
     except (RuntimeError, KeyError, ValueError, TypeError) as error:
         set_state(backup)
-        raise ValueError(f'checkpoint {str(path)!r} does not fit this agent '
-                         f'(different network or options?): {error}') from None
+        raise CheckpointError(f'checkpoint {str(path)!r} does not fit this agent '
+                              f'(different network or options?): {error}') from None
 
 
 class Checkpointing(abc.ABC):

@@ -12,6 +12,7 @@ that need them, so `gridlab tasks` and `gridlab --help` answer at once.
 """
 
 import argparse
+import errno
 import os
 import pathlib
 import sys
@@ -50,8 +51,27 @@ def _run_settings(args) -> dict:
     return settings
 
 
+# Exit codes of the conventional kind: 128 + the signal's number.
+_EXIT_CODES = {'SIGINT': 130, 'SIGHUP': 129, 'SIGTERM': 143, 'SIGPIPE': 141}
+
+
+def _ended(error: BaseException) -> int:
+    """Says in one line how a run was stopped; the conventional exit code."""
+    from gridlab.experiment import Terminated
+    if isinstance(error, BrokenPipeError):
+        # Nobody reads our output any more (`gridlab train ... | head`).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _EXIT_CODES['SIGPIPE']
+    name = str(error) if isinstance(error, Terminated) else 'SIGINT'
+    print(f'gridlab: stopped by {name}; the log, the last checkpoint and '
+          'summary.json are kept', file=sys.stderr)
+    return _EXIT_CODES.get(name, 1)
+
+
 def train(args) -> int:
     from gridlab import experiment
+    restore_signals = experiment.stop_on_signals()
     try:
         if args.resume:
             if args.agent or args.task or args.set or args.config:
@@ -77,10 +97,10 @@ def train(args) -> int:
             progress=None if args.progress else False, log_every=args.log_every,
             tensorboard=args.tensorboard, video_every=args.video_every,
             command=['gridlab'] + list(args.argv))
-    except KeyboardInterrupt:
-        print('gridlab: interrupted; the log, a checkpoint and summary.json are '
-              'kept', file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, experiment.Terminated, BrokenPipeError) as error:
+        return _ended(error)
+    finally:
+        restore_signals()
     return 0
 
 
@@ -119,6 +139,8 @@ def sweep(args) -> int:
             grid[name] = _split_values(values)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    from gridlab.experiment import Terminated, stop_on_signals
+    restore_signals = stop_on_signals()
     try:
         result = sweep_lib.run_sweep(
             agents, tasks, str(seeds), args.out, grid, backend=args.backend,
@@ -127,10 +149,12 @@ def sweep(args) -> int:
             episodes=args.episodes if args.episodes is not None else settings.get('episodes'),
             eval_every=args.eval_every if args.eval_every is not None
             else settings.get('eval_every'))
-    except KeyboardInterrupt:
-        print(f'gridlab: sweep interrupted; finished runs are kept in {args.out} '
+    except (KeyboardInterrupt, Terminated) as error:
+        print(f'gridlab: sweep stopped; finished runs are kept in {args.out} '
               '(run the same command to continue)', file=sys.stderr)
-        return 130
+        return _EXIT_CODES.get(str(error) if isinstance(error, Terminated) else 'SIGINT', 1)
+    finally:
+        restore_signals()
     failed = result.failed
     print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} runs '
           f'completed; results in {result.directory}')
@@ -228,6 +252,16 @@ def _unit_interval(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.
+    if not 0. <= value < float('inf'):
+        raise argparse.ArgumentTypeError(f'expected a number of seconds >= 0, got {text!r}')
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -304,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='continue an interrupted run from its checkpoint')
     p.add_argument('--overwrite', action='store_true',
                    help='replace the run already in --out')
-    p.add_argument('--log-every', type=float, default=1.,
+    p.add_argument('--log-every', type=_seconds, default=1.,
                    help='seconds between progress lines')
     p.add_argument('--no-progress', dest='progress', action='store_false',
                    help='no progress bar')
@@ -390,6 +424,11 @@ def _configure_heavy_libraries(args) -> None:
         torch.set_num_threads(1)
 
 
+# Errors of the machine the user gave us, not of gridlab: one line, exit 2.
+_USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                errno.ENOTDIR, errno.EISDIR, errno.EFBIG, errno.ENAMETOOLONG}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from gridlab.experiment import ExperimentError  # Sweeps' errors are ones too.
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -400,6 +439,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return args.run(args)
     except (UsageError, ExperimentError) as error:  # Anything else is a bug:
         print(f'gridlab: error: {error}', file=sys.stderr)  # keep its traceback.
+        return 2
+    except OSError as error:
+        from gridlab.video import VideoWriteError
+        if error.errno not in _USER_ERRNOS and not isinstance(error, VideoWriteError):
+            raise
+        where = f' ({error.filename})' if error.filename else ''
+        print(f'gridlab: error: {error.strerror or error}{where}; what was written '
+              'before is kept', file=sys.stderr)
         return 2
 
 

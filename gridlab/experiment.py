@@ -14,6 +14,7 @@ agents with action values on a GridWorld also q_values.png and policy.png.
 import dataclasses
 import json
 import math
+import os
 import pathlib
 import platform
 import subprocess
@@ -43,6 +44,50 @@ VIDEO_FRAME_CAP = 300  # A balanced CartPole must not hold a gigabyte of frames.
 
 class ExperimentError(ValueError):
     """A run that cannot start as asked: a bad name, value or folder."""
+
+
+class Terminated(BaseException):
+    """A signal asked the run to stop (SIGTERM from `timeout`, `docker stop`
+    or SLURM; SIGHUP from a closed terminal). Raised by the handlers that
+    `stop_on_signals` installs, it unwinds like Ctrl-C."""
+
+    def __init__(self, signum: int):
+        import signal
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_on_signals():
+    """Makes SIGTERM and SIGHUP end a run the way Ctrl-C does (see Terminated).
+
+    Returns a function that puts the previous handlers back.
+    """
+    import signal
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+    previous = {}
+    for name in ('SIGTERM', 'SIGHUP'):
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, handler)
+
+    def restore():
+        for number, old in previous.items():
+            signal.signal(number, old)
+    return restore
+
+
+def how_it_ended(error: BaseException) -> str:
+    """A few words for summary.json's "ended_by"."""
+    if isinstance(error, KeyboardInterrupt):
+        return 'SIGINT (Ctrl-C)'
+    if isinstance(error, Terminated):
+        return str(error)
+    if isinstance(error, BrokenPipeError):
+        return 'output closed (broken pipe)'
+    first = str(error).splitlines()[0] if str(error) else ''
+    return f'{type(error).__name__}: {first}' if first else type(error).__name__
 
 
 @dataclasses.dataclass
@@ -223,8 +268,45 @@ def default_directory(agent: str, task: str, seed: int) -> pathlib.Path:
     return pathlib.Path('runs') / f'{task}-{agent.replace(":", ".")}-seed{seed}'
 
 
-def _prepare_directory(out: pathlib.Path, overwrite: bool) -> pathlib.Path:
-    """The run's folder: new, or emptied of an old run's files with `overwrite`."""
+LOCK_FILE = '.gridlab.lock'
+
+
+class FolderLock:
+    """One run per folder at a time: an exclusive `flock` on a lock file.
+
+    The lock goes with the process (the OS drops it if the process dies), so
+    a crashed run never leaves a folder locked.
+    """
+
+    def __init__(self, folder: pathlib.Path):
+        import fcntl
+        self._path = folder / LOCK_FILE
+        try:
+            self._file = open(self._path, 'a')
+        except OSError as error:
+            raise ExperimentError(f'cannot use the run folder {str(folder)!r}: '
+                                  f'{error.strerror or error}') from None
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.close()
+            raise ExperimentError(f'another gridlab run is using {str(folder)!r} right '
+                                  'now; wait for it or choose another folder') from None
+
+    def release(self) -> None:
+        if not self._file.closed:
+            self._file.close()  # Closing releases the flock.
+
+
+def _leftovers(out: pathlib.Path) -> list:
+    """Temporary files an interrupted atomic write left behind ('.name.*.part*')."""
+    return [path for path in out.glob('.*.part*') if path.is_file()]
+
+
+def _check_folder(out: pathlib.Path, overwrite: bool) -> list:
+    """What an old run left in `out`; raises if it may not be replaced."""
+    if not str(out).strip():
+        raise ExperimentError("out is empty; expected a folder name such as runs/mine")
     if out.exists() and not out.is_dir():
         raise ExperimentError(f'out {str(out)!r} is a file, not a folder')
     old = [name for name in RUN_FILES if (out / name).exists()]
@@ -232,19 +314,38 @@ def _prepare_directory(out: pathlib.Path, overwrite: bool) -> pathlib.Path:
         raise ExperimentError(f'{str(out)!r} already holds a run ({", ".join(old)}); '
                               'pass overwrite (--overwrite) to replace it, or choose '
                               'another folder (--out)')
+    return old
+
+
+def _prepare_directory(out: pathlib.Path, overwrite: bool) -> FolderLock:
+    """Locks the run's folder and empties it of an old run's files.
+
+    Called once the new run has been built (every argument checked, the
+    environment and agent made), so an old run is replaced only by one that
+    can start. Returns the lock, held until the run ends.
+    """
+    _check_folder(out, overwrite)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ExperimentError(f'cannot create the run folder {str(out)!r}: '
-                              f'{error}') from None
-    for name in old:  # Nothing of the old run may sit beside the new one.
-        path = out / name
-        if path.is_dir() and not path.is_symlink():
-            import shutil
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    return out
+                              f'{error.strerror or error}') from None
+    if not os.access(out, os.W_OK):
+        raise ExperimentError(f'cannot write to the run folder {str(out)!r}: '
+                              'permission denied (read-only?)')
+    lock = FolderLock(out)
+    try:
+        old = _check_folder(out, overwrite)  # Again, now that no one else can start.
+        for path in [out / name for name in old] + _leftovers(out):
+            if path.is_dir() and not path.is_symlink():
+                import shutil
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def _versions() -> Dict[str, str]:
@@ -284,6 +385,11 @@ def resolve_settings(agent: str, task: str, *, observation=None, steps=None,
     entry = _resolve_agent(agent)
     tuned = dict(entry.tuned.get(task, {}))
     gymnasium_task = is_gymnasium_task(task)
+    if not gymnasium_task and task not in tasks_lib.TASKS:
+        raise ExperimentError(
+            f'unknown task {task!r}; expected one of {", ".join(tasks_lib.TASKS)}, '
+            f'or a Gymnasium id such as {", ".join(GYMNASIUM_TASKS)} '
+            '(see `gridlab tasks`)')
     if gymnasium_task:
         if observation is not None:
             raise ExperimentError(f'observation applies to GridWorld tasks, not to '
@@ -515,9 +621,16 @@ def run_experiment(agent: str,
                                                       settings['hyperparameters']),
         command=list(command) if command is not None else None,
         versions=_versions(), git_commit=_git_commit())
-    _prepare_directory(out, overwrite)
-    return _train(run, progress=progress, log_every=log_every, verbose=verbose,
-                  tensorboard=tensorboard, video=video)
+    if not isinstance(log_every, (int, float)) or not log_every >= 0 or not math.isfinite(
+            log_every):
+        raise ExperimentError(f'log_every must be a finite number of seconds >= 0, '
+                              f'got {log_every!r}')
+    lock = _prepare_directory(out, overwrite)
+    try:
+        return _train(run, progress=progress, log_every=log_every, verbose=verbose,
+                      tensorboard=tensorboard, video=video)
+    finally:
+        lock.release()
 
 
 def _check_evaluation_settings(eval_episodes, eval_every) -> None:
@@ -579,28 +692,59 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
                 episode_lengths=[row['episode_length'] for row in complete],
                 agent=config['agent'], task=config['task'], seed=config['seed']),
                 out / 'learning_curve.png')
+        # On its own, separately seeded copy of the task, as `gridlab evaluate`
+        # does: the figure here is the one that command reproduces.
         summary['evaluation'] = evaluation_statistics(
-            run.environment, run.actor, config['eval_episodes'])
+            evaluation_environment(run), run.actor, config['eval_episodes'])
         if video:
             write_evaluation_video(run.environment, run.actor, out / 'evaluation.mp4',
                                    label=f'{config["agent"]} on {config["task"]}')
         if not run.settings['gymnasium']:  # A GridWorld: judge it against planning.
             summary['evaluation'].update(_policy_pictures(
                 run.environment, run.actor, out, config['agent'], config['task']))
-    except KeyboardInterrupt:
-        # Keep what there is (the CSV is flushed row by row).
-        if 'training' not in summary:
-            summary['training'] = _training_summary(run)
-            run.save_checkpoint(summary['training']['steps'],
-                                summary['training']['episodes'])
-        _write_status(run, 'interrupted')
-        _write_report(out)
+    except BaseException as ending:
+        _keep_what_there_is(run, ending)
         raise
     _write_status(run, 'completed')
     _write_report(out)
     say(f'gridlab: done in {summary["training"]["seconds"]:.1f} s; greedy mean '
         f'return {summary["evaluation"]["mean_return"]:.2f}; files in {out}')
     return RunResult(out, summary)
+
+
+def evaluation_environment(run: '_Run'):
+    """A fresh copy of the run's task, seeded seed + 10,000 (evaluation only)."""
+    environment = make_environment(run.task, run.settings['observation'],
+                                   run.seed + 10_000,
+                                   run.summary['config']['environment_discount'])
+    return setup_environment(environment)[0]
+
+
+def _keep_what_there_is(run: '_Run', ending: BaseException) -> None:
+    """However the run ends, the last checkpoint and a summary that says how.
+
+    Ctrl-C, SIGTERM, SIGHUP and a closed output are interruptions; anything
+    else (a full disk, an exception in evaluation, a bug) is a failure. The
+    checkpoint is saved now if training did not finish (the one from the end
+    of training is kept otherwise); if that fails too (the disk is full), the
+    last one written stays, whole. Nothing here may hide `ending`.
+    """
+    summary = run.summary
+    interrupted = isinstance(ending, (KeyboardInterrupt, Terminated, BrokenPipeError))
+    summary['ended_by'] = how_it_ended(ending)
+    try:
+        if 'training' not in summary:
+            summary['training'] = _training_summary(run)
+            run.save_checkpoint(summary['training']['steps'],
+                                summary['training']['episodes'])
+    except Exception:  # The last checkpoint that was written stays.
+        pass
+    for step in (lambda: _write_status(run, 'interrupted' if interrupted else 'failed'),
+                 lambda: _write_report(run.out)):
+        try:
+            step()
+        except Exception:
+            pass
 
 
 def _write_report(out: pathlib.Path) -> None:
@@ -663,13 +807,20 @@ def resume_experiment(run_dir, *, progress: Optional[bool] = None,
         raise ExperimentError(str(error)) from None
     run.episodes_done, run.steps_done = episodes_done, steps_done
     run.training_seconds = float(state.get('training_seconds', 0.))
-    for name in ('episodes.csv', 'evaluation.csv'):
-        _keep_rows_up_to(out / name, steps_done)
-    summary.pop('training', None)
-    summary.pop('evaluation', None)
-    summary['resumed_from_step'] = steps_done
-    return _train(run, progress=progress, log_every=log_every, verbose=verbose,
-                  tensorboard=False, video=video)
+    lock = FolderLock(out)
+    try:
+        for name in ('episodes.csv', 'evaluation.csv'):
+            _keep_rows_up_to(out / name, steps_done)
+        for path in _leftovers(out):
+            path.unlink()
+        summary.pop('training', None)
+        summary.pop('evaluation', None)
+        summary.pop('ended_by', None)
+        summary['resumed_from_step'] = steps_done
+        return _train(run, progress=progress, log_every=log_every, verbose=verbose,
+                      tensorboard=False, video=video)
+    finally:
+        lock.release()
 
 
 def _keep_rows_up_to(path: pathlib.Path, total_steps: int) -> None:
@@ -706,6 +857,19 @@ def _read_summary(run: pathlib.Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise ExperimentError(f'{str(run)!r} is not a gridlab run directory (no '
                               'readable summary.json from `gridlab train`)') from None
+    expected = {'agent': (str,), 'task': (str,), 'seed': (int,),
+                'observation': (str, type(None)), 'steps': (int, type(None)),
+                'episodes': (int, type(None)), 'hyperparameters': (dict, type(None)),
+                'environment_discount': (int, float, type(None)),
+                'device': (str, type(None))}
+    for key, types in expected.items():
+        value = config.get(key)
+        if (not isinstance(value, types) or isinstance(value, bool) or
+                (key == 'seed' and value < 0) or
+                (key == 'environment_discount' and value is not None and
+                 not 0. <= value <= 1.)):
+            raise ExperimentError(f'{str(run / "summary.json")!r} is damaged: config '
+                                  f'{key} = {value!r} is not what gridlab writes there')
     return summary
 
 
@@ -743,5 +907,14 @@ def evaluate_run(run_dir, episodes: int = 5, video=None,
                 video.suffix.lower() not in video_lib.SUPPORTED_SUFFIXES):
             raise ExperimentError(f'video {str(video)!r}: expected a .mp4 or .gif '
                                   'path in an existing folder')
-    environment, actor, _ = load_run(run_dir, device)
-    return evaluation_statistics(environment, actor, episodes, video)
+    environment, actor, summary = load_run(run_dir, device)
+    config = summary['config']
+    evaluation = setup_environment(make_environment(
+        config['task'], environment.observation_type if hasattr(
+            environment, 'transition_model') else None,
+        config['seed'] + 10_000, config.get('environment_discount')))[0]
+    statistics = evaluation_statistics(evaluation, actor, episodes)
+    if video is not None:
+        write_evaluation_video(environment, actor, video,
+                               label=f'{config["agent"]} on {config["task"]}')
+    return statistics

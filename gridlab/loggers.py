@@ -263,8 +263,26 @@ class CSVLogger(Logger):
                          for key in self._fieldnames])
         # One write() per row, flushed at once: a crash loses nothing written
         # before it, and a reader of the open file sees whole rows.
-        self._file.write(lines.getvalue())
-        self._file.flush()
+        end = self._file.tell()
+        try:
+            self._file.write(lines.getvalue())
+            self._file.flush()
+        except OSError:
+            self._cut_back_to(end)
+            raise
+
+    def _cut_back_to(self, end: int) -> None:
+        """After a failed write (a full disk), the file ends with its last whole row."""
+        try:
+            self._file.close()  # Drops what is still buffered.
+        except OSError:
+            pass
+        try:
+            with open(self._path, 'r+b') as f:
+                f.truncate(end)
+        except OSError:
+            pass
+        self._file = open(self._path, 'a', newline='', encoding='utf-8')
 
     def _widen(self, new_keys: List[str]) -> None:
         """Rewrites the file with `new_keys` appended to the header."""

@@ -246,6 +246,7 @@ class _RayBackend:
         options = dict(include_dashboard=False, log_to_driver=False,
                        ignore_reinit_error=True)
         if address:
+            _check_reachable(address)  # ray.init waits minutes for a dead address.
             options['address'] = address
         else:
             options['num_cpus'] = workers or os.cpu_count()
@@ -274,6 +275,21 @@ class _RayBackend:
     def close(self) -> None:
         if self._started_here:
             self._ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.) -> None:
+    """Raises SweepError unless something listens at a Ray address 'host:port'."""
+    import socket
+    if address == 'auto':
+        return  # Ray finds the local cluster itself.
+    target = address.split('://', 1)[-1]
+    host, _, port = target.rpartition(':')
+    try:
+        with socket.create_connection((host or '127.0.0.1', int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as error:
+        reason = getattr(error, 'strerror', None) or str(error) or type(error).__name__
+        raise SweepError(f'cannot reach a Ray cluster at {address!r}: {reason}') from None
 
 
 def make_backend(backend: str, workers: Optional[int], address: Optional[str]):

@@ -8,6 +8,7 @@ leaves no partial file behind and keeps any file already at the target path.
 import base64
 import dataclasses
 import html
+import math
 import os
 import pathlib
 import re
@@ -127,13 +128,41 @@ def save_video(frames: Sequence[np.ndarray], path: PathLike,
     """
     path = pathlib.Path(path)
     suffix = _check_suffix(path)
-    if not frame_rate > 0:
-        raise ValueError(f'frame_rate must be positive, got {frame_rate!r}')
+    if (isinstance(frame_rate, bool) or not isinstance(frame_rate, (int, float, np.number))
+            or not math.isfinite(frame_rate) or not frame_rate > 0):
+        raise ValueError(f'frame_rate must be a finite number > 0, got {frame_rate!r}')
     frames = _check_frames(frames)
     write = _write_mp4 if suffix == '.mp4' else _write_gif
     with files.atomic_path(path) as tmp:
         write(frames, tmp, frame_rate)
+        # Only a file that reads back whole replaces anything: an encoder that
+        # ran out of disk can return normally with a truncated file.
+        _verify(tmp, suffix, len(frames), path)
     return path
+
+
+class VideoWriteError(OSError):
+    """The encoder did not produce a whole video (a full disk, a dead ffmpeg)."""
+
+
+def _verify(path: pathlib.Path, suffix: str, expected_frames: int,
+            shown: pathlib.Path) -> None:
+    try:
+        if suffix == '.mp4':
+            frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+            whole = frames == expected_frames
+        else:
+            from PIL import Image
+            with Image.open(path) as image:
+                image.seek(image.n_frames - 1)  # Decodes to the last frame.
+            whole = True
+    except Exception as error:  # ffmpeg and Pillow fail in many ways.
+        raise VideoWriteError(f'writing {str(shown)!r} failed: the video does not '
+                              f'read back ({str(error).splitlines()[0] if str(error) else error!r})'
+                              ) from None
+    if not whole:
+        raise VideoWriteError(f'writing {str(shown)!r} failed: {frames} of '
+                              f'{expected_frames} frames read back (disk full?)')
 
 
 def read_video(path: PathLike) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""Sweeps: the product of settings, identical results on every backend, resuming."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from gridlab import cli, compare, sweep
+
+
+def rows(path):
+    with open(path, newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_seeds_and_the_product():
+    assert sweep.parse_seeds('0-3,7') == [0, 1, 2, 3, 7]
+    assert sweep.parse_seeds('5') == [5]
+    for bad in ('3-1', 'x', '-2', ''):
+        with pytest.raises(sweep.SweepError, match='seeds'):
+            sweep.parse_seeds(bad)
+    specs = sweep.expand(['q-learning', 'sarsa'], ['simple', 'obstacle'], [0, 1, 2],
+                         {'step_size': ['0.1', '0.5']}, steps=100)
+    assert len(specs) == 2 * 2 * 3 * 2
+    assert {spec.hyperparameters for spec in specs} == {(('step_size', 0.1),),
+                                                         (('step_size', 0.5),)}
+    assert specs[0].directory(__import__('pathlib').Path('s')).as_posix() == (
+        's/simple/q-learning/step_size=0.1/seed0')
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--agents', 'q-learning,nope', '--tasks', 'simple'], "unknown agent 'nope'"),
+    (['--agents', 'q-learning', '--tasks', 'simple,nowhere'], "unknown task 'nowhere'"),
+    (['--agents', 'q-learning', '--tasks', 'simple', '--set', 'step_sise=0.1'],
+     "no hyperparameter 'step_sise'"),
+    (['--agents', 'q-learning', '--tasks', 'simple', '--set', 'step_size=0.1,fast'],
+     "step_size='fast': expected a number"),
+    (['--agents', 'q-learning', '--tasks', 'simple', '--seeds', '4-2'], 'seeds'),
+    (['--agents', 'q-learning', '--tasks', 'simple', '--backend', 'ray',
+      '--address', '127.0.0.1:1'], 'cannot reach a Ray cluster'),
+])
+def test_bad_sweeps_are_one_line_before_any_run(argv, message, tmp_path, capsys):
+    out = tmp_path / 'sweep'
+    code, _, err = run(capsys, 'sweep', *argv, '--steps', '50', '--out', str(out))
+    assert code == 2 and message in err and err.count('\n') == 1, err
+    assert not out.exists()
+
+
+def _returns(root):
+    """Every run's episode returns and final evaluation, by run folder."""
+    result = {}
+    for summary in sorted(root.rglob('summary.json')):
+        folder = summary.parent
+        returns = [r['episode_return'] for r in rows(folder / 'episodes.csv')]
+        evaluation = json.loads(summary.read_text())['evaluation']
+        result[str(folder.relative_to(root))] = (returns, evaluation['mean_return'])
+    return result
+
+
+SETTINGS = dict(agents=['q-learning', 'random'], tasks=['simple'], seeds='0-1',
+                grid=None, steps=300)
+
+
+def test_every_backend_and_worker_count_gives_the_same_runs(tmp_path):
+    results = {}
+    for name, options in [('serial', dict(workers=1)), ('pool', dict(workers=2)),
+                          ('ray', dict(backend='ray', workers=2))]:
+        root = tmp_path / name
+        outcome = sweep.run_sweep(SETTINGS['agents'], SETTINGS['tasks'], SETTINGS['seeds'],
+                                  root, steps=SETTINGS['steps'], progress=False,
+                                  **options)
+        assert not outcome.failed and len(outcome.rows) == 4
+        results[name] = _returns(root)
+    assert len(results['serial']) == 4
+    assert results['serial'] == results['pool'] == results['ray']
+    table = rows(tmp_path / 'serial' / 'results.csv')
+    assert [(r['agent'], r['seed']) for r in table] == [
+        ('q-learning', '0'), ('q-learning', '1'), ('random', '0'), ('random', '1')]
+    aggregate = rows(tmp_path / 'serial' / 'aggregate.csv')
+    assert {('q-learning', 'simple', 'iqm'), ('random', 'simple', 'iqm')} <= {
+        (r['agent'], r['task'], r['metric']) for r in aggregate}
+    curves = rows(tmp_path / 'serial' / 'curves.csv')
+    assert {int(r['step']) for r in curves} <= set(range(1, 301))
+    assert (tmp_path / 'serial' / 'report.html').is_file()
+
+
+def test_a_rerun_skips_finished_runs_and_redoes_broken_ones(tmp_path):
+    root = tmp_path / 'sweep'
+    sweep.run_sweep(['q-learning'], ['simple'], '0-2', root, steps=200, workers=1,
+                    progress=False, aggregate=False)
+    finished = {p: p.stat().st_mtime_ns for p in root.rglob('summary.json')}
+    broken = root / 'simple' / 'q-learning' / 'defaults' / 'seed1' / 'summary.json'
+    summary = json.loads(broken.read_text())
+    summary['status'] = 'interrupted'
+    broken.write_text(json.dumps(summary))
+    before = {p: p.stat().st_mtime_ns for p in root.rglob('summary.json')}
+    outcome = sweep.run_sweep(['q-learning'], ['simple'], '0-2', root, steps=200,
+                              workers=1, progress=False, aggregate=False)
+    assert not outcome.failed
+    after = {p: p.stat().st_mtime_ns for p in root.rglob('summary.json')}
+    assert after[broken] != before[broken]  # Redone.
+    assert all(after[p] == finished[p] for p in finished if p != broken)  # Kept.
+    assert json.loads(broken.read_text())['status'] == 'completed'
+
+
+def test_compare_works_on_plain_run_folders(tmp_path, capsys):
+    for seed in (0, 1, 2, 3):
+        for agent in ('q-learning', 'random'):
+            code, _, err = run(capsys, 'train', '--agent', agent, '--task', 'simple',
+                               '--steps', '200', '--seed', str(seed), '--eval-episodes',
+                               '2', '--out', str(tmp_path / 'runs' / f'{agent}-{seed}'))
+            assert code == 0, err
+    code, out, err = run(capsys, 'compare', str(tmp_path / 'runs'), '--out',
+                         str(tmp_path / 'cmp'))
+    assert code == 0, err
+    aggregate = rows(tmp_path / 'cmp' / 'aggregate.csv')
+    iqm = {r['agent']: float(r['estimate']) for r in aggregate if r['metric'] == 'iqm'}
+    # Four runs: the IQM (the mean of the middle 50 %) is that of the middle two.
+    by_agent = {}
+    for summary in (tmp_path / 'runs').rglob('summary.json'):
+        content = json.loads(summary.read_text())
+        by_agent.setdefault(content['config']['agent'], []).append(
+            content['evaluation']['mean_return'])
+    for agent, scores in by_agent.items():
+        assert iqm[agent] == pytest.approx(np.mean(sorted(scores)[1:3]), abs=1e-3)
+    assert 'iqm' in out
+    code, _, err = run(capsys, 'compare', str(tmp_path / 'nothing'))
+    assert code == 2 and err.count('\n') == 1
