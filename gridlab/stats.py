@@ -36,6 +36,7 @@ joins the comparison. matplotlib is imported inside the plotting functions.
 
 import dataclasses
 import math
+import numbers
 import zlib
 from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
                     Sequence, Tuple, Union)
@@ -144,7 +145,8 @@ def _check_reps(reps: Any, name: str = 'reps') -> int:
 
 
 def _check_confidence(confidence: Any) -> float:
-    if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+    if isinstance(confidence, bool) or not isinstance(
+            confidence, numbers.Real) or not 0 < confidence < 1:
         raise ValueError('confidence must be a number strictly between 0 and '
                          f'1 (e.g. 0.95), got {confidence!r}')
     return float(confidence)
@@ -166,6 +168,9 @@ def _check_metrics(metrics: Sequence[str]) -> Tuple[str, ...]:
 
 def _rng(seed: int, *names: str) -> np.random.Generator:
     """A Generator for one bootstrap, keyed by the seed and the names."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or seed < 0:
+        raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
     keys = [zlib.crc32(str(name).encode('utf-8')) for name in names]
     return np.random.default_rng([int(seed), *keys])
 

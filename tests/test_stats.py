@@ -396,6 +396,8 @@ def test_aggregate_rows_reject_missing_normalisation():
     (lambda: stats.interval_estimates({'a': np.zeros((3, 1))}, ['iqr']),
      "unknown metrics \\['iqr'\\]"),
     (lambda: stats.interval_estimates({}), 'score_dict is empty'),
+    (lambda: stats.interval_estimates({'a': np.zeros((3, 1))}, seed=-1),
+     'seed must be an integer >= 0, got -1'),
     (lambda: stats.probability_of_improvement_interval(
         np.zeros((3, 1)), np.zeros((3, 1)), reps=-1), 'reps must be'),
     (lambda: stats.performance_profiles({'a': np.zeros((3, 1))}, [],
