@@ -111,10 +111,14 @@ def main(argv=None):
 
     print(f'Task {TASK!r}, random actions; env-steps/s, median over {len(seeds)} seeds; '
           'wall clock and CPU time (one core)')
+    rows = []
     single_wall, single_cpu = single_gridworld(single_steps, seeds)
-    print(f'{"one GridWorld (Python loop)":<40} {single_wall:>14,.0f} {single_cpu:>14,.0f}')
     sync_wall, sync_cpu = sync_vector_env(16, sync_steps, seeds)
-    print(f'{"SyncVectorEnv over as_gymnasium, 16":<40} {sync_wall:>14,.0f} {sync_cpu:>14,.0f}')
+    for name, wall, cpu in (('one GridWorld (Python loop)', single_wall, single_cpu),
+                            ('SyncVectorEnv over as_gymnasium, 16', sync_wall, sync_cpu)):
+        print(f'{name:<40} {wall:>14,.0f} {cpu:>14,.0f}')
+        rows.append({'environment': name, 'wall_steps_per_s': wall,
+                     'cpu_steps_per_s': cpu})
 
     print(f'\n{"BatchedGridWorld":<22}{"copies":>8} {"wall steps/s":>14} {"CPU steps/s":>14} '
           f'{"peak MiB":>9} {"vs one (CPU)":>13} {"vs Sync (CPU)":>14}')
@@ -125,8 +129,14 @@ def main(argv=None):
             best[kind.name] = max(best.get(kind.name, (0, 0)), (cpu, wall))
             print(f'{kind.name:<22}{n:>8,} {wall:>14,.0f} {cpu:>14,.0f} {peak:>9.1f} '
                   f'{cpu / single_cpu:>12.0f}x {cpu / sync_cpu:>13.0f}x')
+            rows.append({'environment': f'BatchedGridWorld {kind.name}', 'copies': n,
+                         'wall_steps_per_s': wall, 'cpu_steps_per_s': cpu,
+                         'peak_mib': peak, 'vs_one_cpu': cpu / single_cpu,
+                         'vs_sync_cpu': cpu / sync_cpu})
     print('\nBest over copies (CPU clock, wall clock): ' + '; '.join(
-        f'{name} {cpu / 1e6:.1f} M/s, {wall / 1e6:.1f} M/s' for name, (cpu, wall) in best.items()))
+        f'BatchedGridWorld {name} {cpu / 1e6:.1f} M/s, {wall / 1e6:.1f} M/s'
+        for name, (cpu, wall) in best.items()))
+    return rows
 
 
 if __name__ == '__main__':

@@ -125,12 +125,20 @@ def sb3_cartpole(seed: int, budget: int):
     return model.num_timesteps, clock.wall, clock.cpu, scores[-1]
 
 
-def report(name: str, runs) -> None:
+def whole_rollouts(budget: int, rollout: int) -> int:
+    """The steps a run takes without solving: training stops after whole rollouts."""
+    return -(-budget // rollout) * rollout
+
+
+def report(name: str, runs, budget: int) -> dict:
     steps, walls, cpus, scores = zip(*runs)
     solved = sum(score >= SOLVED for score in scores)
     print(f'{name:<26} solved {solved}/{len(runs)}  median steps {statistics.median(steps):>9,.0f}'
           f'  wall s {statistics.median(walls):>7.2f}  CPU s {statistics.median(cpus):>7.2f}'
           f'  last greedy means {[round(s) for s in scores]}')
+    return {'agent': name, 'solved': solved, 'seeds': len(runs),
+            'steps': statistics.median(steps), 'budget': budget,
+            'wall_s': statistics.median(walls), 'cpu_s': statistics.median(cpus)}
 
 
 def gridworld(task: str, seed: int, budget: int):
@@ -203,19 +211,24 @@ def main(argv=None):
         steps, wall, cpu, scores = lunar(0, budget, 2_048 if args.quick else 200_000)
         print(f'LunarLander-v3 PPO seed 0: {steps:,} steps, wall s {wall:.1f}, CPU s {cpu:.1f}, '
               f'greedy means (steps, mean) {scores}')
-        return
+        return [{'agent': 'LunarLander-v3 PPO', 'solved': int(scores[-1][1] >= 200),
+                 'seeds': 1, 'steps': steps, 'budget': whole_rollouts(budget, 16 * 128),
+                 'wall_s': wall, 'cpu_s': cpu}]
     seeds = range(1) if args.quick else range(5)
     cartpole_budget = 2_048 if args.quick else 150_000
     grid_budget = 4_096 if args.quick else 300_000
 
     print(f'CartPole-v1: solved = greedy mean >= {SOLVED:g} over {EVAL_EPISODES} episodes '
           f'(separately seeded); medians over {len(seeds)} seeds; torch threads 1')
-    report('gridlab PPO (16 copies)', [gridlab_cartpole(s, cartpole_budget) for s in seeds])
+    rows = [report('gridlab PPO (16 copies)',
+                   [gridlab_cartpole(s, cartpole_budget) for s in seeds],
+                   whole_rollouts(cartpole_budget, 16 * 32))]
     sb3_runs = [sb3_cartpole(s, cartpole_budget) for s in seeds]
     if sb3_runs[0] is None:
         print('stable-baselines3 PPO: not installed (pip install .[bench])')
     else:
-        report('SB3 PPO (8 copies, Zoo)', sb3_runs)
+        rows.append(report('SB3 PPO (8 copies, Zoo)', sb3_runs,
+                           whole_rollouts(cartpole_budget, 8 * 32)))
 
     print(f'\nGridWorld shortest path from the fixed start ({GRID_COPIES} copies, '
           f'STATE_INDEX, {GRID_SETTINGS}); budget {grid_budget:,} steps')
@@ -225,6 +238,11 @@ def main(argv=None):
         print(f'{task:<11} solved {sum(solved)}/{len(runs)}  steps {list(steps)}  '
               f'wall s {[round(w, 1) for w in walls]}  CPU s {[round(c, 1) for c in cpus]}  '
               f'greedy return {[round(v, 3) for v in values]} vs max Q* {target[0]:.3f}')
+        rows.append({'task': task, 'solved': sum(solved), 'seeds': len(runs),
+                     'steps': statistics.median(steps),
+                     'budget': whole_rollouts(grid_budget, GRID_COPIES * 32),
+                     'wall_s': statistics.median(walls), 'cpu_s': statistics.median(cpus)})
+    return rows
 
 
 if __name__ == '__main__':
