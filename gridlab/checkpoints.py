@@ -37,10 +37,14 @@ def save_checkpoint(path: PathLike, agent: str, state: Dict[str, Any]) -> pathli
     payload = io.BytesIO()
     torch.save(state, payload)
     payload = payload.getvalue()
+    content = io.BytesIO()
+    torch.save({'format': _FORMAT, 'version': _VERSION, 'agent': agent,
+                'sha256': hashlib.sha256(payload).hexdigest(),
+                'payload': payload}, content)
     with atomic_path(path) as tmp:
-        torch.save({'format': _FORMAT, 'version': _VERSION, 'agent': agent,
-                    'sha256': hashlib.sha256(payload).hexdigest(),
-                    'payload': payload}, tmp)
+        # Plain file writes, so a full disk is the OSError it is (torch's own
+        # writer reports it as an obscure RuntimeError).
+        tmp.write_bytes(content.getvalue())
         # Read back before it replaces anything: a short write is caught here.
         _read(tmp, agent, shown=path)
     return path

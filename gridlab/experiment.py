@@ -602,6 +602,8 @@ def run_experiment(agent: str,
     if discount is not None and not (isinstance(discount, (int, float)) and
                                      0. <= discount <= 1.):
         raise ExperimentError(f'discount must be a number in [0, 1], got {discount!r}')
+    if out is not None and not str(out).strip():
+        raise ExperimentError("out is empty; expected a folder name such as runs/mine")
     out = pathlib.Path(out) if out is not None else default_directory(agent, task, seed)
     kind = settings['observation']
     config = {'agent': agent, 'task': task,
@@ -644,6 +646,7 @@ def _check_evaluation_settings(eval_episodes, eval_every) -> None:
 
 def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> RunResult:
     config, summary, out = run.summary['config'], run.summary, run.out
+    _write_status(run, 'running')  # A folder says what it holds from the start.
     say = print if verbose else (lambda *args, **kwargs: None)
     say(f'gridlab: training {config["agent"]} on {config["task"]} '
         f'({config["observation"]} observations) -> {out}')

@@ -157,9 +157,9 @@ def _verify(path: pathlib.Path, suffix: str, expected_frames: int,
                 image.seek(image.n_frames - 1)  # Decodes to the last frame.
             whole = True
     except Exception as error:  # ffmpeg and Pillow fail in many ways.
-        raise VideoWriteError(f'writing {str(shown)!r} failed: the video does not '
-                              f'read back ({str(error).splitlines()[0] if str(error) else error!r})'
-                              ) from None
+        reason = str(error).splitlines()[0] if str(error) else repr(error)
+        raise VideoWriteError(f'writing {str(shown)!r} failed (disk full?): the video '
+                              f'does not read back ({reason})') from None
     if not whole:
         raise VideoWriteError(f'writing {str(shown)!r} failed: {frames} of '
                               f'{expected_frames} frames read back (disk full?)')

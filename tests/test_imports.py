@@ -34,6 +34,8 @@ def test_importing_every_module_changes_no_environment_variable_or_umask():
     out = run_python(
         'import json, os\n'
         'os.umask(0o027)\n'
+        # Gymnasium and pygame set variables of their own when imported.
+        'import gymnasium, pygame\n'
         'before = dict(os.environ)\n'
         'import gridlab, gridlab.files, gridlab.experiment, gridlab.cli, gridlab.video\n'
         'import gridlab.plotting, gridlab.environments.gymnasium_adapters, agents\n'
