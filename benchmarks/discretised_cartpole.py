@@ -84,7 +84,7 @@ def train(setup: str, seed: int, budget: int, check: int, decay_steps: int,
     return dict(best=best, final=mean, solved_at=solved_at, seconds=seconds)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Optional[Sequence[str]] = None) -> list:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='a smoke run')
     parser.add_argument('--seeds', type=int, default=None)
@@ -97,24 +97,24 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
           f'({episodes} episodes), seeds 0..{seeds - 1}; medians over seeds')
     print(f'{"binning":>18} {"states":>6} {"best":>7} {"final":>7} '
           f'{"steps to 475":>13} {"solved":>6} {"train s":>8}')
-    results = {}
+    rows = []
     for setup in SETUPS:
         runs = [train(setup, seed, budget, check, decay, episodes) for seed in range(seeds)]
-        solved = [r['solved_at'] for r in runs if r['solved_at'] is not None]
         steps = [budget if r['solved_at'] is None else r['solved_at'] for r in runs]
-        results[setup] = dict(
-            best=statistics.median(r['best'] for r in runs),
-            final=statistics.median(r['final'] for r in runs),
-            steps_to_solve=statistics.median(steps), solved=len(solved),
-            seconds=statistics.median(r['seconds'] for r in runs), runs=runs)
-        r = results[setup]
-        print(f'{setup:>18} {int(np.prod(SETUPS[setup]["bins"])):>6} {r["best"]:>7.1f} '
-              f'{r["final"]:>7.1f} {r["steps_to_solve"]:>13.0f} '
-              f'{r["solved"]:>3}/{seeds:<2} {r["seconds"]:>8.1f}')
+        row = dict(binning=setup, states=int(np.prod(SETUPS[setup]['bins'])),
+                   best=statistics.median(r['best'] for r in runs),
+                   final=statistics.median(r['final'] for r in runs),
+                   steps=statistics.median(steps),
+                   solved=sum(r['solved_at'] is not None for r in runs),
+                   seeds=seeds, budget=budget,
+                   seconds=statistics.median(r['seconds'] for r in runs))
+        rows.append(row)
+        print(f'{setup:>18} {row["states"]:>6} {row["best"]:>7.1f} {row["final"]:>7.1f} '
+              f'{row["steps"]:>13.0f} {row["solved"]:>3}/{seeds:<2} {row["seconds"]:>8.1f}')
         for seed, run in enumerate(runs):
             print(f'{"":>18} seed {seed}: best {run["best"]:.1f}, final {run["final"]:.1f}, '
                   f'475 at {run["solved_at"]}, {run["seconds"]:.1f} s')
-    return results
+    return rows
 
 
 if __name__ == '__main__':

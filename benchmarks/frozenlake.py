@@ -78,7 +78,7 @@ def run(name: str, seed: int, episodes: int, per_candidate: int, model) -> dict:
                 episodes=len(returns))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Optional[Sequence[str]] = None) -> list:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='a smoke run')
     parser.add_argument('--seeds', type=int, default=None)
@@ -94,26 +94,32 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     optimal = q_star.argmax(axis=1)
     best_unlimited, best_limited = exact_success(model, optimal)
     print('FrozenLake-v1 4x4 slippery, exact on its model (value iteration, discount 1):')
-    print(f'  optimal success probability, no time limit: {best_unlimited:.4f}')
-    print(f'  the optimal policy within the {LIMIT}-step limit: {best_limited:.4f}')
+    print(f'  optimal (exact): success probability {best_unlimited:.4f} without a time '
+          f'limit, {best_limited:.4f} within the {LIMIT}-step limit')
     print(f'\n{episodes} episodes per run ({candidates} candidates x {per_candidate} '
           f'episodes for the searches), seeds 0..{seeds - 1}; medians over seeds')
     print(f'{"agent":>22} {"exact success":>13} {"within 100":>10} '
           f'{"of optimal":>10} {"measured best":>13} {"seconds":>8}')
-    results = {'optimal': best_unlimited, 'optimal_within_limit': best_limited}
+    rows = [dict(agent='optimal (exact)', success=best_unlimited,
+                 within_limit=best_limited)]
     for name in ('random search', 'parameterised search', 'Q-learning (peer)'):
         runs = [run(name, seed, episodes, per_candidate, model) for seed in range(seeds)]
-        row = {key: statistics.median(r[key] for r in runs)
-               for key in ('unlimited', 'limited', 'score', 'seconds')}
-        row['runs'] = runs
-        results[name] = row
-        print(f'{name:>22} {row["unlimited"]:>13.4f} {row["limited"]:>10.4f} '
-              f'{row["unlimited"] / best_unlimited:>10.1%} {row["score"]:>13.3f} '
-              f'{row["seconds"]:>8.1f}')
+        row = dict(agent=name, episodes=episodes, seeds=seeds)
+        for key, label in (('unlimited', 'success'), ('limited', 'within_limit'),
+                           ('seconds', 'seconds')):
+            row[label] = statistics.median(r[key] for r in runs)
+        row['of_optimal'] = row['success'] / best_unlimited
+        measured = '-'
+        if name != 'Q-learning (peer)':  # Q-learning measures no score.
+            row['measured_best'] = statistics.median(r['score'] for r in runs)
+            measured = f'{row["measured_best"]:.3f}'
+        rows.append(row)
+        print(f'{name:>22} {row["success"]:>13.4f} {row["within_limit"]:>10.4f} '
+              f'{row["of_optimal"]:>10.1%} {measured:>13} {row["seconds"]:>8.1f}')
         for seed, r in enumerate(runs):
             print(f'{"":>22} seed {seed}: exact {r["unlimited"]:.4f}, within 100 '
                   f'{r["limited"]:.4f}, measured {r["score"]:.3f}, {r["seconds"]:.1f} s')
-    return results
+    return rows
 
 
 if __name__ == '__main__':
