@@ -96,6 +96,7 @@ def train(args) -> int:
             eval_every=settings.get('eval_every'), overwrite=args.overwrite,
             progress=None if args.progress else False, log_every=args.log_every,
             tensorboard=args.tensorboard, video_every=args.video_every,
+            num_envs=args.num_envs,
             command=['gridlab'] + list(args.argv))
     except (KeyboardInterrupt, experiment.Terminated, BrokenPipeError) as error:
         return _ended(error)
@@ -330,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='greedy episodes per evaluation (default 5)')
     p.add_argument('--eval-every', type=_positive, metavar='STEPS',
                    help='evaluate, checkpoint and keep best.pt every STEPS steps')
+    p.add_argument('--num-envs', type=_positive, metavar='N',
+                   help='train on N copies at once, stepped as arrays (agents with '
+                        'a batched train(), such as ppo)')
     p.add_argument('--video-every', type=_positive, metavar='STEPS',
                    help='film a greedy episode every STEPS steps (RUN/videos/)')
     p.add_argument('--tensorboard', action='store_true',

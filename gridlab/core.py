@@ -114,3 +114,17 @@ class HasDiscount(typing.Protocol):
 def agent_discount(agent) -> float:
     """The discount `agent` multiplies onto the TimeSteps' (1 if it has none)."""
     return float(agent.discount) if isinstance(agent, HasDiscount) else 1.
+
+
+@typing.runtime_checkable
+class TrainsOnBatches(typing.Protocol):
+    """Agents that learn from many copies of an environment at once.
+
+    `train(environment, num_steps, stop=None)` steps a batched environment
+    (`BatchedGridWorld`, a Gymnasium vector environment through
+    `GymnasiumVectorWrapper`) for `num_steps` steps over all copies and
+    returns a summary with `steps`, `seconds` and the finished episodes'
+    `episode_returns`; `stop(agent, steps)` is asked between updates.
+    """
+
+    def train(self, environment, num_steps: int, stop=None) -> typing.Any: ...

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional
 
 from gridlab import files, hyperparameters as hyperparameters_lib, judging, loggers, registry
 from gridlab.core import (Checkpointable, HasQValues, ReportsLoss,
-                          agent_discount)
+                          TrainsOnBatches, agent_discount)
 from gridlab.environments import tasks as tasks_lib
 from gridlab.environments.gridworld import ObservationType
 from gridlab.environments.wrappers import setup_environment
@@ -38,6 +38,10 @@ GYMNASIUM_DISCOUNT = 0.99  # What Gymnasium tasks' TimeSteps carry by default.
 RUN_FILES = ('episodes.csv', 'evaluation.csv', 'learning_curve.png', 'q_values.png',
              'policy.png', 'evaluation.mp4', 'agent.pt', 'best.pt', 'run_state.json',
              'summary.json', 'report.html', 'tensorboard', 'videos')
+# What the training line shows (the CSV keeps everything): under 100 columns.
+TERMINAL_FIELDS = {'episode': 'episode', 'total_steps': 'steps',
+                   'episode_return': 'return', 'episode_length': 'length',
+                   'steps_per_second': 'steps/s', 'loss_avg': 'loss'}
 EVALUATION_STEP_CAP = 500  # A greedy policy can loop forever; evaluation must end.
 VIDEO_FRAME_CAP = 300  # A balanced CartPole must not hold a gigabyte of frames.
 
@@ -449,6 +453,11 @@ class PeriodicEvaluation:
         self._next = (self._steps // self._every + 1) * self._every
         return self._run.evaluate_now(self._steps, self._episodes, self)
 
+    def at(self, total_steps: int) -> None:
+        """For batched training, which reports its step count between updates."""
+        self._steps = total_steps
+        self.get_metrics()
+
     def write(self, row: dict) -> None:
         if self._csv is None:
             self._csv = loggers.CSVLogger(self._run.out / 'evaluation.csv',
@@ -561,6 +570,7 @@ def run_experiment(agent: str,
                    tensorboard: bool = False,
                    video: bool = True,
                    video_every: Optional[int] = None,
+                   num_envs: Optional[int] = None,
                    command: Optional[List[str]] = None) -> RunResult:
     """Trains `agent` on `task` and writes the run folder; returns it and its summary.
 
@@ -590,6 +600,9 @@ def run_experiment(agent: str,
       video: write evaluation.mp4.
       video_every: also film a greedy episode every this many training steps
         (videos/step_NNNNNN.mp4); training is not changed by it.
+      num_envs: train on this many copies of the task at once, stepped as
+        arrays (`BatchedGridWorld`, or Gymnasium's vector environments), for
+        agents that can (`gridlab.core.TrainsOnBatches`, e.g. PPO).
       command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
@@ -599,6 +612,7 @@ def run_experiment(agent: str,
                                 episodes=episodes, hyperparameters=hyperparameters)
     _check_evaluation_settings(eval_episodes, eval_every)
     _check_evaluation_settings(1, video_every)
+    _check_evaluation_settings(1, num_envs)
     if discount is not None and not (isinstance(discount, (int, float)) and
                                      0. <= discount <= 1.):
         raise ExperimentError(f'discount must be a number in [0, 1], got {discount!r}')
@@ -610,10 +624,17 @@ def run_experiment(agent: str,
               'observation': kind.name.lower() if kind else 'gymnasium',
               'seed': seed, 'episodes': settings['episodes'], 'steps': settings['steps'],
               'device': device, 'eval_episodes': eval_episodes, 'eval_every': eval_every,
-              'video_every': video_every,
+              'video_every': video_every, 'num_envs': num_envs,
               'hyperparameters': dict(settings['hyperparameters'])}
     summary: Dict[str, Any] = {'config': config, 'status': 'running'}
     run = _Run(settings, task, seed, discount, device, out, summary)
+    if num_envs is not None and num_envs > 1:
+        if not isinstance(run.actor, TrainsOnBatches):
+            raise ExperimentError(f'agent {agent!r} trains on one environment at a '
+                                  'time; num_envs (--num-envs) needs an agent with a '
+                                  'batched train(), such as ppo')
+        if settings['episodes'] is not None:
+            raise ExperimentError('with num_envs, give the budget in steps, not episodes')
     # float32 discounts read back as 0.8999999761581421: record 0.9.
     environment_discount = float(f'{float(run.environment.discount):.7g}')
     config.update(environment_discount=environment_discount,
@@ -652,7 +673,8 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
         f'({config["observation"]} observations) -> {out}')
     sinks = [loggers.CSVLogger(out / 'episodes.csv', append=run.resumed), run.log]
     if verbose:
-        sinks.append(loggers.TerminalLogger('training', time_delta=log_every))
+        sinks.append(loggers.TerminalLogger('training', time_delta=log_every,
+                                            fields=TERMINAL_FIELDS))
     if tensorboard:
         from gridlab.tensorboard_logger import TensorBoardLogger
         sinks.append(TensorBoardLogger(out / 'tensorboard'))
@@ -669,7 +691,9 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
                                        label=f'{config["agent"]} on {config["task"]}'))
     loop = EnvironmentLoop(run.environment, run.actor, logger=logger,
                            label=f'{config["agent"]} on {config["task"]}',
-                           log_loss=isinstance(run.actor, ReportsLoss), progress=progress,
+                           log_loss=(run.settings['entry'].logs_loss and
+                                     isinstance(run.actor, ReportsLoss)),
+                           progress=progress,
                            observers=observers, first_episode=run.episodes_done,
                            first_step=run.steps_done)
     episodes, steps = config['episodes'], config['steps']
@@ -680,7 +704,10 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
     try:
         try:
             with logger:
-                loop.run(num_episodes=episodes, num_steps=steps)
+                if config.get('num_envs') and config['num_envs'] > 1:
+                    _train_on_batches(run, logger, steps, evaluation)
+                else:
+                    loop.run(num_episodes=episodes, num_steps=steps)
         finally:
             if evaluation is not None:
                 evaluation.close()
@@ -690,9 +717,10 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
         complete = [row for row in run.log.data if not row['cut_short']]
         if complete:
             from gridlab import plotting
+            lengths = [row.get('episode_length') for row in complete]
             _save_figure(plotting.plot_learning_curve(
                 [row['episode_return'] for row in complete],
-                episode_lengths=[row['episode_length'] for row in complete],
+                episode_lengths=None if None in lengths else lengths,
                 agent=config['agent'], task=config['task'], seed=config['seed']),
                 out / 'learning_curve.png')
         # On its own, separately seeded copy of the task, as `gridlab evaluate`
@@ -713,6 +741,42 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
     say(f'gridlab: done in {summary["training"]["seconds"]:.1f} s; greedy mean '
         f'return {summary["evaluation"]["mean_return"]:.2f}; files in {out}')
     return RunResult(out, summary)
+
+
+def batched_environment(task: str, observation, num_envs: int, seed: int,
+                        discount: float):
+    """`num_envs` copies of a task stepped as arrays (GridWorld or Gymnasium)."""
+    if is_gymnasium_task(task):
+        from gridlab.environments.vector_adapters import GymnasiumVectorWrapper
+        return GymnasiumVectorWrapper(task, num_envs, seed=seed, discount=discount)
+    from gridlab.environments.batched import BatchedGridWorld
+    return BatchedGridWorld(make_environment(task, observation, seed, discount),
+                            num_envs, seed=seed)
+
+
+def _train_on_batches(run: '_Run', logger, steps: int, evaluation) -> None:
+    """Training by the agent's own batched `train()`; one CSV row per episode.
+
+    Episodes finish in many copies at once, so each row's `total_steps` is
+    the step count at the update after which it was reported.
+    """
+    config = run.summary['config']
+    environment = batched_environment(config['task'], run.settings['observation'],
+                                      config['num_envs'], run.seed,
+                                      config['environment_discount'])
+
+    def stop(agent, done_steps):
+        if evaluation is not None:
+            evaluation.at(run.steps_done + done_steps)
+        return False
+
+    result = run.actor.train(environment, steps, stop=stop)
+    for episode_return in result.episode_returns:
+        logger.write({'episode': run.episodes_done + len(run.log.data),
+                      'episode_return': float(episode_return),
+                      'total_steps': run.steps_done + int(result.steps),
+                      'cut_short': False})
+    run.steps_done += int(result.steps)
 
 
 def evaluation_environment(run: '_Run'):
@@ -765,7 +829,7 @@ def _write_status(run: _Run, status: str) -> None:
 def _training_summary(run: _Run) -> dict:
     rows = run.log.data
     return {'episodes': run.episodes_done + len(rows),
-            'steps': run.steps_done + int(sum(row['episode_length'] for row in rows)),
+            'steps': run.steps_done + int(sum(row.get('episode_length', 0) for row in rows)),
             'seconds': round(run.elapsed_training(), 3)}
 
 

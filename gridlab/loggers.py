@@ -157,17 +157,44 @@ def _format_value(value: Any) -> str:
 
 
 class _PrintLogger(Logger):
-    """Prints each write as one line: `[Label] Key = value | Key = value`."""
+    """Prints each write as one line: `[Label] Key = value | Key = value`.
 
-    def __init__(self, label: str, print_fn: Callable[[str], None]):
+    With `fields` ({key: short name}), only those keys, in that order, as
+    `name value`, numbers rounded to four significant digits: a line that
+    fits a terminal.
+    """
+
+    def __init__(self, label: str, print_fn: Callable[[str], None],
+                 fields: Optional[Dict[str, str]] = None):
         self._prefix = f'[{_format_key(label)}] ' if label else ''
         self._print_fn = print_fn
+        self._fields = fields
 
     def write(self, data: LoggingData) -> None:
         self._check_open()
-        fields = (f'{_format_key(key)} = {_format_value(value)}'
-                  for key, value in data.items())
+        if self._fields is None:
+            fields = (f'{_format_key(key)} = {_format_value(value)}'
+                      for key, value in data.items())
+        else:
+            fields = (f'{name} {_short_value(data[key])}'
+                      for key, name in self._fields.items() if key in data)
         self._print_fn(self._prefix + ' | '.join(fields))
+
+
+def _short_value(value) -> str:
+    """4 significant digits, thousands separated; integers whole."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (int, np.integer)):
+        return f'{int(value):,}'
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if not np.isfinite(value):
+            return str(value)
+        if abs(value) >= 1000:
+            return f'{value:,.0f}'
+        return f'{value:.4g}'
+    return str(value)
 
 
 class TerminalLogger(Logger):
@@ -179,7 +206,8 @@ class TerminalLogger(Logger):
     def __init__(self,
                  label: str = '',
                  time_delta: float = 0.0,
-                 print_fn: Optional[Callable[[str], None]] = None):
+                 print_fn: Optional[Callable[[str], None]] = None,
+                 fields: Optional[Dict[str, str]] = None):
         """Initialises the logger.
 
         Args:
@@ -188,8 +216,10 @@ class TerminalLogger(Logger):
                 writes in between are dropped.
             print_fn: prints one line. Defaults to `tqdm.tqdm.write`, which keeps
                 lines from breaking through a progress bar.
+            fields: print only these keys, as {key: short name}, compactly
+                (`[training] episode 3 | return 5`); default: every key.
         """
-        printer = _PrintLogger(label, print_fn or _tqdm_write)
+        printer = _PrintLogger(label, print_fn or _tqdm_write, fields)
         self._logger = TimeFilter(printer, time_delta)
 
     def write(self, data: LoggingData) -> None:

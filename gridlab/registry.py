@@ -41,6 +41,8 @@ class AgentEntry:
       description: one line for `gridlab train --help`.
       tuned: per task, settings that make it learn there at its default
         budget: {'steps' or 'episodes', 'observation', 'hyperparameters'}.
+      logs_loss: log its `last_loss` (a network's loss); False for agents
+        whose "loss" says little, such as a table's squared TD error.
     """
     target: Union[str, type]
     observation: ObservationType = ObservationType.STATE_INDEX
@@ -49,6 +51,7 @@ class AgentEntry:
     accepts: Tuple[ObservationType, ...] = tuple(ObservationType)
     description: str = ''
     tuned: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    logs_loss: bool = True
 
     def load(self) -> type:
         """The agent class."""

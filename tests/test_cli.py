@@ -214,7 +214,11 @@ def test_policy_agents_and_gymnasium_tasks(agent, task, tmp_path, capsys):
     assert gridlab.read_video(out_dir / 'evaluation.mp4').shape[0] >= 2
     if task in gridlab.TASKS:  # A GridWorld: the greedy policy is judged too.
         assert (out_dir / 'policy.png').stat().st_size > 1000
-        assert 0. <= summary['evaluation']['optimal_fraction'] <= 1.
+        # The reported share is that of the saved agent's greedy actions.
+        env, agent, _ = gridlab.experiment.load_run(out_dir)
+        actions = gridlab.greedy_actions(agent, env)
+        assert summary['evaluation']['optimal_fraction'] == pytest.approx(
+            gridlab.actions_optimal_fraction(env, actions))
     else:
         assert 'optimal_fraction' not in summary['evaluation']
         assert not (out_dir / 'policy.png').exists()
