@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import gridlab
+from gridlab import validation
 from agents.common import networks
 from agents.common.policy_agent import PolicyAgent
 
@@ -54,12 +55,10 @@ class ActorCriticAgent(PolicyAgent):
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights and the action sampling.
         """
-        if n_steps is not None and (int(n_steps) != n_steps or n_steps < 1):
-            raise ValueError(f'n_steps must be a positive integer or None, got {n_steps!r}')
-        self._n_steps = n_steps
-        self._hidden_sizes = tuple(hidden_sizes)
+        self._n_steps = validation.check_optional_positive_int('n_steps', n_steps)
+        self._hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
         self._shared_body = shared_body
-        self._value_cost = value_cost
+        self._value_cost = validation.check_nonnegative('value_cost', value_cost)
         self._normalize = normalize_advantages
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
                          device, seed)

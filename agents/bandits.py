@@ -22,6 +22,7 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
+from gridlab import validation
 from agents.common.exploration import linear_schedule, random_argmax
 from gridlab.checkpoints import Checkpointing
 
@@ -42,8 +43,10 @@ class BanditAgent(Checkpointing, gridlab.Actor):
             if not isinstance(spec, specs.DiscreteArray):
                 raise ValueError(f'{type(self).__name__} needs a DiscreteArray {name} '
                                  f'spec (a context index, an arm), got {spec!r}')
-        if step_size is not None and not 0. < step_size <= 1.:
-            raise ValueError(f'step_size must be in (0, 1] or None, got {step_size!r}')
+        if step_size is not None:
+            step_size = validation.check_in_range('step_size', step_size, 0., 1.,
+                                                  low_open=True)
+        initial_value = validation.check_finite('initial_value', initial_value)
         shape = (observations.num_values, actions.num_values)
         self._q = np.full(shape, float(initial_value))
         self._counts = np.zeros(shape, dtype=np.int64)
@@ -65,6 +68,9 @@ class BanditAgent(Checkpointing, gridlab.Actor):
         if self.greedy:
             return random_argmax(self._greedy_values(context), self._rng)
         probabilities = self.action_probabilities(context)
+        if not np.isfinite(probabilities).all():
+            validation.check_all_finite('arm probabilities', probabilities,
+                                        f'{type(self).__name__}.select_action')
         arm = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
                                   side='right'))
         return min(arm, len(probabilities) - 1)
@@ -117,9 +123,10 @@ class EpsilonGreedy(BanditAgent):
                  final_epsilon: Optional[float] = None, decay_steps: int = 0,
                  **kwargs):
         super().__init__(environment_spec, **kwargs)
-        for name, value in (('epsilon', epsilon), ('final_epsilon', final_epsilon)):
-            if value is not None and not 0. <= value <= 1.:
-                raise ValueError(f'{name} must be in [0, 1], got {value!r}')
+        epsilon = validation.check_probability('epsilon', epsilon)
+        if final_epsilon is not None:
+            final_epsilon = validation.check_probability('final_epsilon', final_epsilon)
+        decay_steps = validation.check_nonnegative_int('decay_steps', decay_steps)
         self._initial = epsilon
         self._final = epsilon if final_epsilon is None else final_epsilon
         self._decay_steps = decay_steps
@@ -139,9 +146,7 @@ class UCB(BanditAgent):
 
     def __init__(self, environment_spec, confidence: float = 2., **kwargs):
         super().__init__(environment_spec, **kwargs)
-        if not confidence >= 0:
-            raise ValueError(f'confidence must be >= 0, got {confidence!r}')
-        self._confidence = confidence
+        self._confidence = validation.check_nonnegative('confidence', confidence)
 
     def upper_bounds(self, observation) -> np.ndarray:
         context = int(observation)
@@ -167,10 +172,11 @@ class Softmax(BanditAgent):
                  final_temperature: Optional[float] = None, decay_steps: int = 0,
                  **kwargs):
         super().__init__(environment_spec, **kwargs)
-        for name, value in (('temperature', temperature),
-                            ('final_temperature', final_temperature)):
-            if value is not None and not value > 0:
-                raise ValueError(f'{name} must be > 0, got {value!r}')
+        temperature = validation.check_positive('temperature', temperature)
+        if final_temperature is not None:
+            final_temperature = validation.check_positive('final_temperature',
+                                                          final_temperature)
+        decay_steps = validation.check_nonnegative_int('decay_steps', decay_steps)
         self._initial = temperature
         self._final = temperature if final_temperature is None else final_temperature
         self._decay_steps = decay_steps

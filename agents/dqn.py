@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from agents.nfq import NeuralFittedQAgent
+from gridlab import validation
 
 
 class DQN(NeuralFittedQAgent):
@@ -47,12 +48,11 @@ class DQN(NeuralFittedQAgent):
           double: use double DQN targets.
           dueling: give the default network a dueling head.
         """
-        if target_update_frequency < 1:
-            raise ValueError('target_update_frequency must be >= 1, got '
-                             f'{target_update_frequency!r}')
-        if target_update_rate is not None and not 0. < target_update_rate <= 1.:
-            raise ValueError('target_update_rate must be in (0, 1], got '
-                             f'{target_update_rate!r}')
+        target_update_frequency = validation.check_positive_int(
+            'target_update_frequency', target_update_frequency)
+        if target_update_rate is not None:
+            target_update_rate = validation.check_in_range(
+                'target_update_rate', target_update_rate, 0., 1., low_open=True)
         self._dueling = dueling
         super().__init__(environment_spec, network=network, q_network=q_network,
                          replay_capacity=replay_capacity, epsilon=epsilon,

@@ -23,6 +23,7 @@ import gridlab
 from agents.common import networks
 from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
 from agents.common.torch_utils import check_observation, resolve_device, seeded
+from gridlab import validation
 from gridlab.checkpoints import Checkpointing
 from gridlab.replay import ReplayBuffer
 
@@ -81,12 +82,18 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                              f'(a DiscreteArray action spec), got {actions!r}')
         if loss not in ('mse', 'huber'):
             raise ValueError(f"loss must be 'mse' or 'huber', got {loss!r}")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}')
-        if not learning_rate > 0:
-            raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
-        if not 0. <= discount <= 1.:
-            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        batch_size = validation.check_positive_int('batch_size', batch_size)
+        learning_rate = validation.check_positive('learning_rate', learning_rate)
+        discount = validation.check_probability('discount', discount)
+        replay_capacity = validation.check_positive_int('replay_capacity', replay_capacity)
+        min_replay_size = validation.check_optional_positive_int(
+            'min_replay_size', min_replay_size)
+        if max_grad_norm is not None:
+            # Clipping to a norm <= 0 would silently turn learning around.
+            max_grad_norm = validation.check_positive('max_grad_norm', max_grad_norm)
+        hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
+        conv_channels = validation.check_sizes('conv_channels', conv_channels,
+                                               allow_empty=True)
         if network is not None and q_network is not None:
             raise ValueError('pass the Q-network once, as network= or q_network=')
         q_network = network if network is not None else q_network
@@ -128,7 +135,10 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     def _q_values(self, array: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             batch = torch.tensor(array, dtype=torch.float32, device=self._device)[None]
-            return self._q_network(batch)[0].cpu().numpy()
+            q = self._q_network(batch)[0].cpu().numpy()
+        if not np.isfinite(q).all():
+            validation.check_all_finite('Q-values', q, f'{type(self).__name__}.q_values')
+        return q
 
     def q_values(self, observation) -> np.ndarray:
         """Q(observation, a) for every action a."""
@@ -170,6 +180,10 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             targets = rewards + discounts * self._bootstrap(next_states)
         q = self._q_network(states).gather(1, actions[:, None])[:, 0]
         loss = self._loss_fn(q, targets)
+        if not torch.isfinite(loss):
+            validation.check_all_finite(
+                'loss', loss.item(), f'{type(self).__name__}.update (learner step '
+                f'{self._learner_steps + 1})')
 
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 import gridlab
+from gridlab import validation
 from agents.common.policy_agent import PolicyAgent, policy_mlp
 
 
@@ -55,7 +56,9 @@ class PolicyGradientAgent(PolicyAgent):
             raise ValueError('dropout applies to the default network; add it to '
                              'your own network instead')
         self._network = network
-        self._hidden_sizes, self._dropout = tuple(hidden_sizes), dropout
+        self._hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
+        self._dropout = validation.check_in_range('dropout', dropout, 0., 1.,
+                                                  high_open=True)
         self._use_baseline = baseline
         self._normalize = normalize_advantages
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,

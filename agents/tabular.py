@@ -22,6 +22,7 @@ from dm_env import specs
 
 import gridlab
 from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
+from gridlab import validation
 from gridlab.checkpoints import Checkpointing
 
 
@@ -57,11 +58,9 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                 raise ValueError(
                     f'{type(self).__name__} needs a DiscreteArray {name} spec (a state '
                     f'index, e.g. ObservationType.STATE_INDEX), got {spec!r}')
-        if not 0. < step_size <= 1.:
-            raise ValueError(f'step_size must be in (0, 1], got {step_size!r}')
-        if not 0. <= discount <= 1.:
-            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
-        self.discount = float(discount)
+        step_size = validation.check_in_range('step_size', step_size, 0., 1., low_open=True)
+        self.discount = validation.check_probability('discount', discount)
+        initial_value = validation.check_finite('initial_value', initial_value)
         self._num_states = observations.num_values
         self._step_size = step_size
         self._q = np.full((observations.num_values, actions.num_values),
@@ -118,7 +117,12 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         self._transition = None
         target = r + d * self._bootstrap(next_s, last)
         td_error = target - self._q[s, a]
-        self._q[s, a] += self._step_size * td_error
+        new_value = self._q[s, a] + self._step_size * td_error
+        if not np.isfinite(new_value):
+            validation.check_all_finite(
+                'Q-values', new_value,
+                f'{type(self).__name__}.update (state {s}, action {a})')
+        self._q[s, a] = new_value
         self.last_loss = td_error * td_error
 
     @abc.abstractmethod

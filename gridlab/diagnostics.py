@@ -14,6 +14,7 @@ from typing import Callable, Dict, NamedTuple, Optional
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gridlab import validation
 from gridlab.environments.wrappers import setup_environment
 from gridlab.loggers import NoOpLogger
 from gridlab.loop import EnvironmentLoop
@@ -29,8 +30,8 @@ class BanditResults(NamedTuple):
 def run_bandit_experiment(make_bandit: Callable, agents: Dict[str, Callable],
                           steps: int = 1_000, runs: int = 20) -> BanditResults:
     """Runs every agent on fresh bandits; `make_bandit(seed)`, `agent(spec, seed)`."""
-    if steps < 1 or runs < 1:
-        raise ValueError(f'steps and runs must be positive, got {steps!r}, {runs!r}')
+    steps = validation.check_positive_int('steps', steps)
+    runs = validation.check_positive_int('runs', runs)
     results = BanditResults({}, {}, {})
     for name, make_agent in agents.items():
         rewards = np.zeros((runs, steps))
@@ -139,6 +140,12 @@ def plot_q_convergence(history: np.ndarray, learned: np.ndarray, state: int,
       learned: Q-learning's estimate of Q(state, action) after each step.
       exact: the converged Q*(state, action).
     """
+    history = np.asarray(history)
+    if history.ndim != 3:
+        raise ValueError(f'history must be [iterations, S, A], got shape {history.shape}')
+    state = validation.check_int('state', state, 0, history.shape[1] - 1)
+    action = validation.check_int('action', action, 0, history.shape[2] - 1)
+    exact = validation.check_finite('exact', exact)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
     left.plot(history[:, state, action], label=f'Q({state}, {action})')
     left.set_title('Q-value iteration')

@@ -16,8 +16,9 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from gridlab import planning
+from gridlab import planning, validation
 from gridlab.core import agent_discount, evaluation_mode
+from gridlab.environments.base import discrete_action
 from gridlab.loggers import NoOpLogger
 from gridlab.loop import EnvironmentLoop
 
@@ -56,16 +57,35 @@ def q_table(agent, environment) -> np.ndarray:
     return table
 
 
+# Actions count as equally good when their values are this close, relative to
+# the best. Relative, because on a long corridor the values far from the goal
+# are tiny (10 * 0.9^200 is 7e-9) and an absolute 1e-6 would call every
+# action there optimal.
+RTOL = 1e-6
+
+
+def _near_best(values: np.ndarray, atol: float, rtol: float) -> np.ndarray:
+    """Which of the last axis's values are within atol + rtol * |best| of the best."""
+    best = values.max(axis=-1, keepdims=True)
+    return values >= best - (atol + rtol * np.abs(best))
+
+
+def _check_tolerances(atol, rtol):
+    return (validation.check_nonnegative('atol', atol),
+            validation.check_in_range('rtol', rtol, 0., 1., high_open=True))
+
+
 def greedy_is_optimal(environment, q, q_star: Optional[np.ndarray] = None,
-                      atol: float = 1e-6) -> np.ndarray:
+                      atol: float = 0., rtol: float = RTOL) -> np.ndarray:
     """(H, W) bool: decision cells where acting greedily on `q` is optimal.
 
-    An action is optimal when its Q* is within `atol` of the best, so any of
-    several equally short paths counts. Where `q` ties (within `atol`), the
-    agent may take any of the tied actions, so all of them must be optimal; a
-    cell with non-finite values never counts. Cells the agent never acts from
-    (walls, cliffs, the goal) are False.
+    An action is optimal when its Q* is within `atol + rtol * |best|` of the
+    best, so any of several equally short paths counts. Where `q` ties (by
+    the same rule), the agent may take any of the tied actions, so all of
+    them must be optimal; a cell with non-finite values never counts. Cells
+    the agent never acts from (walls, cliffs, the goal) are False.
     """
+    atol, rtol = _check_tolerances(atol, rtol)
     if q_star is None:
         q_star = optimal_q_values(environment)
     q = np.asarray(q, dtype=np.float64)
@@ -77,9 +97,9 @@ def greedy_is_optimal(environment, q, q_star: Optional[np.ndarray] = None,
     cells = environment.decision_cells()
     finite = np.all(np.isfinite(q), axis=-1)
     q = np.where(finite[..., None], q, 0.)
-    greedy = q >= q.max(axis=-1, keepdims=True) - atol
+    greedy = _near_best(q, atol, rtol)
     q_star = np.where(cells[..., None], q_star, 0.)  # Only decision cells count.
-    optimal = q_star >= q_star.max(axis=-1, keepdims=True) - atol
+    optimal = _near_best(q_star, atol, rtol)
     return cells & finite & np.all(optimal | ~greedy, axis=-1)
 
 
@@ -93,33 +113,52 @@ def greedy_actions(agent, environment) -> np.ndarray:
     with evaluation_mode(agent):
         chosen = _on_every_cell(environment, environment.decision_cells(),
                                 agent.select_action)
+    num_actions = environment.action_spec().num_values
     for cell, action in chosen.items():
-        actions[cell] = action
+        actions[cell] = discrete_action(action, num_actions,
+                                        what=f'greedy action on cell {cell}')
     return actions
 
 
 def actions_optimal_fraction(environment, actions,
                              q_star: Optional[np.ndarray] = None,
-                             atol: float = 1e-6) -> float:
-    """The fraction of decision cells where `actions` (H, W) are optimal."""
+                             atol: float = 0., rtol: float = RTOL) -> float:
+    """The fraction of decision cells where `actions` (H, W) are optimal.
+
+    Actions are those `greedy_actions` returns: on decision cells an action
+    index in [0, A); elsewhere anything (-1 by convention) is ignored.
+    Optimal is within `atol + rtol * |best|` of the best Q*.
+    """
+    atol, rtol = _check_tolerances(atol, rtol)
     if q_star is None:
         q_star = optimal_q_values(environment)
     actions = np.asarray(actions)
     cells = environment.decision_cells()
     if actions.shape != cells.shape:
         raise ValueError(f'actions must have shape {cells.shape}, got {actions.shape}')
-    safe = np.clip(actions, 0, q_star.shape[-1] - 1)
-    chosen = np.take_along_axis(np.nan_to_num(q_star, nan=-np.inf),
-                                safe[..., None], axis=-1)[..., 0]
-    optimal = cells & (actions >= 0) & (chosen >= np.nanmax(
-        np.where(cells[..., None], q_star, 0.), axis=-1) - atol)
+    num_actions = q_star.shape[-1]
+    if actions.dtype.kind not in 'iu':
+        raise ValueError(f'actions must be integer action indices, got dtype '
+                         f'{actions.dtype}')
+    invalid = cells & ((actions < 0) | (actions >= num_actions))
+    if invalid.any():
+        y, x = np.argwhere(invalid)[0]
+        raise ValueError(
+            f'actions[{y}, {x}] = {actions[y, x].item()!r} is not an action: expected an '
+            f'integer in [0, {num_actions}) on every decision cell '
+            f'({int(invalid.sum())} invalid)')
+    safe = np.where(cells, actions, 0)
+    values = np.where(cells[..., None], q_star, 0.)  # Only decision cells count.
+    chosen = np.take_along_axis(values, safe[..., None], axis=-1)[..., 0]
+    best = values.max(axis=-1)
+    optimal = cells & (chosen >= best - (atol + rtol * np.abs(best)))
     return float(optimal.sum() / cells.sum())
 
 
 def optimal_fraction(environment, q, q_star: Optional[np.ndarray] = None,
-                     atol: float = 1e-6) -> float:
+                     atol: float = 0., rtol: float = RTOL) -> float:
     """The fraction of decision cells where `q`'s greedy action is optimal."""
-    optimal = greedy_is_optimal(environment, q, q_star, atol)
+    optimal = greedy_is_optimal(environment, q, q_star, atol, rtol)
     return float(optimal.sum() / environment.decision_cells().sum())
 
 
@@ -174,6 +213,8 @@ def train_until_optimal(environment, agent, max_steps: int,
     The environment's start state is restored at the end.
     """
     discount = agent_discount(agent)
+    max_steps = validation.check_positive_int('max_steps', max_steps)
+    check_every = validation.check_positive_int('check_every', check_every)
     loop = EnvironmentLoop(environment, agent, logger=NoOpLogger(), progress=False)
     starts = [environment.start_state]
     if exploring_starts:

@@ -219,23 +219,63 @@ def run_loop(environment: dm_env.Environment,
     return loop.run(num_episodes=num_episodes, num_steps=num_steps)
 
 
+# A greedy policy can walk in circles forever; evaluation stops it here.
+EVALUATION_STEP_CAP = 10_000
+# Frames beyond this many bytes are not kept (a 2048-pixel frame is 12 MB).
+EVALUATION_FRAME_BYTES = 2**30
+
+
+class _BoundedFrames(list):
+    """A list of frames that stops growing past `max_bytes` and says so."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__()
+        self.max_bytes, self.bytes, self.dropped = max_bytes, 0, 0
+
+    def append(self, frame):
+        size = getattr(frame, 'nbytes', 0)
+        if self.bytes + size > self.max_bytes:
+            self.dropped += 1
+            return
+        self.bytes += size
+        super().append(frame)
+
+
 def evaluate(environment: dm_env.Environment,
              agent,
              evaluation_episodes: int,
              logger: Optional[loggers_lib.Logger] = None,
-             max_steps_per_episode: Optional[int] = None,
-             render: bool = True) -> list:
+             max_steps_per_episode: Optional[int] = EVALUATION_STEP_CAP,
+             render: bool = True,
+             max_frame_bytes: int = EVALUATION_FRAME_BYTES) -> list:
     """Runs `agent` greedily without learning; returns the rendered frames.
 
     Every episode's statistics go to `logger` (default: printed). Environments
-    without `render()` (or `render=False`) give no frames.
+    without `render()` (or `render=False`) give no frames. Episodes stop
+    after `max_steps_per_episode` steps (None: no cap; a greedy policy that
+    walks in circles would never end), and frames stop being kept once they
+    take `max_frame_bytes` (a warning says how many were left out).
     """
+    import warnings  # pylint: disable=import-outside-toplevel
+    from gridlab import validation  # pylint: disable=import-outside-toplevel
+    evaluation_episodes = validation.check_positive_int('evaluation_episodes',
+                                                        evaluation_episodes)
+    max_steps_per_episode = validation.check_optional_positive_int(
+        'max_steps_per_episode', max_steps_per_episode)
+    max_frame_bytes = validation.check_positive_int('max_frame_bytes', max_frame_bytes)
     if logger is None:
         logger = loggers_lib.TerminalLogger(label='evaluation')
-    frames = [] if render and hasattr(environment, 'render') else None
+    frames = (_BoundedFrames(max_frame_bytes)
+              if render and hasattr(environment, 'render') else None)
     loop = EnvironmentLoop(environment, agent, logger=logger, label='evaluation',
                            learn=False, progress=False)
     with evaluation_mode(agent):
         loop.run(num_episodes=evaluation_episodes,
                  max_steps_per_episode=max_steps_per_episode, frames=frames)
-    return frames if frames is not None else []
+    if frames is None:
+        return []
+    if frames.dropped:
+        warnings.warn(f'evaluate kept the first {len(frames)} frames '
+                      f'({frames.bytes / 2**20:.0f} MB) and left out {frames.dropped} '
+                      f'more; raise max_frame_bytes (now {max_frame_bytes}) to keep them')
+    return list(frames)

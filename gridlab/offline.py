@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from gridlab import validation
+
 
 class OffPolicyEstimate(NamedTuple):
     """An estimate of the target policy's value."""
@@ -39,14 +41,14 @@ class Episode(NamedTuple):
 
 def effective_sample_size(weights) -> float:
     """(sum w)^2 / sum w^2: how many equally weighted samples these are worth."""
-    weights = np.asarray(weights, dtype=np.float64)
+    weights = validation.check_finite_array('weights', weights)
     total = np.sum(weights ** 2)
     return float(np.sum(weights) ** 2 / total) if total > 0 else 0.
 
 
 def _ratios(behaviour_probs, target_probs, name: str = '') -> np.ndarray:
-    behaviour = np.asarray(behaviour_probs, dtype=np.float64)
-    target = np.asarray(target_probs, dtype=np.float64)
+    behaviour = validation.check_finite_array(f'{name}behaviour_probs', behaviour_probs)
+    target = validation.check_finite_array(f'{name}target_probs', target_probs)
     if behaviour.shape != target.shape:
         raise ValueError(f'{name}behaviour_probs has shape {behaviour.shape} but '
                          f'target_probs has {target.shape}; expected the same')
@@ -62,8 +64,9 @@ def _bootstrap(per_sample: Callable[[np.ndarray], float], count: int,
                confidence: float, resamples: int, seed: Optional[int]
                ) -> Tuple[float, float]:
     """Percentile interval of `per_sample(indices)` over resampled indices."""
-    if not 0. < confidence < 1.:
-        raise ValueError(f'confidence must be in (0, 1), got {confidence!r}')
+    confidence = validation.check_in_range('confidence', confidence, 0., 1.,
+                                           low_open=True, high_open=True)
+    resamples = validation.check_positive_int('resamples', resamples)
     rng = np.random.default_rng(seed)
     values = [per_sample(rng.integers(count, size=count)) for _ in range(resamples)]
     tail = (1. - confidence) / 2. * 100.
@@ -74,7 +77,7 @@ def _bootstrap(per_sample: Callable[[np.ndarray], float], count: int,
 def _one_step(rewards, behaviour_probs, target_probs, weighted: bool,
               confidence: float, resamples: int, seed: Optional[int]
               ) -> OffPolicyEstimate:
-    rewards = np.asarray(rewards, dtype=np.float64)
+    rewards = validation.check_finite_array('rewards', rewards)
     weights = _ratios(behaviour_probs, target_probs)
     if rewards.shape != weights.shape or rewards.ndim != 1 or not rewards.size:
         raise ValueError(f'rewards (shape {rewards.shape}) and the probabilities '
@@ -112,13 +115,12 @@ def _episode_arrays(episodes: Sequence[Episode], discount: float):
     """Per episode: discounted rewards and cumulative ratios, padded to [N, T]."""
     if not episodes:
         raise ValueError('episodes is empty: expected at least one logged episode')
-    if not 0. <= discount <= 1.:
-        raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+    validation.check_probability('discount', discount)
     length = max(len(episode.rewards) for episode in episodes)
     discounted = np.zeros((len(episodes), length))
     cumulative = np.ones((len(episodes), length))
     for i, episode in enumerate(episodes):
-        rewards = np.asarray(episode.rewards, dtype=np.float64)
+        rewards = validation.check_finite_array(f'episode {i}: rewards', episode.rewards)
         ratios = _ratios(episode.behaviour_probs, episode.target_probs,
                          f'episode {i}: ')
         if ratios.shape != rewards.shape or rewards.ndim != 1:

@@ -12,6 +12,7 @@ from typing import Tuple
 
 import numpy as np
 
+from gridlab import validation
 from gridlab.environments.model import TabularModel
 
 
@@ -54,15 +55,24 @@ def _iterate(model: TabularModel, state_values, tolerance: float,
              max_iterations: int, what: str) -> np.ndarray:
     """Repeats Q <- backup(state_values(Q)) until Q stops changing.
 
-    The caller has checked the model.
+    The stopping rule is relative: every value must have settled to within
+    `tolerance` of its own size. An absolute rule stops while values far from
+    any reward (10 * 0.9^240 on a long corridor) are still 0 or inexact, and
+    judging compares those values with each other. Values below 1e-30 of the
+    largest count as settled. The caller has checked the model.
     """
+    tolerance = validation.check_positive('tolerance', tolerance)
+    max_iterations = validation.check_positive_int('max_iterations', max_iterations)
     q = np.where(_allowed(model), 0., -np.inf)
     for _ in range(max_iterations):
         new_q = _backup(model, state_values(q))
         finite = np.isfinite(new_q)
-        change = np.max(np.abs(new_q[finite] - q[finite]), initial=0.)
+        values = np.abs(new_q[finite])
+        floor = 1e-30 * np.max(values, initial=0.)
+        difference = np.abs(new_q[finite] - q[finite])
+        change = np.max(difference, initial=0.)
         q = new_q
-        if change < tolerance:
+        if np.all(difference <= tolerance * values + floor):
             return q
     raise RuntimeError(
         f'{what} did not converge in {max_iterations} iterations (last change '
@@ -71,7 +81,10 @@ def _iterate(model: TabularModel, state_values, tolerance: float,
 
 def value_iteration(model: TabularModel, tolerance: float = 1e-10,
                     max_iterations: int = 100_000) -> np.ndarray:
-    """Returns the optimal action values Q*, shape [S, A]."""
+    """Returns the optimal action values Q*, shape [S, A].
+
+    `tolerance` is relative: each value is accurate to about that fraction.
+    """
     _check_model(model)
     return _iterate(model, lambda q: q.max(axis=1), tolerance, max_iterations,
                     'value iteration')
@@ -83,6 +96,7 @@ def value_iteration_history(model: TabularModel, iterations: int) -> np.ndarray:
     For watching value iteration converge (`diagnostics.plot_q_convergence`).
     """
     num_states, num_actions = _check_model(model)
+    iterations = validation.check_positive_int('iterations', iterations)
     q = np.where(_allowed(model), np.zeros((num_states, num_actions)), -np.inf)
     history = []
     for _ in range(iterations):
@@ -94,7 +108,7 @@ def value_iteration_history(model: TabularModel, iterations: int) -> np.ndarray:
 def _as_stochastic_policy(policy, num_states: int, num_actions: int) -> np.ndarray:
     policy = np.asarray(policy)
     if policy.shape == (num_states,):
-        if not np.issubdtype(policy.dtype, np.integer) or (
+        if not np.issubdtype(policy.dtype, np.integer) or policy.size and (
                 policy.min() < 0 or policy.max() >= num_actions):
             raise ValueError(
                 f'a deterministic policy must hold actions 0..{num_actions - 1}')
@@ -123,6 +137,7 @@ def policy_iteration(model: TabularModel,
                      max_iterations: int = 1_000) -> Tuple[np.ndarray, np.ndarray]:
     """Returns (Q*, optimal deterministic policy [S])."""
     num_states, _ = _check_model(model)
+    max_iterations = validation.check_positive_int('max_iterations', max_iterations)
     policy = np.argmax(_allowed(model), axis=1)  # A first allowed action each.
     for _ in range(max_iterations):
         q = policy_evaluation(model, policy)

@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
+from gridlab import validation
 from gridlab.environments.actions import ACTION_NAMES, DELTAS
 
 __all__ = [
@@ -201,6 +202,7 @@ def _epsilon_greedy_values(q: np.ndarray, epsilon: float) -> np.ndarray:
     Cells whose action values are all NaN (walls) stay NaN. NaN-reductions run
     only on the other cells, so numpy emits no "All-NaN slice" warnings.
     """
+    epsilon = validation.check_probability('epsilon', epsilon)
     all_nan = np.all(np.isnan(q), axis=-1)
     v = np.full(q.shape[:-1], np.nan)
     known = q[~all_nan]
@@ -234,6 +236,10 @@ def plot_values(values, colormap='pink', vmin: float = -1, vmax: float = 10,
         ValueError: if `values` is not 2-D or `extend` is unknown.
     """
     values = _as_array(values, 'values', 2, '(H, W)').astype(np.float64)
+    vmin = validation.check_finite('vmin', vmin)
+    vmax = validation.check_finite('vmax', vmax)
+    if not vmin < vmax:
+        raise ValueError(f'vmin must be below vmax, got vmin={vmin!r}, vmax={vmax!r}')
     if extend not in ('neither', 'min', 'max', 'both'):
         raise ValueError(f"extend must be 'neither', 'min', 'max' or 'both', "
                          f'got {extend!r}')
@@ -665,11 +671,16 @@ def greedy_policy(action_values) -> np.ndarray:
     return actions
 
 
-def optimal_actions(actions, q_star, atol: float = 1e-6) -> np.ndarray:
-    """(H, W) bool: True where `actions` is within `atol` of the best Q*.
+def optimal_actions(actions, q_star, atol: float = 0.,
+                    rtol: float = 1e-6) -> np.ndarray:
+    """(H, W) bool: True where `actions` is within `atol + rtol * |best|` of the best Q*.
 
+    Relative, as `gridlab.judging` judges: far from any reward the values
+    are tiny and an absolute tolerance would call every action optimal.
     Cells with a negative action or no finite Q* are False.
     """
+    atol = validation.check_nonnegative('atol', atol)
+    rtol = validation.check_in_range('rtol', rtol, 0., 1., high_open=True)
     q_star = _as_action_values(q_star, 'q_star')
     actions = np.asarray(actions)
     if actions.shape != q_star.shape[:2]:
@@ -680,7 +691,9 @@ def optimal_actions(actions, q_star, atol: float = 1e-6) -> np.ndarray:
     chosen = np.take_along_axis(filled, np.clip(actions, 0, None)[..., None],
                                 axis=-1)[..., 0]
     best = filled.max(axis=-1)
-    return known & (actions >= 0) & (chosen >= best - atol)
+    with np.errstate(invalid='ignore'):  # -inf best on unknown cells.
+        near = chosen >= best - (atol + rtol * np.abs(best))
+    return known & (actions >= 0) & near
 
 
 def plot_greedy_policy(walls, action_values, start: Optional[Position] = None,

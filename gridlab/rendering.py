@@ -10,6 +10,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from gridlab import validation
+
 FREE = (238, 238, 238)
 WALL = (44, 52, 64)
 GRID_LINE = (205, 205, 205)
@@ -24,9 +26,7 @@ class GridRenderer:
     """Renders an (H, W) grid at `cell_size` pixels per cell as uint8 RGB."""
 
     def __init__(self, walls: np.ndarray, hazards: np.ndarray, cell_size: int):
-        if int(cell_size) != cell_size or cell_size < 1:
-            raise ValueError(
-                f'cell_size must be a positive integer, got {cell_size!r}')
+        cell_size = validation.check_positive_int('cell_size', cell_size)
         self._walls = np.asarray(walls, dtype=bool)
         self._hazards = np.asarray(hazards, dtype=bool)
         self._cell = c = int(cell_size)
@@ -108,6 +108,10 @@ def text_block(width: int, lines, font_size: int,
     vertically, and `centre` horizontally (as on a title card).
     """
     from PIL import Image, ImageDraw  # pylint: disable=import-outside-toplevel
+    width = validation.check_positive_int('width', width)
+    font_size = validation.check_positive_int('font_size', font_size)
+    if height is not None:
+        height = validation.check_positive_int('height', height)
     font = _font(font_size)
     line_height = int(round(1.3 * font_size))
     needed = line_height * len(lines) + font_size // 2

@@ -12,16 +12,39 @@ transition's shapes and dtypes. `sample` and `flush` are fancy indexing on
 those arrays, never per-transition Python stacking.
 """
 
-import numbers
 from typing import Any, List, NamedTuple, Optional
 
 import dm_env
 import numpy as np
 import tree
 
+from gridlab import validation
+
 # Arrays start at this many slots (or `capacity`, if smaller) and double as
 # they fill, so a large capacity costs memory only once it is used.
 _INITIAL_SLOTS = 1024
+
+
+def _check_fits(what: str, value: np.ndarray, dtype: np.dtype) -> None:
+    """Refuses a value that storing as `dtype` would change.
+
+    numpy would truncate 1.7 to 1 in an integer slot and wrap 2**40 around
+    in an int32 one without a word; a replay buffer must keep what it is given.
+    """
+    dtype = np.dtype(dtype)
+    shown = value.item() if value.ndim == 0 else value
+    if not np.issubdtype(dtype, np.integer):
+        return  # Float slots: the documented float32 storage.
+    if not (np.issubdtype(value.dtype, np.integer) or value.dtype == np.bool_):
+        raise ValueError(
+            f'{what} {shown!r} of dtype {value.dtype} cannot be stored in this '
+            f'buffer\'s {dtype} slots without being changed: expected integers, '
+            'as the first transition had')
+    info = np.iinfo(dtype)
+    if value.size and (value.min() < info.min or value.max() > info.max):
+        raise ValueError(
+            f'{what} {shown!r} does not fit this buffer\'s {dtype} slots '
+            f'(expected values in [{info.min}, {info.max}])')
 
 
 class Transitions(NamedTuple):
@@ -52,12 +75,7 @@ class ReplayBuffer:
         Raises:
             ValueError: if `capacity` is neither None nor a positive int.
         """
-        if capacity is not None:
-            if (isinstance(capacity, bool)
-                    or not isinstance(capacity, numbers.Integral) or capacity < 1):
-                raise ValueError(
-                    f'capacity must be a positive int or None, got {capacity!r}')
-            capacity = int(capacity)
+        capacity = validation.check_optional_positive_int('capacity', capacity)
         self._capacity = capacity
         self._rng = np.random.default_rng(seed)
         self._prev_state: Optional[List[np.ndarray]] = None  # Flattened.
@@ -82,7 +100,7 @@ class ReplayBuffer:
 
     def is_ready(self, batch_size: int) -> bool:
         """Whether the buffer holds at least `batch_size` transitions."""
-        return batch_size <= self._size
+        return validation.check_positive_int('batch_size', batch_size) <= self._size
 
     def add_first(self, timestep: dm_env.TimeStep) -> None:
         """Starts an episode: `timestep.observation` is the next `state`."""
@@ -116,6 +134,13 @@ class ReplayBuffer:
             raise ValueError(f'action shape mismatch: expected '
                              f'{self._actions.shape[1:]}, received {action.shape}')
 
+        if action.dtype != self._actions.dtype:
+            _check_fits('action', action, self._actions.dtype)
+        for i, (array, leaf) in enumerate(zip(self._states, next_state)):
+            if leaf.dtype != array.dtype:
+                _check_fits('observation' if len(next_state) == 1 else
+                            f'observation leaf {i}', leaf, array.dtype)
+
         slot = self._head
         if slot == len(self._rewards):
             self._grow()
@@ -140,6 +165,7 @@ class ReplayBuffer:
         Raises:
             ValueError: if `batch_size` is not between 1 and `len(self)`.
         """
+        validation.check_positive_int('batch_size', batch_size)
         if not 1 <= batch_size <= self._size:
             raise ValueError(
                 f'batch_size must be between 1 and the number of transitions '

@@ -4,6 +4,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from gridlab import validation
+
 
 def random_argmax(values: np.ndarray, rng: np.random.Generator) -> int:
     """The index of the largest value, ties broken uniformly at random.
@@ -12,6 +14,9 @@ def random_argmax(values: np.ndarray, rng: np.random.Generator) -> int:
     agent's greedy choice goes through here.
     """
     best = np.flatnonzero(values == values.max())
+    if best.size == 0:  # Only NaN compares unequal to the maximum.
+        validation.check_all_finite('action values', values, 'greedy action selection')
+        raise ValueError(f'cannot choose among no action values: {values!r}')
     return int(best[0] if best.size == 1 else rng.choice(best))
 
 
@@ -34,11 +39,11 @@ class EpsilonGreedyExplorer:
     def __init__(self, num_actions: int, epsilon: float = 0.1,
                  final_epsilon: Optional[float] = None, decay_steps: int = 0,
                  seed=None):
-        for name, value in (('epsilon', epsilon), ('final_epsilon', final_epsilon)):
-            if value is not None and not 0. <= value <= 1.:
-                raise ValueError(f'{name} must be in [0, 1], got {value!r}')
-        if decay_steps < 0:
-            raise ValueError(f'decay_steps must be >= 0, got {decay_steps!r}')
+        num_actions = validation.check_positive_int('num_actions', num_actions)
+        epsilon = validation.check_probability('epsilon', epsilon)
+        if final_epsilon is not None:
+            final_epsilon = validation.check_probability('final_epsilon', final_epsilon)
+        decay_steps = validation.check_nonnegative_int('decay_steps', decay_steps)
         self.num_actions = num_actions
         self.initial = float(epsilon)
         self.final = float(epsilon if final_epsilon is None else final_epsilon)
@@ -53,9 +58,7 @@ class EpsilonGreedyExplorer:
     @epsilon.setter
     def epsilon(self, value: float):
         """Sets a constant epsilon (as the seed tutorial does with agent._epsilon)."""
-        if not 0. <= value <= 1.:
-            raise ValueError(f'epsilon must be in [0, 1], got {value!r}')
-        self.initial = self.final = float(value)
+        self.initial = self.final = validation.check_probability('epsilon', value)
 
     def step(self) -> None:
         """Advances the decay schedule by one step."""

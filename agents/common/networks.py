@@ -13,6 +13,8 @@ import torch
 from dm_env import specs
 from torch import nn
 
+from gridlab import validation
+
 
 class Rescale(nn.Module):
     """Maps each input from [minimum, maximum] to [-1, 1]."""
@@ -67,8 +69,7 @@ class SeededDropout(nn.Module):
 
     def __init__(self, p: float, generator: torch.Generator):
         super().__init__()
-        if not 0. <= p < 1.:
-            raise ValueError(f'dropout must be in [0, 1), got {p!r}')
+        p = validation.check_in_range('dropout', p, 0., 1., high_open=True)
         self.p, self.generator = p, generator
 
     def forward(self, x):
@@ -86,9 +87,11 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
     With `dropout`, a `SeededDropout` drawing from `generator` follows each
     hidden ReLU. The one MLP builder of every agent's networks.
     """
-    if len(sizes) < 2 or min(sizes) < 1:
+    sizes = validation.check_sizes('sizes', sizes)
+    if len(sizes) < 2:
         raise ValueError(f'an MLP needs two or more positive layer sizes, got '
                          f'{tuple(sizes)!r}')
+    dropout = validation.check_in_range('dropout', dropout, 0., 1., high_open=True)
     if dropout and generator is None:
         raise ValueError('dropout needs a torch.Generator, so that runs repeat')
     layers = []
@@ -114,9 +117,9 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     if not shape:
         raise ValueError('a Q-network needs array observations; for a state '
                          'index (a scalar) use a tabular agent')
-    if not hidden_sizes or min(hidden_sizes) < 1:
-        raise ValueError(f'hidden_sizes must be one or more positive widths, '
-                         f'got {tuple(hidden_sizes)!r}')
+    hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
+    conv_channels = validation.check_sizes('conv_channels', conv_channels, allow_empty=True)
+    num_actions = validation.check_positive_int('num_actions', num_actions)
     torso = [input_scaling(observation_spec)]
     if len(shape) == 3:
         torso.append(ChannelsFirst())

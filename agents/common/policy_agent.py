@@ -15,6 +15,7 @@ from dm_env import specs
 from torch import nn
 
 import gridlab
+from gridlab import validation
 from agents.common import networks
 from agents.common.exploration import random_argmax
 from agents.common.torch_utils import check_observation, resolve_device, seeded
@@ -47,10 +48,9 @@ class PolicyAgent(Checkpointing, gridlab.Actor):
             raise ValueError(
                 f'{type(self).__name__} needs vector observations (shape (n,)), got '
                 f'{observations!r}; on a GridWorld use AGENT_GOAL_POS')
-        if not 0. <= discount <= 1.:
-            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
-        if not learning_rate > 0:
-            raise ValueError(f'learning_rate must be > 0, got {learning_rate!r}')
+        discount = validation.check_probability('discount', discount)
+        learning_rate = validation.check_positive('learning_rate', learning_rate)
+        entropy_cost = validation.check_nonnegative('entropy_cost', entropy_cost)
         self._observation_spec = observations
         self._num_actions = actions.num_values
         self.discount = float(discount)
@@ -102,7 +102,11 @@ class PolicyAgent(Checkpointing, gridlab.Actor):
             logits = self._policy(torch.tensor(array, dtype=torch.float32,
                                                 device=self._device)[None])[0]
         self._policy.train()
-        return torch.softmax(logits, dim=-1).cpu().numpy()
+        probabilities = torch.softmax(logits, dim=-1).cpu().numpy()
+        if not np.isfinite(probabilities).all():
+            validation.check_all_finite('action probabilities', probabilities,
+                                        f'{type(self).__name__}.action_probabilities')
+        return probabilities
 
     def select_action(self, observation) -> int:
         probabilities = self.action_probabilities(observation)
@@ -144,6 +148,8 @@ class PolicyAgent(Checkpointing, gridlab.Actor):
             torch.tensor(discounts, dtype=torch.float32, device=device) * self.discount,
             torch.tensor(self._last_observation, dtype=torch.float32, device=device)[None],
             last)
+        if not torch.isfinite(loss):
+            validation.check_all_finite('loss', loss.item(), f'{type(self).__name__}.update')
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self._optimizer.step()

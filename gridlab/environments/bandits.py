@@ -12,6 +12,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
+from gridlab import validation
 from gridlab.environments import base
 
 _ZERO = np.float32(0.)
@@ -31,7 +32,7 @@ class ContextualBandit(base.Environment):
     def __init__(self, means, noise: str = 'gaussian', scale: float = 1.,
                  seed: Optional[int] = None):
         super().__init__()
-        self._means = np.asarray(means, dtype=np.float64)
+        self._means = validation.check_finite_array('means', means)
         if self._means.ndim != 2 or self._means.size == 0:
             raise ValueError(f'means must be a non-empty [contexts, arms] array, got '
                              f'shape {self._means.shape}')
@@ -39,9 +40,8 @@ class ContextualBandit(base.Environment):
             raise ValueError(f"noise must be 'gaussian' or 'bernoulli', got {noise!r}")
         if noise == 'bernoulli' and (np.any(self._means < 0) or np.any(self._means > 1)):
             raise ValueError('Bernoulli arms need means in [0, 1]')
-        if not scale >= 0:
-            raise ValueError(f'scale must be >= 0, got {scale!r}')
-        self._noise, self._scale = noise, float(scale)
+        scale = validation.check_nonnegative('scale', scale)
+        self._noise, self._scale = noise, scale
         self._rng = np.random.default_rng(seed)
         self._context = 0
 
@@ -91,7 +91,7 @@ class MultiArmedBandit(ContextualBandit):
 
     def __init__(self, means, noise: str = 'gaussian', scale: float = 1.,
                  seed: Optional[int] = None):
-        means = np.asarray(means, dtype=np.float64)
+        means = validation.check_finite_array('means', means)
         if means.ndim != 1:
             raise ValueError(f'means must be 1-D (one per arm), got shape {means.shape}')
         super().__init__(means[None], noise=noise, scale=scale, seed=seed)

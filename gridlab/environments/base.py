@@ -42,6 +42,11 @@ def discrete_action(action, num_actions: int, what: str = 'action',
         expected = f'an integer in [0, {num_actions})'
     if isinstance(action, (bool, np.bool_)):
         raise ValueError(f'invalid {what} {action!r}: expected {expected}, got a bool')
+    if getattr(action, 'ndim', 0) != 0:
+        # torch and numpy turn a one-element array into its element without a
+        # word; an array where one action belongs is a batch or a shape bug.
+        raise ValueError(f'invalid {what} {action!r}: expected {expected} as a '
+                         f'scalar, got an array of shape {tuple(action.shape)}')
     try:
         index = operator.index(action)
     except TypeError:

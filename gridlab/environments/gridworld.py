@@ -20,9 +20,13 @@ value a cliff cell with that penalty) or an ASCII picture::
 Speed: the moves are precomputed in a flat table and observations are cached
 per cell as read-only arrays, so a step is a few list look-ups. Cached
 observations are shared: copy one before changing it (numpy will refuse the
-write otherwise).
+write otherwise). Memory: an (H, W)-shaped observation on every cell would
+take (H * W)^2 numbers, 1.2 GB for a 100x100 GRID world; so the cache holds
+at most `_CACHE_BYTES` of observations and forgets the oldest beyond that.
+Small grids (every tutorial task) fit whole and step exactly as before.
 """
 
+import collections
 import enum
 import operator
 from typing import Optional, Tuple
@@ -31,7 +35,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
-from gridlab import rendering
+from gridlab import rendering, validation
 from gridlab.environments import base
 from gridlab.environments.actions import ACTION_NAMES, DELTAS, NUM_ACTIONS, turned
 from gridlab.environments.layout import parse_layout
@@ -40,6 +44,13 @@ from gridlab.environments.model import TabularModel
 Cell = Tuple[int, int]
 
 _FIRST, _MID, _LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST
+
+# The most bytes of observations kept at once. Enough for every cell's GRID
+# observation of a 30x30 grid; larger grids rebuild observations on demand.
+_CACHE_BYTES = 32 * 2**20
+
+# `render()` keeps a frame within this many pixels a side (cells shrink).
+MAX_RENDER_PIXELS = 2048
 
 
 class ObservationType(enum.IntEnum):
@@ -100,27 +111,31 @@ class GridWorld(base.Environment):
           seed: seeds this environment's own random generator (goals, slips).
         """
         super().__init__()
-        if observation_type not in list(ObservationType):
+        if isinstance(observation_type, bool) or observation_type not in list(ObservationType):
             raise ValueError(
                 f'observation_type must be an ObservationType '
                 f'({", ".join(t.name for t in ObservationType)}), '
                 f'got {observation_type!r}')
-        for name, value in (('discount', discount),
-                            ('slip_probability', slip_probability)):
-            if not isinstance(value, (int, float, np.number)) or not 0. <= value <= 1.:
-                raise ValueError(f'{name} must be a number in [0, 1], got {value!r}')
-        if (not isinstance(pixels_per_cell, (int, np.integer)) or
-                pixels_per_cell < 1):
-            raise ValueError(
-                f'pixels_per_cell must be a positive integer, got {pixels_per_cell!r}')
-        if max_episode_length is not None and (
-                int(max_episode_length) != max_episode_length or
-                max_episode_length < 1):
-            raise ValueError(
-                'max_episode_length must be a positive integer or None, '
-                f'got {max_episode_length!r}')
+        discount = validation.check_probability('discount', discount)
+        slip_probability = validation.check_probability('slip_probability', slip_probability)
+        pixels_per_cell = validation.check_positive_int('pixels_per_cell', pixels_per_cell)
+        max_episode_length = validation.check_optional_positive_int(
+            'max_episode_length', max_episode_length)
+        penalty_for_walls = validation.check_in_range(
+            'penalty_for_walls', penalty_for_walls, high=0.)
+        reward_goal = validation.check_finite('reward_goal', reward_goal)
+        penalty_for_cliff = validation.check_negative('penalty_for_cliff', penalty_for_cliff)
+        if penalty_for_cliff == -1.:  # -1 is how a layout marks walls.
+            raise ValueError('penalty_for_cliff must be a finite number < 0 other '
+                             'than -1 (which marks a wall), got -1')
+        if not isinstance(randomize_goals, (bool, np.bool_)):
+            raise TypeError(f'randomize_goals must be a bool, got {randomize_goals!r}')
 
         cells, ascii_start, layout_goal = parse_layout(layout, penalty_for_cliff)
+        if not np.all(np.isfinite(cells)):
+            y, x = np.argwhere(~np.isfinite(cells))[0]
+            raise ValueError(f'layout cells must be finite numbers, got '
+                             f'{cells[y, x]!r} at (y={y}, x={x})')
         self._walls = cells == -1
         self._cliffs = (cells < 0) & ~self._walls
         self._cliff_penalties = np.where(self._cliffs, cells, 0.)
@@ -141,6 +156,10 @@ class GridWorld(base.Environment):
         self._moves = self._build_moves()
         self._renderers = {}
         self._goal_index = None  # Set below, once the start is known.
+        spec = self.observation_spec()
+        slots = _CACHE_BYTES // max(1, int(np.prod(spec.shape)) * spec.dtype.itemsize)
+        # None: every cell fits, so nothing is ever forgotten (the fast case).
+        self._cache_slots = None if slots >= self._number_of_states else max(1, slots)
 
         start = start_state if start_state is not None else ascii_start
         if start is None:
@@ -275,6 +294,14 @@ class GridWorld(base.Environment):
         return self._cell(self._state_index)
 
     @property
+    def episode_terminated(self) -> bool:
+        """Whether the agent is on the goal: the task ended the episode.
+
+        Tells a termination from a truncation even when the discount is 0.
+        """
+        return self._state_index == self._goal_index
+
+    @property
     def start_state(self) -> Cell:
         return self._cell(self._start_index)
 
@@ -307,7 +334,7 @@ class GridWorld(base.Environment):
         if index != self._goal_index:
             self._goal_index = index
             # Observations that show the goal are now stale.
-            self._observations = [None] * self._number_of_states
+            self._clear_observations()
 
     def reseed(self, seed: Optional[int]) -> None:
         """Restarts this environment's random generator (goals, slips)."""
@@ -396,10 +423,20 @@ class GridWorld(base.Environment):
                              f'{self._height} and 0 <= x < {self._width}')
         return self._observation(y * self._width + x)
 
+    def _clear_observations(self) -> None:
+        """Empties the observation cache and sizes it for this grid."""
+        self._observations = [None] * self._number_of_states
+        self._cached = collections.deque()  # Cached indices, oldest first.
+
     def _observation(self, index: int):
         observation = self._observations[index]
         if observation is None:
-            observation = self._observations[index] = self._make_observation(index)
+            observation = self._make_observation(index)
+            if self._cache_slots is not None:
+                if len(self._cached) >= self._cache_slots:
+                    self._observations[self._cached.popleft()] = None
+                self._cached.append(index)
+            self._observations[index] = observation
         return observation
 
     def _make_observation(self, index: int):
@@ -407,6 +444,7 @@ class GridWorld(base.Environment):
         y, x = self._cell(index)
         if kind is ObservationType.STATE_INDEX:
             return np.int32(index)
+        goal = self.goal_state
         if kind is ObservationType.AGENT_ONEHOT:
             observation = np.zeros(self._layout_dims, dtype=np.float32)
             observation[y, x] = 1.
@@ -414,12 +452,12 @@ class GridWorld(base.Environment):
             observation = np.zeros(self._layout_dims + (3,), dtype=np.float32)
             observation[..., 0] = self._walls
             observation[y, x, 1] = 1.
-            observation[self.goal_state + (2,)] = 1.
+            observation[goal + (2,)] = 1.
         elif kind is ObservationType.AGENT_GOAL_POS:
-            observation = np.array((y, x) + self.goal_state, dtype=np.float32)
+            observation = np.array((y, x) + goal, dtype=np.float32)
         else:
             observation = self._renderer(self._pixels_per_cell).frame(
-                (y, x), self.goal_state)
+                (y, x), goal)
         observation.flags.writeable = False
         return observation
 
@@ -515,7 +553,14 @@ class GridWorld(base.Environment):
         return renderer
 
     def render(self, cell_size: int = 32) -> np.ndarray:
-        """The current state as a (H * cell_size, W * cell_size, 3) uint8 image."""
+        """The current state as a (H * c, W * c, 3) uint8 image.
+
+        c is `cell_size`, made smaller on large grids so that a frame stays
+        within `MAX_RENDER_PIXELS` a side (at least 1 pixel per cell): a
+        500x500 grid at 32 pixels a cell would be 768 MB per frame.
+        """
+        cell_size = validation.check_positive_int('cell_size', cell_size)
+        cell_size = max(1, min(cell_size, MAX_RENDER_PIXELS // max(self._layout_dims)))
         return self._renderer(cell_size).frame(self.state, self.goal_state)
 
     def plot_grid(self, add_start: bool = True, title: Optional[str] = None):

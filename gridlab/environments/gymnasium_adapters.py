@@ -21,6 +21,7 @@ import tree
 from dm_env import specs
 from gymnasium import spaces
 
+from gridlab import validation
 from gridlab.environments import base
 
 _ZERO = np.float32(0.)  # dm_env.termination's own 0.0 would be float64.
@@ -117,8 +118,7 @@ class GymnasiumWrapper(base.Environment):
         if not isinstance(environment, gymnasium.Env):
             raise ValueError(f'expected a gymnasium.Env or an environment id, got '
                              f'{environment!r}')
-        if not 0. <= discount <= 1.:
-            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        discount = validation.check_probability('discount', discount)
         self._environment = environment
         self._seed = seed
         self._discount = np.float32(discount)
@@ -187,8 +187,13 @@ class GymnasiumWrapper(base.Environment):
 class DmEnvAsGymnasium(gymnasium.Env):
     """A dm_env environment with discrete actions as a `gymnasium.Env`.
 
-    LAST with discount 0 is `terminated`; LAST with a non-zero discount is
-    `truncated`. `reset(seed=...)` reseeds environments that have `reseed`.
+    Only a LAST step ends an episode. It is `terminated` when the task ended
+    it: environments that can say so (a GridWorld's `episode_terminated`)
+    are asked, since with a discount of 0 a time limit's LAST carries
+    discount 0 too; for others, LAST with discount 0 is `terminated` and LAST
+    with a non-zero discount `truncated`. `step()` needs a `reset()` first,
+    and again after each episode. `reset(seed=...)` reseeds environments that
+    have `reseed`.
     """
 
     metadata = {'render_modes': ['rgb_array'], 'render_fps': 8}
@@ -205,17 +210,30 @@ class DmEnvAsGymnasium(gymnasium.Env):
         self.render_mode = render_mode
         self.observation_space = spec_to_space(environment.observation_spec())
         self.action_space = spec_to_space(environment.action_spec())
+        self._running = False  # Whether an episode is under way.
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
         super().reset(seed=seed)
         if seed is not None and hasattr(self.environment, 'reseed'):
             self.environment.reseed(seed)
-        return self._fresh(self.environment.reset().observation), {}
+        observation = self._fresh(self.environment.reset().observation)
+        self._running = True
+        return observation, {}
 
     def step(self, action):
+        if not self._running:
+            raise RuntimeError('step() needs an episode under way: call reset() '
+                               'first, and again after terminated or truncated')
         timestep = self.environment.step(action)
-        terminated = timestep.last() and float(timestep.discount) == 0.
-        truncated = timestep.last() and not terminated
+        terminated = truncated = False
+        if timestep.last():
+            self._running = False
+            ended_by_task = getattr(self.environment, 'episode_terminated', None)
+            if ended_by_task is None:
+                terminated = float(timestep.discount) == 0.
+            else:
+                terminated = bool(ended_by_task)
+            truncated = not terminated
         return (self._fresh(timestep.observation), float(timestep.reward), terminated,
                 truncated, {'discount': float(timestep.discount)})
 

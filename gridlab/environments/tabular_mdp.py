@@ -21,6 +21,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
+from gridlab import validation
 from gridlab.environments import base
 from gridlab.environments.model import TabularModel
 
@@ -47,7 +48,7 @@ def _as_arrays(transitions, rewards):
         for a, row in enumerate(state):
             if row is None:
                 continue
-            row = np.asarray(row, dtype=np.float64)
+            row = validation.check_finite_array(f'transitions[{s}][{a}]', row)
             if row.shape != (num_states,):
                 raise ValueError(f'transitions[{s}][{a}] has {row.size} entries, '
                                  f'expected {num_states} (one per next state)')
@@ -70,6 +71,7 @@ def _as_arrays(transitions, rewards):
     if given.shape != probabilities.shape:
         raise ValueError(f'rewards have shape {given.shape}, expected '
                          f'{probabilities.shape} or {probabilities.shape[:2]}')
+    validation.check_finite_array('rewards', given)
     reward_array[:] = given
     return probabilities, reward_array, allowed
 
@@ -86,14 +88,18 @@ class TabularMDP(base.Environment):
         self._probabilities, self._rewards, self._allowed = _as_arrays(
             transitions, rewards)
         num_states, num_actions = self._allowed.shape
-        if not 0. <= discount <= 1.:
-            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        discount = validation.check_probability('discount', discount)
         self._terminal = np.zeros(num_states, dtype=bool)
-        for state in terminal_states:
-            if not 0 <= state < num_states:
-                raise ValueError(f'terminal state {state!r} is not in [0, {num_states})')
+        for i, state in enumerate(terminal_states):
+            state = validation.check_int(f'terminal_states[{i}]', state, 0, num_states - 1)
             self._terminal[state] = True
-        if not 0 <= start_state < num_states or self._terminal[start_state]:
+        start_state = validation.check_int('start_state', start_state, 0, num_states - 1)
+        if impossible_action_reward is not None:
+            impossible_action_reward = validation.check_finite(
+                'impossible_action_reward', impossible_action_reward)
+        max_episode_length = validation.check_optional_positive_int(
+            'max_episode_length', max_episode_length)
+        if self._terminal[start_state]:
             raise ValueError(f'start_state {start_state!r} must be a non-terminal '
                              f'state in [0, {num_states})')
         stuck = [s for s in range(num_states)
@@ -184,21 +190,22 @@ class MarkovChain:
 
     def __init__(self, transitions, terminal_states: Sequence[int] = (),
                  seed: Optional[int] = None):
-        self.transitions = np.asarray(transitions, dtype=np.float64)
+        self.transitions = validation.check_finite_array('transitions', transitions)
         num_states = len(self.transitions)
         if self.transitions.shape != (num_states, num_states):
             raise ValueError(f'transitions must be square [S, S], got '
                              f'{self.transitions.shape}')
         if np.any(self.transitions < 0) or not np.allclose(self.transitions.sum(1), 1.):
             raise ValueError('each row of transitions must be non-negative and sum to 1')
-        self.terminal_states = frozenset(int(s) for s in terminal_states)
-        if any(not 0 <= s < num_states for s in self.terminal_states):
-            raise ValueError(f'terminal states {sorted(self.terminal_states)} must be '
-                             f'in [0, {num_states})')
+        self.terminal_states = frozenset(
+            validation.check_int(f'terminal_states[{i}]', s, 0, num_states - 1)
+            for i, s in enumerate(terminal_states))
         self._rng = np.random.default_rng(seed)
 
     def run(self, start: int = 0, max_steps: int = 1_000) -> list:
         """States visited from `start` until a terminal state (or `max_steps`)."""
+        start = validation.check_int('start', start, 0, len(self.transitions) - 1)
+        max_steps = validation.check_nonnegative_int('max_steps', max_steps)
         states = [start]
         while states[-1] not in self.terminal_states and len(states) <= max_steps:
             states.append(int(self._rng.choice(len(self.transitions),

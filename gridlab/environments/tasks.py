@@ -117,7 +117,7 @@ def build_gridworld_task(task: str,
                          max_episode_length: Optional[int] = 200,
                          **overrides) -> GridWorld:
     """Builds a named task; `overrides` go to `GridWorld` (seed=, slip_probability=, ...)."""
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         raise ValueError(
             f'unknown task {task!r}; expected one of {", ".join(TASKS)}')
     spec = TASKS[task]

@@ -88,6 +88,27 @@ def _single_spec(spec: specs.Array) -> specs.Array:
     return spec.replace(dtype=dtype)
 
 
+def _check_unchanged(spec: specs.Array, source: np.ndarray, single: np.ndarray) -> None:
+    """Refuses a value that single precision cannot hold.
+
+    numpy's cast wraps 2**31 around to a negative int32 and turns 1e300 into
+    inf without a word; an observation must not change meaning that way.
+    """
+    if single.dtype.kind in 'iu' and source.dtype.kind in 'iub':
+        info = np.iinfo(single.dtype)
+        if source.size and (source.min() < info.min or source.max() > info.max):
+            raise ValueError(
+                f'{spec.name or "value"} {source!r} does not fit {single.dtype} '
+                f'(expected values in [{info.min}, {info.max}]); do not wrap this '
+                'environment in SinglePrecisionWrapper')
+    elif single.dtype.kind == 'f' and source.dtype.kind == 'f':
+        overflow = np.isinf(single) & np.isfinite(source)
+        if overflow.any():
+            raise ValueError(
+                f'{spec.name or "value"} {source!r} does not fit {single.dtype}: '
+                f'{source[overflow].ravel()[0]!r} would become infinite')
+
+
 def _converter(spec_tree):
     """A function converting values of `spec_tree` to single precision, or None."""
     single = tree.map_structure(_single_spec, spec_tree)
@@ -96,7 +117,10 @@ def _converter(spec_tree):
 
     def convert(value):
         def leaf(spec, x):
-            x = np.asarray(x, dtype=spec.dtype)
+            source = np.asarray(x)
+            x = source.astype(spec.dtype, copy=False)
+            if source.dtype != x.dtype:
+                _check_unchanged(spec, source, x)
             return x[()] if x.ndim == 0 else x  # Scalars stay scalars.
         return tree.map_structure(leaf, single, value)
     return convert
