@@ -186,6 +186,16 @@ def write_summary(path: pathlib.Path, summary: dict) -> None:
     files.atomic_write_text(path, json.dumps(summary, indent=2) + '\n')
 
 
+def _is_gridworld(environment) -> bool:
+    """Whether `environment` is a GridWorld, wrapped or not."""
+    from gridlab.environments.gridworld import GridWorld
+    while not isinstance(environment, GridWorld):
+        environment = getattr(environment, 'environment', None)
+        if environment is None:
+            return False
+    return True
+
+
 def _success_threshold(environment) -> Optional[float]:
     """The return that counts as solving a Gymnasium task (its reward_threshold)."""
     gymnasium_env = getattr(environment, 'gymnasium_environment', None)
@@ -214,7 +224,7 @@ def evaluation_statistics(environment, agent, episodes: int,
     threshold = _success_threshold(environment)
     if threshold is not None:
         statistics['success_rate'] = sum(r >= threshold for r in returns) / len(returns)
-    elif hasattr(environment, 'transition_model'):  # A GridWorld: the goal ends it.
+    elif _is_gridworld(environment):  # The goal is what ends an episode there.
         statistics['success_rate'] = sum(row['terminated'] for row in log.data) / len(
             returns)
     if video is not None:
@@ -977,8 +987,8 @@ def evaluate_run(run_dir, episodes: int = 5, video=None,
     environment, actor, summary = load_run(run_dir, device)
     config = summary['config']
     evaluation = setup_environment(make_environment(
-        config['task'], environment.observation_type if hasattr(
-            environment, 'transition_model') else None,
+        config['task'], environment.observation_type if _is_gridworld(environment)
+        else None,
         config['seed'] + 10_000, config.get('environment_discount')))[0]
     statistics = evaluation_statistics(evaluation, actor, episodes)
     if video is not None:

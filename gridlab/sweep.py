@@ -216,6 +216,9 @@ class _LocalBackend:
     def __init__(self, workers: int):
         self.workers = workers
 
+    def close(self) -> None:
+        pass  # Each map() shuts its own pool down.
+
     def map(self, function, items: Sequence, root: str) -> Iterable:
         if self.workers == 1:
             for item in items:
@@ -243,6 +246,8 @@ class _RayBackend:
         except ImportError:
             raise SweepError("the Ray backend needs Ray: pip install 'gridlab[ray]'") from None
         self._ray = ray
+        # A Ray the caller started stays up; one started here is shut down.
+        self._started_here = not ray.is_initialized()
         options = dict(include_dashboard=False, log_to_driver=False,
                        ignore_reinit_error=True)
         if address:
@@ -256,7 +261,6 @@ class _RayBackend:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise SweepError(f'cannot reach a Ray cluster at {address!r}: '
                              f'{message}') from None
-        self._started_here = not address
 
     def map(self, function, items: Sequence, root: str) -> Iterable:
         ray = self._ray
@@ -352,8 +356,7 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
             report.update(row)
     finally:
         report.close()
-        if hasattr(runner, 'close'):
-            runner.close()
+        runner.close()
         ordered = [rows[spec] for spec in specs if spec in rows]
         write_results(root, ordered)
     result = SweepResult(root, ordered)
