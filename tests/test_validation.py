@@ -154,7 +154,7 @@ def test_the_table_covers_many_parameters():
 
 @pytest.mark.parametrize('case,name,kind', PARAMETERS,
                          ids=[f'{c}-{n}' for c, n, _ in PARAMETERS])
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, database=None)  # No .hypothesis/ folder.
 @given(data=st.data())
 def test_every_parameter_refuses_bad_values_by_name(case, name, kind, data):
     value = data.draw(bad(kind), label=name)
