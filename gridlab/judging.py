@@ -30,6 +30,7 @@ def optimal_q_values(environment, discount: float = 1.) -> np.ndarray:
     every gridlab agent by default). The goal's values are 0: the episode is
     over there.
     """
+    discount = validation.check_probability('discount', discount)
     q = planning.value_iteration(environment.transition_model().with_discount(discount))
     q = q.reshape(tuple(environment.shape) + (q.shape[-1],))
     q[environment.walls | environment.cliffs] = np.nan
@@ -175,6 +176,7 @@ def greedy_return_from_start(environment, agent,
     """
     if discount is None:
         discount = agent_discount(agent)
+    discount = validation.check_probability('discount', discount)
     actions = greedy_actions(agent, environment).ravel()
     model = environment.transition_model().with_discount(discount)
     # Off the decision cells the agent never acts; any action will do there.
