@@ -37,7 +37,9 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  decay_steps: int = 0,
                  initial_value: float = 10.,
                  discount: float = 1.,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None,
+                 exploration_bonus: float = 0.,
+                 bonus_discount: float = 0.99):
         """Builds the agent.
 
         Args:
@@ -51,6 +53,17 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
           discount: multiplied onto each TimeStep's discount (which carries
             the task's own); 1 learns the task's discounted values.
           seed: seeds exploration and tie-breaking.
+          exploration_bonus: c > 0 turns on count-based exploration. A second
+            table E(s, a) learns, by Q-learning at `bonus_discount`, the
+            discounted sum of bonuses c / sqrt(N(s, a)) that acting from
+            (s, a) leads to (N counts the tries of each pair), and the agent
+            explores by acting (epsilon-)greedily on Q + E: rarely tried pairs,
+            and the paths toward them, look better than they are. The bonus
+            never enters Q, so `q_table`, `q_values` and greedy (evaluation)
+            actions are those of Q alone. With it, the greedy policy becomes
+            optimal on every cell from a fixed start (benchmarks/exploration.py).
+          bonus_discount: E's discount; near 1 so that pairs far away still
+            pull the agent toward them.
         """
         observations, actions = environment_spec.observations, environment_spec.actions
         for name, spec in (('observation', observations), ('action', actions)):
@@ -67,6 +80,11 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                           float(initial_value))
         self._explorer = EpsilonGreedyExplorer(actions.num_values, epsilon, final_epsilon,
                                                decay_steps, seed=seed)
+        self._bonus = validation.check_nonnegative('exploration_bonus', exploration_bonus)
+        self._bonus_discount = validation.check_probability('bonus_discount', bonus_discount)
+        # Tries of each pair and the exploration values E (only with a bonus).
+        self._counts = np.zeros_like(self._q) if self._bonus else None
+        self._exploration = np.zeros_like(self._q) if self._bonus else None
         self._current = None  # The state index being acted in.
         self._transition = None  # (s, a, r, d, s', last) awaiting update().
         self.last_loss = 0.
@@ -92,8 +110,15 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     def q_values(self, observation) -> np.ndarray:
         return self._q[self._index(observation)].copy()
 
+    def _behaviour_values(self, state: int) -> np.ndarray:
+        """What exploring acts on: Q, plus E with an exploration bonus."""
+        if self._exploration is None:
+            return self._q[state]
+        return self._q[state] + self._exploration[state]
+
     def select_action(self, observation) -> int:
-        row = self._q[self._index(observation)]
+        state = self._index(observation)
+        row = self._q[state] if self.greedy else self._behaviour_values(state)
         return self._explorer.select(lambda: row, greedy=self.greedy)
 
     def observe_first(self, timestep) -> None:
@@ -115,6 +140,8 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             return
         s, a, r, d, next_s, last = self._transition
         self._transition = None
+        if self._exploration is not None:
+            self._learn_exploration(s, a, d, next_s)
         target = r + d * self._bootstrap(next_s, last)
         td_error = target - self._q[s, a]
         new_value = self._q[s, a] + self._step_size * td_error
@@ -125,12 +152,26 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         self._q[s, a] = new_value
         self.last_loss = td_error * td_error
 
+    def _learn_exploration(self, s: int, a: int, d: float, next_s: int) -> None:
+        """E(s, a) += step_size * (c / sqrt(N(s, a)) + d_E * max_b E(s', b) - E(s, a)).
+
+        d_E is `bonus_discount`, 0 after a termination (as for Q).
+        """
+        self._counts[s, a] += 1.
+        bootstrap = self._bonus_discount * self._exploration[next_s].max() if d else 0.
+        target = self._bonus / np.sqrt(self._counts[s, a]) + bootstrap
+        self._exploration[s, a] += self._step_size * (target - self._exploration[s, a])
+
     @abc.abstractmethod
     def _bootstrap(self, next_state: int, last: bool) -> float:
         """The value of the next state that the TD target discounts."""
 
     def _state(self) -> dict:
-        return {'q': self._q.tolist(), 'explorer': self._explorer.state_dict()}
+        state = {'q': self._q.tolist(), 'explorer': self._explorer.state_dict()}
+        if self._exploration is not None:
+            state['counts'] = self._counts.tolist()
+            state['exploration'] = self._exploration.tolist()
+        return state
 
     def _load_state(self, state: dict) -> None:
         q = np.asarray(state['q'], dtype=np.float64)
@@ -140,6 +181,10 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         explorer = EpsilonGreedyExplorer(self._q.shape[1])
         explorer.load_state_dict(state['explorer'])
         self._q, self._explorer = q, explorer
+        if self._exploration is not None:
+            self._counts = np.asarray(state['counts'], dtype=np.float64).reshape(q.shape)
+            self._exploration = np.asarray(state['exploration'],
+                                           dtype=np.float64).reshape(q.shape)
 
 
 class QLearning(_TabularAgent):
@@ -168,7 +213,7 @@ class SARSA(_TabularAgent):
     def _bootstrap(self, next_state: int, last: bool) -> float:
         # After termination d = 0 and a' is never taken; after truncation a'
         # is drawn from the policy, as it would have been.
-        action = self._explorer.select(lambda: self._q[next_state])
+        action = self._explorer.select(lambda: self._behaviour_values(next_state))
         self._next_action = None if last else (next_state, action)
         return self._q[next_state, action]
 

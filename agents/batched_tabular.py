@@ -1,0 +1,347 @@
+"""Many tabular Q-learners (or SARSA learners) in one array, one per seed.
+
+`BatchedQLearning(spec, num_learners=N, seeds=...)` holds N independent
+Q-tables as one (N, S, A) array and trains them on a `BatchedGridWorld` of
+N copies, learner i on copy i: a whole seed sweep of a tabular experiment
+as a few numpy operations per step instead of N Python loops.
+
+Bit-identity. Learner i is the single-learner `agents.tabular.QLearning`
+(or `SARSA`) built with `seeds[i]` and the same hyperparameters: after the
+same number of transitions its Q-table is the same, bit for bit, provided
+the copies play the same game as the single environment (no slip, no
+per-episode random goals; the environment's own random stream is shared by
+the copies, so slips cannot follow a single env's seed). What makes this
+hold is the random stream: each learner owns the `np.random.Generator` the
+single agent's explorer would own (`default_rng(seed)`), and this module
+reads its raw 64-bit words in blocks and turns them into the same draws the
+single agent makes, in the same order:
+
+  * `random()` (the epsilon test) is one word: (w >> 11) * 2**-53;
+  * `integers(4)` (a random action) and `choice(best)` (a tie between greedy
+    actions) take 32-bit halves, the generator keeping the spare half for
+    the next such draw, mapped by Lemire's multiply-shift with its rejection
+    step (numpy's algorithm for small ranges).
+
+tests/test_batched_agents.py checks the result against the single agents.
+The per-step arithmetic is the single agent's too (float64 tables, the same
+order of operations), so the tables agree exactly, not approximately.
+
+Auto-reset. A copy that ended an episode restarts on the next batch step
+whatever its action; that step is not a transition, so its learner neither
+draws nor learns on it (as the single agent, which is not called between
+episodes). Learners therefore count their own transitions (`steps`).
+"""
+
+import time
+from typing import NamedTuple, Optional, Sequence, Union
+
+import dm_env
+import numpy as np
+from dm_env import specs
+
+import gridlab
+from gridlab import validation
+
+_FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
+                                        dm_env.StepType.LAST))
+_LOW32 = np.uint64(0xFFFFFFFF)
+_TWO53 = float(2 ** 53)
+
+
+class TrainingSummary(NamedTuple):
+    """What `train` did."""
+    batch_steps: int  # Steps of the batched environment.
+    learner_steps: int  # Transitions learned from, all learners together.
+    seconds: float  # Wall-clock time of the call.
+
+
+class _Streams:
+    """N numpy Generators read as blocks of raw words, drawn from as vectors.
+
+    Learner i's draws are exactly those `default_rng(seeds[i])` would give
+    for the same sequence of `random()`, `integers(4)` and `choice(k items)`
+    calls (see the module docstring for how each maps to raw words).
+    """
+
+    def __init__(self, seeds, block: int):
+        self._generators = [np.random.default_rng(seed) for seed in seeds]
+        n = len(self._generators)
+        self._block = block
+        self._words = np.empty((n, block), np.uint64)
+        for i, generator in enumerate(self._generators):
+            self._words[i] = generator.bit_generator.random_raw(block)
+        self._flat = self._words.reshape(-1)
+        self._row = np.arange(n, dtype=np.int64) * block
+        self._position = np.zeros(n, np.int64)  # Next unread word of each row.
+        self._has_half = np.zeros(n, bool)  # A spare 32-bit half is kept.
+        self._half = np.zeros(n, np.uint64)
+
+    def refill(self, needed: int) -> None:
+        """Makes sure every learner has `needed` unread words (a block refill)."""
+        if self._position.max() <= self._block - needed:
+            return
+        for i, generator in enumerate(self._generators):
+            used = int(self._position[i])
+            if used:
+                row = self._words[i]
+                row[:self._block - used] = row[used:]
+                row[self._block - used:] = generator.bit_generator.random_raw(used)
+        self._position[:] = 0
+
+    def words(self, learners: Optional[np.ndarray], mask: Optional[np.ndarray] = None):
+        """The next raw word of `learners` (all if None), advancing those in `mask`."""
+        if learners is None:
+            word = self._flat[self._row + self._position]
+            self._position += 1 if mask is None else mask
+            return word
+        word = self._flat[self._row[learners] + self._position[learners]]
+        self._position[learners] += 1
+        return word
+
+    def halves(self, learners: np.ndarray) -> np.ndarray:
+        """The next 32-bit draw of each of `learners` (numpy's next_uint32)."""
+        has = self._has_half[learners]
+        fresh = learners[~has]
+        out = np.empty(learners.size, np.uint64)
+        out[has] = self._half[learners[has]]
+        word = self.words(fresh)
+        out[~has] = word & _LOW32
+        self._half[fresh] = word >> np.uint64(32)
+        self._has_half[learners] = ~has
+        return out
+
+    def below(self, learners: np.ndarray, bound: np.ndarray) -> np.ndarray:
+        """integers(0, bound) for each of `learners` (Lemire, with rejection)."""
+        bound = bound.astype(np.uint64)
+        result = np.empty(learners.size, np.uint64)
+        todo = np.arange(learners.size)
+        # Lemire rejects a draw whose low product word falls below 2**32 % bound.
+        threshold = (np.uint64(2 ** 32) - bound) % bound
+        while todo.size:
+            product = self.halves(learners[todo]) * bound[todo]
+            accept = (product & _LOW32) >= threshold[todo]
+            result[todo[accept]] = product[accept] >> np.uint64(32)
+            todo = todo[~accept]
+        return result
+
+
+class _BatchedTabular:
+    """What batched Q-learning and SARSA share: tables, streams, the loop."""
+
+    def __init__(self,
+                 environment_spec: gridlab.EnvironmentSpec,
+                 num_learners: int,
+                 seeds: Union[None, int, Sequence[int]] = None,
+                 step_size: float = 0.5,
+                 epsilon: float = 0.1,
+                 final_epsilon: Optional[float] = None,
+                 decay_steps: int = 0,
+                 initial_value: float = 10.,
+                 discount: float = 1.,
+                 block: int = 256):
+        """Builds N learners.
+
+        Args:
+          environment_spec: one copy's spec (`BatchedGridWorld.single_environment_spec()`),
+            DiscreteArray observations and actions.
+          num_learners: N, the number of learners (and of environment copies).
+          seeds: one seed per learner (a sequence of N), or an int s for the
+            seeds s, s + 1, ..., s + N - 1; None draws fresh entropy for each.
+          step_size, epsilon, final_epsilon, decay_steps, initial_value,
+            discount: as for the single-learner agent (`agents.tabular`).
+          block: raw random words fetched per learner at a time (memory
+            N * block * 8 bytes; a refill is a Python call per learner).
+        """
+        observations, actions = environment_spec.observations, environment_spec.actions
+        for name, spec in (('observation', observations), ('action', actions)):
+            if not isinstance(spec, specs.DiscreteArray):
+                raise ValueError(
+                    f'{type(self).__name__} needs a DiscreteArray {name} spec (a state '
+                    f'index, e.g. ObservationType.STATE_INDEX), got {spec!r}')
+        n = validation.check_positive_int('num_learners', num_learners)
+        if seeds is None:
+            seeds = [None] * n
+        elif isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+            seeds = [int(seeds) + i for i in range(n)]
+        else:
+            seeds = list(seeds)
+            if len(seeds) != n:
+                raise ValueError(f'seeds must hold one seed per learner ({n}), got '
+                                 f'{len(seeds)}')
+        self._step_size = validation.check_in_range('step_size', step_size, 0., 1.,
+                                                    low_open=True)
+        self.discount = validation.check_probability('discount', discount)
+        epsilon = validation.check_probability('epsilon', epsilon)
+        final_epsilon = epsilon if final_epsilon is None else (
+            validation.check_probability('final_epsilon', final_epsilon))
+        self._epsilon = (float(epsilon), float(final_epsilon),
+                         validation.check_nonnegative_int('decay_steps', decay_steps))
+        initial_value = validation.check_finite('initial_value', initial_value)
+        block = validation.check_positive_int('block', block)
+        if block < 8:
+            raise ValueError(f'block must be at least 8 words, got {block}')
+        self._num_learners = n
+        self._num_states = s = observations.num_values
+        self._num_actions = a = actions.num_values
+        self._q = np.full((n, s, a), float(initial_value))
+        self._rows = self._q.reshape(n * s, a)  # One row per (learner, state).
+        self._flat = self._q.reshape(-1)
+        self._streams = _Streams(seeds, block)
+        self.steps = np.zeros(n, np.int64)  # Transitions each learner learned from.
+        self._learner_row = np.arange(n, dtype=np.int64) * s
+        self._timestep = None  # The last batched TimeStep (copied fields).
+        self._state = np.zeros(n, np.int64)  # Each copy's current state.
+        self._action = np.zeros(n, np.int64)  # The action each copy just took.
+
+    @property
+    def num_learners(self) -> int:
+        return self._num_learners
+
+    @property
+    def q_tables(self) -> np.ndarray:
+        """Every learner's table, shape (N, S, A) (a copy)."""
+        return self._q.copy()
+
+    def q_table(self, learner: int) -> np.ndarray:
+        """Learner `learner`'s table, shape (S, A) (a copy)."""
+        return self._q[self._check_learner(learner)].copy()
+
+    def _check_learner(self, learner) -> int:
+        learner = validation.check_nonnegative_int('learner', learner)
+        if learner >= self._num_learners:
+            raise ValueError(f'learner must be in [0, {self._num_learners}), got {learner}')
+        return learner
+
+    def _epsilons(self) -> np.ndarray:
+        """Each learner's epsilon, computed as `linear_schedule` computes it."""
+        initial, final, decay = self._epsilon
+        if initial == final:
+            return np.full(self._num_learners, initial)
+        ramp = initial + (final - initial) * self.steps / max(decay, 1)
+        return np.where(self.steps >= decay, final, ramp)
+
+    def _select(self, acting: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Epsilon-greedy actions on `rows` for the learners marked `acting`.
+
+        Draws exactly as `EpsilonGreedyExplorer.select`: one `random()` each;
+        below epsilon `integers(A)`, else the greedy action, ties broken by
+        `choice` among the tied actions. Non-acting learners draw nothing.
+        """
+        streams, num_actions = self._streams, self._num_actions
+        word = streams.words(None, acting)
+        explore = (word >> np.uint64(11)) < self._epsilons() * _TWO53
+        explore &= acting
+        best = rows.max(axis=1)
+        tied = rows == best[:, None]
+        actions = tied.argmax(axis=1)
+        count = tied.sum(axis=1)
+        ties = np.flatnonzero(acting & ~explore & (count > 1))
+        explorers = np.flatnonzero(explore)
+        # Draws in learner order do not interleave: each learner makes one.
+        if explorers.size:
+            actions[explorers] = streams.below(
+                explorers, np.full(explorers.size, num_actions))
+        if ties.size:
+            choice = streams.below(ties, count[ties]).astype(np.int64)
+            # The choice-th tied action: rank the tied actions of each row.
+            rank = np.cumsum(tied[ties], axis=1) - 1
+            actions[ties] = np.argmax(tied[ties] & (rank == choice[:, None]), axis=1)
+        return actions
+
+    def _start(self, environment) -> None:
+        if environment.num_envs != self._num_learners:
+            raise ValueError(f'the environment has {environment.num_envs} copies; this '
+                             f'agent has {self._num_learners} learners (one per copy)')
+        self._environment = environment
+        timestep = environment.reset()
+        self._state[:] = timestep.observation
+        self._step_types = np.array(timestep.step_type)
+        self._action[:] = self._act_first()
+
+    def train(self, environment, num_steps: int) -> TrainingSummary:
+        """Steps a `BatchedGridWorld` of N copies `num_steps` times, learning.
+
+        Copy i feeds learner i. Training continues where the last call
+        stopped when it is called again with the same environment.
+        """
+        num_steps = validation.check_positive_int('num_steps', num_steps)
+        start, before = time.perf_counter(), int(self.steps.sum())
+        if self._timestep is None or environment is not getattr(self, '_environment', None):
+            self._start(environment)
+            self._timestep = True
+        for _ in range(num_steps):
+            self._streams.refill(8)
+            timestep = environment.step(self._action)
+            self._learn(timestep)
+        if not np.isfinite(self._q).all():
+            validation.check_all_finite('Q-values', self._q, f'{type(self).__name__}.train')
+        return TrainingSummary(num_steps, int(self.steps.sum()) - before,
+                               time.perf_counter() - start)
+
+    def _transition(self, timestep):
+        """(valid, rewards, bootstrap factors, next states) of this step."""
+        step_types = timestep.step_type
+        valid = step_types != _FIRST
+        rewards = timestep.reward.astype(np.float64)
+        discounts = self.discount * timestep.discount.astype(np.float64)
+        next_states = timestep.observation.astype(np.int64)
+        return step_types, valid, rewards, discounts, next_states
+
+    def _write(self, valid, rewards, discounts, bootstrap) -> None:
+        """Q(s, a) += step_size * (r + d * bootstrap - Q(s, a)) where `valid`."""
+        index = (self._learner_row + self._state) * self._num_actions + self._action
+        old = self._flat[index]
+        target = rewards + discounts * bootstrap
+        new = old + self._step_size * (target - old)
+        self._flat[index] = np.where(valid, new, old)
+        self.steps += valid
+
+
+class BatchedQLearning(_BatchedTabular):
+    """N Q-learners; learner i is `agents.tabular.QLearning(seed=seeds[i])`."""
+
+    def _act_first(self):
+        rows = self._rows[self._learner_row + self._state]
+        return self._select(np.ones(self._num_learners, bool), rows)
+
+    def _learn(self, timestep) -> None:
+        step_types, valid, rewards, discounts, next_states = self._transition(timestep)
+        rows = self._rows[self._learner_row + next_states]
+        self._write(valid, rewards, discounts, rows.max(axis=1))
+        # The single agent selects after its update: read the rows again
+        # (a wall bump updates the very row it then acts on).
+        self._state = next_states
+        rows = self._rows[self._learner_row + next_states]
+        self._action = self._select(step_types != _LAST, rows)
+
+
+class BatchedSARSA(_BatchedTabular):
+    """N SARSA learners; learner i is `agents.tabular.SARSA(seed=seeds[i])`.
+
+    Defaults are SARSA's: epsilon decays from 0.1 to 0 over 1,000 steps.
+    """
+
+    def __init__(self, environment_spec, num_learners: int, seeds=None,
+                 step_size: float = 0.5, epsilon: float = 0.1,
+                 final_epsilon: Optional[float] = 0., decay_steps: int = 1_000,
+                 **kwargs):
+        super().__init__(environment_spec, num_learners, seeds, step_size=step_size,
+                         epsilon=epsilon, final_epsilon=final_epsilon,
+                         decay_steps=decay_steps, **kwargs)
+
+    def _act_first(self):
+        return BatchedQLearning._act_first(self)
+
+    def _learn(self, timestep) -> None:
+        step_types, valid, rewards, discounts, next_states = self._transition(timestep)
+        # Every learner draws once per step: a transition chooses its next
+        # action while bootstrapping (after counting the step, before the
+        # update), an episode's first step chooses in select_action.
+        self.steps += valid
+        rows = self._rows[self._learner_row + next_states]
+        actions = self._select(np.ones(self._num_learners, bool), rows)
+        self.steps -= valid  # _write counts it.
+        bootstrap = rows[np.arange(self._num_learners), actions]
+        self._write(valid, rewards, discounts, bootstrap)
+        self._state = next_states
+        self._action = actions

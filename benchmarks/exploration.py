@@ -1,0 +1,74 @@
+"""Tabular agents from the fixed start: optimal on every cell, with and without a bonus.
+
+    python benchmarks/exploration.py            # full run (tens of minutes)
+    python benchmarks/exploration.py --quick    # a smoke run (used by the tests)
+
+Q-learning and SARSA with the count-based exploration option
+(`exploration_bonus`, see agents/tabular.py) train on each GridWorld task
+from its fixed start, with no exploring starts, until the greedy policy on
+Q alone is optimal on every decision cell (`gridlab.judging.train_until_optimal`,
+judged against value iteration at the agent's effective discount). Beside
+them, in the same run, the same agents at their defaults (no bonus). Each
+row: seeds solved, median steps and median training seconds (the checks
+excluded) over the seeds; an unsolved seed counts its whole budget. The
+machine is shared, so seconds are noisy; steps are not.
+"""
+
+import argparse
+import statistics
+
+import gridlab
+from agents.tabular import SARSA, QLearning
+from gridlab import judging
+
+# The bonus settings: a strong bonus (the goal pays 10), Q starting at 0
+# (E does the exploring, no optimism to unlearn), and full TD steps, which
+# are exact on these deterministic grids.
+BONUS_SETTINGS = dict(exploration_bonus=10., initial_value=0., step_size=1.)
+CHECK_EVERY = 2_000
+
+
+def run(agent_class, settings, task, seeds, budget):
+    steps, seconds, solved = [], [], 0
+    for seed in seeds:
+        env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task, seed=seed))
+        agent = agent_class(spec, seed=seed, **settings)
+        result = judging.train_until_optimal(env, agent, budget, check_every=CHECK_EVERY)
+        solved += result.solved
+        steps.append(result.steps)
+        seconds.append(result.seconds)
+    return dict(solved=solved, seeds=len(seeds), steps=statistics.median(steps),
+                seconds=statistics.median(seconds), budget=budget)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='a smoke run')
+    parser.add_argument('--tasks', nargs='*', default=list(gridlab.TASKS))
+    parser.add_argument('--no-peer', action='store_true',
+                        help='skip the agents without the bonus')
+    args = parser.parse_args(argv)
+    tasks = ['simple'] if args.quick else args.tasks
+    seeds = range(1) if args.quick else range(5)
+    budget = 4_000 if args.quick else 1_000_000
+    configurations = [('bonus', BONUS_SETTINGS)]
+    if not args.no_peer:
+        configurations.append(('default', {}))
+    print(f'{"agent and task":<40} {"solved":>7} {"median steps":>13} '
+          f'{"median s":>9} {"budget":>9}', flush=True)
+    rows = []
+    for name, settings in configurations:
+        for agent_class in (QLearning, SARSA):
+            for task in tasks:
+                label = f'{agent_class.__name__} ({name})'
+                row = dict(label=f'{label} {task}', agent=label, task=task,
+                           **run(agent_class, settings, task, seeds, budget))
+                rows.append(row)
+                print(f'{row["label"]:<40} {row["solved"]:>3}/{row["seeds"]:<3} '
+                      f'{row["steps"]:>13,.0f} {row["seconds"]:>9.1f} {budget:>9,}',
+                      flush=True)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
