@@ -183,8 +183,10 @@ class _BatchedTabular:
         self._num_learners = n
         self._num_states = s = observations.num_values
         self._num_actions = a = actions.num_values
-        self._q = np.full((n, s, a), float(initial_value))
-        self._rows = self._q.reshape(n * s, a)  # One row per (learner, state).
+        # Action-major: Q[a] is one flat array over (learner, state), so each
+        # action's values are gathered with one 1-D take (short rows would
+        # make every reduction over actions a slow per-row loop).
+        self._q = np.full((a, n * s), float(initial_value))
         self._flat = self._q.reshape(-1)
         self._streams = _Streams(seeds, block)
         self.steps = np.zeros(n, np.int64)  # Transitions each learner learned from.
@@ -200,11 +202,13 @@ class _BatchedTabular:
     @property
     def q_tables(self) -> np.ndarray:
         """Every learner's table, shape (N, S, A) (a copy)."""
-        return self._q.copy()
+        n, s, a = self._num_learners, self._num_states, self._num_actions
+        return np.ascontiguousarray(self._q.reshape(a, n, s).transpose(1, 2, 0))
 
     def q_table(self, learner: int) -> np.ndarray:
         """Learner `learner`'s table, shape (S, A) (a copy)."""
-        return self._q[self._check_learner(learner)].copy()
+        learner, s = self._check_learner(learner), self._num_states
+        return np.ascontiguousarray(self._q[:, learner * s:(learner + 1) * s].T)
 
     def _check_learner(self, learner) -> int:
         learner = validation.check_nonnegative_int('learner', learner)
@@ -220,8 +224,13 @@ class _BatchedTabular:
         ramp = initial + (final - initial) * self.steps / max(decay, 1)
         return np.where(self.steps >= decay, final, ramp)
 
-    def _select(self, acting: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Epsilon-greedy actions on `rows` for the learners marked `acting`.
+    def _columns(self, states: np.ndarray) -> list:
+        """Q(s_i, a) of each learner i in state states[i], one array per action."""
+        index = self._learner_row + states
+        return [column.take(index) for column in self._q]
+
+    def _select(self, acting: np.ndarray, columns: list) -> np.ndarray:
+        """Epsilon-greedy actions on `columns` for the learners marked `acting`.
 
         Draws exactly as `EpsilonGreedyExplorer.select`: one `random()` each;
         below epsilon `integers(A)`, else the greedy action, ties broken by
@@ -231,10 +240,16 @@ class _BatchedTabular:
         word = streams.words(None, acting)
         explore = (word >> np.uint64(11)) < self._epsilons() * _TWO53
         explore &= acting
-        best = rows.max(axis=1)
-        tied = rows == best[:, None]
-        actions = tied.argmax(axis=1)
-        count = tied.sum(axis=1)
+        best = columns[0]
+        for column in columns[1:]:
+            best = np.maximum(best, column)
+        tied = [column == best for column in columns]
+        # The first greedy action, and how many actions tie for greedy.
+        actions = np.full(self._num_learners, num_actions - 1, np.int64)
+        count = np.zeros(self._num_learners, np.int64)
+        for action in range(num_actions - 1, -1, -1):
+            actions[tied[action]] = action
+            count += tied[action]
         ties = np.flatnonzero(acting & ~explore & (count > 1))
         explorers = np.flatnonzero(explore)
         # Draws in learner order do not interleave: each learner makes one.
@@ -244,8 +259,9 @@ class _BatchedTabular:
         if ties.size:
             choice = streams.below(ties, count[ties]).astype(np.int64)
             # The choice-th tied action: rank the tied actions of each row.
-            rank = np.cumsum(tied[ties], axis=1) - 1
-            actions[ties] = np.argmax(tied[ties] & (rank == choice[:, None]), axis=1)
+            tied = np.stack([t[ties] for t in tied], axis=1)
+            rank = np.cumsum(tied, axis=1) - 1
+            actions[ties] = np.argmax(tied & (rank == choice[:, None]), axis=1)
         return actions
 
     def _start(self, environment) -> None:
@@ -289,7 +305,7 @@ class _BatchedTabular:
 
     def _write(self, valid, rewards, discounts, bootstrap) -> None:
         """Q(s, a) += step_size * (r + d * bootstrap - Q(s, a)) where `valid`."""
-        index = (self._learner_row + self._state) * self._num_actions + self._action
+        index = self._action * self._q.shape[1] + self._learner_row + self._state
         old = self._flat[index]
         target = rewards + discounts * bootstrap
         new = old + self._step_size * (target - old)
@@ -301,18 +317,19 @@ class BatchedQLearning(_BatchedTabular):
     """N Q-learners; learner i is `agents.tabular.QLearning(seed=seeds[i])`."""
 
     def _act_first(self):
-        rows = self._rows[self._learner_row + self._state]
-        return self._select(np.ones(self._num_learners, bool), rows)
+        return self._select(np.ones(self._num_learners, bool), self._columns(self._state))
 
     def _learn(self, timestep) -> None:
         step_types, valid, rewards, discounts, next_states = self._transition(timestep)
-        rows = self._rows[self._learner_row + next_states]
-        self._write(valid, rewards, discounts, rows.max(axis=1))
-        # The single agent selects after its update: read the rows again
+        columns = self._columns(next_states)
+        best = columns[0]
+        for column in columns[1:]:
+            best = np.maximum(best, column)
+        self._write(valid, rewards, discounts, best)
+        # The single agent selects after its update: read the values again
         # (a wall bump updates the very row it then acts on).
         self._state = next_states
-        rows = self._rows[self._learner_row + next_states]
-        self._action = self._select(step_types != _LAST, rows)
+        self._action = self._select(step_types != _LAST, self._columns(next_states))
 
 
 class BatchedSARSA(_BatchedTabular):
@@ -338,10 +355,10 @@ class BatchedSARSA(_BatchedTabular):
         # action while bootstrapping (after counting the step, before the
         # update), an episode's first step chooses in select_action.
         self.steps += valid
-        rows = self._rows[self._learner_row + next_states]
-        actions = self._select(np.ones(self._num_learners, bool), rows)
+        columns = self._columns(next_states)
+        actions = self._select(np.ones(self._num_learners, bool), columns)
         self.steps -= valid  # _write counts it.
-        bootstrap = rows[np.arange(self._num_learners), actions]
+        bootstrap = np.choose(actions, columns)
         self._write(valid, rewards, discounts, bootstrap)
         self._state = next_states
         self._action = actions

@@ -12,8 +12,10 @@ by default, as environments carry theirs. The target uses the same network,
 without gradient; `DQN` adds a target network.
 """
 
-from typing import Optional, Sequence
+import time
+from typing import NamedTuple, Optional, Sequence
 
+import dm_env
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,6 +28,14 @@ from agents.common.torch_utils import check_observation, resolve_device, seeded
 from gridlab import validation
 from gridlab.checkpoints import Checkpointing
 from gridlab.replay import ReplayBuffer
+
+
+class BatchedTrainingSummary(NamedTuple):
+    """What `NeuralFittedQAgent.train` did."""
+    batch_steps: int  # Steps of the batched environment.
+    transitions: int  # Transitions stored (restart steps are not transitions).
+    episode_returns: list  # Undiscounted returns of the episodes that ended.
+    seconds: float  # Wall-clock time of the call.
 
 
 class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
@@ -148,6 +158,76 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         array = check_observation(observation, self._observation_spec)
         # The network runs only when the agent acts greedily.
         return self._explorer.select(lambda: self._q_values(array), greedy=self.greedy)
+
+    def select_actions(self, observations) -> np.ndarray:
+        """Epsilon-greedy actions for a batch of N observations, shape (N,).
+
+        One network call for the batch; the random draws are those of N
+        `select_action` calls in order, so with N = 1 it acts exactly as
+        `select_action` does.
+        """
+        batch = np.asarray(observations)
+        if batch.ndim == 0 or batch.shape[1:] != self._observation_spec.shape:
+            raise ValueError(f'observations must have shape (N,) + '
+                             f'{self._observation_spec.shape}, got {batch.shape}')
+        q = None
+        actions = np.empty(batch.shape[0], np.int64)
+        for i in range(batch.shape[0]):
+            if not self.greedy and self._explorer.rng.random() < self._explorer.epsilon:
+                actions[i] = self._explorer.rng.integers(self._num_actions)
+                continue
+            if q is None:
+                with torch.inference_mode():
+                    q = self._q_network(torch.as_tensor(
+                        batch, dtype=torch.float32, device=self._device)).cpu().numpy()
+                validation.check_all_finite('Q-values', q, f'{type(self).__name__}.select_actions')
+            actions[i] = self._explorer.argmax(q[i])
+        return actions
+
+    def train(self, environment, num_steps: int,
+              update_every: int = 1) -> BatchedTrainingSummary:
+        """Collects from all N copies of a batched environment at once, learning.
+
+        `environment` is a `BatchedGridWorld` (or any environment whose
+        TimeSteps are arrays over N auto-resetting copies). Each batch step
+        stores up to N transitions in the replay buffer and takes one
+        learning step per `update_every` of them; a copy's restart step
+        after a LAST one is not a transition. With N = 1 this is the run
+        loop's training exactly. Training restarts the environment.
+        """
+        num_steps = validation.check_positive_int('num_steps', num_steps)
+        update_every = validation.check_positive_int('update_every', update_every)
+        start = time.perf_counter()
+        timestep = environment.reset()
+        observations = np.array(timestep.observation)
+        acting = np.ones(len(observations), bool)
+        totals = np.zeros(len(observations))
+        returns, transitions, pending = [], 0, 0
+        for _ in range(num_steps):
+            actions = np.zeros(len(observations), np.int64)
+            live = np.flatnonzero(acting)
+            actions[live] = self.select_actions(observations[live])
+            timestep = environment.step(actions)
+            step_types = np.asarray(timestep.step_type)
+            for i in np.flatnonzero(step_types != int(dm_env.StepType.FIRST)):
+                self._replay.add_first(dm_env.restart(observations[i]))
+                self._replay.add(actions[i], dm_env.TimeStep(
+                    dm_env.StepType(int(step_types[i])), timestep.reward[i],
+                    timestep.discount[i], timestep.observation[i]))
+                self._explorer.step()
+                transitions += 1
+                pending += 1
+                totals[i] += timestep.reward[i]
+                if step_types[i] == int(dm_env.StepType.LAST):
+                    returns.append(float(totals[i]))
+                    totals[i] = 0.
+                while pending >= update_every:
+                    self.update()
+                    pending -= update_every
+            observations = np.array(timestep.observation)
+            acting = step_types != int(dm_env.StepType.LAST)
+        return BatchedTrainingSummary(num_steps, transitions, returns,
+                                      time.perf_counter() - start)
 
     def observe_first(self, timestep) -> None:
         check_observation(timestep.observation, self._observation_spec)

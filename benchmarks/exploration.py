@@ -45,6 +45,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='a smoke run')
     parser.add_argument('--tasks', nargs='*', default=list(gridlab.TASKS))
+    parser.add_argument('--agents', nargs='*', default=['QLearning', 'SARSA'],
+                        choices=['QLearning', 'SARSA'])
     parser.add_argument('--no-peer', action='store_true',
                         help='skip the agents without the bonus')
     args = parser.parse_args(argv)
@@ -58,7 +60,7 @@ def main(argv=None):
           f'{"median s":>9} {"budget":>9}', flush=True)
     rows = []
     for name, settings in configurations:
-        for agent_class in (QLearning, SARSA):
+        for agent_class in [{'QLearning': QLearning, 'SARSA': SARSA}[a] for a in args.agents]:
             for task in tasks:
                 label = f'{agent_class.__name__} ({name})'
                 row = dict(label=f'{label} {task}', agent=label, task=task,

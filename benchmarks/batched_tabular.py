@@ -1,0 +1,74 @@
+"""Learner-steps per second: N tabular learners in one array vs one learner.
+
+    python benchmarks/batched_tabular.py            # full run
+    python benchmarks/batched_tabular.py --quick    # a smoke run (used by the tests)
+
+`BatchedQLearning` / `BatchedSARSA` (agents/batched_tabular.py, every
+learner bit-identical to the single agent with its seed) train N learners
+on a `BatchedGridWorld` of N copies of `simple`; beside them, in the same
+run, the single-learner `QLearning` / `SARSA` driven by gridlab's
+`EnvironmentLoop` on one GridWorld. A learner-step is one transition a
+learner learns from (restart steps of auto-reset copies are not counted).
+Medians over 5 repeats; the machine is shared by several developers, so
+figures move by tens of percent between runs.
+"""
+
+import argparse
+import statistics
+import time
+
+import gridlab
+from agents.batched_tabular import BatchedQLearning, BatchedSARSA
+from agents.tabular import SARSA, QLearning
+from gridlab.environments.batched import BatchedGridWorld
+from gridlab.loggers import NoOpLogger
+from gridlab.loop import EnvironmentLoop
+
+
+def batched_rate(agent_class, task, num_learners, batch_steps):
+    env = BatchedGridWorld.from_task(task, num_learners, seed=0)
+    agent = agent_class(env.single_environment_spec(), num_learners, seeds=0)
+    agent.train(env, 5)  # Warm-up: the first reset and buffers.
+    summary = agent.train(env, batch_steps)
+    return summary.learner_steps / summary.seconds
+
+
+def single_rate(agent_class, task, steps):
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task, seed=0))
+    agent = agent_class(spec, seed=0)
+    loop = EnvironmentLoop(env, agent, logger=NoOpLogger(), progress=False)
+    start = time.perf_counter()
+    loop.run(num_steps=steps)
+    return steps / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='a smoke run')
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else 5
+    task = 'simple'
+    sizes = [30, 1024] if args.quick else [30, 1024, 4096, 16384, 65536]
+    learner_steps = 20_000 if args.quick else 4_000_000  # Per measurement.
+    print(f'{"agent":<34} {"learners":>9} {"learner-steps/s":>16}   (median of '
+          f'{repeats}, task {task})', flush=True)
+    rows = []
+    for batched, single in ((BatchedQLearning, QLearning), (BatchedSARSA, SARSA)):
+        rate = statistics.median(
+            single_rate(single, task, 2_000 if args.quick else 100_000)
+            for _ in range(repeats))
+        label = f'{single.__name__} (EnvironmentLoop)'
+        rows.append(dict(label=label, learners=1, steps_per_second=rate))
+        print(f'{label:<34} {1:>9} {rate:>16,.0f}', flush=True)
+        for n in sizes:
+            steps = max(20, learner_steps // n)
+            rate = statistics.median(batched_rate(batched, task, n, steps)
+                                     for _ in range(repeats))
+            label = f'{batched.__name__} x{n}'
+            rows.append(dict(label=label, learners=n, steps_per_second=rate))
+            print(f'{label:<34} {n:>9} {rate:>16,.0f}', flush=True)
+    return rows
+
+
+if __name__ == '__main__':
+    main()

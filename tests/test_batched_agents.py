@@ -1,0 +1,277 @@
+"""Agents over many environments: batched tabular learners, the exploration
+bonus of the tabular agents, and NFQ/DQN collecting from N copies at once."""
+
+import dm_env
+import torch
+import numpy as np
+import pytest
+
+import gridlab
+from agents.batched_tabular import BatchedQLearning, BatchedSARSA, _Streams
+from agents.tabular import SARSA, QLearning
+from gridlab import judging
+from gridlab.environments.batched import BatchedGridWorld
+
+BONUS_SETTINGS = dict(exploration_bonus=10., initial_value=0., step_size=1.)
+
+
+def single_run(agent_class, task, seed, transitions, **kwargs):
+    """The single agent on one GridWorld for exactly `transitions` transitions."""
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task))
+    agent = agent_class(spec, seed=seed, **kwargs)
+    done = 0
+    while done < transitions:
+        timestep = env.reset()
+        agent.observe_first(timestep)
+        while not timestep.last() and done < transitions:
+            action = agent.select_action(timestep.observation)
+            timestep = env.step(action)
+            agent.observe(action, timestep)
+            agent.update()
+            done += 1
+    return agent.q_table
+
+
+# ------------------------------------------------------------ batched tabular
+
+@pytest.mark.parametrize('batched_class, single_class',
+                         [(BatchedQLearning, QLearning), (BatchedSARSA, SARSA)])
+@pytest.mark.parametrize('task', ['simple', 'cliff'])
+def test_each_learner_is_bit_identical_to_the_single_agent(batched_class, single_class,
+                                                           task):
+    n = 4
+    env = BatchedGridWorld.from_task(task, n, seed=0)
+    # A small block makes the random words refill many times.
+    agent = batched_class(env.single_environment_spec(), n, seeds=range(n), block=16)
+    agent.train(env, 1_000)
+    agent.train(env, 500)  # Training resumes where it stopped.
+    for i in range(n):
+        steps = int(agent.steps[i])
+        # Episodes ended, and their restart steps were not learned from.
+        assert 1_000 < steps < 1_500
+        expected = single_run(single_class, task, seed=i, transitions=steps)
+        np.testing.assert_array_equal(agent.q_table(i), expected)
+    np.testing.assert_array_equal(agent.q_tables[2], agent.q_table(2))
+
+
+def test_learners_with_other_hyperparameters_stay_identical():
+    env = BatchedGridWorld.from_task('obstacle', 3, seed=0)
+    settings = dict(step_size=0.3, epsilon=0.5, final_epsilon=0.05, decay_steps=300,
+                    initial_value=0., discount=0.95)
+    agent = BatchedQLearning(env.single_environment_spec(), 3, seeds=[7, 11, 13],
+                             **settings)
+    agent.train(env, 800)
+    for i, seed in enumerate([7, 11, 13]):
+        expected = single_run(QLearning, 'obstacle', seed, int(agent.steps[i]), **settings)
+        np.testing.assert_array_equal(agent.q_table(i), expected)
+
+
+def test_streams_draw_what_numpy_draws():
+    seeds = [3, 4, 5]
+    streams = _Streams(seeds, block=8)
+    generators = [np.random.default_rng(seed) for seed in seeds]
+    everyone = np.arange(3)
+    for round_ in range(60):
+        streams.refill(6)
+        words = streams.words(None)
+        expected = [g.random() for g in generators]
+        np.testing.assert_array_equal((words >> np.uint64(11)) * 2. ** -53, expected)
+        bound = np.array([4, 3, 2]) if round_ % 2 else np.array([3, 3, 4])
+        drawn = streams.below(everyone, bound)
+        expected = [g.integers(b) for g, b in zip(generators, bound)]
+        np.testing.assert_array_equal(drawn, expected)
+        drawn = streams.below(everyone[1:], np.array([3, 2]))
+        expected = [generators[1].choice(np.arange(3)), generators[2].choice(np.arange(2))]
+        np.testing.assert_array_equal(drawn, expected)
+
+
+def test_batched_tabular_refuses_bad_input():
+    env = BatchedGridWorld.from_task('simple', 3, seed=0)
+    spec = env.single_environment_spec()
+    with pytest.raises(ValueError, match='one seed per learner'):
+        BatchedQLearning(spec, 3, seeds=[1, 2])
+    with pytest.raises(ValueError, match='num_learners'):
+        BatchedQLearning(spec, 0)
+    with pytest.raises(ValueError, match='4 learners'):
+        BatchedQLearning(spec, 4, seeds=0).train(env, 10)
+    with pytest.raises(ValueError, match='learner must be in'):
+        BatchedQLearning(spec, 3, seeds=0).q_table(3)
+    grid = BatchedGridWorld.from_task('simple', 3, observation_type=gridlab.ObservationType.GRID)
+    with pytest.raises(ValueError, match='DiscreteArray observation'):
+        BatchedSARSA(grid.single_environment_spec(), 3)
+
+
+def test_batched_q_learning_learns_simple():
+    env = BatchedGridWorld.from_task('simple', 8, seed=0)
+    agent = BatchedQLearning(env.single_environment_spec(), 8, seeds=0)
+    agent.train(env, 2_000)
+    single = env.environment
+    fractions = [judging.optimal_fraction(single, agent.q_table(i)) for i in range(8)]
+    # From the fixed start the far cells stay unlearned; the start's do not.
+    q_star = judging.optimal_q_values(single)
+    start = np.ravel_multi_index(single.start_state, single.shape)
+    for i in range(8):
+        row = agent.q_table(i)[start]
+        assert q_star[single.start_state][np.argmax(row)] == np.nanmax(
+            q_star[single.start_state]), i
+    assert min(fractions) > 0.3
+
+
+# ------------------------------------------------------ the exploration bonus
+
+def spec_for(task='simple'):
+    return gridlab.setup_environment(gridlab.build_gridworld_task(task))
+
+
+def test_bonus_stays_out_of_the_q_table():
+    env, spec = spec_for()
+    plain = QLearning(spec, seed=0, initial_value=0.)
+    bonus = QLearning(spec, seed=0, initial_value=0., exploration_bonus=10.)
+    rng = np.random.default_rng(0)
+    # The same transitions, chosen here, not by either agent.
+    for _ in range(500):
+        s, s2, a = rng.integers(90), rng.integers(90), int(rng.integers(4))
+        r = float(rng.normal())
+        for agent in (plain, bonus):
+            agent.observe_first(dm_env.restart(np.int32(s)))
+            agent.observe(a, dm_env.transition(r, np.int32(s2), discount=0.9))
+            agent.update()
+    np.testing.assert_array_equal(bonus.q_table, plain.q_table)
+    assert np.abs(bonus._exploration).max() > 1.  # pylint: disable=protected-access
+    np.testing.assert_array_equal(bonus.q_values(np.int32(5)), plain.q_table[5])
+
+
+def test_bonus_follows_its_formula_and_steers_only_exploration():
+    env, spec = spec_for()
+    agent = QLearning(spec, seed=0, initial_value=0., epsilon=0., step_size=0.5,
+                      exploration_bonus=4., bonus_discount=0.5)
+    agent.observe_first(dm_env.restart(np.int32(3)))
+    agent.observe(1, dm_env.transition(0., np.int32(4), discount=0.9))
+    agent.update()
+    e = agent._exploration  # pylint: disable=protected-access
+    assert e[3, 1] == 0.5 * 4.  # c / sqrt(1), nothing to bootstrap yet.
+    agent.observe_first(dm_env.restart(np.int32(3)))
+    agent.observe(1, dm_env.transition(0., np.int32(3), discount=0.9))
+    agent.update()
+    # N = 2: target c / sqrt(2) + 0.5 * max E(3, .) = 2.828... + 1.
+    assert e[3, 1] == pytest.approx(2. + 0.5 * (4. / np.sqrt(2.) + 0.5 * 2. - 2.))
+    # Termination: no exploration value flows back either.
+    agent.observe_first(dm_env.restart(np.int32(7)))
+    agent.observe(2, dm_env.termination(10., np.int32(3)))
+    agent.update()
+    assert e[7, 2] == 0.5 * 4.
+    # Q(3, .) is 0 everywhere but Q(3, 1) < 0: greedy (judged) picks another
+    # action, exploring picks action 1, which E favours.
+    agent._q[3, 1] = -0.1  # pylint: disable=protected-access
+    assert agent.select_action(np.int32(3)) == 1
+    with gridlab.evaluation_mode(agent):
+        assert agent.select_action(np.int32(3)) != 1
+
+
+def test_bonus_survives_a_checkpoint(tmp_path):
+    env, spec = spec_for()
+    agent = SARSA(spec, seed=0, **BONUS_SETTINGS)
+    gridlab.run_loop(env, agent, num_steps=300, logger_time_delta=1e9)
+    agent.save(tmp_path / 'agent.pt')
+    restored = SARSA(spec, seed=1, **BONUS_SETTINGS)
+    restored.restore(tmp_path / 'agent.pt')
+    for name in ('_q', '_counts', '_exploration'):
+        np.testing.assert_array_equal(getattr(restored, name), getattr(agent, name))
+
+
+def test_bonus_is_validated():
+    _, spec = spec_for()
+    with pytest.raises(ValueError, match='exploration_bonus'):
+        QLearning(spec, exploration_bonus=-1.)
+    with pytest.raises(ValueError, match='bonus_discount'):
+        SARSA(spec, exploration_bonus=1., bonus_discount=1.5)
+
+
+def test_bonus_reaches_every_cell_of_simple_from_the_fixed_start():
+    for agent_class in (QLearning, SARSA):
+        env, spec = spec_for('simple')
+        result = judging.train_until_optimal(
+            env, agent_class(spec, seed=0, **BONUS_SETTINGS), 200_000, check_every=2_000)
+        assert result.solved, (agent_class.__name__, result)
+    # Without the bonus, the same budget leaves the far side wrong.
+    env, spec = spec_for('simple')
+    result = judging.train_until_optimal(env, QLearning(spec, seed=0), 60_000,
+                                         check_every=2_000)
+    assert not result.solved
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('agent_class', [QLearning, SARSA])
+@pytest.mark.parametrize('task', list(gridlab.TASKS))
+def test_bonus_makes_the_greedy_policy_optimal_everywhere(agent_class, task):
+    for seed in range(5):
+        env, _ = spec_for(task)
+        env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task, seed=seed))
+        result = judging.train_until_optimal(
+            env, agent_class(spec, seed=seed, **BONUS_SETTINGS), 1_000_000,
+            check_every=2_000)
+        assert result.solved, (task, seed, result)
+
+
+# ------------------------------------------------- NFQ / DQN over N copies
+
+def manual_run(agent, env, transitions):
+    done = 0
+    while done < transitions:
+        timestep = env.reset()
+        agent.observe_first(timestep)
+        while not timestep.last() and done < transitions:
+            action = agent.select_action(timestep.observation)
+            timestep = env.step(action)
+            agent.observe(action, timestep)
+            agent.update()
+            done += 1
+
+
+@pytest.mark.parametrize('agent_name', ['NeuralFittedQAgent', 'DQN'])
+def test_one_copy_trains_exactly_as_the_run_loop(agent_name):
+    import agents
+    agent_class = getattr(agents, agent_name)
+    obs = gridlab.ObservationType.AGENT_GOAL_POS
+    batched = BatchedGridWorld.from_task('simple', 1, observation_type=obs,
+                                         max_episode_length=30)
+    agent = agent_class(batched.single_environment_spec(), seed=3, epsilon=0.5)
+    summary = agent.train(batched, 150)
+    assert 140 <= summary.transitions < 150 and summary.episode_returns
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
+        'simple', observation_type=obs, max_episode_length=30))
+    single = agent_class(spec, seed=3, epsilon=0.5)
+    manual_run(single, env, summary.transitions)
+    for mine, theirs in zip(agent._q_network.parameters(),  # pylint: disable=protected-access
+                            single._q_network.parameters()):  # pylint: disable=protected-access
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
+    assert agent.last_loss == single.last_loss
+
+
+def test_select_actions_checks_its_batch():
+    from agents import DQN
+    batched = BatchedGridWorld.from_task(
+        'simple', 2, observation_type=gridlab.ObservationType.AGENT_GOAL_POS)
+    agent = DQN(batched.single_environment_spec(), seed=0)
+    with pytest.raises(ValueError, match='observations must have shape'):
+        agent.select_actions(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match='update_every'):
+        agent.train(batched, 5, update_every=0)
+    with gridlab.evaluation_mode(agent):
+        actions = agent.select_actions(batched.reset().observation)
+    q = agent._q_network(torch.as_tensor(batched.reset().observation))  # pylint: disable=protected-access
+    np.testing.assert_array_equal(actions, q.argmax(dim=1).numpy())
+
+
+@pytest.mark.slow
+def test_dqn_learns_simple_from_eight_copies():
+    from agents import DQN
+    batched = BatchedGridWorld.from_task(
+        'simple', 8, seed=0, observation_type=gridlab.ObservationType.AGENT_GOAL_POS)
+    agent = DQN(batched.single_environment_spec(), seed=0)
+    agent.train(batched, 1_500, update_every=4)
+    env = batched.environment
+    q_star = judging.optimal_q_values(env)
+    best = float(np.nanmax(q_star[env.start_state]))
+    assert judging.greedy_return_from_start(env, agent) >= best - 1e-4
+    assert judging.optimal_fraction(env, judging.q_table(agent, env), q_star) > 0.8
