@@ -191,7 +191,7 @@ class _BatchedTabular:
         self._streams = _Streams(seeds, block)
         self.steps = np.zeros(n, np.int64)  # Transitions each learner learned from.
         self._learner_row = np.arange(n, dtype=np.int64) * s
-        self._timestep = None  # The last batched TimeStep (copied fields).
+        self._environment = None  # The batched environment being trained on.
         self._state = np.zeros(n, np.int64)  # Each copy's current state.
         self._action = np.zeros(n, np.int64)  # The action each copy just took.
 
@@ -269,9 +269,7 @@ class _BatchedTabular:
             raise ValueError(f'the environment has {environment.num_envs} copies; this '
                              f'agent has {self._num_learners} learners (one per copy)')
         self._environment = environment
-        timestep = environment.reset()
-        self._state[:] = timestep.observation
-        self._step_types = np.array(timestep.step_type)
+        self._state[:] = environment.reset().observation
         self._action[:] = self._act_first()
 
     def train(self, environment, num_steps: int) -> TrainingSummary:
@@ -282,9 +280,8 @@ class _BatchedTabular:
         """
         num_steps = validation.check_positive_int('num_steps', num_steps)
         start, before = time.perf_counter(), int(self.steps.sum())
-        if self._timestep is None or environment is not getattr(self, '_environment', None):
+        if environment is not self._environment:
             self._start(environment)
-            self._timestep = True
         for _ in range(num_steps):
             self._streams.refill(8)
             timestep = environment.step(self._action)

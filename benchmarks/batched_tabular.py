@@ -48,20 +48,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else 5
     task = 'simple'
-    sizes = [30, 1024] if args.quick else [30, 1024, 4096, 16384, 65536]
-    learner_steps = 20_000 if args.quick else 4_000_000  # Per measurement.
+    sizes = [30, 1024] if args.quick else [30, 1024, 4096, 16384]
+    learner_steps = 20_000 if args.quick else 4_000_000  # Per measurement, at most
+    max_batch_steps = 3_000  # ... and at most this many batch steps.
     print(f'{"agent":<34} {"learners":>9} {"learner-steps/s":>16}   (median of '
           f'{repeats}, task {task})', flush=True)
     rows = []
     for batched, single in ((BatchedQLearning, QLearning), (BatchedSARSA, SARSA)):
         rate = statistics.median(
-            single_rate(single, task, 2_000 if args.quick else 100_000)
+            single_rate(single, task, 2_000 if args.quick else 20_000)
             for _ in range(repeats))
         label = f'{single.__name__} (EnvironmentLoop)'
         rows.append(dict(label=label, learners=1, steps_per_second=rate))
         print(f'{label:<34} {1:>9} {rate:>16,.0f}', flush=True)
         for n in sizes:
-            steps = max(20, learner_steps // n)
+            steps = max(20, min(learner_steps // n, max_batch_steps))
             rate = statistics.median(batched_rate(batched, task, n, steps)
                                      for _ in range(repeats))
             label = f'{batched.__name__} x{n}'

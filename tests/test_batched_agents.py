@@ -188,27 +188,24 @@ def test_bonus_is_validated():
 
 
 def test_bonus_reaches_every_cell_of_simple_from_the_fixed_start():
-    for agent_class in (QLearning, SARSA):
-        env, spec = spec_for('simple')
-        result = judging.train_until_optimal(
-            env, agent_class(spec, seed=0, **BONUS_SETTINGS), 200_000, check_every=2_000)
-        assert result.solved, (agent_class.__name__, result)
-    # Without the bonus, the same budget leaves the far side wrong.
     env, spec = spec_for('simple')
-    result = judging.train_until_optimal(env, QLearning(spec, seed=0), 60_000,
-                                         check_every=2_000)
-    assert not result.solved
+    result = judging.train_until_optimal(
+        env, QLearning(spec, seed=0, **BONUS_SETTINGS), 100_000, check_every=2_000)
+    assert result.solved, result
+    # Without the bonus, a budget twice what it took leaves cells wrong.
+    env, spec = spec_for('simple')
+    plain = judging.train_until_optimal(env, QLearning(spec, seed=0), 2 * result.steps,
+                                        check_every=2_000)
+    assert not plain.solved and plain.optimal_fraction < 0.9, plain
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('agent_class', [QLearning, SARSA])
 @pytest.mark.parametrize('task', list(gridlab.TASKS))
-def test_bonus_makes_the_greedy_policy_optimal_everywhere(agent_class, task):
+def test_bonus_makes_q_learning_optimal_everywhere_from_the_start(task):
     for seed in range(5):
-        env, _ = spec_for(task)
         env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task, seed=seed))
         result = judging.train_until_optimal(
-            env, agent_class(spec, seed=seed, **BONUS_SETTINGS), 1_000_000,
+            env, QLearning(spec, seed=seed, **BONUS_SETTINGS), 1_000_000,
             check_every=2_000)
         assert result.solved, (task, seed, result)
 
@@ -259,7 +256,8 @@ def test_select_actions_checks_its_batch():
         agent.train(batched, 5, update_every=0)
     with gridlab.evaluation_mode(agent):
         actions = agent.select_actions(batched.reset().observation)
-    q = agent._q_network(torch.as_tensor(batched.reset().observation))  # pylint: disable=protected-access
+    network = agent._q_network  # pylint: disable=protected-access
+    q = network(torch.as_tensor(batched.reset().observation))
     np.testing.assert_array_equal(actions, q.argmax(dim=1).numpy())
 
 
