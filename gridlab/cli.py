@@ -64,7 +64,7 @@ def _ended(error: BaseException) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return _EXIT_CODES['SIGPIPE']
     name = str(error) if isinstance(error, Terminated) else 'SIGINT'
-    print(f'gridlab: stopped by {name}; the log, the last checkpoint and '
+    print(f'gridlab: interrupted by {name}; the log, the last checkpoint and '
           'summary.json are kept', file=sys.stderr)
     return _EXIT_CODES.get(name, 1)
 

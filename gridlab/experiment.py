@@ -289,7 +289,9 @@ class FolderLock:
     """One run per folder at a time: an exclusive `flock` on a lock file.
 
     The lock goes with the process (the OS drops it if the process dies), so
-    a crashed run never leaves a folder locked.
+    a crashed run never leaves a folder locked; a finished run removes the
+    file. Because it is removed, a lock is only good if the file locked is
+    still the one at the path (else another run replaced it: refuse).
     """
 
     def __init__(self, folder: pathlib.Path):
@@ -302,6 +304,8 @@ class FolderLock:
                                   f'{error.strerror or error}') from None
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(self._file.fileno()).st_ino != os.stat(self._path).st_ino:
+                raise OSError('the lock file was replaced')
         except OSError:
             self._file.close()
             raise ExperimentError(f'another gridlab run is using {str(folder)!r} right '
@@ -309,6 +313,10 @@ class FolderLock:
 
     def release(self) -> None:
         if not self._file.closed:
+            try:
+                self._path.unlink()  # While still holding the lock.
+            except OSError:
+                pass
             self._file.close()  # Closing releases the flock.
 
 
@@ -581,6 +589,7 @@ def run_experiment(agent: str,
                    video: bool = True,
                    video_every: Optional[int] = None,
                    num_envs: Optional[int] = None,
+                   pictures: bool = True,
                    command: Optional[List[str]] = None) -> RunResult:
     """Trains `agent` on `task` and writes the run folder; returns it and its summary.
 
@@ -613,6 +622,8 @@ def run_experiment(agent: str,
       num_envs: train on this many copies of the task at once, stepped as
         arrays (`BatchedGridWorld`, or Gymnasium's vector environments), for
         agents that can (`gridlab.core.TrainsOnBatches`, e.g. PPO).
+      pictures: draw learning_curve.png, q_values.png and policy.png (sweeps
+        leave them out: thousands of runs, each read through aggregates).
       command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
@@ -634,7 +645,7 @@ def run_experiment(agent: str,
               'observation': kind.name.lower() if kind else 'gymnasium',
               'seed': seed, 'episodes': settings['episodes'], 'steps': settings['steps'],
               'device': device, 'eval_episodes': eval_episodes, 'eval_every': eval_every,
-              'video_every': video_every, 'num_envs': num_envs,
+              'video_every': video_every, 'num_envs': num_envs, 'pictures': pictures,
               'hyperparameters': dict(settings['hyperparameters'])}
     summary: Dict[str, Any] = {'config': config, 'status': 'running'}
     run = _Run(settings, task, seed, discount, device, out, summary)
@@ -683,8 +694,11 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
         f'({config["observation"]} observations) -> {out}')
     sinks = [loggers.CSVLogger(out / 'episodes.csv', append=run.resumed), run.log]
     if verbose:
+        fields = dict(TERMINAL_FIELDS)
+        if not run.settings['entry'].logs_loss:  # The CSV keeps it.
+            fields.pop('loss_avg')
         sinks.append(loggers.TerminalLogger('training', time_delta=log_every,
-                                            fields=TERMINAL_FIELDS))
+                                            fields=fields))
     if tensorboard:
         from gridlab.tensorboard_logger import TensorBoardLogger
         sinks.append(TensorBoardLogger(out / 'tensorboard'))
@@ -701,8 +715,7 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
                                        label=f'{config["agent"]} on {config["task"]}'))
     loop = EnvironmentLoop(run.environment, run.actor, logger=logger,
                            label=f'{config["agent"]} on {config["task"]}',
-                           log_loss=(run.settings['entry'].logs_loss and
-                                     isinstance(run.actor, ReportsLoss)),
+                           log_loss=isinstance(run.actor, ReportsLoss),
                            progress=progress,
                            observers=observers, first_episode=run.episodes_done,
                            first_step=run.steps_done)
@@ -725,7 +738,7 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
         run.save_checkpoint(summary['training']['steps'], summary['training']['episodes'])
         _write_status(run, 'evaluating')  # Evaluable from here on.
         complete = [row for row in run.log.data if not row['cut_short']]
-        if complete:
+        if complete and config.get('pictures', True):
             from gridlab import plotting
             lengths = [row.get('episode_length') for row in complete]
             _save_figure(plotting.plot_learning_curve(
@@ -741,8 +754,12 @@ def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> Ru
             write_evaluation_video(run.environment, run.actor, out / 'evaluation.mp4',
                                    label=f'{config["agent"]} on {config["task"]}')
         if not run.settings['gymnasium']:  # A GridWorld: judge it against planning.
-            summary['evaluation'].update(_policy_pictures(
-                run.environment, run.actor, out, config['agent'], config['task']))
+            if config.get('pictures', True):
+                summary['evaluation'].update(_policy_pictures(
+                    run.environment, run.actor, out, config['agent'], config['task']))
+            else:
+                summary['evaluation']['optimal_fraction'] = _optimal_fraction(
+                    run.environment, run.actor)
     except BaseException as ending:
         _keep_what_there_is(run, ending)
         raise

@@ -41,8 +41,9 @@ class AgentEntry:
       description: one line for `gridlab train --help`.
       tuned: per task, settings that make it learn there at its default
         budget: {'steps' or 'episodes', 'observation', 'hyperparameters'}.
-      logs_loss: log its `last_loss` (a network's loss); False for agents
-        whose "loss" says little, such as a table's squared TD error.
+      logs_loss: show its `last_loss` (a network's loss) on the training
+        line; False for agents whose "loss" says little there, such as a
+        table's squared TD error (episodes.csv keeps it either way).
     """
     target: Union[str, type]
     observation: ObservationType = ObservationType.STATE_INDEX

@@ -150,7 +150,8 @@ def run_one(spec: RunSpec, root: str) -> Dict[str, Any]:
                 observation=spec.observation, steps=spec.steps, episodes=spec.episodes,
                 discount=spec.discount, hyperparameters=dict(spec.hyperparameters),
                 eval_every=spec.eval_every, eval_episodes=spec.eval_episodes,
-                overwrite=True, progress=False, verbose=False, video=False)
+                overwrite=True, progress=False, verbose=False, video=False,
+                pictures=False)
         except KeyboardInterrupt:
             raise
         except Exception as error:  # Recorded; the sweep goes on.

@@ -93,8 +93,12 @@ def test_bad_arguments_give_one_line_and_nonzero_exit(tmp_path, capsys,
 
 def test_argparse_errors_are_one_line_too(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(['train', '--agent', 'random'])
+        cli.main(['train', '--agent', 'random', '--steps', 'many'])
     assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and '--steps' in err
+    # A missing --task (it may come from --config instead) is one line too.
+    assert cli.main(['train', '--agent', 'random']) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and '--task' in err
 
@@ -251,7 +255,8 @@ def test_policy_agent_optimality_is_that_of_its_greedy_actions(tmp_path, capsys)
 
 
 @pytest.mark.parametrize('argv, message', [
-    (['train', '--agent', 'dqn', '--task', 'LunarLander-v3'], 'cannot use the Gymnasium'),
+    (['train', '--agent', 'dqn', '--task', 'MountainCarContinuous-v0'],
+     'needs discrete actions'),
     (['train', '--agent', 'random', '--task', 'simple', '--out', 'afile/run'],
      'cannot create the run folder'),
     (['show', 'simple', '--out', 'x.txt'], 'expected a .png'),

@@ -120,7 +120,8 @@ def test_tuned_settings_apply_unless_overridden(tmp_path):
     tuned = registry.agents()['q-learning'].tuned['FrozenLake-v1']
     settings = experiment.resolve_settings('q-learning', 'FrozenLake-v1')
     assert settings['steps'] == tuned['steps']
-    assert settings['hyperparameters']['initial_value'] == 0.
+    assert settings['hyperparameters']['initial_value'] == tuned['hyperparameters'][
+        'initial_value'] != 10.  # Not the constructor's default.
     overridden = experiment.resolve_settings('q-learning', 'FrozenLake-v1', steps=10,
                                              hyperparameters={'initial_value': '2'})
     assert overridden['steps'] == 10

@@ -67,7 +67,7 @@ def test_a_signal_leaves_a_checkpoint_and_a_summary(signum, code, name, tmp_path
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == code, err
-    assert err.strip().splitlines()[-1].startswith(f'gridlab: stopped by {name}')
+    assert err.strip().splitlines()[-1].startswith(f'gridlab: interrupted by {name}')
     content = summary(out)
     assert content['status'] == 'interrupted' and name in content['ended_by']
     episodes = rows(out / 'episodes.csv')
