@@ -183,11 +183,12 @@ class _BatchedTabular:
         self._num_learners = n
         self._num_states = s = observations.num_values
         self._num_actions = a = actions.num_values
-        # Action-major: Q[a] is one flat array over (learner, state), so each
-        # action's values are gathered with one 1-D take (short rows would
-        # make every reduction over actions a slow per-row loop).
-        self._q = np.full((a, n * s), float(initial_value))
+        # One row per (learner, state). Rows are gathered as opaque records
+        # (one 1-D take, one cache line per learner) and then read as
+        # columns: reductions along a 4-long axis are slow per-row loops.
+        self._q = np.full((n * s, a), float(initial_value))
         self._flat = self._q.reshape(-1)
+        self._records = self._q.view(np.dtype((np.void, 8 * a))).reshape(-1)
         self._streams = _Streams(seeds, block)
         self.steps = np.zeros(n, np.int64)  # Transitions each learner learned from.
         self._learner_row = np.arange(n, dtype=np.int64) * s
@@ -202,13 +203,13 @@ class _BatchedTabular:
     @property
     def q_tables(self) -> np.ndarray:
         """Every learner's table, shape (N, S, A) (a copy)."""
-        n, s, a = self._num_learners, self._num_states, self._num_actions
-        return np.ascontiguousarray(self._q.reshape(a, n, s).transpose(1, 2, 0))
+        return self._q.reshape(self._num_learners, self._num_states,
+                               self._num_actions).copy()
 
     def q_table(self, learner: int) -> np.ndarray:
         """Learner `learner`'s table, shape (S, A) (a copy)."""
         learner, s = self._check_learner(learner), self._num_states
-        return np.ascontiguousarray(self._q[:, learner * s:(learner + 1) * s].T)
+        return self._q[learner * s:(learner + 1) * s].copy()
 
     def _check_learner(self, learner) -> int:
         learner = validation.check_nonnegative_int('learner', learner)
@@ -226,8 +227,9 @@ class _BatchedTabular:
 
     def _columns(self, states: np.ndarray) -> list:
         """Q(s_i, a) of each learner i in state states[i], one array per action."""
-        index = self._learner_row + states
-        return [column.take(index) for column in self._q]
+        rows = self._records.take(self._learner_row + states)
+        rows = rows.view(np.float64).reshape(-1, self._num_actions)
+        return [rows[:, action] for action in range(self._num_actions)]
 
     def _select(self, acting: np.ndarray, columns: list) -> np.ndarray:
         """Epsilon-greedy actions on `columns` for the learners marked `acting`.
@@ -302,7 +304,7 @@ class _BatchedTabular:
 
     def _write(self, valid, rewards, discounts, bootstrap) -> None:
         """Q(s, a) += step_size * (r + d * bootstrap - Q(s, a)) where `valid`."""
-        index = self._action * self._q.shape[1] + self._learner_row + self._state
+        index = (self._learner_row + self._state) * self._num_actions + self._action
         old = self._flat[index]
         target = rewards + discounts * bootstrap
         new = old + self._step_size * (target - old)
