@@ -32,6 +32,7 @@ from dm_env import specs
 import gridlab
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        random_argmax)
+from agents.common.observations import state_index
 
 
 class _OptionAgent(ExploresEpsilonGreedily, gridlab.Actor):
@@ -99,15 +100,7 @@ class _OptionAgent(ExploresEpsilonGreedily, gridlab.Actor):
         return self._q.copy()
 
     def _index(self, observation) -> int:
-        try:
-            index = int(observation)
-        except (TypeError, ValueError):
-            raise ValueError(f'{type(self).__name__} needs a state index, got '
-                             f'{observation!r}') from None
-        if not 0 <= index < self._num_states or index != observation:
-            raise ValueError(f'observation {observation!r} is not a state index in '
-                             f'[0, {self._num_states})')
-        return index
+        return state_index(observation, self._num_states, type(self).__name__)
 
     def option_values(self, observation) -> np.ndarray:
         """Q(s, o) of every option; -inf where it cannot start."""

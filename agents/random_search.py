@@ -26,6 +26,7 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
+from agents.common.observations import state_index
 from gridlab.checkpoints import Checkpointing
 
 
@@ -85,15 +86,7 @@ class RandomPolicySearch(Checkpointing, gridlab.Actor):
         """What a scored candidate teaches; pure random search learns nothing."""
 
     def _index(self, observation) -> int:
-        try:
-            index = int(observation)
-        except (TypeError, ValueError):
-            raise ValueError(f'{type(self).__name__} needs a state index, got '
-                             f'{observation!r}') from None
-        if not 0 <= index < self._num_states or index != observation:
-            raise ValueError(f'observation {observation!r} is not a state index in '
-                             f'[0, {self._num_states})')
-        return index
+        return state_index(observation, self._num_states, type(self).__name__)
 
     def select_action(self, observation) -> int:
         policy = self._candidate

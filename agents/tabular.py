@@ -22,6 +22,7 @@ from dm_env import specs
 
 import gridlab
 from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
+from agents.common.observations import state_index
 from gridlab import validation
 from gridlab.checkpoints import Checkpointing
 
@@ -100,17 +101,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         return self._q.copy()
 
     def _index(self, observation) -> int:
-        try:
-            index = int(observation)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f'{type(self).__name__} needs a state index, got '
-                f'{observation!r}') from None
-        if not 0 <= index < self._num_states or index != observation:
-            raise ValueError(
-                f'observation {observation!r} is not a state index in '
-                f'[0, {self._num_states})')
-        return index
+        return state_index(observation, self._num_states, type(self).__name__)
 
     def q_values(self, observation) -> np.ndarray:
         return self._q[self._index(observation)].copy()

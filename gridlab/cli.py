@@ -25,15 +25,21 @@ class UsageError(Exception):
     """A bad argument: reported in one line, without a traceback."""
 
 
+def _config(args) -> dict:
+    """The settings in --config, if given (a one-line error if unreadable)."""
+    from gridlab import hyperparameters as hp
+    if not args.config:
+        return {}
+    try:
+        return hp.load_config(args.config)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _run_settings(args) -> dict:
     """Run settings from --config, overridden by the flags given."""
     from gridlab import hyperparameters as hp
-    settings = {}
-    if args.config:
-        try:
-            settings = hp.load_config(args.config)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+    settings = _config(args)
     for key in ('agent', 'task', 'seed', 'steps', 'episodes', 'observation',
                 'discount', 'device', 'eval_episodes', 'eval_every'):
         value = getattr(args, key, None)
@@ -119,12 +125,7 @@ def evaluate_run(args) -> int:
 
 def sweep(args) -> int:
     from gridlab import hyperparameters as hp, sweep as sweep_lib
-    settings = {}
-    if args.config:
-        try:
-            settings = hp.load_config(args.config)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+    settings = _config(args)
     agents = _names(args.agents) if args.agents else _listed(settings.get('agents'))
     tasks = _names(args.tasks) if args.tasks else _listed(settings.get('tasks'))
     seeds = args.seeds if args.seeds is not None else settings.get('seeds', '0')

@@ -648,29 +648,6 @@ def greedy_policy(action_values) -> np.ndarray:
     return actions
 
 
-def greedy_policy(action_values) -> np.ndarray:
-    """The greedy action of every cell: argmax over the last axis.
-
-    NaN values are ignored; cells whose values are all NaN (walls) get -1.
-    Ties go to the lowest action, as with `np.argmax`.
-
-    Args:
-        action_values: (H, W, A) array of q(s, a).
-
-    Returns:
-        (H, W) int64 array of actions.
-
-    Raises:
-        ValueError: if `action_values` is not 3-D.
-    """
-    q = _as_action_values(action_values)
-    nan = np.isnan(q)
-    # -inf never wins against a real value, and argmax of it raises no warning.
-    actions = np.argmax(np.where(nan, -np.inf, q), axis=-1).astype(np.int64)
-    actions[np.all(nan, axis=-1)] = -1
-    return actions
-
-
 def optimal_actions(actions, q_star, atol: float = 0.,
                     rtol: float = 1e-6) -> np.ndarray:
     """(H, W) bool: True where `actions` is within `atol + rtol * |best|` of the best Q*.
