@@ -47,7 +47,7 @@ def solve_cartpole(agent_class, seed, budget):
     steps, seconds, recent = 0, 0., []
     while steps < budget:
         start = time.perf_counter()
-        result = loop.run_episode()
+        result = loop.run_episode(max_steps=budget - steps)
         seconds += time.perf_counter() - start
         steps += result['episode_length']
         recent = (recent + [result['episode_return']])[-10:]

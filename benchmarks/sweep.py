@@ -95,7 +95,7 @@ def main(argv=None):
     print(f'every backend gave the same result for every run: {identical}')
     if not identical:
         raise RuntimeError('backends disagree: see the results above')
-    rows.append(dict(backend='ray start-up', seconds=ray_start + ray_warm_up))
+    rows.append(dict(backend='Ray start-up', seconds=ray_start + ray_warm_up))
     return rows
 
 

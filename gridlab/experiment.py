@@ -12,6 +12,7 @@ agents with action values on a GridWorld also q_values.png and policy.png.
 """
 
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -650,7 +651,8 @@ def run_experiment(agent: str,
     summary: Dict[str, Any] = {'config': config, 'status': 'running'}
     run = _Run(settings, task, seed, discount, device, out, summary)
     if num_envs is not None and num_envs > 1:
-        if not isinstance(run.actor, TrainsOnBatches):
+        if not (isinstance(run.actor, TrainsOnBatches) and
+                'stop' in inspect.signature(run.actor.train).parameters):
             raise ExperimentError(f'agent {agent!r} trains on one environment at a '
                                   'time; num_envs (--num-envs) needs an agent with a '
                                   'batched train(), such as ppo')
