@@ -224,9 +224,13 @@ def train_until_optimal(environment, agent, max_steps: int,
                   for cell in np.argwhere(environment.decision_cells())]
     original_start = environment.start_state
 
+    solved_for = {}  # Q* per goal: random goals move between episodes.
+
     def judge() -> float:
-        # Random goals move between episodes: judge on the current one.
-        q_star = optimal_q_values(environment, discount)
+        goal = environment.goal_state
+        if goal not in solved_for:
+            solved_for[goal] = optimal_q_values(environment, discount)
+        q_star = solved_for[goal]
         if from_start:
             best = float(np.nanmax(q_star[environment.start_state]))
             achieved = greedy_return_from_start(environment, agent, discount)
