@@ -277,11 +277,13 @@ def _seed(text: str) -> int:
 
 def _train_epilog() -> str:
     lines = ['defaults per agent (GridWorld observation, training budget):']
-    for name, entry in registry.agents().items():
+    agents = registry.agents()
+    width = max(map(len, agents), default=0)
+    for name, entry in agents.items():
         episodes, steps = entry.budget()
         budget = f'{steps:,} steps' if steps else f'{episodes:,} episodes'
         tuned = ', '.join(entry.tuned)
-        lines.append(f'  {name:<13} {entry.observation.name.lower():<15} {budget}'
+        lines.append(f'  {name:<{width}}  {entry.observation.name.lower():<15} {budget}'
                      + (f' (tuned for {tuned})' if tuned else ''))
     lines += ['',
               'examples:',
