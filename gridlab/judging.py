@@ -126,8 +126,10 @@ def actions_optimal_fraction(environment, actions,
                              atol: float = 0., rtol: float = RTOL) -> float:
     """The fraction of decision cells where `actions` (H, W) are optimal.
 
-    Actions are those `greedy_actions` returns: on decision cells an action
-    index in [0, A); elsewhere anything (-1 by convention) is ignored.
+    Actions are those `greedy_actions` returns: an action index in [0, A),
+    or -1 (any negative) for "no action", which on a decision cell counts as
+    not optimal (behaviour cloning has none where it saw no demonstration);
+    off decision cells anything is ignored. An index of A or more is refused.
     Optimal is within `atol + rtol * |best|` of the best Q*.
     """
     atol, rtol = _check_tolerances(atol, rtol)
@@ -141,18 +143,19 @@ def actions_optimal_fraction(environment, actions,
     if actions.dtype.kind not in 'iu':
         raise ValueError(f'actions must be integer action indices, got dtype '
                          f'{actions.dtype}')
-    invalid = cells & ((actions < 0) | (actions >= num_actions))
+    invalid = cells & (actions >= num_actions)
     if invalid.any():
         y, x = np.argwhere(invalid)[0]
         raise ValueError(
             f'actions[{y}, {x}] = {actions[y, x].item()!r} is not an action: expected an '
-            f'integer in [0, {num_actions}) on every decision cell '
+            f'integer in [0, {num_actions}), or -1 for none, on every decision cell '
             f'({int(invalid.sum())} invalid)')
-    safe = np.where(cells, actions, 0)
+    none = cells & (actions < 0)
+    safe = np.where(cells & ~none, actions, 0)
     values = np.where(cells[..., None], q_star, 0.)  # Only decision cells count.
     chosen = np.take_along_axis(values, safe[..., None], axis=-1)[..., 0]
     best = values.max(axis=-1)
-    optimal = cells & (chosen >= best - (atol + rtol * np.abs(best)))
+    optimal = cells & ~none & (chosen >= best - (atol + rtol * np.abs(best)))
     return float(optimal.sum() / cells.sum())
 
 

@@ -392,6 +392,15 @@ def test_the_judge_refuses_invalid_actions():
         judging.actions_optimal_fraction(env, actions)
     with pytest.raises(ValueError, match='integer action indices'):
         judging.actions_optimal_fraction(env, actions.astype(float))
+    # -1 means "no action" (behaviour cloning where it saw nothing): it is
+    # accepted, and a decision cell without an action is not optimal.
+    q_star = gridlab.optimal_q_values(env)
+    best = np.where(env.decision_cells(), np.nanargmax(
+        np.nan_to_num(q_star, nan=-np.inf), axis=-1), -1)
+    assert judging.actions_optimal_fraction(env, best) == 1.
+    best[2, 2] = -1
+    cells = int(env.decision_cells().sum())
+    assert judging.actions_optimal_fraction(env, best) == pytest.approx((cells - 1) / cells)
 
 
 # ----------------------------------------------------------------- memory
