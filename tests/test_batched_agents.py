@@ -19,16 +19,7 @@ def single_run(agent_class, task, seed, transitions, **kwargs):
     """The single agent on one GridWorld for exactly `transitions` transitions."""
     env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task))
     agent = agent_class(spec, seed=seed, **kwargs)
-    done = 0
-    while done < transitions:
-        timestep = env.reset()
-        agent.observe_first(timestep)
-        while not timestep.last() and done < transitions:
-            action = agent.select_action(timestep.observation)
-            timestep = env.step(action)
-            agent.observe(action, timestep)
-            agent.update()
-            done += 1
+    manual_run(agent, env, transitions)
     return agent.q_table
 
 
