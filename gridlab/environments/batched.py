@@ -6,13 +6,16 @@ envpool and gymnax do. The dynamics are not rewritten here: they are read
 from the GridWorld's own `transition_model()` (one model per possible goal),
 so the copies play exactly the game a single GridWorld plays.
 
-How a step works. Every (state, action) pair has one precomputed 32-byte
-record: the next state, the observed cell, the reward, the discount and the
-step type. A step is one `np.take` of these records, so rewards, discounts,
-step types and STATE_INDEX observations all come out of a single table
-look-up. States encode the goal (one block of rows per possible goal) and an
-"ended" flag: the rows of an ended episode lead back to the start with a
-FIRST step whatever the action, which is dm_env's auto-reset rule per copy.
+How a step works. Every (state, action) pair has a precomputed next state
+and a 16-byte record: the observed cell, the reward, the discount and the
+step type. A step is two `np.take`s indexed by state + action, so rewards,
+discounts, step types and STATE_INDEX observations all come out of one
+record look-up, and the states stay one contiguous array (reading a field
+out of records is a strided, several times slower pass). States encode the
+goal (one block of rows per possible goal) and an "ended" flag: the rows of
+an ended episode, all placed after the live ones, lead back to the start
+with a FIRST step whatever the action, which is dm_env's auto-reset rule per
+copy, and a copy restarts exactly when its look-up lands past the live rows.
 Truncation (`max_episode_length`) is the only per-copy counter.
 
 Arrays, not copies. The arrays of a returned TimeStep are this environment's
@@ -41,14 +44,14 @@ from gridlab.specs import EnvironmentSpec
 _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
                                         dm_env.StepType.LAST))
 
-# One record per (state, action); 32 bytes, because numpy's take copies
+# One record per (state, action); 16 bytes, because numpy's take copies
 # power-of-two item sizes much faster than odd ones.
 RECORD = np.dtype({
-    'names': ['state', 'observation', 'reward', 'discount', 'step_type'],
-    'formats': [np.int32, np.int32, np.float32, np.float32, np.uint8],
-    'offsets': [0, 4, 8, 12, 16],
-    'itemsize': 32})
-_RAW = np.dtype('V32')
+    'names': ['observation', 'reward', 'discount', 'step_type'],
+    'formats': [np.int32, np.float32, np.float32, np.uint8],
+    'offsets': [0, 4, 8, 12],
+    'itemsize': 16})
+_RAW = np.dtype('V16')
 
 
 def _batched_spec(spec: specs.Array, num_envs: int, name: str) -> specs.Array:
@@ -104,9 +107,10 @@ class BatchedGridWorld:
         self._num_states = s = h * w
         self._start = int(np.ravel_multi_index(environment.start_state, self._shape))
         self._goals = self._possible_goals(environment)
-        self._table = self._build_table(environment)
+        self._next_state, self._table = self._build_table(environment)
         self._raw_table = self._table.view(_RAW)
-        self._rows_per_goal = 2 * s
+        # Look-ups at or past this index are from ended rows (a restart).
+        self._ended = len(self._goals) * s * NUM_ACTIONS
 
         # Two record buffers alternate, so last step's arrays survive one step.
         self._buffers = [np.zeros(n, RECORD), np.zeros(n, RECORD)]
@@ -116,6 +120,7 @@ class BatchedGridWorld:
         self._raw = [buffer.view(_RAW) for buffer in self._buffers]
         self._current = 0
         self._actions = np.empty(n, np.intp)
+        self._state = np.zeros(n, np.intp)  # Each copy's row, times NUM_ACTIONS.
         self._index = np.empty(n, np.intp)
         self._mask = np.empty(n, bool)
         self._goal = np.empty(n, np.intp)  # Each copy's goal cell.
@@ -163,37 +168,38 @@ class BatchedGridWorld:
             goals.append(int(np.ravel_multi_index(tuple(cell), self._shape)))
         return np.array(goals)
 
-    def _build_table(self, environment: GridWorld) -> np.ndarray:
-        """The records of every (state, action), one block of 2S rows per goal.
+    def _build_table(self, environment: GridWorld):
+        """(next states, records) of every (row, action): 2GS rows for G goals.
 
-        Rows [0, S) of a block are a live agent on each cell; rows [S, 2S)
-        are an episode that has just ended on that cell. The move of action a
-        is read from the model's unslipped outcome (k = 0); slips turn the
-        action before the look-up, as GridWorld turns it before moving.
+        Row g*S + c is a live agent on cell c with goal g; row (G + g)*S + c
+        is an episode that has just ended on cell c (with goal g). The move
+        of action a is read from the model's unslipped outcome (k = 0); slips
+        turn the action before the look-up, as GridWorld turns it before
+        moving. States are stored as the flat index of their row's first
+        action, row * NUM_ACTIONS, so state + action indexes both tables.
         """
-        s = self._num_states
+        s, g = self._num_states, len(self._goals)
         model_env = copy.deepcopy(environment)
+        next_row = np.zeros((2 * g * s, NUM_ACTIONS), np.intp)
         # Allocated whole: np.stack would promote RECORD to a packed dtype.
-        table = np.zeros((len(self._goals), 2 * s, NUM_ACTIONS), RECORD)
-        for block, goal in zip(table, self._goals):
+        table = np.zeros((2 * g * s, NUM_ACTIONS), RECORD)
+        for block, goal in enumerate(self._goals):
             model_env.goal_state = divmod(int(goal), self._shape[1])
             model = model_env.transition_model()
             nxt = np.asarray(model.next_states)[:, :, 0]
             terminal = (nxt == goal) & (np.arange(s)[:, None] != goal)
-            live = block[:s]
-            live['state'] = np.where(terminal, nxt + s, nxt)
+            rows = slice(block * s, (block + 1) * s)
+            next_row[rows] = np.where(terminal, g * s, 0) + block * s + nxt
+            live = table[rows]
             live['observation'] = nxt
             live['reward'] = np.asarray(model.rewards)[:, :, 0]
             live['discount'] = np.asarray(model.discounts)[:, :, 0]
             live['step_type'] = np.where(terminal, _LAST, _MID)
-            ended = block[s:]
-            ended['state'] = self._start
-            ended['observation'] = self._start
-            ended['step_type'] = _FIRST
-        # States are stored as the flat index of their row's first action.
-        offsets = np.arange(len(self._goals))[:, None, None] * 2 * s
-        table['state'] = (table['state'] + offsets) * NUM_ACTIONS
-        return table.reshape(-1)
+        ended = table[g * s:]
+        next_row[g * s:] = self._start  # Goal block 0's start; _restart may redraw.
+        ended['observation'] = self._start
+        ended['step_type'] = _FIRST
+        return (next_row * NUM_ACTIONS).reshape(-1), table.reshape(-1)
 
     # ------------------------------------------------------------ properties
 
@@ -363,7 +369,7 @@ class BatchedGridWorld:
         """Starts a new episode in every copy (FIRST everywhere)."""
         records = self._fields[self._current]
         blocks = self._new_goal_blocks(self._num_envs)
-        records['state'][:] = (blocks * self._rows_per_goal + self._start) * NUM_ACTIONS
+        self._state[:] = (blocks * self._num_states + self._start) * NUM_ACTIONS
         records['observation'][:] = self._start
         records['reward'][:] = 0.
         records['discount'][:] = 0.
@@ -421,15 +427,15 @@ class BatchedGridWorld:
             np.bitwise_and(self._actions, NUM_ACTIONS - 1, out=self._actions)
             actions = self._actions
         index = self._index
-        np.add(previous['state'], actions, out=index)
+        np.add(self._state, actions, out=index)
         # Indices are valid by construction; 'clip' skips numpy's bounds check.
+        np.take(self._next_state, index, out=self._state, mode='clip')
         np.take(self._raw_table, index, out=self._raw[self._current], mode='clip')
         self._time += 1
-        step_types = records['step_type']
         if len(self._goals) > 1 or self._max_episode_length:
-            np.equal(step_types, _FIRST, out=self._mask)
+            np.greater_equal(index, self._ended, out=self._mask)  # Restarts.
             if self._mask.any():
-                self._restart(records, np.flatnonzero(self._mask))
+                self._restart(np.flatnonzero(self._mask))
         if self._max_episode_length:
             due = self._due.pop(self._time, None)
             if due is not None:
@@ -440,7 +446,7 @@ class BatchedGridWorld:
                               records['observation'].astype(np.intp))
         return self._timestep(records)
 
-    def _restart(self, records, copies) -> None:
+    def _restart(self, copies) -> None:
         """Copies whose episode starts now: a truncation clock, maybe a new goal."""
         if self._max_episode_length:
             deadline = self._time + self._max_episode_length
@@ -448,8 +454,7 @@ class BatchedGridWorld:
             self._due.setdefault(deadline, []).append(copies)
         if len(self._goals) > 1:
             blocks = self._new_goal_blocks(copies.size)
-            records['state'][copies] = (
-                (blocks * self._rows_per_goal + self._start) * NUM_ACTIONS)
+            self._state[copies] = (blocks * self._num_states + self._start) * NUM_ACTIONS
             old_goals, new_goals = self._goal[copies], self._goals[blocks]
             self._goal[copies] = new_goals
             self._draw_goals(copies, old_goals, new_goals)
@@ -458,7 +463,7 @@ class BatchedGridWorld:
         """Copies that reach `max_episode_length`: LAST with the ordinary discount."""
         live = copies[records['step_type'][copies] == _MID]
         records['step_type'][live] = _LAST
-        records['state'][live] += self._num_states * NUM_ACTIONS  # The ended row.
+        self._state[live] += self._ended  # The same cell's ended row.
 
     def close(self) -> None:
         """Nothing to release; here for the dm_env interface."""
