@@ -26,6 +26,12 @@ tests/test_batched_agents.py checks the result against the single agents.
 The per-step arithmetic is the single agent's too (float64 tables, the same
 order of operations), so the tables agree exactly, not approximately.
 
+Two paths, one result. With numba installed (`pip install gridlab[fast]`)
+each batch step is one compiled loop over learners
+(agents/batched_tabular_kernels.py, which steps each learner's PCG64 itself);
+without it, the numpy path below reads the generators' raw words in blocks.
+Both give the single agents' tables bit for bit; `backend` picks one.
+
 Auto-reset. A copy that ended an episode restarts on the next batch step
 whatever its action; that step is not a transition, so its learner neither
 draws nor learns on it (as the single agent, which is not called between
@@ -125,6 +131,18 @@ class _Streams:
         return result
 
 
+def _load_kernels(required: bool):
+    """agents.batched_tabular_kernels, or None without numba (unless required)."""
+    try:
+        from agents import batched_tabular_kernels
+    except ImportError as error:
+        if required:
+            raise ImportError("backend='numba' needs numba: pip install "
+                              "'gridlab[fast]'") from error
+        return None
+    return batched_tabular_kernels
+
+
 class _BatchedTabular:
     """What batched Q-learning and SARSA share: tables, streams, the loop."""
 
@@ -138,7 +156,8 @@ class _BatchedTabular:
                  decay_steps: int = 0,
                  initial_value: float = 10.,
                  discount: float = 1.,
-                 block: int = 256):
+                 block: int = 256,
+                 backend: str = 'auto'):
         """Builds N learners.
 
         Args:
@@ -149,8 +168,11 @@ class _BatchedTabular:
             seeds s, s + 1, ..., s + N - 1; None draws fresh entropy for each.
           step_size, epsilon, final_epsilon, decay_steps, initial_value,
             discount: as for the single-learner agent (`agents.tabular`).
-          block: raw random words fetched per learner at a time (memory
-            N * block * 8 bytes; a refill is a Python call per learner).
+          block: the numpy path's raw random words fetched per learner at a
+            time (memory N * block * 8 bytes; a refill is a Python call per
+            learner).
+          backend: 'numba' (compiled, about ten times faster; needs numba),
+            'numpy', or 'auto' (numba when it is installed).
         """
         observations, actions = environment_spec.observations, environment_spec.actions
         for name, spec in (('observation', observations), ('action', actions)):
@@ -189,7 +211,17 @@ class _BatchedTabular:
         self._q = np.full((n * s, a), float(initial_value))
         self._flat = self._q.reshape(-1)
         self._records = self._q.view(np.dtype((np.void, 8 * a))).reshape(-1)
-        self._streams = _Streams(seeds, block)
+        if backend not in ('auto', 'numba', 'numpy'):
+            raise ValueError(f"backend must be 'auto', 'numba' or 'numpy', got {backend!r}")
+        self._kernels = None if backend == 'numpy' else _load_kernels(backend == 'numba')
+        self.backend = 'numpy' if self._kernels is None else 'numba'
+        if self._kernels is None:
+            self._streams = _Streams(seeds, block)
+        else:
+            self._lanes = self._kernels.lanes(
+                [np.random.default_rng(seed) for seed in seeds])
+            self._sizes = np.array([observations.num_values, actions.num_values,
+                                    self._epsilon[2]], np.int64)
         self.steps = np.zeros(n, np.int64)  # Transitions each learner learned from.
         self._learner_row = np.arange(n, dtype=np.int64) * s
         self._environment = None  # The batched environment being trained on.
@@ -266,13 +298,22 @@ class _BatchedTabular:
             actions[ties] = np.argmax(tied & (rank == choice[:, None]), axis=1)
         return actions
 
+    def _settings(self) -> np.ndarray:
+        """The compiled path's float settings, read at each call of train."""
+        return np.array([self.discount, self._step_size, *self._epsilon[:2]])
+
     def _start(self, environment) -> None:
         if environment.num_envs != self._num_learners:
             raise ValueError(f'the environment has {environment.num_envs} copies; this '
                              f'agent has {self._num_learners} learners (one per copy)')
         self._environment = environment
         self._state[:] = environment.reset().observation
-        self._action[:] = self._act_first()
+        if self._kernels is None:
+            self._action[:] = self._act_first()
+        else:
+            self._kernels.first_actions(self._flat, self._sizes, self._settings(),
+                                        self._state, self._action, self.steps,
+                                        self._lanes)
 
     def train(self, environment, num_steps: int) -> TrainingSummary:
         """Steps a `BatchedGridWorld` of N copies `num_steps` times, learning.
@@ -284,10 +325,18 @@ class _BatchedTabular:
         start, before = time.perf_counter(), int(self.steps.sum())
         if environment is not self._environment:
             self._start(environment)
-        for _ in range(num_steps):
-            self._streams.refill(8)
-            timestep = environment.step(self._action)
-            self._learn(timestep)
+        if self._kernels is None:
+            for _ in range(num_steps):
+                self._streams.refill(8)
+                self._learn(environment.step(self._action))
+        else:
+            kernel = getattr(self._kernels, self._KERNEL)
+            learners = (self._flat, self._sizes, self._settings(), self._state,
+                        self._action, self.steps, self._lanes)
+            for _ in range(num_steps):
+                timestep = environment.step(self._action)
+                kernel(*learners, timestep.step_type, timestep.reward,
+                       timestep.discount, timestep.observation)
         if not np.isfinite(self._q).all():
             validation.check_all_finite('Q-values', self._q, f'{type(self).__name__}.train')
         return TrainingSummary(num_steps, int(self.steps.sum()) - before,
@@ -315,6 +364,8 @@ class _BatchedTabular:
 class BatchedQLearning(_BatchedTabular):
     """N Q-learners; learner i is `agents.tabular.QLearning(seed=seeds[i])`."""
 
+    _KERNEL = 'q_learning_step'
+
     def _act_first(self):
         return self._select(np.ones(self._num_learners, bool), self._columns(self._state))
 
@@ -336,6 +387,8 @@ class BatchedSARSA(_BatchedTabular):
 
     Defaults are SARSA's: epsilon decays from 0.1 to 0 over 1,000 steps.
     """
+
+    _KERNEL = 'sarsa_step'
 
     def __init__(self, environment_spec, num_learners: int, seeds=None,
                  step_size: float = 0.5, epsilon: float = 0.1,

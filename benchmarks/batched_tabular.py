@@ -5,12 +5,13 @@
 
 `BatchedQLearning` / `BatchedSARSA` (agents/batched_tabular.py, every
 learner bit-identical to the single agent with its seed) train N learners
-on a `BatchedGridWorld` of N copies of `simple`; beside them, in the same
-run, the single-learner `QLearning` / `SARSA` driven by gridlab's
-`EnvironmentLoop` on one GridWorld. A learner-step is one transition a
-learner learns from (restart steps of auto-reset copies are not counted).
-Medians over 5 repeats; the machine is shared by several developers, so
-figures move by tens of percent between runs.
+on a `BatchedGridWorld` of N copies of `simple`, on the compiled path (numba)
+and on the numpy path; beside them, in the same run, the single-learner
+`QLearning` / `SARSA` driven by gridlab's `EnvironmentLoop` on one GridWorld.
+A learner-step is one transition a learner learns from (restart steps of
+auto-reset copies are not counted). Medians over 5 repeats of the process's
+CPU time (one core); the machine is shared by several developers, so wall
+time also counts waiting for a core.
 """
 
 import argparse
@@ -25,21 +26,32 @@ from gridlab.loggers import NoOpLogger
 from gridlab.loop import EnvironmentLoop
 
 
-def batched_rate(agent_class, task, num_learners, batch_steps):
+def batched_rate(agent_class, task, num_learners, batch_steps, backend):
     env = BatchedGridWorld.from_task(task, num_learners, seed=0)
-    agent = agent_class(env.single_environment_spec(), num_learners, seeds=0)
-    agent.train(env, 5)  # Warm-up: the first reset and buffers.
+    agent = agent_class(env.single_environment_spec(), num_learners, seeds=0,
+                        backend=backend)
+    agent.train(env, 5)  # Warm-up: the first reset, buffers, compiled code.
+    start = time.process_time()
     summary = agent.train(env, batch_steps)
-    return summary.learner_steps / summary.seconds
+    return summary.learner_steps / (time.process_time() - start)
 
 
 def single_rate(agent_class, task, steps):
     env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task, seed=0))
     agent = agent_class(spec, seed=0)
     loop = EnvironmentLoop(env, agent, logger=NoOpLogger(), progress=False)
-    start = time.perf_counter()
+    start = time.process_time()
     loop.run(num_steps=steps)
-    return steps / (time.perf_counter() - start)
+    return steps / (time.process_time() - start)
+
+
+def compiled_backend():
+    """'numba' when it is installed, else None (the compiled rows are skipped)."""
+    try:
+        import numba  # noqa: F401 pylint: disable=import-outside-toplevel,unused-import
+    except ImportError:
+        return None
+    return 'numba'
 
 
 def main(argv=None):
@@ -48,11 +60,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else 5
     task = 'simple'
-    sizes = [30, 1024] if args.quick else [30, 1024, 4096, 16384]
+    sizes = [30, 1024] if args.quick else [30, 256, 1024, 4096, 16384]
+    backends = [b for b in (compiled_backend(), 'numpy') if b]
     learner_steps = 20_000 if args.quick else 4_000_000  # Per measurement, at most
     max_batch_steps = 3_000  # ... and at most this many batch steps.
-    print(f'{"agent":<34} {"learners":>9} {"learner-steps/s":>16}   (median of '
-          f'{repeats}, task {task})', flush=True)
+    print(f'{"agent":<40} {"learners":>9} {"learner-steps/s":>16}   (CPU clock, median '
+          f'of {repeats}, task {task})', flush=True)
+    if 'numba' not in backends:
+        print('numba is not installed (pip install .[fast]): numpy path only')
     rows = []
     for batched, single in ((BatchedQLearning, QLearning), (BatchedSARSA, SARSA)):
         rate = statistics.median(
@@ -60,14 +75,15 @@ def main(argv=None):
             for _ in range(repeats))
         label = f'{single.__name__} (EnvironmentLoop)'
         rows.append(dict(label=label, learners=1, steps_per_second=rate))
-        print(f'{label:<34} {1:>9} {rate:>16,.0f}', flush=True)
-        for n in sizes:
-            steps = max(20, min(learner_steps // n, max_batch_steps))
-            rate = statistics.median(batched_rate(batched, task, n, steps)
-                                     for _ in range(repeats))
-            label = f'{batched.__name__} x{n}'
-            rows.append(dict(label=label, learners=n, steps_per_second=rate))
-            print(f'{label:<34} {n:>9} {rate:>16,.0f}', flush=True)
+        print(f'{label:<40} {1:>9} {rate:>16,.0f}', flush=True)
+        for backend in backends:
+            for n in sizes:
+                steps = max(20, min(learner_steps // n, max_batch_steps))
+                rate = statistics.median(batched_rate(batched, task, n, steps, backend)
+                                         for _ in range(repeats))
+                label = f'{batched.__name__} ({backend}) x{n}'
+                rows.append(dict(label=label, learners=n, steps_per_second=rate))
+                print(f'{label:<40} {n:>9} {rate:>16,.0f}', flush=True)
     return rows
 
 

@@ -25,15 +25,21 @@ def single_run(agent_class, task, seed, transitions, **kwargs):
 
 # ------------------------------------------------------------ batched tabular
 
+BACKENDS = ['numpy', 'numba']
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
 @pytest.mark.parametrize('batched_class, single_class',
                          [(BatchedQLearning, QLearning), (BatchedSARSA, SARSA)])
 @pytest.mark.parametrize('task', ['simple', 'cliff'])
 def test_each_learner_is_bit_identical_to_the_single_agent(batched_class, single_class,
-                                                           task):
+                                                           task, backend):
     n = 4
     env = BatchedGridWorld.from_task(task, n, seed=0)
-    # A small block makes the random words refill many times.
-    agent = batched_class(env.single_environment_spec(), n, seeds=range(n), block=16)
+    # A small block makes the numpy path's random words refill many times.
+    agent = batched_class(env.single_environment_spec(), n, seeds=range(n), block=16,
+                          backend=backend)
+    assert agent.backend == backend
     agent.train(env, 1_000)
     agent.train(env, 500)  # Training resumes where it stopped.
     for i in range(n):
@@ -45,16 +51,35 @@ def test_each_learner_is_bit_identical_to_the_single_agent(batched_class, single
     np.testing.assert_array_equal(agent.q_tables[2], agent.q_table(2))
 
 
-def test_learners_with_other_hyperparameters_stay_identical():
+@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('batched_class, single_class',
+                         [(BatchedQLearning, QLearning), (BatchedSARSA, SARSA)])
+def test_learners_with_other_hyperparameters_stay_identical(batched_class, single_class,
+                                                            backend):
     env = BatchedGridWorld.from_task('obstacle', 3, seed=0)
     settings = dict(step_size=0.3, epsilon=0.5, final_epsilon=0.05, decay_steps=300,
                     initial_value=0., discount=0.95)
-    agent = BatchedQLearning(env.single_environment_spec(), 3, seeds=[7, 11, 13],
-                             **settings)
+    agent = batched_class(env.single_environment_spec(), 3, seeds=[7, 11, 13],
+                          backend=backend, **settings)
     agent.train(env, 800)
     for i, seed in enumerate([7, 11, 13]):
-        expected = single_run(QLearning, 'obstacle', seed, int(agent.steps[i]), **settings)
+        expected = single_run(single_class, 'obstacle', seed, int(agent.steps[i]),
+                              **settings)
         np.testing.assert_array_equal(agent.q_table(i), expected)
+
+
+def test_compiled_and_numpy_paths_agree_on_many_learners():
+    """Many seeds at once, with slips, a new goal every episode and truncations."""
+    task = dict(task='simple', num_envs=64, seed=3, slip_probability=0.2,
+                randomize_goals=True, max_episode_length=30)
+    env_a, env_b = BatchedGridWorld.from_task(**task), BatchedGridWorld.from_task(**task)
+    spec = env_a.single_environment_spec()
+    compiled = BatchedSARSA(spec, 64, seeds=100, backend='numba', epsilon=0.3)
+    plain = BatchedSARSA(spec, 64, seeds=100, backend='numpy', epsilon=0.3)
+    compiled.train(env_a, 3_000)
+    plain.train(env_b, 3_000)
+    np.testing.assert_array_equal(compiled.steps, plain.steps)
+    np.testing.assert_array_equal(compiled.q_tables, plain.q_tables)
 
 
 def test_streams_draw_what_numpy_draws():
@@ -83,6 +108,9 @@ def test_batched_tabular_refuses_bad_input():
         BatchedQLearning(spec, 3, seeds=[1, 2])
     with pytest.raises(ValueError, match='num_learners'):
         BatchedQLearning(spec, 0)
+    with pytest.raises(ValueError, match="backend must be 'auto', 'numba' or 'numpy', "
+                                         "got 'jax'"):
+        BatchedQLearning(spec, 3, backend='jax')
     with pytest.raises(ValueError, match='4 learners'):
         BatchedQLearning(spec, 4, seeds=0).train(env, 10)
     with pytest.raises(ValueError, match='learner must be in'):
