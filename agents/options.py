@@ -21,6 +21,10 @@ every option whose policy would also have taken a in s:
 
 so one trip teaches the values of several options at once, including
 options it never executed.
+
+`gridlab train --agent smdp-q-learning --task four_rooms` (or
+intra-option-q-learning) builds the primitives plus the layout's hallway
+options from the task (`hallway_arguments`).
 """
 
 import abc
@@ -30,12 +34,27 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
+from gridlab import options as options_lib
+from gridlab.checkpoints import Checkpointing
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        random_argmax)
 from agents.common.observations import state_index
 
 
-class _OptionAgent(ExploresEpsilonGreedily, gridlab.Actor):
+def hallway_arguments(environment) -> dict:
+    """{'options': the primitive actions plus the hallway options} of a GridWorld.
+
+    How the command line builds an option agent for a task.
+    """
+    if not hasattr(environment, 'walls'):
+        raise ValueError(f'hallway options are drawn from a GridWorld layout, got '
+                         f'{type(environment).__name__}')
+    num_states = int(np.prod(environment.walls.shape))
+    return {'options': (options_lib.primitive_options(num_states)
+                        + options_lib.hallway_options(environment))}
+
+
+class _OptionAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     """Table Q(s, o), call-and-return execution and epsilon-greedy choice."""
 
     def __init__(self,
@@ -91,7 +110,7 @@ class _OptionAgent(ExploresEpsilonGreedily, gridlab.Actor):
         self._explorer = EpsilonGreedyExplorer(len(options), epsilon, final_epsilon,
                                                decay_steps, seed=seed)
         self._option = None  # The option being executed, or None.
-        self._state = None  # The state the last primitive action was taken in.
+        self._acting_state = None  # The state the last primitive action was taken in.
         self.last_loss = 0.
 
     @property
@@ -127,19 +146,23 @@ class _OptionAgent(ExploresEpsilonGreedily, gridlab.Actor):
 
     def select_action(self, observation) -> int:
         s = self._index(observation)
-        if self._option is None:
+        # Acting greedily (as in evaluation, where nothing is observed and so
+        # no termination is drawn) the agent picks the best option afresh at
+        # every step: Sutton, Precup and Singh's interruption, which follows
+        # greedy_option_policy and is never worse than waiting for the end.
+        if self._option is None or self.greedy:
             self._option = self._choose_option(s)
             self._started(s)
-        self._state = s
+        self._acting_state = s
         return int(self._policies[s, self._option])
 
     def observe_first(self, timestep) -> None:
-        self._option, self._state = None, None
+        self._option, self._acting_state = None, None
         self._index(timestep.observation)
         self._episode_start()
 
     def observe(self, action, next_timestep) -> None:
-        if self._state is None:
+        if self._acting_state is None:
             raise ValueError('observe() before select_action(): start each episode '
                              'with observe_first(timestep), then act')
         next_state = self._index(next_timestep.observation)
@@ -148,13 +171,27 @@ class _OptionAgent(ExploresEpsilonGreedily, gridlab.Actor):
         ends = next_timestep.last()
         option = self._option
         stops = ends or self._explorer.rng.random() < self._beta[next_state, option]
-        self._learn_step(self._state, int(action), reward, d, next_state, ends, stops)
+        self._learn_step(self._acting_state, int(action), reward, d, next_state, ends, stops)
         if stops:
             self._option = None
         self._explorer.step()
 
     def update(self, wait: bool = False) -> None:
         """Learning happens in `observe`: each rule knows when it has a target."""
+
+    def _state(self) -> dict:
+        # Between episodes, as checkpoints are taken: no option is running.
+        return {'q': self._q.tolist(), 'explorer': self._explorer.state_dict()}
+
+    def _load_state(self, state: dict) -> None:
+        q = np.asarray(state['q'], dtype=np.float64)
+        if q.shape != self._q.shape:
+            raise ValueError(f'a Q-table of shape {q.shape}; this agent has '
+                             f'{self._q.shape} (states, options)')
+        explorer = EpsilonGreedyExplorer(self._q.shape[1])
+        explorer.load_state_dict(state['explorer'])
+        self._q, self._explorer = q, explorer
+        self._option, self._acting_state = None, None
 
     def _started(self, s: int) -> None:
         """Called when an option starts in state s."""

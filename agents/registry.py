@@ -53,6 +53,16 @@ _AGENTS = {
         'agents.random_search:ParameterisedPolicySearch', ObservationType.STATE_INDEX,
         episodes=2_000, accepts=_INDEX,
         description='policies drawn from softmax(theta), theta moved toward good ones'),
+    'smdp-q-learning': AgentEntry(
+        'agents.options:SMDPQLearning', ObservationType.STATE_INDEX, steps=20_000,
+        accepts=_INDEX, logs_loss=False,
+        environment_arguments='agents.options:hallway_arguments',
+        description='SMDP Q-learning over primitives + hallway options'),
+    'intra-option-q-learning': AgentEntry(
+        'agents.options:IntraOptionQLearning', ObservationType.STATE_INDEX, steps=20_000,
+        accepts=_INDEX, logs_loss=False,
+        environment_arguments='agents.options:hallway_arguments',
+        description='intra-option Q-learning over primitives + hallway options'),
     'ppo': AgentEntry('agents.ppo:PPO', ObservationType.STATE_INDEX, steps=100_000,
                       description='PPO: clipped surrogate, GAE, minibatch epochs'),
 }

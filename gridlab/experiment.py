@@ -502,6 +502,7 @@ class _Run:
         self.environment, spec = setup_environment(environment)
         try:
             self.actor = settings['entry'].make(spec, seed=seed, device=device,
+                                                environment=environment,
                                                 **settings['hyperparameters'])
         except (ValueError, TypeError) as error:  # A device not here, a bad value.
             raise ExperimentError(f'{summary["config"]["agent"]} on {task}: '
@@ -980,13 +981,13 @@ def load_run(run_dir, device: Optional[str] = None):
         else config.get('observation'),
         steps=config.get('steps'), episodes=config.get('episodes'),
         hyperparameters=config.get('hyperparameters'))
-    environment, spec = setup_environment(make_environment(
-        config['task'], settings['observation'], config['seed'],
-        config.get('environment_discount')))
+    made = make_environment(config['task'], settings['observation'], config['seed'],
+                            config.get('environment_discount'))
+    environment, spec = setup_environment(made)
     try:
         actor = settings['entry'].make(spec, seed=config['seed'],
                                        device=device or config.get('device', 'cpu'),
-                                       **settings['hyperparameters'])
+                                       environment=made, **settings['hyperparameters'])
         actor.restore(run / 'agent.pt')
     except (ValueError, TypeError, FileNotFoundError) as error:
         raise ExperimentError(str(error)) from None

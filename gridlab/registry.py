@@ -44,6 +44,10 @@ class AgentEntry:
       logs_loss: show its `last_loss` (a network's loss) on the training
         line; False for agents whose "loss" says little there, such as a
         table's squared TD error (episodes.csv keeps it either way).
+      environment_arguments: for agents built from more than the specs
+        (options drawn from a layout, say): the import path of a function
+        `f(environment) -> dict` of constructor arguments, called on the
+        environment the agent will train on.
     """
     target: Union[str, type]
     observation: ObservationType = ObservationType.STATE_INDEX
@@ -53,6 +57,7 @@ class AgentEntry:
     description: str = ''
     tuned: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     logs_loss: bool = True
+    environment_arguments: Optional[str] = None
 
     def load(self) -> type:
         """The agent class."""
@@ -67,9 +72,10 @@ class AgentEntry:
         return self.episodes, self.steps
 
     def make(self, environment_spec, seed: Optional[int] = None,
-             device: Optional[str] = None, **hyperparameters) -> Actor:
+             device: Optional[str] = None, environment=None, **hyperparameters) -> Actor:
         """Builds the agent; `seed` and `device` go only where accepted.
 
+        `environment` is needed by agents with `environment_arguments`.
         Raises ValueError naming any hyperparameter the class does not take.
         """
         cls = self.load()
@@ -80,6 +86,15 @@ class AgentEntry:
                 f'{cls.__name__} has no argument {", ".join(map(repr, unknown))}; '
                 f'it takes {", ".join(parameters) or "no arguments"}')
         kwargs = dict(hyperparameters)
+        if self.environment_arguments is not None:
+            if environment is None:
+                raise ValueError(f'{cls.__name__} is built from its environment: pass '
+                                 f'environment= to make()')
+            arguments_of = _import(self.environment_arguments, 'environment_arguments')
+            if not callable(arguments_of):
+                raise ValueError(f'environment_arguments {self.environment_arguments!r} '
+                                 f'is not a function')
+            kwargs = {**arguments_of(environment), **kwargs}
         if 'seed' in parameters:
             kwargs.setdefault('seed', seed)
         if device is not None and 'device' in parameters:
@@ -107,18 +122,24 @@ def constructor_parameters(cls: type) -> Dict[str, inspect.Parameter]:
     return parameters
 
 
-def import_class(path: str) -> type:
-    """The Actor class at 'package.module:Class', or a ValueError saying why not."""
+def _import(path: str, what: str):
+    """The object at 'package.module:name', or a ValueError saying why not."""
     module_name, _, name = path.partition(':')
     if not module_name or not name:
-        raise ValueError(f'agent {path!r}: expected a registered name or '
+        raise ValueError(f'{what} {path!r}: expected a registered name or '
                          "'package.module:Class'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ValueError(f'agent {path!r}: cannot import {module_name!r} '
+        raise ValueError(f'{what} {path!r}: cannot import {module_name!r} '
                          f'({error})') from None
-    cls = getattr(module, name, None)
+    return getattr(module, name, None)
+
+
+def import_class(path: str) -> type:
+    """The Actor class at 'package.module:Class', or a ValueError saying why not."""
+    cls = _import(path, 'agent')
+    module_name, _, name = path.partition(':')
     if not (isinstance(cls, type) and issubclass(cls, Actor)):
         raise ValueError(f'agent {path!r}: {name!r} in {module_name!r} is not a '
                          'gridlab.Actor subclass')

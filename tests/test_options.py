@@ -5,6 +5,7 @@ import pytest
 
 import gridlab
 from agents.options import IntraOptionQLearning, SMDPQLearning
+from gridlab import experiment
 from gridlab import options as options_lib
 from gridlab.loop import EnvironmentLoop
 
@@ -219,3 +220,58 @@ def test_option_learners_find_the_optimal_route_to_a_hallway_goal(agent_class):
     agent = agent_class(spec, options, step_size=1., initial_value=0., seed=1)
     steps = steps_to_optimal(environment, agent, option_model, max_steps=5_000)
     assert steps is not None
+
+
+# ------------------------------------------------------- from the command line
+
+@pytest.mark.parametrize('agent', ['smdp-q-learning', 'intra-option-q-learning'])
+def test_option_agents_train_from_the_registry_and_reach_the_goal(agent, tmp_path):
+    result = gridlab.run_experiment(agent, 'four_rooms', tmp_path / 'run', seed=0,
+                                    verbose=False, video=False)
+    evaluation = result.summary['evaluation']
+    # four_rooms pays 10 at the goal; walls cost 5: only a route to it scores 10.
+    assert evaluation['mean_return'] == 10.
+    assert evaluation['success_rate'] == 1.
+    # The checkpoint holds the learned table: the restored agent walks there too.
+    environment, restored, _ = experiment.load_run(tmp_path / 'run')
+    timestep, total = environment.reset(), 0.
+    with gridlab.evaluation_mode(restored):
+        while not timestep.last():
+            timestep = environment.step(restored.select_action(timestep.observation))
+            total += timestep.reward
+    assert total == 10.
+
+
+def test_greedy_acting_follows_the_greedy_option_policy(four_rooms):
+    options = (options_lib.primitive_options(four_rooms.walls.size)
+               + options_lib.hallway_options(four_rooms))
+    env, spec = gridlab.setup_environment(
+        gridlab.build_gridworld_task('four_rooms', seed=0))
+    agent = SMDPQLearning(spec, options, seed=0, initial_value=0.)
+    agent._q = np.random.default_rng(0).random(agent._q.shape)  # no ties
+    policy = agent.greedy_option_policy()
+    timestep = env.reset()
+    agent.observe_first(timestep)
+    with gridlab.evaluation_mode(agent):
+        for _ in range(30):  # No observe(): as in evaluation.
+            s = int(timestep.observation)
+            action = agent.select_action(timestep.observation)
+            assert action == options[policy[s]].policy[s]
+            timestep = env.step(action)
+            if timestep.last():
+                break
+
+
+def test_option_agents_need_a_gridworld_and_a_matching_checkpoint(tmp_path, four_rooms):
+    with pytest.raises(experiment.ExperimentError, match='GridWorld layout'):
+        gridlab.run_experiment('smdp-q-learning', 'CartPole-v1', tmp_path / 'cart',
+                               steps=10, verbose=False, video=False)
+    spec = gridlab.setup_environment(four_rooms)[1]
+    primitives = options_lib.primitive_options(four_rooms.walls.size)
+    small = SMDPQLearning(spec, primitives, seed=0)
+    small.save(tmp_path / 'small.pt')
+    large = SMDPQLearning(spec, primitives + options_lib.hallway_options(four_rooms), seed=0)
+    before = large.q_table
+    with pytest.raises(ValueError, match='states, options'):
+        large.restore(tmp_path / 'small.pt')
+    np.testing.assert_array_equal(large.q_table, before)
