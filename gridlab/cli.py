@@ -227,14 +227,24 @@ def show_task(args) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}')
-    return value
+def _argument(convert, accepts, expected: str):
+    """An argparse type: `convert(text)`, refused in one line unless `accepts` it."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f'expected {expected}, got {text!r}')
+        return value
+    return parse
+
+
+_positive = _argument(int, lambda value: value >= 1, 'a positive integer')
+_seconds = _argument(float, lambda value: 0. <= value < float('inf'),
+                     'a number of seconds >= 0')
+_seed = _argument(int, lambda value: value >= 0, 'a non-negative integer seed')
+_unit_interval = _argument(float, lambda value: 0. <= value <= 1., 'a number in [0, 1]')
 
 
 class _Parser(argparse.ArgumentParser):
@@ -242,37 +252,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
-
-
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.
-    if not 0. <= value <= 1.:
-        raise argparse.ArgumentTypeError(f'expected a number in [0, 1], got {text!r}')
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.
-    if not 0. <= value < float('inf'):
-        raise argparse.ArgumentTypeError(f'expected a number of seconds >= 0, got {text!r}')
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f'expected a non-negative integer seed, got {text!r}')
-    return value
 
 
 def _train_epilog() -> str:
