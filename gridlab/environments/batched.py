@@ -37,6 +37,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
+from gridlab import rendering
 from gridlab.environments.actions import NUM_ACTIONS
 from gridlab.environments.gridworld import GridWorld, ObservationType
 from gridlab.specs import EnvironmentSpec
@@ -102,7 +103,7 @@ class BatchedGridWorld:
         self._rng = np.random.default_rng(seed)
         self._observation_type = environment.observation_type
         self._max_episode_length = environment.max_episode_length
-        self._slip = float(environment._slip_probability)  # pylint: disable=protected-access
+        self._slip = environment.slip_probability
         self._shape = h, w = tuple(environment.shape)
         self._num_states = s = h * w
         self._start = int(np.ravel_multi_index(environment.start_state, self._shape))
@@ -156,7 +157,7 @@ class BatchedGridWorld:
         accepts (free, not a cliff, reachable, not the start), which is the
         set GridWorld draws from.
         """
-        if not environment._randomize_goals:  # pylint: disable=protected-access
+        if not environment.randomize_goals:
             return np.array([np.ravel_multi_index(environment.goal_state, self._shape)])
         probe = copy.deepcopy(environment)
         goals = []
@@ -290,9 +291,8 @@ class BatchedGridWorld:
         copy: everything is fancy indexing, with no loop over copies.
         """
         s, w = self._num_states, self._shape[1]
-        single = copy.deepcopy(environment)
-        c = single._pixels_per_cell  # pylint: disable=protected-access
-        renderer = single._renderer(c)  # pylint: disable=protected-access
+        c = environment.pixels_per_cell
+        renderer = rendering.GridRenderer(environment.walls, environment.cliffs, c)
         height, width, _ = renderer.shape
         cells = [divmod(i, w) for i in range(s)]
 

@@ -289,6 +289,20 @@ class GridWorld(base.Environment):
         return self._max_episode_length
 
     @property
+    def slip_probability(self) -> float:
+        return float(self._slip_probability)
+
+    @property
+    def randomize_goals(self) -> bool:
+        """Whether each episode draws a new goal."""
+        return bool(self._randomize_goals)
+
+    @property
+    def pixels_per_cell(self) -> int:
+        """The side of a cell in RGB observations, in pixels."""
+        return self._pixels_per_cell
+
+    @property
     def state(self) -> Cell:
         """The agent's (y, x)."""
         return self._cell(self._state_index)
