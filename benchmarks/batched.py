@@ -12,7 +12,8 @@ every copy's step. Two clocks: wall time, and the process's CPU time (numpy
 runs on one core, so CPU time is one core's work; on a machine shared with
 other jobs the wall clock also counts time spent waiting for a core, and the
 CPU clock is the steadier figure of the two). Peak memory is what numpy
-allocated (tracemalloc) while building the batch and stepping it.
+allocated (tracemalloc) while building the batch and stepping it, in a run
+apart from the timed ones.
 """
 
 import argparse
@@ -76,27 +77,35 @@ def sync_vector_env(num_envs: int, num_steps: int, seeds):
 
 
 def batched(num_envs: int, observation_type, env_steps: int, seeds):
-    """(wall rate, cpu rate, peak MiB) of a BatchedGridWorld."""
-    peaks = []
+    """(wall rate, cpu rate, peak MiB) of a BatchedGridWorld.
 
-    def run(seed):
-        tracemalloc.start()
+    Peak memory is measured in a run of its own: tracemalloc slows every
+    allocation, which would count against the timed runs.
+    """
+    def make(seed):
         env = BatchedGridWorld.from_task(TASK, num_envs, seed=seed,
                                          observation_type=observation_type)
         pool = np.random.default_rng(seed).integers(0, 4, (16, num_envs)).astype(np.int32)
-        steps = min(20_000, max(10, env_steps // num_envs))
         env.reset()
-        step = env.step
+        return env.step, pool
+
+    def run(seed):
+        step, pool = make(seed)
+        steps = min(20_000, max(10, env_steps // num_envs))
 
         def loop():
             for i in range(steps):
                 step(pool[i & 15])
         wall, cpu = _clocked(loop)
-        peaks.append(tracemalloc.get_traced_memory()[1] / 2 ** 20)
-        tracemalloc.stop()
         return steps * num_envs, wall, cpu
     wall, cpu = _median_rates(run, seeds)
-    return wall, cpu, statistics.median(peaks)
+    tracemalloc.start()
+    step, pool = make(0)
+    for i in range(32):
+        step(pool[i & 15])
+    peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+    tracemalloc.stop()
+    return wall, cpu, peak
 
 
 def main(argv=None):
