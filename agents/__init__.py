@@ -19,6 +19,8 @@ import importlib
 
 _CLASSES = {
     'ActorCriticAgent': 'agents.actor_critic',
+    'BatchedQLearning': 'agents.batched_tabular',
+    'BatchedSARSA': 'agents.batched_tabular',
     'DQN': 'agents.dqn',
     'EpsilonGreedy': 'agents.bandits',
     'GradientBandit': 'agents.bandits',
