@@ -23,7 +23,8 @@ from torch import nn
 
 import gridlab
 from agents.common import networks
-from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
+from agents.common.exploration import (CountBasedExploration, EpsilonGreedyExplorer,
+                                       ExploresEpsilonGreedily)
 from agents.common.torch_utils import check_observation, resolve_device, seeded
 from gridlab import validation
 from gridlab.checkpoints import Checkpointing
@@ -58,7 +59,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  max_grad_norm: Optional[float] = None,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None,
-                 network: Optional[nn.Module] = None):
+                 network: Optional[nn.Module] = None,
+                 exploration_bonus: float = 0.,
+                 bonus_discount: float = 0.99):
         """Builds the agent.
 
         Args:
@@ -85,6 +88,17 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
           max_grad_norm: clip the gradient's norm to this, if given.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the network's initial weights, exploration and replay.
+          exploration_bonus: c > 0 turns on count-based exploration (off by
+            default). Each distinct observation is a state (its bytes are the
+            key, so this suits environments with few distinct observations,
+            such as a GridWorld's); `CountBasedExploration` learns exploration
+            values E(s, a) from the counts of every transition, and the agent
+            acts epsilon-greedily on Q + E while training: toward pairs it has
+            not tried, and the far parts of a task. E never enters the network
+            or its targets (Q-learning stays off-policy and learns Q*), and
+            greedy (evaluation) actions and `q_values` are Q's alone.
+          bonus_discount: E's discount; near 1 so that untried pairs far away
+            still pull the agent toward them.
         """
         actions = environment_spec.actions
         if not hasattr(actions, 'num_values'):
@@ -133,6 +147,28 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                                                decay_steps, seed=explorer_seed)
         self._learner_steps = 0
         self.last_loss = 0.
+        bonus = validation.check_nonnegative('exploration_bonus', exploration_bonus)
+        bonus_discount = validation.check_in_range('bonus_discount', bonus_discount,
+                                                   0., 1., high_open=True)
+        self._exploration = (CountBasedExploration(self._num_actions, bonus, bonus_discount)
+                             if bonus else None)
+        self._last_observation = None  # Only tracked with a bonus.
+
+    @staticmethod
+    def _state_key(observation) -> bytes:
+        return np.ascontiguousarray(observation).tobytes()
+
+    def _behaviour_values(self, q: np.ndarray, observation) -> np.ndarray:
+        """What exploring acts on: Q, plus E with an exploration bonus."""
+        if self._exploration is None:
+            return q
+        return q + self._exploration.values(self._state_key(observation))
+
+    def _observe_exploration(self, observation, action, timestep) -> None:
+        self._exploration.observe(
+            self._state_key(observation), int(action),
+            self._state_key(timestep.observation),
+            bootstrap=float(timestep.discount) * self.discount > 0.)
 
     def _network_options(self) -> dict:
         """Extra arguments for the default network (DQN adds `dueling`)."""
@@ -156,6 +192,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
 
     def select_action(self, observation) -> int:
         array = check_observation(observation, self._observation_spec)
+        if self._exploration is not None and not self.greedy:
+            return self._explorer.select(
+                lambda: self._behaviour_values(self._q_values(array), array))
         # The network runs only when the agent acts greedily.
         return self._explorer.select(lambda: self._q_values(array), greedy=self.greedy)
 
@@ -181,7 +220,8 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                     q = self._q_network(torch.as_tensor(
                         batch, dtype=torch.float32, device=self._device)).cpu().numpy()
                 validation.check_all_finite('Q-values', q, f'{type(self).__name__}.select_actions')
-            actions[i] = self._explorer.argmax(q[i])
+            values = q[i] if self.greedy else self._behaviour_values(q[i], batch[i])
+            actions[i] = self._explorer.argmax(values)
         return actions
 
     def train(self, environment, num_steps: int,
@@ -214,6 +254,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                 self._replay.add(actions[i], dm_env.TimeStep(
                     dm_env.StepType(int(step_types[i])), timestep.reward[i],
                     timestep.discount[i], timestep.observation[i]))
+                if self._exploration is not None:
+                    self._observe_exploration(observations[i], actions[i], dm_env.TimeStep(
+                        None, None, timestep.discount[i], timestep.observation[i]))
                 self._explorer.step()
                 transitions += 1
                 pending += 1
@@ -232,9 +275,17 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     def observe_first(self, timestep) -> None:
         check_observation(timestep.observation, self._observation_spec)
         self._replay.add_first(timestep)
+        if self._exploration is not None:
+            self._last_observation = np.array(timestep.observation)
 
     def observe(self, action, next_timestep) -> None:
         self._replay.add(action, next_timestep)
+        if self._exploration is not None:
+            if self._last_observation is None:
+                raise ValueError('observe() before observe_first(): start each '
+                                 'episode with observe_first(timestep)')
+            self._observe_exploration(self._last_observation, action, next_timestep)
+            self._last_observation = np.array(next_timestep.observation)
         self._explorer.step()
 
     def _bootstrap(self, next_states: torch.Tensor) -> torch.Tensor:
@@ -280,10 +331,17 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         return {'q_network': self._q_network.state_dict(),
                 'optimizer': self._optimizer.state_dict(),
                 'explorer': self._explorer.state_dict(),
-                'learner_steps': self._learner_steps}
+                'learner_steps': self._learner_steps,
+                **({'exploration': self._exploration.state_dict()}
+                   if self._exploration is not None else {})}
 
     def _load_state(self, state: dict) -> None:
         self._q_network.load_state_dict(state['q_network'])
         self._optimizer.load_state_dict(state['optimizer'])
         self._explorer.load_state_dict(state['explorer'])
         self._learner_steps = state['learner_steps']
+        if self._exploration is not None:
+            if 'exploration' not in state:
+                raise ValueError('this checkpoint has no exploration values; the agent '
+                                 'was built with exploration_bonus > 0')
+            self._exploration.load_state_dict(state['exploration'])

@@ -156,3 +156,60 @@ def test_sarsa_bootstraps_at_truncation_and_not_at_termination():
     agent.observe(2, env.step(2))
     agent.update()
     assert agent.q_values(first.observation)[2] == pytest.approx(10.)
+
+
+# SARSA with the exploration bonus: exploring starts that the counts pick. ---------
+
+def test_sarsa_with_the_bonus_learns_nothing_into_q_while_travelling():
+    # A start probability this small never fires: every step is travelling,
+    # which trains the exploration values E but leaves Q at its start.
+    env, spec = spec_for(seed=0)
+    agent = SARSA(spec, seed=0, exploration_bonus=10., step_size=1.,
+                  start_probability=1e-12)
+    gridlab.run_loop(env, agent, num_steps=500, progress=False,
+                     logger=gridlab.NoOpLogger())
+    np.testing.assert_array_equal(agent.q_table, np.full_like(agent.q_table, 10.))
+    assert agent._counts.sum() == 500
+    # Travelling heads for untried pairs: in 500 steps it tries most of them.
+    free = env.decision_cells().sum() * 4
+    assert (agent._counts > 0).sum() > 0.8 * free
+
+
+def test_sarsa_with_the_bonus_bootstraps_on_the_policy_action_it_then_takes():
+    # Start probability 1 and no travelling again: after the first step the
+    # agent follows its policy, and each update bootstraps on the action it
+    # then takes (rewards 0, discount 1, full steps: Q(s, a) = Q(s', a')).
+    _, spec = spec_for()
+    agent = SARSA(spec, step_size=1., epsilon=0.5, final_epsilon=0.5, initial_value=0.,
+                  seed=1, exploration_bonus=1., start_probability=1.,
+                  travel_probability=0.)
+    agent._q[5] = [1., 4., 2., 0.]
+    for _ in range(20):
+        agent.observe_first(dm_env.restart(np.int32(3)))
+        agent.observe(2, dm_env.transition(0., np.int32(5), discount=1.))
+        agent.update()
+        next_action = agent.select_action(np.int32(5))
+        assert agent.q_table[3, 2] == agent.q_table[5, next_action]
+
+
+def test_sarsa_bonus_arguments_are_checked():
+    _, spec = spec_for()
+    with pytest.raises(ValueError, match='start_probability'):
+        SARSA(spec, start_probability=0.)
+    with pytest.raises(ValueError, match='travel_probability'):
+        SARSA(spec, travel_probability=1.5)
+    with pytest.raises(ValueError, match='bonus_discount'):
+        SARSA(spec, exploration_bonus=1., bonus_discount=1.)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('task', ['simple', 'obstacle', 'random_goal', 'cliff', 'four_rooms'])
+def test_sarsa_with_the_bonus_becomes_optimal_on_every_cell_from_the_fixed_start(task):
+    # The settings of benchmarks/exploration.py; no exploring starts from the
+    # environment: the agent starts every episode at the task's start.
+    for seed in range(5):
+        env, spec = spec_for(task, seed=seed)
+        agent = SARSA(spec, seed=seed, exploration_bonus=10., step_size=1.)
+        result = gridlab.train_until_optimal(env, agent, max_steps=100_000,
+                                             check_every=2_000)
+        assert result.solved, (task, seed, result)

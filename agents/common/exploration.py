@@ -102,3 +102,79 @@ class ExploresEpsilonGreedily:
         self._explorer.epsilon = value
 
     _epsilon = epsilon
+
+
+class CountBasedExploration:
+    """Exploration values E(s, a) from visit counts, kept apart from Q.
+
+    States are any hashable keys (a state index, an observation's bytes).
+    Each observed transition counts its pair, N(s, a) += 1, and E learns by
+    Q-learning the discounted sum of the bonuses c / sqrt(N) that acting
+    from (s, a) leads to:
+
+        E(s, a) += step_size * (c / sqrt(N(s, a)) + d * max_b E(s', b) - E(s, a))
+
+    with d = `discount`, or 0 after a termination. An agent explores by
+    acting on Q + E, so rarely tried pairs and the paths toward them look
+    better than they are; E never enters Q. Pairs never tried start at
+    `initial_value` (by default c / (1 - discount), the most E can be), so
+    the agent heads for what it has not tried yet.
+    """
+
+    def __init__(self, num_actions: int, bonus: float, discount: float = 0.99,
+                 step_size: float = 1., initial_value: Optional[float] = None):
+        self.num_actions = validation.check_positive_int('num_actions', num_actions)
+        self.bonus = validation.check_positive('exploration_bonus', bonus)
+        self.discount = validation.check_in_range('bonus_discount', discount, 0., 1.,
+                                                  high_open=True)
+        self.step_size = validation.check_in_range('step_size', step_size, 0., 1.,
+                                                   low_open=True)
+        if initial_value is None:
+            initial_value = self.bonus / (1. - self.discount)
+        self.initial_value = validation.check_finite('initial_value', initial_value)
+        self._counts = {}  # key -> N(key, .), float64 (A,)
+        self._values = {}  # key -> E(key, .), float64 (A,)
+
+    def __len__(self) -> int:
+        """How many states have been seen."""
+        return len(self._values)
+
+    def values(self, key) -> np.ndarray:
+        """E(key, .) (read-only: a fresh row for an unseen state)."""
+        row = self._values.get(key)
+        if row is None:
+            return np.full(self.num_actions, self.initial_value)
+        return row
+
+    def counts(self, key) -> np.ndarray:
+        row = self._counts.get(key)
+        return np.zeros(self.num_actions) if row is None else row.copy()
+
+    def observe(self, key, action: int, next_key, bootstrap: bool) -> None:
+        """Counts (key, action) and moves E(key, action) toward its target."""
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._counts[key] = np.zeros(self.num_actions)
+            self._values[key] = np.full(self.num_actions, self.initial_value)
+        counts[action] += 1.
+        target = self.bonus / np.sqrt(counts[action])
+        if bootstrap:
+            target += self.discount * self.values(next_key).max()
+        row = self._values[key]
+        row[action] += self.step_size * (target - row[action])
+
+    def state_dict(self) -> dict:
+        keys = list(self._values)
+        return {'keys': keys,
+                'counts': [self._counts[k].tolist() for k in keys],
+                'values': [self._values[k].tolist() for k in keys]}
+
+    def load_state_dict(self, state: dict) -> None:
+        counts = np.asarray(state['counts'], np.float64).reshape(-1, self.num_actions)
+        values = np.asarray(state['values'], np.float64).reshape(-1, self.num_actions)
+        keys = list(state['keys'])
+        if not len(keys) == len(counts) == len(values):
+            raise ValueError(f'exploration state: {len(keys)} keys, {len(counts)} count '
+                             f'rows and {len(values)} value rows; expected equal numbers')
+        self._counts = {k: c.copy() for k, c in zip(keys, counts)}
+        self._values = {k: v.copy() for k, v in zip(keys, values)}

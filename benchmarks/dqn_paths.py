@@ -1,0 +1,110 @@
+"""DQN from each task's fixed start: does its greedy policy walk a shortest path?
+
+    python benchmarks/dqn_paths.py            # full run (tens of minutes)
+    python benchmarks/dqn_paths.py --quick    # a smoke run (used by the tests)
+
+DQN learns from GRID observations on `four_rooms`, `cliff` and `maze`, from
+the task's fixed start (no exploring starts), collecting from N copies of a
+`BatchedGridWorld` through `DQN.train`. Every `--check-every` environment
+steps its greedy policy is judged: solved when the greedy return from the
+start equals max_a Q*(start, a) (`gridlab.judging.greedy_return_from_start`
+against value iteration at the agent's effective discount), i.e. the greedy
+episode is a shortest path.
+
+Two configurations: DQN at its defaults (one copy, which is the run loop's
+training exactly), and DQN with the count-based exploration option
+(`exploration_bonus`, see agents/nfq.py) collecting from several copies.
+Each row: seeds solved, median environment steps (an unsolved seed counts
+its whole budget), and median training seconds on two clocks, process CPU
+time and wall time (the judging is excluded from both). The machine is
+shared, so seconds are noisy; steps are deterministic for a seed.
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import gridlab
+from agents.dqn import DQN
+from gridlab import judging
+from gridlab.environments.batched import BatchedGridWorld
+
+TASKS = ('four_rooms', 'cliff', 'maze')
+OBSERVATION = gridlab.ObservationType.GRID
+
+# name: (copies collected from at once, DQN arguments)
+CONFIGURATIONS = {
+    'default': (1, {}),
+    # A strong bonus (the goal pays 10) with E's long horizon pulls the agent
+    # to the far side of the maze; epsilon low, since the bonus explores.
+    'bonus': (8, dict(exploration_bonus=1., epsilon=0.1)),
+}
+
+
+def train_until_shortest_path(task, seed, num_envs, settings, budget, check_every):
+    """Trains one DQN; returns solved, steps, CPU and wall seconds of training."""
+    environment = BatchedGridWorld.from_task(task, num_envs, seed=seed,
+                                             observation_type=OBSERVATION)
+    judge_env = environment.environment
+    agent = DQN(environment.single_environment_spec(), seed=seed, **settings)
+    q_star = judging.optimal_q_values(judge_env, gridlab.agent_discount(agent))
+    best = float(np.nanmax(q_star[judge_env.start_state]))
+    steps, cpu, wall = 0, 0., 0.
+    batch_steps = max(1, check_every // num_envs)
+    while steps < budget:
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        summary = agent.train(environment, min(batch_steps, -(-(budget - steps) // num_envs)))
+        cpu += time.process_time() - cpu_start
+        wall += time.perf_counter() - wall_start
+        steps += summary.transitions
+        achieved = judging.greedy_return_from_start(judge_env, agent)
+        if achieved >= best - 1e-4 * max(1., abs(best)):
+            return True, steps, cpu, wall
+    return False, min(steps, budget), cpu, wall
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='a smoke run')
+    parser.add_argument('--tasks', nargs='*', default=list(TASKS), choices=list(gridlab.TASKS))
+    parser.add_argument('--configurations', nargs='*', default=list(CONFIGURATIONS),
+                        choices=list(CONFIGURATIONS))
+    parser.add_argument('--seeds', type=int, default=5)
+    parser.add_argument('--budget', type=int, default=100_000,
+                        help='environment steps per seed')
+    parser.add_argument('--check-every', type=int, default=2_000)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    tasks = ['cliff'] if args.quick else args.tasks
+    seeds = range(1 if args.quick else args.seeds)
+    budget = 400 if args.quick else args.budget
+    check_every = 200 if args.quick else args.check_every
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} thread; medians over '
+          f'{len(seeds)} seed(s); solved = greedy episode from the start is a shortest path')
+    print(f'{"configuration and task":<26} {"solved":>7} {"median steps":>13} '
+          f'{"CPU s":>8} {"wall s":>8} {"budget":>9}', flush=True)
+    rows = []
+    for name in args.configurations:
+        num_envs, settings = CONFIGURATIONS[name]
+        for task in tasks:
+            results = [train_until_shortest_path(task, seed, num_envs, settings,
+                                                 budget, check_every)
+                       for seed in seeds]
+            row = dict(label=f'DQN ({name}, N={num_envs}) {task}', configuration=name,
+                       task=task, solved=sum(r[0] for r in results), seeds=len(seeds),
+                       steps=statistics.median(r[1] for r in results),
+                       cpu_seconds=statistics.median(r[2] for r in results),
+                       wall_seconds=statistics.median(r[3] for r in results),
+                       budget=budget)
+            rows.append(row)
+            print(f'{row["label"]:<26} {row["solved"]:>3}/{row["seeds"]:<3} '
+                  f'{row["steps"]:>13,.0f} {row["cpu_seconds"]:>8.1f} '
+                  f'{row["wall_seconds"]:>8.1f} {budget:>9,}', flush=True)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
