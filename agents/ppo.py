@@ -44,13 +44,14 @@ _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.M
 class Encoder(nn.Module):
     """Observations to network inputs: one-hot for a state index, else scaled and flat."""
 
-    def __init__(self, spec: specs.Array):
+    def __init__(self, spec: specs.Array, scale: bool = True):
         super().__init__()
         self.num_values = getattr(spec, 'num_values', None) if spec.shape == () else None
         if spec.shape == () and self.num_values is None:
             raise ValueError(f'PPO needs array observations or a state index '
                              f'(DiscreteArray), got {spec!r}')
-        self.scale = networks.input_scaling(spec) if self.num_values is None else None
+        self.scale = (networks.input_scaling(spec) if scale else nn.Identity()
+                      ) if self.num_values is None else None
         self.size = self.num_values or int(np.prod(spec.shape))
 
     def forward(self, x):
@@ -84,6 +85,18 @@ def gae(rewards: torch.Tensor, discounts: torch.Tensor, values: torch.Tensor,
     return torch.where(valid, advantages, torch.zeros_like(advantages))
 
 
+_ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh}
+
+
+def _with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
+    """`network` (an MLP with ReLUs) with `activation` between its layers."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f'activation must be one of {sorted(_ACTIVATIONS)}, '
+                         f'got {activation!r}')
+    return nn.Sequential(*(_ACTIVATIONS[activation]() if isinstance(m, nn.ReLU) else m
+                           for m in network))
+
+
 class TrainingSummary(NamedTuple):
     """What `PPO.train` did."""
     steps: int  # Environment steps (all copies together).
@@ -97,19 +110,22 @@ class PPO(Checkpointing, gridlab.Actor):
 
     def __init__(self,
                  environment_spec: gridlab.EnvironmentSpec,
-                 learning_rate: float = 2.5e-3,
+                 learning_rate: float = 1e-3,
                  discount: float = 1.,
                  gae_lambda: float = 0.95,
                  rollout_length: int = 32,
-                 num_minibatches: int = 4,
+                 num_minibatches: int = 2,
                  update_epochs: int = 4,
                  clip: float = 0.2,
                  value_cost: float = 0.5,
                  entropy_cost: float = 0.01,
                  max_grad_norm: float = 0.5,
                  hidden_sizes: Sequence[int] = (64, 64),
+                 activation: str = 'tanh',
+                 scale_observations: bool = True,
                  anneal_steps: Optional[int] = None,
                  count_bonus: float = 0.,
+                 bonus_anneal_steps: Optional[int] = None,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent; every hyperparameter is here.
@@ -130,12 +146,19 @@ class PPO(Checkpointing, gridlab.Actor):
           entropy_cost: weight of the entropy bonus.
           max_grad_norm: gradients are clipped to this global norm.
           hidden_sizes: widths of the hidden layers of both MLPs.
+          activation: 'relu' or 'tanh', between the hidden layers.
+          scale_observations: map array observations with finite bounds to
+            [-1, 1]; False feeds them as they are.
           anneal_steps: if set, the learning rate falls linearly to 0 over
             this many environment steps (counted over all copies).
           count_bonus: in `train`, each step's reward gains
             count_bonus / sqrt(visits of the observation reached), counted
             over all copies (count-based exploration, as in MBIE-EB); for
             state-index observations only. 0 turns it off.
+          bonus_anneal_steps: if set, the count bonus also falls linearly to
+            0 over this many environment steps, so that what the policy
+            finally maximises is the task's own return (a lasting bonus pulls
+            it toward rarely visited dead ends).
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the action sampling and the minibatches.
         """
@@ -176,17 +199,22 @@ class PPO(Checkpointing, gridlab.Actor):
             raise ValueError(f'count_bonus must be >= 0, and needs state-index '
                              f'observations (a DiscreteArray spec); got {count_bonus!r} '
                              f'with {observations!r}')
+        if bonus_anneal_steps is not None and not bonus_anneal_steps > 0:
+            raise ValueError(f'bonus_anneal_steps must be > 0 or None, '
+                             f'got {bonus_anneal_steps!r}')
         self.count_bonus = float(count_bonus)
+        self.bonus_anneal_steps = bonus_anneal_steps
         self._visits = (np.zeros(observations.num_values) if count_bonus else None)
         self._device = resolve_device(device)
         torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
         self._generator = torch.Generator().manual_seed(int(torch_seed))
         self._rng = np.random.default_rng(numpy_seed)
         with seeded(int(torch_seed)):
-            self._encoder = Encoder(observations)
+            self._encoder = Encoder(observations, scale_observations)
             sizes = (self._encoder.size,) + tuple(hidden_sizes)
-            self._actor = networks.mlp(sizes + (self._num_actions,))
-            self._critic = networks.mlp(sizes + (1,))
+            self._actor = _with_activation(networks.mlp(sizes + (self._num_actions,)),
+                                           activation)
+            self._critic = _with_activation(networks.mlp(sizes + (1,)), activation)
             # CleanRL's initialisation: orthogonal, a near-uniform first policy.
             for net, last_gain in ((self._actor, 0.01), (self._critic, 1.)):
                 linears = [m for m in net if isinstance(m, nn.Linear)]
@@ -197,6 +225,8 @@ class PPO(Checkpointing, gridlab.Actor):
         self._encoder.to(self._device)
         self._actor.to(self._device)
         self._critic.to(self._device)
+        self._parameter_list = list(self._actor.parameters()) + list(
+            self._critic.parameters())
         # Fused on the CPU: one kernel per step for all parameters, not one per tensor.
         self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate, eps=1e-5,
                                            fused=True)
@@ -207,7 +237,7 @@ class PPO(Checkpointing, gridlab.Actor):
     # ------------------------------------------------------------- networks
 
     def _parameters(self):
-        return list(self._actor.parameters()) + list(self._critic.parameters())
+        return self._parameter_list
 
     def _as_inputs(self, observations) -> torch.Tensor:
         """A batch of observations (any array) as the encoder's input tensor."""
@@ -241,13 +271,10 @@ class PPO(Checkpointing, gridlab.Actor):
 
     def batch_actions(self, observations) -> np.ndarray:
         """Actions for a batch of observations (sampled; greedy under evaluation)."""
-        with torch.inference_mode():
-            logits = self._actor(self._encoder(self._as_inputs(observations)))
-            if self.greedy:
-                return logits.argmax(dim=-1).cpu().numpy()
-            chosen = torch.multinomial(torch.softmax(logits, dim=-1), 1,
-                                       generator=self._generator)
-        return chosen[:, 0].cpu().numpy()
+        inputs = self._as_inputs(observations)
+        noise = None if self.greedy else self._gumbel_noise(
+            (inputs.shape[0], self._num_actions))
+        return self._sample(inputs, noise)
 
     # ------------------------------------------- one environment: the run loop
 
@@ -291,42 +318,53 @@ class PPO(Checkpointing, gridlab.Actor):
             raise ValueError(f'num_steps must be a positive integer, got {num_steps!r}')
         n, length = environment.num_envs, self.rollout_length
         timestep = environment.reset()
-        observations = self._as_inputs(timestep.observation)
-        buffer = torch.empty((length + 1,) + tuple(observations.shape),
-                             dtype=observations.dtype, device=self._device)
-        actions = torch.empty((length, n), dtype=torch.int64)
-        rewards = torch.empty((length, n))
-        discounts = torch.empty((length, n))
-        step_types = torch.empty((length + 1, n), dtype=torch.uint8)
-        buffer[0] = observations
-        step_types[0] = torch.as_tensor(np.asarray(timestep.step_type))
+        first = np.asarray(timestep.observation,
+                           np.int64 if self._encoder.num_values else np.float32)
+        # The rollout lives in numpy arrays that torch tensors share (no copies):
+        # each step writes the environment's arrays in place, and acting and
+        # learning read the same memory as tensors.
+        observations = np.empty((length + 1,) + tuple(first.shape),
+                                dtype=first.dtype)
+        actions = np.empty((length, n), dtype=np.int64)
+        rewards = np.empty((length, n), dtype=np.float32)
+        discounts = np.empty((length, n), dtype=np.float32)
+        step_types = np.empty((length + 1, n), dtype=np.uint8)
+        tensors = [torch.from_numpy(a) for a in (observations, actions, rewards,
+                                                 discounts, step_types)]
+        inputs = tensors[0]
+        observations[0] = first
+        step_types[0] = timestep.step_type
         episode_return = np.zeros(n)
         returns: List[float] = []
         steps = updates = 0
         paused = 0.
         started = time.perf_counter()
         while steps < num_steps:
+            # Gumbel noise for the whole rollout at once: sampling a step's
+            # actions is then one addition and an argmax.
+            noise = self._gumbel_noise((length, n, self._num_actions))
             for t in range(length):
-                action = self.batch_actions(buffer[t])
+                action = self._sample(inputs[t], noise[t])
                 timestep = environment.step(action)
-                actions[t] = torch.from_numpy(action)
-                reward = np.asarray(timestep.reward)
+                actions[t] = action
+                reward = timestep.reward
                 if self.count_bonus:
-                    reward = reward + self._bonus(np.asarray(timestep.observation),
-                                                  np.asarray(timestep.step_type))
-                rewards[t] = torch.as_tensor(reward)
-                discounts[t] = torch.as_tensor(np.asarray(timestep.discount)) * self.discount
-                buffer[t + 1] = self._as_inputs(timestep.observation)
-                step_type = np.asarray(timestep.step_type)
-                step_types[t + 1] = torch.as_tensor(step_type)
-                episode_return += np.asarray(timestep.reward)
-                ended = step_type == _LAST
-                if ended.any():
-                    returns.extend(episode_return[ended].tolist())
-                episode_return[step_type == _FIRST] = 0.
+                    reward = reward + self._bonus(timestep.observation,
+                                                  timestep.step_type)
+                rewards[t] = reward
+                np.multiply(timestep.discount, self.discount, out=discounts[t])
+                observations[t + 1] = timestep.observation
+                step_type = step_types[t + 1]
+                step_type[:] = timestep.step_type
+                episode_return += timestep.reward
+                if not (step_type == _MID).all():  # Some copy ended or restarted.
+                    ended = step_type == _LAST
+                    if ended.any():
+                        returns.extend(episode_return[ended].tolist())
+                    episode_return[step_type == _FIRST] = 0.
             steps += length * n
-            self._learn(buffer, actions, rewards, discounts, step_types)
-            buffer[0] = buffer[-1]
+            self._learn(*(tensor.to(self._device) for tensor in tensors))
+            observations[0] = observations[-1]
             step_types[0] = step_types[-1]
             updates += 1
             if stop is not None:
@@ -338,11 +376,26 @@ class PPO(Checkpointing, gridlab.Actor):
         return TrainingSummary(steps, updates, time.perf_counter() - started - paused,
                                returns)
 
+    def _gumbel_noise(self, shape) -> torch.Tensor:
+        uniform = torch.rand(shape, generator=self._generator).clamp_(min=1e-12)
+        return uniform.log_().neg_().log_().neg_()
+
+    def _sample(self, inputs: torch.Tensor, noise: torch.Tensor) -> np.ndarray:
+        """Actions drawn from pi(. | inputs) (Gumbel-max; greedy under evaluation)."""
+        with torch.inference_mode():
+            logits = self._actor(self._encoder(inputs.to(self._device)))
+            if not self.greedy:
+                logits = logits + noise.to(self._device)
+            return logits.argmax(dim=-1).cpu().numpy()
+
     def _bonus(self, observations: np.ndarray, step_types: np.ndarray) -> np.ndarray:
         """count_bonus / sqrt(n(s')) for the cells reached (0 on restarts)."""
         reached = step_types != _FIRST
         np.add.at(self._visits, observations[reached], 1)
-        bonus = self.count_bonus / np.sqrt(np.maximum(self._visits[observations], 1))
+        scale = self.count_bonus
+        if self.bonus_anneal_steps:
+            scale *= max(0., 1. - self.steps / self.bonus_anneal_steps)
+        bonus = scale / np.sqrt(np.maximum(self._visits[observations], 1))
         return np.where(reached, bonus, 0.).astype(np.float32)
 
     # ------------------------------------------------------------- learning

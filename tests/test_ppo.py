@@ -131,6 +131,46 @@ def test_count_bonus_pays_rarely_visited_cells_more():
     np.testing.assert_allclose(second, [1., 2., 0.], rtol=1e-6)
 
 
+def test_the_count_bonus_fades_to_nothing_over_its_annealing_steps():
+    agent, _ = _agent(seed=0, count_bonus=2., bonus_anneal_steps=1000)
+    # A first visit pays 2 / sqrt(1) at the start, half of it halfway, then 0.
+    np.testing.assert_allclose(agent._bonus(np.array([22]), np.array([MID])), [2.])
+    agent.steps = 500
+    np.testing.assert_allclose(agent._bonus(np.array([23]), np.array([MID])), [1.])
+    agent.steps = 1000
+    np.testing.assert_allclose(agent._bonus(np.array([24]), np.array([MID])), [0.])
+
+
+def test_sampled_actions_follow_the_policy_and_greedy_ones_its_mode():
+    agent, batch = _agent(seed=0)
+    with torch.no_grad():  # A lopsided policy in cell 22, so that the mode is clear.
+        agent._actor[-1].bias.copy_(torch.tensor([0., 1., 2., -1.]))
+    probabilities = agent.action_probabilities(np.int32(22))
+    actions = agent.batch_actions(np.full(20_000, 22))
+    frequencies = np.bincount(actions, minlength=4) / actions.size
+    # Binomial standard errors are below 0.004: 0.015 is about four of them.
+    np.testing.assert_allclose(frequencies, probabilities, atol=0.015)
+    with gridlab.evaluation_mode(agent):
+        assert set(agent.batch_actions(np.full(50, 22))) == {int(np.argmax(probabilities))}
+
+
+def test_activation_and_observation_scaling_options():
+    spec = gridlab.EnvironmentSpec(
+        dm_env.specs.BoundedArray((2,), np.float32, [0., 0.], [10., 10.]),
+        dm_env.specs.DiscreteArray(3), dm_env.specs.Array((), np.float32),
+        dm_env.specs.BoundedArray((), np.float32, 0., 1.))
+    x = torch.tensor([[10., 5.]])
+    scaled, raw = PPO(spec, seed=0), PPO(spec, seed=0, scale_observations=False)
+    np.testing.assert_allclose(scaled._encoder(x).numpy(), [[1., 0.]])
+    np.testing.assert_allclose(raw._encoder(x).numpy(), [[10., 5.]])
+    assert any(isinstance(m, torch.nn.Tanh) for m in scaled._actor)
+    relu = PPO(spec, seed=0, activation='relu')
+    assert any(isinstance(m, torch.nn.ReLU) for m in relu._critic)
+    assert not any(isinstance(m, torch.nn.Tanh) for m in relu._actor)
+    with pytest.raises(ValueError, match="activation must be one of .*'sigmoid'"):
+        PPO(spec, activation='sigmoid')
+
+
 def test_bad_hyperparameters_are_refused():
     spec = BatchedGridWorld.from_task('simple', 2).single_environment_spec()
     with pytest.raises(ValueError, match='clip'):
@@ -139,6 +179,8 @@ def test_bad_hyperparameters_are_refused():
         PPO(spec, rollout_length=0)
     with pytest.raises(ValueError, match='gae_lambda'):
         PPO(spec, gae_lambda=-0.1)
+    with pytest.raises(ValueError, match='bonus_anneal_steps'):
+        PPO(spec, count_bonus=1., bonus_anneal_steps=0)
     with pytest.raises(ValueError, match='count_bonus'):
         PPO(spec._replace(observations=dm_env.specs.Array((4,), np.float32)),
             count_bonus=1.)
@@ -184,14 +226,16 @@ def test_ppo_solves_vector_cartpole():
 
 
 @pytest.mark.slow
-def test_ppo_follows_a_shortest_path_on_the_cliff():
-    # The shortest path runs along the cliff; without the count bonus PPO
-    # settles on a detour (or never finds the goal).
+@pytest.mark.parametrize('task', ['cliff', 'four_rooms'])
+def test_ppo_follows_a_shortest_path_from_the_start(task):
+    # On the cliff the shortest path runs along the edge; without the count
+    # bonus PPO settles on a detour (or never finds the goal).
     torch.set_num_threads(1)
-    batch = BatchedGridWorld.from_task('cliff', 64, seed=0)
+    batch = BatchedGridWorld.from_task(task, 64, seed=0)
     single = batch.environment
     target = np.nanmax(judging.optimal_q_values(single)[single.start_state])
-    agent = PPO(batch.single_environment_spec(), seed=0, count_bonus=1.)
+    agent = PPO(batch.single_environment_spec(), seed=0, count_bonus=10.,
+                bonus_anneal_steps=200_000)
     returns = []
 
     def optimal(agent, steps):
