@@ -220,14 +220,16 @@ class SARSA(_TabularAgent):
     segments also try what they have not tried. Untried pairs' E starts at
     c / (1 - bonus_discount), the most E can be, so travelling heads for
     pairs never tried. Measured with c = 10 and step_size = 1: optimal on
-    every cell of the six GridWorld tasks from their fixed start
-    (benchmarks/exploration.py).
+    every cell of all six GridWorld tasks from their fixed start, 5 seeds of
+    5, in a median of 6k (cliff) to 18k (four_rooms) steps, 206k on `maze`
+    (benchmarks/exploration.py; Q-learning with the bonus took 28k to 126k,
+    and 777k on `maze`).
     """
 
     def __init__(self, environment_spec, step_size: float = 0.5,
                  epsilon: float = 0.1, final_epsilon: Optional[float] = 0.,
                  decay_steps: int = 1_000, start_probability: float = 0.1,
-                 travel_probability: float = 0.05, **kwargs):
+                 travel_probability: float = 0.15, **kwargs):
         """Builds the agent; see `_TabularAgent` for the shared arguments.
 
         Args:
@@ -236,6 +238,8 @@ class SARSA(_TabularAgent):
             start (a mean of 1 / p travelling steps).
           travel_probability: with an exploration bonus, the chance after each
             step by the policy that its segment ends after the next action.
+            Short segments (about 7 steps) learned fastest on `maze`: with
+            0.05 one seed took 452k steps, with 0.15 200k.
         """
         super().__init__(environment_spec, step_size=step_size, epsilon=epsilon,
                          final_epsilon=final_epsilon, decay_steps=decay_steps,
