@@ -61,7 +61,8 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  seed: Optional[int] = None,
                  network: Optional[nn.Module] = None,
                  exploration_bonus: float = 0.,
-                 bonus_discount: float = 0.99):
+                 bonus_discount: float = 0.99,
+                 bonus_planning_every: int = 100):
         """Builds the agent.
 
         Args:
@@ -99,6 +100,11 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             greedy (evaluation) actions and `q_values` are Q's alone.
           bonus_discount: E's discount; near 1 so that untried pairs far away
             still pull the agent toward them.
+          bonus_planning_every: with a bonus, every this many transitions E
+            is recomputed by value iteration over the pairs tried so far
+            (`CountBasedExploration.plan`), so the pull of untried pairs
+            reaches back along the whole path at once; 0 leaves E to its
+            one update per step.
         """
         actions = environment_spec.actions
         if not hasattr(actions, 'num_values'):
@@ -153,6 +159,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         self._exploration = (CountBasedExploration(self._num_actions, bonus, bonus_discount)
                              if bonus else None)
         self._last_observation = None  # Only tracked with a bonus.
+        self._planning_every = validation.check_nonnegative_int(
+            'bonus_planning_every', bonus_planning_every)
+        self._unplanned = 0  # Transitions since E was last planned.
 
     @staticmethod
     def _state_key(observation) -> bytes:
@@ -169,6 +178,10 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             self._state_key(observation), int(action),
             self._state_key(timestep.observation),
             bootstrap=float(timestep.discount) * self.discount > 0.)
+        self._unplanned += 1
+        if self._planning_every and self._unplanned >= self._planning_every:
+            self._exploration.plan()
+            self._unplanned = 0
 
     def _network_options(self) -> dict:
         """Extra arguments for the default network (DQN adds `dueling`)."""

@@ -42,6 +42,26 @@ def test_exploration_values_follow_the_update_by_hand():
     assert half.values('a')[1] == 4.
 
 
+def test_planning_carries_the_pull_of_an_untried_pair_back_along_a_path():
+    # A chain a -> b -> c with action 0; c never acted in (worth the untried
+    # value U). When b's value changes, one update per step leaves E(a, 0)
+    # as it was until a is tried again; planning moves it at once.
+    e = CountBasedExploration(num_actions=2, bonus=1., discount=0.5)
+    untried = 1. / (1. - 0.5)
+    e.observe('a', 0, 'b', bootstrap=True)   # b unseen: 1 + 0.5 * U = 2.
+    e.observe('b', 0, 'c', bootstrap=True)   # 1 + 0.5 * U = 2.
+    e.observe('b', 1, 'b', bootstrap=False)  # Terminated: 1.
+    assert e.values('a')[0] == 2.
+    e.plan(tolerance=0.)
+    assert e.values('b')[0] == 1. + 0.5 * untried
+    # a's best successor value is max E(b) = max(2, 1) = 2: 1 + 0.5 * 2.
+    assert e.values('a')[0] == 1. + 0.5 * 2.
+    assert e.values('a')[1] == untried  # Untried pairs keep the untried value.
+    e.observe('b', 0, 'c', bootstrap=True)  # N(b, 0) = 2: 1/sqrt(2) + 0.5 U.
+    e.plan(tolerance=0.)
+    assert e.values('a')[0] == pytest.approx(1. + 0.5 * (2. ** -0.5 + 0.5 * untried))
+
+
 def test_bad_exploration_arguments_are_named():
     _, spec = setup()
     with pytest.raises(ValueError, match='exploration_bonus'):
@@ -50,6 +70,8 @@ def test_bad_exploration_arguments_are_named():
         DQN(spec, exploration_bonus=1., bonus_discount=1.)
     with pytest.raises(ValueError, match='exploration_bonus'):
         CountBasedExploration(4, bonus=0.)
+    with pytest.raises(ValueError, match='bonus_planning_every'):
+        DQN(spec, exploration_bonus=1., bonus_planning_every=-1)
 
 
 def test_the_bonus_is_off_by_default_and_then_changes_nothing():
@@ -77,7 +99,7 @@ def test_training_heads_for_untried_actions_but_greedy_actions_ignore_the_bonus(
         greedy = agent.select_action(start.observation)
     q = agent.q_values(start.observation)
     tried = []
-    for _ in range(4):  # Bump into nothing: each try goes back to the start.
+    for _ in range(4):  # Each try: a made-up termination back at the start.
         agent.observe_first(start)
         action = agent.select_action(start.observation)
         tried.append(action)

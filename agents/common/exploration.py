@@ -119,6 +119,12 @@ class CountBasedExploration:
     better than they are; E never enters Q. Pairs never tried start at
     `initial_value` (by default c / (1 - discount), the most E can be), so
     the agent heads for what it has not tried yet.
+
+    One update per step moves E's pull back along a path one step per
+    traversal, slow on a deep maze. `plan()` instead runs value iteration on
+    E over every pair tried so far, with the last next state seen from each
+    (the model is exact on deterministic grids, an approximation with slips),
+    so that the pull of the nearest untried pair reaches the agent at once.
     """
 
     def __init__(self, num_actions: int, bonus: float, discount: float = 0.99,
@@ -134,6 +140,8 @@ class CountBasedExploration:
         self.initial_value = validation.check_finite('initial_value', initial_value)
         self._counts = {}  # key -> N(key, .), float64 (A,)
         self._values = {}  # key -> E(key, .), float64 (A,)
+        self._next = {}  # key -> [last next key seen after each action (or None)]
+        self._bootstraps = {}  # key -> (A,) bool: whether that step bootstrapped
 
     def __len__(self) -> int:
         """How many states have been seen."""
@@ -156,12 +164,51 @@ class CountBasedExploration:
         if counts is None:
             counts = self._counts[key] = np.zeros(self.num_actions)
             self._values[key] = np.full(self.num_actions, self.initial_value)
+            self._next[key] = [None] * self.num_actions
+            self._bootstraps[key] = np.zeros(self.num_actions, bool)
         counts[action] += 1.
+        self._next[key][action] = next_key
+        self._bootstraps[key][action] = bootstrap
         target = self.bonus / np.sqrt(counts[action])
         if bootstrap:
             target += self.discount * self.values(next_key).max()
         row = self._values[key]
         row[action] += self.step_size * (target - row[action])
+
+    def plan(self, tolerance: float = 1e-3) -> int:
+        """Value iteration on E over the pairs tried; returns the sweeps made.
+
+        Sweeps until no value moves by more than `tolerance` (at most one
+        sweep per state seen, the longest a path among them can be).
+        """
+        keys = list(self._values)
+        if not keys:
+            return 0
+        index = {key: i for i, key in enumerate(keys)}
+        unseen = len(keys)  # The row standing for states never acted in.
+        counts = np.array([self._counts[key] for key in keys])
+        successors = np.full(counts.shape, unseen)
+        for i, key in enumerate(keys):
+            for a, next_key in enumerate(self._next[key]):
+                if next_key is not None:
+                    successors[i, a] = index.get(next_key, unseen)
+        bootstraps = np.array([self._bootstraps[key] for key in keys])
+        tried = counts > 0
+        bonus = np.where(tried, self.bonus / np.sqrt(np.maximum(counts, 1.)), 0.)
+        values = np.vstack([np.array([self._values[key] for key in keys]),
+                            np.full((1, self.num_actions), self.initial_value)])
+        discount = self.discount * bootstraps
+        sweeps = 0
+        for sweeps in range(1, len(keys) + 1):
+            best = values.max(axis=1)
+            new = np.where(tried, bonus + discount * best[successors], self.initial_value)
+            change = np.abs(new - values[:unseen]).max()
+            values[:unseen] = new
+            if change <= tolerance:
+                break
+        for i, key in enumerate(keys):
+            self._values[key] = values[i].copy()
+        return sweeps
 
     def state_dict(self) -> dict:
         keys = list(self._values)
@@ -178,3 +225,6 @@ class CountBasedExploration:
                              f'rows and {len(values)} value rows; expected equal numbers')
         self._counts = {k: c.copy() for k, c in zip(keys, counts)}
         self._values = {k: v.copy() for k, v in zip(keys, values)}
+        # The model is not saved: planning picks it up again from new steps.
+        self._next = {k: [None] * self.num_actions for k in keys}
+        self._bootstraps = {k: np.zeros(self.num_actions, bool) for k in keys}
