@@ -4,8 +4,10 @@ The TD target bootstraps on a slowly moving copy of the Q-network, copied
 every `target_update_frequency` learning steps (or blended in with Polyak
 averaging, `target_update_rate`), which keeps the regression target still
 for a while. Options: double DQN (the online network picks the next action,
-the target network values it), a dueling head, Huber loss, gradient clipping.
-Image observations (GRID, RGB) get a convolutional network by default.
+the target network values it), a dueling head, Huber loss, gradient clipping,
+and count-based exploration (`exploration_bonus`, off by default; see
+`NeuralFittedQAgent`). Image observations (GRID, RGB) get a convolutional
+network by default.
 """
 
 import copy

@@ -165,7 +165,7 @@ def shortest_path_after(task, seed, budget, num_envs=8, check_every=1_000, **set
 
 # Settings of benchmarks/dqn_paths.py's 'bonus' row: an MLP on the flattened
 # grid, epsilon 0.1 (the bonus does the exploring).
-BONUS = dict(exploration_bonus=1., epsilon=0.1, conv_channels=())
+BONUS = dict(exploration_bonus=10., epsilon=0.1, conv_channels=())
 
 
 @pytest.mark.slow
