@@ -127,6 +127,7 @@ class PPO(Checkpointing, gridlab.Actor):
                  hidden_sizes: Sequence[int] = (64, 64),
                  activation: str = 'tanh',
                  scale_observations: bool = True,
+                 policy_bias: bool = True,
                  anneal_steps: Optional[int] = None,
                  count_bonus: float = 0.,
                  bonus_anneal_steps: Optional[int] = None,
@@ -153,6 +154,11 @@ class PPO(Checkpointing, gridlab.Actor):
           activation: 'relu' or 'tanh', between the hidden layers.
           scale_observations: map array observations with finite bounds to
             [-1, 1]; False feeds them as they are.
+          policy_bias: False leaves the bias out of the policy's last layer.
+            With `hidden_sizes=()` on state indices the policy is then a
+            table of logits, one row per cell: nothing learned in visited
+            cells (such as "moves into walls cost -5") leaks into cells never
+            visited, which stay uniform, so exploration can reach them.
           anneal_steps: if set, the learning rate falls linearly to 0 over
             this many environment steps (counted over all copies).
           count_bonus: in `train`, each step's reward gains
@@ -219,13 +225,18 @@ class PPO(Checkpointing, gridlab.Actor):
             self._actor = _with_activation(networks.mlp(sizes + (self._num_actions,)),
                                            activation)
             self._critic = _with_activation(networks.mlp(sizes + (1,)), activation)
+            if not policy_bias:
+                last = self._actor[-1]
+                self._actor[-1] = nn.Linear(last.in_features, last.out_features,
+                                            bias=False)
             # CleanRL's initialisation: orthogonal, a near-uniform first policy.
             for net, last_gain in ((self._actor, 0.01), (self._critic, 1.)):
                 linears = [m for m in net if isinstance(m, nn.Linear)]
                 for layer in linears:
                     nn.init.orthogonal_(layer.weight, np.sqrt(2) if layer is not
                                         linears[-1] else last_gain)
-                    nn.init.zeros_(layer.bias)
+                    if layer.bias is not None:
+                        nn.init.zeros_(layer.bias)
         self._encoder.to(self._device)
         self._actor.to(self._device)
         self._critic.to(self._device)

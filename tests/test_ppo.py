@@ -171,6 +171,22 @@ def test_activation_and_observation_scaling_options():
         PPO(spec, activation='sigmoid')
 
 
+def test_without_a_policy_bias_unvisited_cells_keep_their_first_policy():
+    # Cell 0 is a corner wall: no copy ever stands there. A table of logits
+    # (no hidden layer, no bias) leaves its policy as it was; a shared bias
+    # carries what was learned elsewhere into it.
+    def policy_in_a_wall_before_and_after(**kwargs):
+        agent, batch = _agent(seed=0, hidden_sizes=(), rollout_length=16, **kwargs)
+        before = agent.action_probabilities(np.int32(0))
+        agent.train(batch, 8 * 16 * 5)
+        return before, agent.action_probabilities(np.int32(0))
+
+    before, after = policy_in_a_wall_before_and_after(policy_bias=False)
+    np.testing.assert_array_equal(after, before)
+    before, after = policy_in_a_wall_before_and_after()
+    assert not np.allclose(after, before, atol=1e-4)
+
+
 def test_bad_hyperparameters_are_refused():
     spec = BatchedGridWorld.from_task('simple', 2).single_environment_spec()
     with pytest.raises(ValueError, match='clip'):
@@ -225,22 +241,28 @@ def test_ppo_solves_vector_cartpole():
     assert scores and scores[-1] >= 475, (summary.steps, scores[-5:])
 
 
+# benchmarks/ppo.py's GridWorld settings and budgets. Without the count bonus
+# PPO settles on a detour (or never finds the goal); with an MLP policy it
+# stops exploring the maze after a few dozen cells.
+FADING_BONUS = dict(count_bonus=10., bonus_anneal_steps=200_000)
+TABLE_POLICY = dict(count_bonus=10., hidden_sizes=(), policy_bias=False, learning_rate=1e-2)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('task', ['cliff', 'four_rooms'])
-def test_ppo_follows_a_shortest_path_from_the_start(task):
-    # On the cliff the shortest path runs along the edge; without the count
-    # bonus PPO settles on a detour (or never finds the goal).
+@pytest.mark.parametrize('task, settings, budget', [
+    ('cliff', FADING_BONUS, 300_000), ('four_rooms', FADING_BONUS, 300_000),
+    ('maze', TABLE_POLICY, 1_000_000)])
+def test_ppo_follows_a_shortest_path_from_the_start(task, settings, budget):
     torch.set_num_threads(1)
     batch = BatchedGridWorld.from_task(task, 64, seed=0)
     single = batch.environment
     target = np.nanmax(judging.optimal_q_values(single)[single.start_state])
-    agent = PPO(batch.single_environment_spec(), seed=0, count_bonus=10.,
-                bonus_anneal_steps=200_000)
+    agent = PPO(batch.single_environment_spec(), seed=0, **settings)
     returns = []
 
     def optimal(agent, steps):
         returns.append(judging.greedy_return_from_start(single, agent))
         return abs(returns[-1] - target) < 1e-6
 
-    agent.train(batch, 300_000, stop=optimal)
+    agent.train(batch, budget, stop=optimal)
     assert returns[-1] == pytest.approx(target, abs=1e-6), (len(returns), returns[-3:])
