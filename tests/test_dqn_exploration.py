@@ -169,7 +169,7 @@ BONUS = dict(exploration_bonus=10., epsilon=0.1, conv_channels=())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('task, budget', [('cliff', 12_000), ('four_rooms', 16_000)])
+@pytest.mark.parametrize('task, budget', [('cliff', 20_000), ('four_rooms', 20_000)])
 def test_dqn_with_the_bonus_walks_a_shortest_path_from_the_fixed_start(task, budget):
     solved, steps = shortest_path_after(task, seed=0, budget=budget, **BONUS)
     assert solved, (task, steps)
