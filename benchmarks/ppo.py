@@ -50,7 +50,7 @@ _FADING_BONUS = dict(count_bonus=10., bonus_anneal_steps=200_000)
 GRID_SETTINGS = {'four_rooms': _FADING_BONUS, 'cliff': _FADING_BONUS,
                  'maze': dict(count_bonus=10., hidden_sizes=(), policy_bias=False,
                               learning_rate=1e-2)}
-GRID_BUDGETS = {'four_rooms': 300_000, 'cliff': 300_000, 'maze': 1_000_000}
+GRID_BUDGETS = {'four_rooms': 300_000, 'cliff': 300_000, 'maze': 2_000_000}
 GRID_COPIES = 64
 
 

@@ -251,7 +251,7 @@ TABLE_POLICY = dict(count_bonus=10., hidden_sizes=(), policy_bias=False, learnin
 @pytest.mark.slow
 @pytest.mark.parametrize('task, settings, budget', [
     ('cliff', FADING_BONUS, 300_000), ('four_rooms', FADING_BONUS, 300_000),
-    ('maze', TABLE_POLICY, 1_000_000)])
+    ('maze', TABLE_POLICY, 2_000_000)])
 def test_ppo_follows_a_shortest_path_from_the_start(task, settings, budget):
     torch.set_num_threads(1)
     batch = BatchedGridWorld.from_task(task, 64, seed=0)
