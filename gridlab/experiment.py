@@ -403,7 +403,9 @@ def resolve_settings(agent: str, task: str, *, observation=None, steps=None,
     Layers, later winning: the constructor's defaults, gridlab's tuned values
     for this agent on this task (the entry's `tuned`), then `hyperparameters`
     (from a config file and --set). Every name and value is checked here,
-    before anything is built or written.
+    before anything is built or written. The tuned values may also give the
+    number of copies to train on and the discount the TimeSteps carry
+    ('num_envs', 'discount'), which apply unless the caller gives them.
     """
     entry = _resolve_agent(agent)
     tuned = dict(entry.tuned.get(task, {}))
@@ -431,6 +433,15 @@ def resolve_settings(agent: str, task: str, *, observation=None, steps=None,
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
+    tuned_envs, tuned_discount = tuned.get('num_envs'), tuned.get('discount')
+    if tuned_envs is not None and (isinstance(tuned_envs, bool) or
+                                   not isinstance(tuned_envs, int) or tuned_envs < 1):
+        raise ExperimentError(f'tuned num_envs of {agent} on {task} must be a positive '
+                              f'integer, got {tuned_envs!r}')
+    if tuned_discount is not None and not (
+            isinstance(tuned_discount, (int, float)) and 0. <= tuned_discount <= 1.):
+        raise ExperimentError(f'tuned discount of {agent} on {task} must be a number in '
+                              f'[0, 1], got {tuned_discount!r}')
     parameters = registry.constructor_parameters(entry.load())
     try:
         values = hyperparameters_lib.typed(
@@ -440,7 +451,8 @@ def resolve_settings(agent: str, task: str, *, observation=None, steps=None,
         raise ExperimentError(str(error)) from None
     return {'entry': entry, 'observation': kind, 'steps': steps, 'episodes': episodes,
             'hyperparameters': values, 'parameters': parameters,
-            'gymnasium': gymnasium_task}
+            'gymnasium': gymnasium_task, 'num_envs': tuned_envs,
+            'discount': tuned_discount}
 
 
 class PeriodicEvaluation:
@@ -604,8 +616,9 @@ def run_experiment(agent: str,
       observation: GridWorld observation type (default: the agent's).
       steps, episodes: the training budget (default: the agent's, or
         gridlab's tuned budget for this agent on this task).
-      discount: the discount the TimeSteps carry (default: the task's, 0.9
-        on the GridWorld tasks, 0.99 on Gymnasium). Agents multiply their own
+      discount: the discount the TimeSteps carry (default: the tuned one for
+        this agent on this task, else the task's: 0.9 on the GridWorld tasks,
+        0.99 on Gymnasium). Agents multiply their own
         (1 by default) onto it; summary.json records the product.
       hyperparameters: constructor arguments for the agent (typed from its
         signature; strings such as '0.1' or '64,64' are read as such).
@@ -623,7 +636,8 @@ def run_experiment(agent: str,
         (videos/step_NNNNNN.mp4); training is not changed by it.
       num_envs: train on this many copies of the task at once, stepped as
         arrays (`BatchedGridWorld`, or Gymnasium's vector environments), for
-        agents that can (`gridlab.core.TrainsOnBatches`, e.g. PPO).
+        agents that can (`gridlab.core.TrainsOnBatches`, e.g. PPO). Default:
+        the tuned number for this agent on this task, else one.
       pictures: draw learning_curve.png, q_values.png and policy.png (sweeps
         leave them out: thousands of runs, each read through aggregates).
       command: the command line to record in summary.json.
@@ -633,6 +647,10 @@ def run_experiment(agent: str,
     """
     settings = resolve_settings(agent, task, observation=observation, steps=steps,
                                 episodes=episodes, hyperparameters=hyperparameters)
+    if num_envs is None and episodes is None:  # A budget in episodes is one copy's.
+        num_envs = settings['num_envs']
+    if discount is None:
+        discount = settings['discount']
     _check_evaluation_settings(eval_episodes, eval_every)
     _check_evaluation_settings(1, video_every)
     _check_evaluation_settings(1, num_envs)

@@ -196,3 +196,30 @@ def test_resume_continues_exactly_where_the_run_stopped(flaky, tmp_path):
     assert resumed_summary['training']['steps'] == 3_000
     with pytest.raises(experiment.ExperimentError, match='completed run'):
         experiment.resume_experiment(tmp_path / 'stopped', verbose=False)
+
+
+def test_tuned_copies_and_discount_apply_unless_given(tmp_path):
+    tuned = {'simple': {'steps': 256, 'num_envs': 4, 'discount': 0.5,
+                        'hyperparameters': {'rollout_length': 8}}}
+    registry.register('tuned-ppo', registry.AgentEntry('agents.ppo:PPO', tuned=tuned))
+    try:
+        run = gridlab.run_experiment('tuned-ppo', 'simple', tmp_path / 'tuned',
+                                     verbose=False, video=False)
+        config = run.summary['config']
+        assert (config['num_envs'], config['environment_discount']) == (4, 0.5)
+        assert config['steps'] == 256
+        given = gridlab.run_experiment('tuned-ppo', 'simple', tmp_path / 'given',
+                                       num_envs=2, discount=0.8, verbose=False,
+                                       video=False)
+        config = given.summary['config']
+        assert (config['num_envs'], config['environment_discount']) == (2, 0.8)
+        # A budget in episodes is one copy's: the tuned copies stand aside.
+        episodes = gridlab.run_experiment('tuned-ppo', 'simple', tmp_path / 'episodes',
+                                          episodes=2, verbose=False, video=False)
+        assert episodes.summary['config']['num_envs'] is None
+        registry.register('tuned-ppo', registry.AgentEntry(
+            'agents.ppo:PPO', tuned={'simple': {'num_envs': 0}}))
+        with pytest.raises(experiment.ExperimentError, match='tuned num_envs .* got 0'):
+            gridlab.run_experiment('tuned-ppo', 'simple', tmp_path / 'bad', verbose=False)
+    finally:
+        registry.unregister('tuned-ppo')
