@@ -299,8 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               '(default 0)')
     p.add_argument('--discount', type=_unit_interval,
                    help='the discount the TimeSteps carry; agents multiply their own '
-                        '(1) onto it (default: the task\'s, 0.9 on GridWorld tasks, '
-                        '0.99 on Gymnasium)')
+                        '(1) onto it (default: the tuned one for this agent and task, '
+                        'else the task\'s: 0.9 on GridWorld tasks, 0.99 on Gymnasium)')
     p.add_argument('--set', action='append', metavar='NAME=VALUE',
                    help='set an agent constructor argument, e.g. --set step_size=0.1 '
                         '(repeatable)')
@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='evaluate, checkpoint and keep best.pt every STEPS steps')
     p.add_argument('--num-envs', type=_positive, metavar='N',
                    help='train on N copies at once, stepped as arrays (agents with '
-                        'a batched train(), such as ppo)')
+                        'a batched train(), such as ppo; default: the tuned number, '
+                        'else 1)')
     p.add_argument('--video-every', type=_positive, metavar='STEPS',
                    help='film a greedy episode every STEPS steps (RUN/videos/)')
     p.add_argument('--tensorboard', action='store_true',
