@@ -21,7 +21,7 @@ shared, so seconds are noisy; steps are deterministic for a seed.
 
 Measured (5 seeds, a loaded 2-core machine): at its defaults, from one
 copy, DQN walks a shortest path on four_rooms 5/5 (median 5,942 steps) and
-on cliff 2/5 within 10k steps; with the bonus, from 8 copies, four_rooms 5/5
+on cliff 2/5 and maze 0/5 within 10k steps; with the bonus, from 8 copies, four_rooms 5/5
 (7,967) and cliff 5/5 (9,958). On maze neither does: with the bonus every
 cell is seen within 8k steps, but after 32k steps the greedy policy still
 loops near the start, where Q* is about 0.009 and the network's errors are
