@@ -37,7 +37,7 @@ import gridlab
 from gridlab import options as options_lib
 from gridlab.checkpoints import Checkpointing
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
-                                       random_argmax)
+                                       random_argmax, restored_table)
 from agents.common.observations import state_index
 
 
@@ -184,13 +184,8 @@ class _OptionAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         return {'q': self._q.tolist(), 'explorer': self._explorer.state_dict()}
 
     def _load_state(self, state: dict) -> None:
-        q = np.asarray(state['q'], dtype=np.float64)
-        if q.shape != self._q.shape:
-            raise ValueError(f'a Q-table of shape {q.shape}; this agent has '
-                             f'{self._q.shape} (states, options)')
-        explorer = EpsilonGreedyExplorer(self._q.shape[1])
-        explorer.load_state_dict(state['explorer'])
-        self._q, self._explorer = q, explorer
+        self._q, self._explorer = restored_table(state, self._q.shape,
+                                                 'Q-table (states, options)')
         self._option, self._acting_state = None, None
 
     def _started(self, s: int) -> None:

@@ -21,7 +21,8 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
-from agents.common.exploration import EpsilonGreedyExplorer, ExploresEpsilonGreedily
+from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
+                                       restored_table)
 from agents.common.observations import state_index
 from gridlab import validation
 from gridlab.checkpoints import Checkpointing
@@ -168,12 +169,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         return state
 
     def _load_state(self, state: dict) -> None:
-        q = np.asarray(state['q'], dtype=np.float64)
-        if q.shape != self._q.shape:
-            raise ValueError(f'a Q-table of shape {q.shape}; this agent needs '
-                             f'{self._q.shape}')
-        explorer = EpsilonGreedyExplorer(self._q.shape[1])
-        explorer.load_state_dict(state['explorer'])
+        q, explorer = restored_table(state, self._q.shape)
         self._q, self._explorer = q, explorer
         if self._exploration is not None:
             self._counts = np.asarray(state['counts'], dtype=np.float64).reshape(q.shape)

@@ -272,6 +272,6 @@ def test_option_agents_need_a_gridworld_and_a_matching_checkpoint(tmp_path, four
     small.save(tmp_path / 'small.pt')
     large = SMDPQLearning(spec, primitives + options_lib.hallway_options(four_rooms), seed=0)
     before = large.q_table
-    with pytest.raises(ValueError, match='states, options'):
+    with pytest.raises(ValueError, match=r'Q-table \(states, options\)'):
         large.restore(tmp_path / 'small.pt')
     np.testing.assert_array_equal(large.q_table, before)

@@ -87,6 +87,20 @@ class EpsilonGreedyExplorer:
         self.rng = rng
 
 
+def restored_table(state: dict, shape, what: str = 'Q-table'):
+    """(table, explorer) from a checkpoint's 'q' and 'explorer', or a ValueError.
+
+    Nothing is assigned here: the caller swaps both in only once both loaded.
+    """
+    table = np.asarray(state['q'], dtype=np.float64)
+    if table.shape != tuple(shape):
+        raise ValueError(f'a {what} of shape {table.shape}; this agent needs '
+                         f'{tuple(shape)}')
+    explorer = EpsilonGreedyExplorer(table.shape[1])
+    explorer.load_state_dict(state['explorer'])
+    return table, explorer
+
+
 class ExploresEpsilonGreedily:
     """For agents whose `_explorer` is an `EpsilonGreedyExplorer`: exposes `epsilon`.
 
