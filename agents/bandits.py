@@ -23,7 +23,7 @@ from dm_env import specs
 
 import gridlab
 from gridlab import validation
-from agents.common.exploration import linear_schedule, random_argmax
+from agents.common.exploration import linear_schedule, random_argmax, restored_generator
 from gridlab.checkpoints import Checkpointing
 
 
@@ -107,8 +107,7 @@ class BanditAgent(Checkpointing, gridlab.Actor):
         if q.shape != self._q.shape or counts.shape != self._q.shape:
             raise ValueError(f'estimates of shape {q.shape}; this agent needs '
                              f'{self._q.shape}')
-        rng = np.random.default_rng()
-        rng.bit_generator.state = state['rng']
+        rng = restored_generator(state['rng'])
         self._q, self._counts, self._steps, self._rng = q, counts, state['steps'], rng
 
 

@@ -4,6 +4,7 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
+from agents.common.exploration import restored_generator
 from gridlab.checkpoints import Checkpointing
 
 
@@ -43,6 +44,5 @@ class RandomAgent(Checkpointing, gridlab.Actor):
         return {'rng': self._rng.bit_generator.state}
 
     def _load_state(self, state: dict) -> None:
-        rng = np.random.default_rng()
-        rng.bit_generator.state = state['rng']
+        rng = restored_generator(state['rng'])
         self._rng = rng

@@ -26,6 +26,7 @@ import numpy as np
 from dm_env import specs
 
 import gridlab
+from agents.common.exploration import restored_generator
 from agents.common.observations import state_index
 from gridlab.checkpoints import Checkpointing
 
@@ -133,8 +134,7 @@ class RandomPolicySearch(Checkpointing, gridlab.Actor):
         if candidate.shape != (self._num_states,):
             raise ValueError(f'a candidate policy of shape {candidate.shape}; this agent '
                              f'needs ({self._num_states},)')
-        rng = np.random.default_rng()
-        rng.bit_generator.state = state['rng']
+        rng = restored_generator(state['rng'])
         best = state['best_policy']
         self._rng, self._candidate = rng, candidate
         self._best_policy = None if best is None else np.asarray(best, dtype=np.int64)

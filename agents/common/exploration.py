@@ -80,11 +80,17 @@ class EpsilonGreedyExplorer:
                 'rng': self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
-        rng = np.random.default_rng()
-        rng.bit_generator.state = state['rng']  # Checked before anything changes.
+        rng = restored_generator(state['rng'])  # Checked before anything changes.
         self.initial, self.final = state['initial'], state['final']
         self.decay_steps, self.steps = state['decay_steps'], state['steps']
         self.rng = rng
+
+
+def restored_generator(bit_generator_state: dict) -> np.random.Generator:
+    """A new Generator in a saved `bit_generator.state` (numpy checks the state)."""
+    generator = np.random.default_rng()
+    generator.bit_generator.state = bit_generator_state
+    return generator
 
 
 def restored_table(state: dict, shape, what: str = 'Q-table'):
