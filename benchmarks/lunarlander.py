@@ -25,11 +25,10 @@ episodes.
 
 import argparse
 import statistics
-import time
 
-import numpy as np
 import torch
 
+import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.ppo import PPO
 from agents.registry import TUNED
@@ -50,32 +49,8 @@ def tuned():
 
 def greedy_mean(agent, seed: int, episodes: int = EVAL_EPISODES) -> float:
     """Mean return of the greedy policy over `episodes` separately seeded episodes."""
-    env = GymnasiumVectorWrapper(TASK, num_envs=episodes, seed=seed)
-    timestep = env.reset()
-    total, done = np.zeros(episodes), np.zeros(episodes, bool)
     with gridlab.evaluation_mode(agent):
-        while not done.all():
-            timestep = env.step(agent.batch_actions(timestep.observation))
-            total += np.where(done, 0., timestep.reward)
-            done |= timestep.step_type == 2
-    env.close()
-    return float(total.mean())
-
-
-class Clock:
-    """Wall and CPU seconds of the code between `start()` and `stop()` calls."""
-
-    def __init__(self):
-        self.wall = self.cpu = 0.
-        self._marks = None
-
-    def start(self):
-        self._marks = (time.perf_counter(), time.process_time())
-
-    def stop(self):
-        wall, cpu = self._marks
-        self.wall += time.perf_counter() - wall
-        self.cpu += time.process_time() - cpu
+        return _common.greedy_mean(agent.batch_actions, TASK, seed, episodes)
 
 
 def run(seed: int, budget: int, check_every: int, hyperparameters: dict):
@@ -83,7 +58,7 @@ def run(seed: int, budget: int, check_every: int, hyperparameters: dict):
     env = GymnasiumVectorWrapper(TASK, num_envs=COPIES, seed=seed, discount=DISCOUNT)
     agent = PPO(env.single_environment_spec(), seed=seed, **hyperparameters)
     per_update = COPIES * agent.rollout_length
-    clock, scores = Clock(), []
+    clock, scores = _common.Clock(), []
 
     def check(agent, steps):
         if steps // check_every == (steps - per_update) // check_every and steps < budget:

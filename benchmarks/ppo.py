@@ -21,11 +21,11 @@ equals max_a Q*(start, a) (gridlab.judging, the agent's effective discount).
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
 
+import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.ppo import PPO
 from gridlab import judging
@@ -54,39 +54,9 @@ GRID_BUDGETS = {'four_rooms': 300_000, 'cliff': 300_000, 'maze': 2_000_000}
 GRID_COPIES = 64
 
 
-class Clock:
-    """Wall and CPU seconds of the code between `start()` and `stop()` calls."""
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def __init__(self):
-        self.wall = self.cpu = 0.
-        self._marks = None
-
-    def start(self):
-        self._marks = (time.perf_counter(), time.process_time())
-
-    def stop(self):
-        wall, cpu = self._marks
-        self.wall += time.perf_counter() - wall
-        self.cpu += time.process_time() - cpu
-
-
 def greedy_mean(act, seed: int, episodes: int = EVAL_EPISODES) -> float:
     """Mean return of `act(observations) -> actions` over CartPole episodes."""
-    env = GymnasiumVectorWrapper('CartPole-v1', num_envs=episodes, seed=seed)
-    timestep = env.reset()
-    total, done = np.zeros(episodes), np.zeros(episodes, bool)
-    while not done.all():
-        timestep = env.step(act(timestep.observation))
-        total += np.where(done, 0., timestep.reward)
-        done |= timestep.step_type == 2
-    return float(total.mean())
+    return _common.greedy_mean(act, 'CartPole-v1', seed, episodes)
 
 
 CARTPOLE_COPIES = 16
@@ -95,7 +65,7 @@ CARTPOLE_COPIES = 16
 def gridlab_cartpole(seed: int, budget: int):
     env = GymnasiumVectorWrapper('CartPole-v1', num_envs=CARTPOLE_COPIES, seed=seed)
     agent = PPO(env.single_environment_spec(), seed=seed)
-    clock, checking, scores = Clock(), Clock(), [0.]
+    clock, checking, scores = _common.Clock(), _common.Clock(), [0.]
 
     def check(agent, steps):
         clock.stop()
@@ -118,7 +88,7 @@ def sb3_cartpole(seed: int, budget: int):
         from stable_baselines3.common.env_util import make_vec_env
     except ImportError:
         return None
-    clock, checking, scores = Clock(), Clock(), [0.]
+    clock, checking, scores = _common.Clock(), _common.Clock(), [0.]
 
     class Check(BaseCallback):
         solved = False
@@ -172,7 +142,7 @@ def gridworld(task: str, seed: int, budget: int):
     single = batch.environment
     target = float(np.nanmax(judging.optimal_q_values(single)[single.start_state]))
     agent = PPO(batch.single_environment_spec(), seed=seed, **GRID_SETTINGS[task])
-    clock, value = Clock(), [None]
+    clock, value = _common.Clock(), [None]
 
     def check(agent, steps):
         clock.stop()

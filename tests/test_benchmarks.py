@@ -10,13 +10,19 @@ import importlib.util
 import math
 import numbers
 import pathlib
+import sys
 
 import pytest
 
-BENCHMARKS = sorted((pathlib.Path(__file__).resolve().parents[1] / 'benchmarks').glob('*.py'))
+FOLDER = pathlib.Path(__file__).resolve().parents[1] / 'benchmarks'
+# Files starting with an underscore are shared code, not benchmarks.
+BENCHMARKS = sorted(p for p in FOLDER.glob('*.py') if not p.name.startswith('_'))
 
 
 def load(path):
+    # Benchmarks run as scripts, with their folder on the path (for _common).
+    if str(FOLDER) not in sys.path:
+        sys.path.insert(0, str(FOLDER))
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -44,10 +44,17 @@ def test_q_learning_update_follows_the_formula():
     assert agent.q_table[3, 0] == pytest.approx(0.5 * 0.9 * 4.)
 
 
-def test_sarsa_bootstraps_on_the_action_it_then_takes():
+# With the bonus: start probability 1 and no travelling, so after the first
+# step the agent follows its policy and each update bootstraps on the action
+# it then takes, as plain SARSA does.
+@pytest.mark.parametrize('bonus', [{}, dict(exploration_bonus=1., start_probability=1.,
+                                            travel_probability=0.)],
+                         ids=['plain', 'with-bonus'])
+def test_sarsa_bootstraps_on_the_action_it_then_takes(bonus):
+    # Rewards 0, discount 1, full steps: Q(s, a) becomes Q(s', a').
     _, spec = spec_for()
     agent = SARSA(spec, step_size=1., epsilon=0.5, final_epsilon=0.5,
-                  initial_value=0., seed=1)
+                  initial_value=0., seed=1, **bonus)
     agent._q[5] = [1., 4., 2., 0.]
     for _ in range(20):
         agent.observe_first(dm_env.restart(np.int32(3)))
@@ -173,23 +180,6 @@ def test_sarsa_with_the_bonus_learns_nothing_into_q_while_travelling():
     # Travelling heads for untried pairs: in 500 steps it tries most of them.
     free = env.decision_cells().sum() * 4
     assert (agent._counts > 0).sum() > 0.8 * free
-
-
-def test_sarsa_with_the_bonus_bootstraps_on_the_policy_action_it_then_takes():
-    # Start probability 1 and no travelling again: after the first step the
-    # agent follows its policy, and each update bootstraps on the action it
-    # then takes (rewards 0, discount 1, full steps: Q(s, a) = Q(s', a')).
-    _, spec = spec_for()
-    agent = SARSA(spec, step_size=1., epsilon=0.5, final_epsilon=0.5, initial_value=0.,
-                  seed=1, exploration_bonus=1., start_probability=1.,
-                  travel_probability=0.)
-    agent._q[5] = [1., 4., 2., 0.]
-    for _ in range(20):
-        agent.observe_first(dm_env.restart(np.int32(3)))
-        agent.observe(2, dm_env.transition(0., np.int32(5), discount=1.))
-        agent.update()
-        next_action = agent.select_action(np.int32(5))
-        assert agent.q_table[3, 2] == agent.q_table[5, next_action]
 
 
 def test_sarsa_bonus_arguments_are_checked():
