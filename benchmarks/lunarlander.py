@@ -9,7 +9,7 @@ Needs Gymnasium's Box2D environments: `pip install -e '.[box2d]'`.
 PPO with gridlab's tuned LunarLander settings (agents/hyperparams.toml, the
 ones `gridlab train --agent ppo --task LunarLander-v3` uses) on 16 copies
 (Gymnasium's SyncVectorEnv), TimeSteps discounted by 0.999 (the RL Zoo's
-gamma; `gridlab train ... --num-envs 16 --discount 0.999` is the same run).
+gamma; the tuned settings carry both, so `gridlab train` runs the same).
 Every 100k steps the greedy policy plays 20 episodes on a separately seeded
 environment; a seed has solved the task when that mean reaches 200 (the
 task's own threshold). Training time excludes those checks. torch runs on
