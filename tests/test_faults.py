@@ -31,10 +31,18 @@ def rows(path):
         return list(csv.DictReader(f))
 
 
+def _interruptible():
+    # A test run started in the background (`pytest &`) inherits an ignored
+    # SIGINT, and Python then installs no Ctrl-C handler: give the run the
+    # default one, as a terminal would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(out, *extra, **kwargs):
     return subprocess.Popen(GRIDLAB + LONG_RUN + ['--out', str(out), *extra],
                             stdout=kwargs.pop('stdout', subprocess.DEVNULL),
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_interruptible, **kwargs)
 
 
 def wait_for(condition, process, seconds=120):
