@@ -19,11 +19,11 @@ import abc
 from typing import Optional
 
 import numpy as np
-from dm_env import specs
 
 import gridlab
 from gridlab import validation
 from agents.common.exploration import linear_schedule, random_argmax, restored_generator
+from agents.common.observations import discrete_specs
 from gridlab.checkpoints import Checkpointing
 
 
@@ -38,11 +38,8 @@ class BanditAgent(Checkpointing, gridlab.Actor):
     def __init__(self, environment_spec: gridlab.EnvironmentSpec,
                  step_size: Optional[float] = None, initial_value: float = 0.,
                  seed: Optional[int] = None):
-        observations, actions = environment_spec.observations, environment_spec.actions
-        for name, spec in (('observation', observations), ('action', actions)):
-            if not isinstance(spec, specs.DiscreteArray):
-                raise ValueError(f'{type(self).__name__} needs a DiscreteArray {name} '
-                                 f'spec (a context index, an arm), got {spec!r}')
+        observations, actions = discrete_specs(environment_spec, type(self).__name__,
+                                               'a context index, an arm')
         if step_size is not None:
             step_size = validation.check_in_range('step_size', step_size, 0., 1.,
                                                   low_open=True)

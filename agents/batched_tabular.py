@@ -43,9 +43,9 @@ from typing import NamedTuple, Optional, Sequence, Union
 
 import dm_env
 import numpy as np
-from dm_env import specs
 
 import gridlab
+from agents.common.observations import discrete_specs
 from gridlab import validation
 
 _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
@@ -174,12 +174,9 @@ class _BatchedTabular:
           backend: 'numba' (compiled, about ten times faster; needs numba),
             'numpy', or 'auto' (numba when it is installed).
         """
-        observations, actions = environment_spec.observations, environment_spec.actions
-        for name, spec in (('observation', observations), ('action', actions)):
-            if not isinstance(spec, specs.DiscreteArray):
-                raise ValueError(
-                    f'{type(self).__name__} needs a DiscreteArray {name} spec (a state '
-                    f'index, e.g. ObservationType.STATE_INDEX), got {spec!r}')
+        observations, actions = discrete_specs(
+            environment_spec, type(self).__name__,
+            'a state index, e.g. ObservationType.STATE_INDEX')
         n = validation.check_positive_int('num_learners', num_learners)
         if seeds is None:
             seeds = [None] * n

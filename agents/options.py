@@ -31,14 +31,13 @@ import abc
 from typing import Optional, Sequence
 
 import numpy as np
-from dm_env import specs
 
 import gridlab
 from gridlab import options as options_lib
 from gridlab.checkpoints import Checkpointing
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        random_argmax, restored_table)
-from agents.common.observations import state_index
+from agents.common.observations import discrete_specs, state_index
 
 
 def hallway_arguments(environment) -> dict:
@@ -49,8 +48,7 @@ def hallway_arguments(environment) -> dict:
     if not hasattr(environment, 'walls'):
         raise ValueError(f'hallway options are drawn from a GridWorld layout, got '
                          f'{type(environment).__name__}')
-    num_states = int(np.prod(environment.walls.shape))
-    return {'options': (options_lib.primitive_options(num_states)
+    return {'options': (options_lib.primitive_options(environment.walls.size)
                         + options_lib.hallway_options(environment))}
 
 
@@ -78,11 +76,8 @@ class _OptionAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             discount, seed: as for `agents.tabular.QLearning` (epsilon is the
             chance of a random available option when choosing one).
         """
-        observations, actions = environment_spec.observations, environment_spec.actions
-        for name, spec in (('observation', observations), ('action', actions)):
-            if not isinstance(spec, specs.DiscreteArray):
-                raise ValueError(f'{type(self).__name__} needs a DiscreteArray {name} '
-                                 f'spec (a state index), got {spec!r}')
+        observations, actions = discrete_specs(environment_spec, type(self).__name__,
+                                               'a state index')
         if not options:
             raise ValueError('options must hold at least one Option, got none')
         for option in options:

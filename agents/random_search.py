@@ -27,7 +27,7 @@ from dm_env import specs
 
 import gridlab
 from agents.common.exploration import restored_generator
-from agents.common.observations import state_index
+from agents.common.observations import discrete_specs, state_index
 from gridlab.checkpoints import Checkpointing
 
 
@@ -43,12 +43,8 @@ class RandomPolicySearch(Checkpointing, gridlab.Actor):
           episodes_per_candidate: episodes each candidate is scored on.
           seed: seeds the candidates drawn.
         """
-        observations, actions = environment_spec.observations, environment_spec.actions
-        for name, spec in (('observation', observations), ('action', actions)):
-            if not isinstance(spec, specs.DiscreteArray):
-                raise ValueError(
-                    f'{type(self).__name__} needs a DiscreteArray {name} spec (a state '
-                    f'index, e.g. FrozenLake-v1), got {spec!r}')
+        observations, actions = discrete_specs(environment_spec, type(self).__name__,
+                                               'a state index, e.g. FrozenLake-v1')
         if isinstance(episodes_per_candidate, bool) or not isinstance(
                 episodes_per_candidate, (int, np.integer)) or episodes_per_candidate < 1:
             raise ValueError('episodes_per_candidate must be a positive integer, got '

@@ -18,12 +18,11 @@ import abc
 from typing import Optional
 
 import numpy as np
-from dm_env import specs
 
 import gridlab
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        restored_table)
-from agents.common.observations import state_index
+from agents.common.observations import discrete_specs, state_index
 from gridlab import validation
 from gridlab.checkpoints import Checkpointing
 
@@ -70,12 +69,9 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
           bonus_discount: E's discount; near 1 so that pairs far away still
             pull the agent toward them.
         """
-        observations, actions = environment_spec.observations, environment_spec.actions
-        for name, spec in (('observation', observations), ('action', actions)):
-            if not isinstance(spec, specs.DiscreteArray):
-                raise ValueError(
-                    f'{type(self).__name__} needs a DiscreteArray {name} spec (a state '
-                    f'index, e.g. ObservationType.STATE_INDEX), got {spec!r}')
+        observations, actions = discrete_specs(
+            environment_spec, type(self).__name__,
+            'a state index, e.g. ObservationType.STATE_INDEX')
         step_size = validation.check_in_range('step_size', step_size, 0., 1., low_open=True)
         self.discount = validation.check_probability('discount', discount)
         initial_value = validation.check_finite('initial_value', initial_value)
