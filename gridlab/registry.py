@@ -90,7 +90,8 @@ class AgentEntry:
             if environment is None:
                 raise ValueError(f'{cls.__name__} is built from its environment: pass '
                                  f'environment= to make()')
-            arguments_of = _import(self.environment_arguments, 'environment_arguments')
+            arguments_of = _import(self.environment_arguments, 'environment_arguments',
+                                   "'package.module:function'")
             if not callable(arguments_of):
                 raise ValueError(f'environment_arguments {self.environment_arguments!r} '
                                  f'is not a function')
@@ -122,12 +123,11 @@ def constructor_parameters(cls: type) -> Dict[str, inspect.Parameter]:
     return parameters
 
 
-def _import(path: str, what: str):
+def _import(path: str, what: str, form: str):
     """The object at 'package.module:name', or a ValueError saying why not."""
     module_name, _, name = path.partition(':')
     if not module_name or not name:
-        raise ValueError(f'{what} {path!r}: expected a registered name or '
-                         "'package.module:Class'")
+        raise ValueError(f'{what} {path!r}: expected {form}')
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -138,7 +138,7 @@ def _import(path: str, what: str):
 
 def import_class(path: str) -> type:
     """The Actor class at 'package.module:Class', or a ValueError saying why not."""
-    cls = _import(path, 'agent')
+    cls = _import(path, 'agent', "a registered name or 'package.module:Class'")
     module_name, _, name = path.partition(':')
     if not (isinstance(cls, type) and issubclass(cls, Actor)):
         raise ValueError(f'agent {path!r}: {name!r} in {module_name!r} is not a '
