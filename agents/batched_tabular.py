@@ -199,6 +199,8 @@ class _BatchedTabular:
         block = validation.check_positive_int('block', block)
         if block < 8:
             raise ValueError(f'block must be at least 8 words, got {block}')
+        if backend not in ('auto', 'numba', 'numpy'):
+            raise ValueError(f"backend must be 'auto', 'numba' or 'numpy', got {backend!r}")
         self._num_learners = n
         self._num_states = s = observations.num_values
         self._num_actions = a = actions.num_values
@@ -208,8 +210,6 @@ class _BatchedTabular:
         self._q = np.full((n * s, a), float(initial_value))
         self._flat = self._q.reshape(-1)
         self._records = self._q.view(np.dtype((np.void, 8 * a))).reshape(-1)
-        if backend not in ('auto', 'numba', 'numpy'):
-            raise ValueError(f"backend must be 'auto', 'numba' or 'numpy', got {backend!r}")
         self._kernels = None if backend == 'numpy' else _load_kernels(backend == 'numba')
         self.backend = 'numpy' if self._kernels is None else 'numba'
         if self._kernels is None:
@@ -217,8 +217,7 @@ class _BatchedTabular:
         else:
             self._lanes = self._kernels.lanes(
                 [np.random.default_rng(seed) for seed in seeds])
-            self._sizes = np.array([observations.num_values, actions.num_values,
-                                    self._epsilon[2]], np.int64)
+            self._sizes = np.array([s, a, self._epsilon[2]], np.int64)
         self.steps = np.zeros(n, np.int64)  # Transitions each learner learned from.
         self._learner_row = np.arange(n, dtype=np.int64) * s
         self._environment = None  # The batched environment being trained on.
