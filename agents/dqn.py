@@ -5,8 +5,9 @@ every `target_update_frequency` learning steps (or blended in with Polyak
 averaging, `target_update_rate`), which keeps the regression target still
 for a while. Options: double DQN (the online network picks the next action,
 the target network values it), a dueling head, Huber loss, gradient clipping,
-and count-based exploration (`exploration_bonus`, off by default; see
-`NeuralFittedQAgent`). Image observations (GRID, RGB) get a convolutional
+count-based exploration (`exploration_bonus`, off by default), and a table
+for Q (`hidden_sizes=()` on one-hot observations) learned by plain gradient
+descent (`optimizer='sgd'`); see `NeuralFittedQAgent`. Image observations (GRID, RGB) get a convolutional
 network by default.
 """
 

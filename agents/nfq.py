@@ -62,7 +62,8 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  network: Optional[nn.Module] = None,
                  exploration_bonus: float = 0.,
                  bonus_discount: float = 0.99,
-                 bonus_planning_every: int = 100):
+                 bonus_planning_every: int = 100,
+                 optimizer: str = 'adam'):
         """Builds the agent.
 
         Args:
@@ -78,10 +79,13 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             nothing and lets it see every cell; 0.8 learned fastest (see
             benchmarks/value_agents.py).
           batch_size: transitions per gradient step.
-          learning_rate: Adam's step size.
+          learning_rate: the optimizer's step size.
           discount: multiplied onto each TimeStep's discount (which carries
             the task's own: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
-          hidden_sizes: widths of the default network's hidden layers.
+          hidden_sizes: widths of the default network's hidden layers; ()
+            for none, which on vector observations makes the default network
+            linear, and on one-hot ones (`AGENT_ONEHOT`) a table of Q-values
+            (see `make_q_network`).
           conv_channels: channels of its convolutions (image observations).
           min_replay_size: transitions to collect before learning starts
             (default: `batch_size`).
@@ -105,6 +109,15 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             (`CountBasedExploration.plan`), so the pull of untried pairs
             reaches back along the whole path at once; 0 leaves E to its
             one update per step.
+          optimizer: 'adam' (the default) or 'sgd' (plain gradient descent).
+            Adam moves each weight by about `learning_rate` per step however
+            small its gradient, so its Q-values never settle closer than that
+            noise; plain gradient descent's steps shrink with the TD errors,
+            which suits a table (`hidden_sizes=()` on one-hot observations),
+            whose Bellman fixed point it can reach exactly. With the mean
+            squared error (`loss='mse'`), a transition sampled once then moves
+            its own Q-value by 2 * learning_rate / batch_size of its TD error,
+            so a table's learning rate is of the order of the batch size.
         """
         actions = environment_spec.actions
         if not hasattr(actions, 'num_values'):
@@ -112,6 +125,8 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                              f'(a DiscreteArray action spec), got {actions!r}')
         if loss not in ('mse', 'huber'):
             raise ValueError(f"loss must be 'mse' or 'huber', got {loss!r}")
+        if optimizer not in ('adam', 'sgd'):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
         batch_size = validation.check_positive_int('batch_size', batch_size)
         learning_rate = validation.check_positive('learning_rate', learning_rate)
         discount = validation.check_probability('discount', discount)
@@ -121,7 +136,8 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         if max_grad_norm is not None:
             # Clipping to a norm <= 0 would silently turn learning around.
             max_grad_norm = validation.check_positive('max_grad_norm', max_grad_norm)
-        hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
+        hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes,
+                                              allow_empty=True)
         conv_channels = validation.check_sizes('conv_channels', conv_channels,
                                                allow_empty=True)
         if network is not None and q_network is not None:
@@ -144,8 +160,13 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             self._q_network = q_network.to(self._device)
         # The fused kernel does Adam's arithmetic for all parameters in one
         # call; with networks this small the per-tensor calls would dominate.
-        self._optimizer = torch.optim.Adam(self._q_network.parameters(),
-                                           lr=learning_rate, fused=True)
+        self._optimizer_name = optimizer
+        if optimizer == 'adam':
+            self._optimizer = torch.optim.Adam(self._q_network.parameters(),
+                                               lr=learning_rate, fused=True)
+        else:
+            self._optimizer = torch.optim.SGD(self._q_network.parameters(),
+                                              lr=learning_rate, foreach=True)
         # Independent streams for replay sampling and exploration.
         replay_seed, explorer_seed = np.random.SeedSequence(seed).spawn(2)
         self._replay = ReplayBuffer(replay_capacity, seed=replay_seed)
@@ -343,12 +364,18 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     def _state(self) -> dict:
         return {'q_network': self._q_network.state_dict(),
                 'optimizer': self._optimizer.state_dict(),
+                'optimizer_name': self._optimizer_name,
                 'explorer': self._explorer.state_dict(),
                 'learner_steps': self._learner_steps,
                 **({'exploration': self._exploration.state_dict()}
                    if self._exploration is not None else {})}
 
     def _load_state(self, state: dict) -> None:
+        # Checkpoints from before the option was added are Adam's.
+        saved = state.get('optimizer_name', 'adam')
+        if saved != self._optimizer_name:
+            raise ValueError(f"this checkpoint's optimizer is {saved!r}; the agent was "
+                             f"built with optimizer={self._optimizer_name!r}")
         self._q_network.load_state_dict(state['q_network'])
         self._optimizer.load_state_dict(state['optimizer'])
         self._explorer.load_state_dict(state['explorer'])

@@ -203,13 +203,83 @@ def test_bad_hyperparameters_are_named():
     _, spec = setup()
     with pytest.raises(ValueError, match='batch_size'):
         NeuralFittedQAgent(spec, batch_size=0)
-    with pytest.raises(ValueError, match='hidden_sizes'):
-        DQN(spec, hidden_sizes=())
+    with pytest.raises(ValueError, match=r'hidden_sizes\[1\]'):
+        DQN(spec, hidden_sizes=(8, 0))
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd', got 'rmsprop'"):
+        NeuralFittedQAgent(spec, optimizer='rmsprop')
+    with pytest.raises(ValueError, match='optimizer'):
+        DQN(spec, optimizer='SGD')
     with pytest.raises(ValueError, match='learning_rate'):
         DQN(spec, learning_rate=0.)
     with pytest.raises(ValueError, match='once'):
         DQN(spec, network=ConstantQ(), q_network=ConstantQ())
     assert DQN(spec, q_network=ConstantQ())._q_network.bias.shape == (4,)
+
+
+def test_without_hidden_layers_the_network_is_a_table_on_one_hot_cells():
+    _, spec = setup(observation_type=OBS.AGENT_ONEHOT)
+    agent = DQN(spec, hidden_sizes=(), seed=0)
+    linear = [m for m in agent._q_network.modules() if isinstance(m, nn.Linear)]
+    assert len(linear) == 1 and linear[0].bias is None
+    assert linear[0].weight.shape == (4, 9 * 10)
+    # A one-hot cell reads its own column of the weights: a table, all zero at first.
+    with torch.no_grad():
+        linear[0].weight.copy_(torch.arange(360.).reshape(4, 90))
+    cell = np.zeros((9, 10), np.float32)
+    cell[2, 3] = 1.
+    np.testing.assert_array_equal(agent.q_values(cell), [23., 113., 203., 293.])
+    assert not DQN(spec, hidden_sizes=(), seed=5).q_values(cell).any()
+    # Convolutions or a dueling head keep their biased head.
+    _, grid_spec = setup(observation_type=OBS.GRID)
+    convolved = DQN(grid_spec, hidden_sizes=(), seed=0)._q_network
+    assert isinstance(convolved[-1], nn.Linear) and convolved[-1].bias is not None
+    assert any(isinstance(m, nn.Conv2d) for m in convolved)
+    dueling = DQN(spec, hidden_sizes=(), dueling=True, seed=0)._q_network
+    assert type(dueling[-1]).__name__ == 'DuelingHead'
+
+
+def test_plain_gradient_descent_moves_a_table_entry_by_the_rule_by_hand():
+    # One stored transition: a wall bump on cell (2, 3) (reward -5, back on
+    # the same cell). The target network stays zero for these two steps, so
+    # the target is r = -5 both times, and with the mean squared error on a
+    # batch of one, each step moves Q(s, a) by 2 * lr * (target - Q(s, a)).
+    _, spec = setup(observation_type=OBS.AGENT_ONEHOT)
+    lr = 0.2
+    agent = DQN(spec, hidden_sizes=(), optimizer='sgd', learning_rate=lr, loss='mse',
+                max_grad_norm=None, batch_size=1, target_update_frequency=100, seed=0)
+    cell = np.zeros((9, 10), np.float32)
+    cell[2, 3] = 1.
+    other = np.zeros_like(cell)
+    other[4, 4] = 1.
+    agent.observe_first(dm_env.restart(cell))
+    agent.observe(1, dm_env.transition(-5., cell, discount=np.float32(0.9)))
+    expected = 0.
+    for _ in range(2):
+        agent.update()
+        expected += 2 * lr * (-5. - expected)  # -2, then -2 + 0.4 * -3 = -3.2
+        np.testing.assert_allclose(agent.q_values(cell), [0., expected, 0., 0.],
+                                   rtol=1e-6)
+    assert expected == pytest.approx(-3.2)
+    assert not agent.q_values(other).any()  # Other cells' entries never moved.
+    assert isinstance(agent._optimizer, torch.optim.SGD)
+    assert isinstance(DQN(spec, seed=0)._optimizer, torch.optim.Adam)  # The default.
+
+
+def test_a_checkpoint_keeps_its_optimizer(tmp_path):
+    env, spec = setup(observation_type=OBS.AGENT_ONEHOT)
+    table = dict(hidden_sizes=(), optimizer='sgd', learning_rate=4., loss='mse')
+    agent = DQN(spec, seed=0, **table)
+    gridlab.run_loop(env, agent, num_steps=100, logger=gridlab.NoOpLogger(),
+                     progress=False)
+    agent.save(tmp_path / 'table.pt')
+    restored = DQN(spec, seed=1, **table)
+    restored.restore(tmp_path / 'table.pt')
+    weights = agent._q_network[-1].weight
+    assert weights.any()  # It learned something (a wall bump, at least).
+    assert torch.equal(restored._q_network[-1].weight, weights)
+    adam = DQN(spec, seed=0, hidden_sizes=())
+    with pytest.raises(ValueError, match="optimizer is 'sgd'.*optimizer='adam'"):
+        adam.restore(tmp_path / 'table.pt')
 
 
 def test_devices():

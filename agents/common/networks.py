@@ -112,12 +112,23 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
 
     One flat `nn.Sequential`: with networks this small, every extra module
     call is a noticeable share of a training step.
+
+    `hidden_sizes=()` leaves out the hidden layers: the head maps the torso's
+    features to Q-values directly. With no convolutions either (a vector
+    observation, or `conv_channels=()`) and no dueling head, the network is
+    one linear map of the (scaled, flattened) observation, without a bias
+    and starting at zero: on one-hot observations (`AGENT_ONEHOT`) its
+    weights are a table with one row of Q-values per cell, and a gradient
+    step on a transition moves its own cell's row alone. (A bias, or any
+    input that is the same in every state, such as a fixed task's walls in
+    a GRID observation, is a feature of every transition: its step would be
+    many times a cell's and would cap the step size the table can take.)
     """
     shape = tuple(observation_spec.shape)
     if not shape:
         raise ValueError('a Q-network needs array observations; for a state '
                          'index (a scalar) use a tabular agent')
-    hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
+    hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes, allow_empty=True)
     conv_channels = validation.check_sizes('conv_channels', conv_channels, allow_empty=True)
     num_actions = validation.check_positive_int('num_actions', num_actions)
     torso = [input_scaling(observation_spec)]
@@ -137,6 +148,12 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     torso = [layer for layer in torso if not isinstance(layer, nn.Identity)]
     with torch.no_grad():  # The feature count, by running a dummy input.
         features = nn.Sequential(*torso)(torch.zeros((1,) + shape)).shape[-1]
+    if not hidden_sizes:
+        if dueling or any(isinstance(layer, nn.Conv2d) for layer in torso):
+            return nn.Sequential(*torso, _head(features, num_actions, dueling))
+        table = nn.Linear(features, num_actions, bias=False)
+        nn.init.zeros_(table.weight)
+        return nn.Sequential(*torso, table)
     layers = torso + list(mlp((features,) + tuple(hidden_sizes))) + [nn.ReLU()]
     layers.append(_head(hidden_sizes[-1], num_actions, dueling))
     return nn.Sequential(*layers)
