@@ -52,6 +52,9 @@ _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.M
                                         dm_env.StepType.LAST))
 _LOW32 = np.uint64(0xFFFFFFFF)
 _TWO53 = float(2 ** 53)
+# A block of learners whose tables take this much is trained step after step
+# before the next block (a quarter of the 1 MiB of L2 of a core here).
+_CACHE_BYTES = 1 << 18
 
 
 class TrainingSummary(NamedTuple):
@@ -326,13 +329,25 @@ class _BatchedTabular:
                 self._streams.refill(8)
                 self._learn(environment.step(self._action))
         else:
-            kernel = getattr(self._kernels, self._KERNEL)
-            learners = (self._flat, self._sizes, self._settings(), self._state,
+            kernel = self._kernels.train
+            learners = (self._SARSA, self._flat, self._sizes, self._settings(), self._state,
                         self._action, self.steps, self._lanes)
-            for _ in range(num_steps):
-                timestep = environment.step(self._action)
-                kernel(*learners, timestep.step_type, timestep.reward,
-                       timestep.discount, timestep.observation)
+            lockstep = getattr(environment, 'lockstep', lambda: None)()
+            if lockstep is not None:
+                # The kernel steps the copies too: every step in one call.
+                block = max(1, _CACHE_BYTES // (8 * self._num_states * self._num_actions))
+                kernel(*learners, lockstep.tables,
+                       (lockstep.ended, lockstep.max_episode_length, lockstep.time),
+                       lockstep.state, lockstep.deadline, lockstep.last, num_steps, block)
+                environment.advanced(num_steps)
+            else:
+                unused = np.zeros(1, np.intp)
+                for _ in range(num_steps):
+                    timestep = environment.step(self._action)
+                    data = (unused, timestep.observation, timestep.reward,
+                            timestep.discount, timestep.step_type)
+                    kernel(*learners, data, (-1, 0, 0), unused, unused, data[1:], 1,
+                           self._num_learners)
         if not np.isfinite(self._q).all():
             validation.check_all_finite('Q-values', self._q, f'{type(self).__name__}.train')
         return TrainingSummary(num_steps, int(self.steps.sum()) - before,
@@ -360,7 +375,7 @@ class _BatchedTabular:
 class BatchedQLearning(_BatchedTabular):
     """N Q-learners; learner i is `agents.tabular.QLearning(seed=seeds[i])`."""
 
-    _KERNEL = 'q_learning_step'
+    _SARSA = False  # Which learning rule the compiled kernel runs.
 
     def _act_first(self):
         return self._select(np.ones(self._num_learners, bool), self._columns(self._state))
@@ -384,7 +399,7 @@ class BatchedSARSA(_BatchedTabular):
     Defaults are SARSA's: epsilon decays from 0.1 to 0 over 1,000 steps.
     """
 
-    _KERNEL = 'sarsa_step'
+    _SARSA = True
 
     def __init__(self, environment_spec, num_learners: int, seeds=None,
                  step_size: float = 0.5, epsilon: float = 0.1,

@@ -1,9 +1,12 @@
-"""Compiled (numba) steps of agents/batched_tabular.py: one loop over learners.
+"""Compiled (numba) training for agents/batched_tabular.py: one loop.
 
 The numpy path of `BatchedQLearning` spends most of its time gathering and
 scattering table rows scattered across memory, a dozen whole-array passes per
 step; here each learner's step is a few scalar operations in one compiled
-loop. Imported only when numba is installed (`pip install gridlab[fast]`).
+loop, which also steps the environment's copies when their dynamics are
+plain look-ups (`BatchedGridWorld.lockstep`), so that a whole call of
+`train` is one call here. Imported only when numba is installed
+(`pip install gridlab[fast]`).
 
 Bit-identity with the single agents rests on two things:
 
@@ -18,22 +21,35 @@ Bit-identity with the single agents rests on two things:
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
-_FIRST, _LAST = 0, 2
+_FIRST, _MID, _LAST = 0, 1, 2
 _M_HIGH = np.uint64(2549297995355413924)  # PCG64's 128-bit multiplier.
 _M_LOW = np.uint64(4865540595714422341)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _U32 = np.uint64(32)
 _TWO53 = float(2 ** 53)
 
+# Greedy choice among four actions, by the bit mask of those tied for best:
+# how many tie, the first of them, and the k-th of them.
+_TIES = np.array([bin(mask).count('1') for mask in range(16)], np.int64)
+_KTH_TIED = np.array([[([a for a in range(4) if mask >> a & 1] + [0] * 4)[k]
+                       for k in range(4)] for mask in range(16)], np.int64)
+
 
 def lanes(generators) -> np.ndarray:
-    """The PCG64 states of N generators as a (6, N) array, a column per learner.
+    """The PCG64 states of N generators as an (N, 8) array, a row per learner.
 
-    Rows: state (high, low 64 bits), increment (high, low), numpy's buffered
-    32-bit half and whether it holds one (`has_uint32`, `uinteger`).
+    Columns: state (high, low 64 bits), increment (high, low), numpy's
+    buffered 32-bit half and whether it holds one (`uinteger`,
+    `has_uint32`), and two unused, so that a row is one 64-byte cache line.
+    (With a row per field instead, N a power of two puts the fields of a
+    learner a multiple of 4 KiB apart, which the CPU mistakes for the same
+    address and makes each load wait for the last store: half the speed.)
     """
-    out = np.zeros((6, len(generators)), np.uint64)
+    out = np.zeros((len(generators), 8), np.uint64)
     mask = (1 << 64) - 1
     for i, generator in enumerate(generators):
         bit_state = generator.bit_generator.state
@@ -41,63 +57,78 @@ def lanes(generators) -> np.ndarray:
             raise ValueError(f'learner {i} has a {bit_state["bit_generator"]} '
                              f'generator; the compiled path steps PCG64 only')
         state, inc = bit_state['state']['state'], bit_state['state']['inc']
-        out[:, i] = (state >> 64, state & mask, inc >> 64, inc & mask,
-                     bit_state['uinteger'], bit_state['has_uint32'])
+        out[i, :6] = (state >> 64, state & mask, inc >> 64, inc & mask,
+                      bit_state['uinteger'], bit_state['has_uint32'])
     return out
 
 
-@numba.njit(inline='always')
-def _mulhi(a, b):
-    """The high 64 bits of the 128-bit product a * b."""
-    a0, a1 = a & _LOW32, a >> _U32
-    b0, b1 = b & _LOW32, b >> _U32
-    p01, p10 = a0 * b1, a1 * b0
-    middle = ((a0 * b0) >> _U32) + (p01 & _LOW32) + (p10 & _LOW32)
-    return a1 * b1 + (p01 >> _U32) + (p10 >> _U32) + (middle >> _U32)
+@intrinsic
+def _mulhi(typingctx, a, b):  # pylint: disable=unused-argument
+    """The high 64 bits of the 128-bit product a * b: one machine multiply,
+    where four 32-bit products and their carries would take a dozen."""
+    def codegen(context, builder, signature, args):  # pylint: disable=unused-argument
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+    return types.uint64(types.uint64, types.uint64), codegen
 
 
-@numba.njit(inline='always')
-def _next64(lanes, i):
+# A learner's generator, held in registers while it steps: the tuple
+# (state high, state low, increment high, increment low, spare 32-bit half,
+# whether there is one), its row of `lanes`.
+
+@numba.njit
+def _load(lanes, i):
+    return (lanes[i, 0], lanes[i, 1], lanes[i, 2], lanes[i, 3], lanes[i, 4], lanes[i, 5])
+
+
+@numba.njit
+def _store(lanes, i, generator):
+    lanes[i, 0], lanes[i, 1] = generator[0], generator[1]
+    lanes[i, 4], lanes[i, 5] = generator[4], generator[5]
+
+
+@numba.njit
+def _next64(g):
     """numpy's PCG64 next_uint64: step the LCG, then output XSL-RR."""
-    high, low = lanes[0, i], lanes[1, i]
+    high, low = g[0], g[1]
     product_low = low * _M_LOW
     product_high = _mulhi(low, _M_LOW) + low * _M_HIGH + high * _M_LOW
-    low = product_low + lanes[3, i]
-    high = product_high + lanes[2, i] + (np.uint64(1) if low < product_low else np.uint64(0))
-    lanes[0, i], lanes[1, i] = high, low
+    low = product_low + g[3]
+    high = product_high + g[2] + (np.uint64(1) if low < product_low else np.uint64(0))
     x, rotation = high ^ low, high >> np.uint64(58)
-    return (x >> rotation) | (x << ((np.uint64(64) - rotation) & np.uint64(63)))
+    word = (x >> rotation) | (x << ((np.uint64(64) - rotation) & np.uint64(63)))
+    return word, (high, low, g[2], g[3], g[4], g[5])
 
 
-@numba.njit(inline='always')
-def _next32(lanes, i):
+@numba.njit
+def _next32(g):
     """numpy's next_uint32: the spare half of the last word, else a new word."""
-    if lanes[5, i]:
-        lanes[5, i] = 0
-        return lanes[4, i]
-    word = _next64(lanes, i)
-    lanes[5, i] = 1
-    lanes[4, i] = word >> _U32
-    return word & _LOW32
+    if g[5]:
+        return g[4], (g[0], g[1], g[2], g[3], g[4], np.uint64(0))
+    word, g = _next64(g)
+    return word & _LOW32, (g[0], g[1], g[2], g[3], word >> _U32, np.uint64(1))
 
 
-@numba.njit(inline='always')
-def _below(lanes, i, bound):
+@numba.njit
+def _below(g, bound):
     """numpy's integers(0, bound) for a 32-bit range: Lemire with rejection.
 
     As numpy does, the rejection threshold (a division) is computed only when
     the draw's low word could fall below it, a chance of bound / 2**32.
     """
     bound = np.uint64(bound)
-    product = _next32(lanes, i) * bound
+    half, g = _next32(g)
+    product = half * bound
     if (product & _LOW32) < bound:
         threshold = (np.uint64(1 << 32) - bound) % bound
         while (product & _LOW32) < threshold:
-            product = _next32(lanes, i) * bound
-    return np.int64(product >> _U32)
+            half, g = _next32(g)
+            product = half * bound
+    return np.int64(product >> _U32), g
 
 
-@numba.njit(inline='always')
+@numba.njit
 def _epsilon(initial, final, decay, steps):
     """linear_schedule, as the numpy path computes it."""
     if initial == final:
@@ -108,11 +139,23 @@ def _epsilon(initial, final, decay, steps):
 
 
 @numba.njit(inline='always')
-def _select(q, row, num_actions, epsilon, lanes, i):
-    """EpsilonGreedyExplorer.select for learner i on the Q row starting at `row`."""
+def _select(q, row, num_actions, epsilon, g):
+    """EpsilonGreedyExplorer.select on the Q row starting at `row`, drawing
+    from generator g: (action, g after the draws)."""
+    word, g = _next64(g)
     # (w >> 11) < 2**53 converts exactly, and faster as a signed integer.
-    if float(np.int64(_next64(lanes, i) >> np.uint64(11))) < epsilon * _TWO53:
-        return _below(lanes, i, num_actions)
+    if float(np.int64(word >> np.uint64(11))) < epsilon * _TWO53:
+        return _below(g, num_actions)
+    if num_actions == 4:  # A GridWorld's: compare all four without branches.
+        q0, q1, q2, q3 = q[row], q[row + 1], q[row + 2], q[row + 3]
+        best = max(max(q0, q1), max(q2, q3))
+        tied = (np.int64(q0 == best) | np.int64(q1 == best) << 1
+                | np.int64(q2 == best) << 2 | np.int64(q3 == best) << 3)
+        count = _TIES[tied]
+        if count == 1:
+            return _KTH_TIED[tied, 0], g
+        k, g = _below(g, count)
+        return _KTH_TIED[tied, k], g
     best, first, count = q[row], 0, 1  # The first greedy action, and its ties.
     for a in range(1, num_actions):
         value = q[row + a]
@@ -121,76 +164,112 @@ def _select(q, row, num_actions, epsilon, lanes, i):
         elif value == best:
             count += 1
     if count == 1:
-        return first
-    k = _below(lanes, i, count)  # choice among the tied actions
+        return first, g
+    k, g = _below(g, count)  # choice among the tied actions
     for a in range(first, num_actions):
         if q[row + a] == best:
             if k == 0:
-                return a
+                return a, g
             k -= 1
-    return first
+    return first, g
 
 
-# The kernels take arrays only: numba checks the type of every argument on
-# each call, and a Python scalar costs several times an array there.
 # sizes = (num_states, num_actions, decay_steps);
 # settings = (agent discount, step_size, initial epsilon, final epsilon).
 
 @numba.njit(inline='always')
-def _act(q, sizes, settings, steps, lanes, i, row):
+def _act(q, sizes, settings, steps, i, row, g):
+    """Learner i's epsilon-greedy action in the state whose Q row is at `row`."""
     epsilon = _epsilon(settings[2], settings[3], sizes[2], steps[i])
-    return _select(q, row, sizes[1], epsilon, lanes, i)
+    return _select(q, row, sizes[1], epsilon, g)
 
 
 @numba.njit(cache=True)
 def first_actions(q, sizes, settings, state, action, steps, lanes):
     """Every learner's first action, in state[i]."""
     for i in range(state.size):
-        action[i] = _act(q, sizes, settings, steps, lanes, i,
-                         (i * sizes[0] + state[i]) * sizes[1])
+        action[i], g = _act(q, sizes, settings, steps, i,
+                            (i * sizes[0] + state[i]) * sizes[1], _load(lanes, i))
+        _store(lanes, i, g)
 
 
 @numba.njit(cache=True)
-def q_learning_step(q, sizes, settings, state, action, steps, lanes,
-                    step_type, reward, discount, observation):
-    """One batch step of N Q-learners: learn from the transition, then act."""
-    num_states, num_actions = sizes[0], sizes[1]
-    for i in range(state.size):
-        kind = step_type[i]
-        next_state = np.int64(observation[i])
-        row = (i * num_states + next_state) * num_actions
-        if kind != _FIRST:
-            best = q[row]
-            for a in range(1, num_actions):
-                if q[row + a] > best:
-                    best = q[row + a]
-            index = (i * num_states + state[i]) * num_actions + action[i]
-            old = q[index]
-            target = np.float64(reward[i]) + settings[0] * np.float64(discount[i]) * best
-            q[index] = old + settings[1] * (target - old)
-            steps[i] += 1
-        state[i] = next_state
-        # The single agent is not asked to act on a LAST step.
-        action[i] = _act(q, sizes, settings, steps, lanes, i, row) if kind != _LAST else 0
+def train(sarsa, q, sizes, settings, state, action, steps, lanes,
+          table, clock, rows, deadline, last, num_steps, block):
+    """`num_steps` steps of N Q-learners (`sarsa` False) or SARSA learners.
 
+    The data of a step come from the environment's tables at `index`, and
+    the kernel steps the copies itself by the rules of
+    `gridlab.environments.batched.Lockstep`: `table` = (next_row,
+    observation, reward, discount, step_type), `clock` = (ended,
+    max_episode_length, time); `rows` and `deadline` are the environment's
+    own, and `last` receives the last step's (observation, reward,
+    discount, step_type). Learners are independent, so a block of `block`
+    learners runs all its steps before the next: the block's tables stay in
+    cache, where a step of every learner at a time would sweep all the
+    tables once per step. With ended < 0 the data are instead one batched
+    TimeStep's arrays, read at i, for one step (an environment with slips
+    or random goals steps itself).
 
-@numba.njit(cache=True)
-def sarsa_step(q, sizes, settings, state, action, steps, lanes,
-               step_type, reward, discount, observation):
-    """One batch step of N SARSA learners: choose the next action, then learn."""
-    num_states, num_actions = sizes[0], sizes[1]
-    for i in range(state.size):
-        valid = step_type[i] != _FIRST
-        next_state = np.int64(observation[i])
-        row = (i * num_states + next_state) * num_actions
-        if valid:
-            steps[i] += 1
-        next_action = _act(q, sizes, settings, steps, lanes, i, row)
-        if valid:
-            index = (i * num_states + state[i]) * num_actions + action[i]
-            old = q[index]
-            target = (np.float64(reward[i])
-                      + settings[0] * np.float64(discount[i]) * q[row + next_action])
-            q[index] = old + settings[1] * (target - old)
-        state[i] = next_state
-        action[i] = next_action
+    Everything is written out in this one loop: passing arrays to an
+    inlined helper doubled the cost of a step (measured).
+    """
+    n, num_states, num_actions = state.size, sizes[0], sizes[1]
+    next_row, observation, reward, discount, step_type = table
+    ended, horizon, time = clock
+    for start in range(0, n, block):
+        for t in range(num_steps):
+            now = time + t + 1
+            for i in range(start, min(n, start + block)):
+                if ended < 0:
+                    index, kind = i, np.int64(step_type[i])
+                else:
+                    index = rows[i] + action[i]
+                    kind = np.int64(step_type[index])
+                    following = next_row[index]
+                    if index >= ended:  # A restart.
+                        deadline[i] = now + horizon
+                    elif horizon and kind == _MID and deadline[i] == now:
+                        kind = _LAST  # A truncation.
+                        following += ended
+                    rows[i] = following
+                next_state = np.int64(observation[index])
+                row = (i * num_states + next_state) * num_actions
+                learns = kind != _FIRST
+                if sarsa:
+                    # SARSA chooses its next action first (after counting the
+                    # step) and bootstraps on it.
+                    steps[i] += learns
+                    next_action, g = _act(q, sizes, settings, steps, i, row,
+                                          _load(lanes, i))
+                    _store(lanes, i, g)
+                    bootstrap = q[row + next_action]
+                elif num_actions == 4:  # Without branches (a GridWorld's four).
+                    bootstrap = max(max(q[row], q[row + 1]), max(q[row + 2], q[row + 3]))
+                else:
+                    bootstrap = q[row]
+                    for a in range(1, num_actions):
+                        if q[row + a] > bootstrap:
+                            bootstrap = q[row + a]
+                if learns:
+                    update = (i * num_states + state[i]) * num_actions + action[i]
+                    old = q[update]
+                    target = (np.float64(reward[index])
+                              + settings[0] * np.float64(discount[index]) * bootstrap)
+                    q[update] = old + settings[1] * (target - old)
+                if not sarsa:
+                    # Q-learning acts after its update, and is not asked to
+                    # act on a LAST step.
+                    steps[i] += learns
+                    next_action = 0
+                    if kind != _LAST:
+                        next_action, g = _act(q, sizes, settings, steps, i, row,
+                                              _load(lanes, i))
+                        _store(lanes, i, g)
+                state[i] = next_state
+                action[i] = next_action
+                if t == num_steps - 1 and ended >= 0:
+                    last[0][i] = observation[index]
+                    last[1][i] = reward[index]
+                    last[2][i] = discount[index]
+                    last[3][i] = kind

@@ -5,8 +5,11 @@
 
 `BatchedQLearning` / `BatchedSARSA` (agents/batched_tabular.py, every
 learner bit-identical to the single agent with its seed) train N learners
-on a `BatchedGridWorld` of N copies of `simple`, on the compiled path (numba)
-and on the numpy path; beside them, in the same run, the single-learner
+on a `BatchedGridWorld` of N copies of `simple`: on the compiled path
+(numba), which steps the copies inside its loop, a block of learners at a
+time (`BatchedGridWorld.lockstep`); on the compiled path calling `step`
+once per batch step, as it must when copies slip or draw goals (the row
+"numba, step()"); and on the numpy path. Beside them, in the same run, the single-learner
 `QLearning` / `SARSA` driven by gridlab's `EnvironmentLoop` on one GridWorld.
 A learner-step is one transition a learner learns from (restart steps of
 auto-reset copies are not counted). Medians over 5 repeats of the process's
@@ -26,10 +29,20 @@ from gridlab.loggers import NoOpLogger
 from gridlab.loop import EnvironmentLoop
 
 
+class SteppedGridWorld(BatchedGridWorld):
+    """Offers no lockstep, so compiled learners call `step` every batch step
+    (as they must when copies slip or draw goals)."""
+
+    def lockstep(self):
+        return None
+
+
 def batched_rate(agent_class, task, num_learners, batch_steps, backend):
-    env = BatchedGridWorld.from_task(task, num_learners, seed=0)
+    stepped = backend.endswith('step()')
+    env = (SteppedGridWorld if stepped else BatchedGridWorld).from_task(
+        task, num_learners, seed=0)
     agent = agent_class(env.single_environment_spec(), num_learners, seeds=0,
-                        backend=backend)
+                        backend='numba' if stepped else backend)
     agent.train(env, 5)  # Warm-up: the first reset, buffers, compiled code.
     start = time.process_time()
     summary = agent.train(env, batch_steps)
@@ -61,7 +74,8 @@ def main(argv=None):
     repeats = 1 if args.quick else 5
     task = 'simple'
     sizes = [30, 1024] if args.quick else [30, 256, 1024, 4096, 16384]
-    backends = [b for b in (compiled_backend(), 'numpy') if b]
+    compiled = compiled_backend()
+    backends = [compiled, compiled + ', step()', 'numpy'] if compiled else ['numpy']
     learner_steps = 20_000 if args.quick else 4_000_000  # Per measurement, at most
     max_batch_steps = 3_000  # ... and at most this many batch steps.
     print(f'{"agent":<40} {"learners":>9} {"learner-steps/s":>16}   (CPU clock, median '

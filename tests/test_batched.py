@@ -173,6 +173,63 @@ def test_timesteps_conform_to_batched_specs(observation_type):
         timestep = batch.step(rng.integers(0, 4, 7).astype(np.int32))
 
 
+def _step_by_lockstep_rules(lockstep, actions_per_step):
+    """Steps the copies by the rules `Lockstep` documents, in plain Python."""
+    next_state, observation, reward, discount, step_type = lockstep.tables
+    for t, actions in enumerate(actions_per_step):
+        now = lockstep.time + t + 1
+        for i, action in enumerate(actions):
+            index = lockstep.state[i] + action
+            kind = int(step_type[index])
+            following = next_state[index]
+            if index >= lockstep.ended:
+                lockstep.deadline[i] = now + lockstep.max_episode_length
+            elif (lockstep.max_episode_length and kind == int(dm_env.StepType.MID)
+                  and lockstep.deadline[i] == now):
+                kind, following = int(dm_env.StepType.LAST), following + lockstep.ended
+            lockstep.state[i] = following
+            for field, value in zip(lockstep.last, (observation[index], reward[index],
+                                                    discount[index], kind)):
+                field[i] = value
+
+
+def test_stepping_through_lockstep_continues_exactly_as_step():
+    # Short episodes: truncations and restarts occur all the time.
+    task = dict(task='cliff', num_envs=6, seed=0, max_episode_length=7)
+    stepped, outside = BatchedGridWorld.from_task(**task), BatchedGridWorld.from_task(**task)
+    rng = np.random.default_rng(1)
+    stepped.reset()
+    seen = set()
+    for round_ in range(3):
+        lockstep = outside.lockstep()
+        assert lockstep is not None
+        actions = rng.integers(4, size=(5 + 4 * round_, 6))
+        for step_actions in actions:
+            expected = stepped.step(step_actions)
+            seen.update(expected.step_type.tolist())
+        _step_by_lockstep_rules(lockstep, actions)
+        timestep = outside.advanced(len(actions))
+        for field in ('step_type', 'reward', 'discount', 'observation'):
+            np.testing.assert_array_equal(getattr(timestep, field), getattr(expected, field))
+        np.testing.assert_array_equal(outside.states, stepped.states)
+        # ... and `step` carries on from there as if it had taken every step.
+        for step_actions in rng.integers(4, size=(9, 6)):
+            expected, timestep = stepped.step(step_actions), outside.step(step_actions)
+            for field in ('step_type', 'reward', 'discount', 'observation'):
+                np.testing.assert_array_equal(getattr(timestep, field),
+                                              getattr(expected, field))
+    assert seen == {0, 1, 2}  # FIRST, MID and LAST steps were all taken outside.
+
+
+@pytest.mark.parametrize('task', [dict(slip_probability=0.1), dict(randomize_goals=True),
+                                  dict(observation_type=ObservationType.GRID)])
+def test_lockstep_only_for_plain_look_ups(task):
+    """Slips and random goals draw from the environment's generator, and
+    pictures need drawing: those copies step only through `step`."""
+    assert BatchedGridWorld.from_task('simple', 3, seed=0, **task).lockstep() is None
+    assert BatchedGridWorld.from_task('simple', 3, seed=0).lockstep() is not None
+
+
 def test_same_seed_same_run_other_seed_other_run():
     def run(seed):
         batch = BatchedGridWorld.from_task('simple', 64, seed=seed, slip_probability=0.2,

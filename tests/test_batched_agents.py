@@ -82,6 +82,35 @@ def test_compiled_and_numpy_paths_agree_on_many_learners():
     np.testing.assert_array_equal(compiled.q_tables, plain.q_tables)
 
 
+class _StepsOnly(BatchedGridWorld):
+    """A BatchedGridWorld that offers no lockstep: learners must call step."""
+
+    def lockstep(self):
+        return None
+
+
+@pytest.mark.parametrize('batched_class', [BatchedQLearning, BatchedSARSA])
+def test_compiled_training_steps_the_copies_as_step_would(batched_class):
+    """The compiled kernel steps the environment itself when it can; the
+    result is the path that calls `step` once per batch step, exactly."""
+    task = gridlab.build_gridworld_task('cliff', max_episode_length=15)
+    inside, outside = BatchedGridWorld(task, 40, seed=0), _StepsOnly(task, 40, seed=0)
+    spec = inside.single_environment_spec()
+    fused = batched_class(spec, 40, seeds=5, backend='numba', epsilon=0.2)
+    stepped = batched_class(spec, 40, seeds=5, backend='numba', epsilon=0.2)
+    for num_steps in (300, 1, 77):  # Resuming mid-episode, also after one step.
+        fused.train(inside, num_steps)
+        stepped.train(outside, num_steps)
+        np.testing.assert_array_equal(fused.steps, stepped.steps)
+        np.testing.assert_array_equal(fused.q_tables, stepped.q_tables)
+        np.testing.assert_array_equal(inside.states, outside.states)
+    # Both environments carry on alike after training.
+    for actions in np.random.default_rng(0).integers(4, size=(20, 40)):
+        a, b = inside.step(actions), outside.step(actions)
+        np.testing.assert_array_equal(a.step_type, b.step_type)
+        np.testing.assert_array_equal(a.observation, b.observation)
+
+
 def test_streams_draw_what_numpy_draws():
     seeds = [3, 4, 5]
     streams = _Streams(seeds, block=8)

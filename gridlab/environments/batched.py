@@ -31,7 +31,7 @@ cannot live in an array); learners must not learn from a LAST -> FIRST
 
 import copy
 import operator
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import dm_env
 import numpy as np
@@ -65,6 +65,31 @@ def _batched_spec(spec: specs.Array, num_envs: int, name: str) -> specs.Array:
                                   np.broadcast_to(spec.minimum, spec.shape),
                                   np.broadcast_to(spec.maximum, spec.shape), name=name)
     return specs.Array(shape, spec.dtype, name=name)
+
+
+class Lockstep(NamedTuple):
+    """The arrays that step the copies, for code that steps them itself.
+
+    `tables` = (next_state, observation, reward, discount, step_type), flat
+    arrays indexed by a copy's row plus its action. A copy in row `state[i]`
+    (a row's index times NUM_ACTIONS) taking action a looks up index =
+    state[i] + a: its next row is next_state[index], and the step's fields
+    are the other tables' entries there. An index at or past `ended` is a
+    restart (the copy's episode starts now: its truncation deadline becomes
+    this step plus `max_episode_length`, when that is not 0). A MID step
+    taken at the copy's `deadline` is a truncation: LAST, and the copy moves
+    to its row plus `ended`. Steps are counted: `time` is the last one taken,
+    so the next is time + 1. Write the last step's (observation, reward,
+    discount, step_type) into the arrays of `last`, then call
+    `BatchedGridWorld.advanced(num_steps)`.
+    """
+    tables: tuple
+    ended: int
+    max_episode_length: int  # 0: no truncation.
+    time: int
+    state: np.ndarray  # (N,) the environment's own: step it in place.
+    deadline: np.ndarray  # (N,) likewise.
+    last: tuple
 
 
 class BatchedGridWorld:
@@ -110,6 +135,7 @@ class BatchedGridWorld:
         self._goals = self._possible_goals(environment)
         self._next_state, self._table = self._build_table(environment)
         self._raw_table = self._table.view(_RAW)
+        self._columns = None  # lockstep()'s contiguous tables, made on first use.
         # Look-ups at or past this index are from ended rows (a restart).
         self._ended = len(self._goals) * s * NUM_ACTIONS
 
@@ -464,6 +490,46 @@ class BatchedGridWorld:
         live = copies[records['step_type'][copies] == _MID]
         records['step_type'][live] = _LAST
         self._state[live] += self._ended  # The same cell's ended row.
+
+    # ------------------------------------------------- stepping from outside
+
+    def lockstep(self) -> Optional[Lockstep]:
+        """The arrays to step every copy with in place of `step`, or None.
+
+        For compiled learners that run many steps of many copies in one call
+        (agents/batched_tabular_kernels.py): they step the copies exactly as
+        `step` would, by the rules in `Lockstep`, then call `advanced`. Only
+        when nothing is random (no slip, one goal: the copies' steps are
+        then look-ups alone) and observations are STATE_INDEX (no picture
+        to keep up to date); otherwise None, and `step` it is. Resets first
+        if no episode has started.
+        """
+        if (self._slip or len(self._goals) > 1
+                or self._observation_type is not ObservationType.STATE_INDEX):
+            return None
+        if self._needs_reset:
+            self.reset()
+        if self._columns is None:
+            self._columns = [np.ascontiguousarray(self._table[name]) for name in RECORD.names]
+        last = self._fields[self._current ^ 1]
+        return Lockstep((self._next_state, *self._columns), self._ended,
+                        self._max_episode_length or 0, self._time, self._state,
+                        self._deadline, tuple(last[name] for name in RECORD.names))
+
+    def advanced(self, num_steps: int) -> dm_env.TimeStep:
+        """Takes note that every copy was stepped `num_steps` times through
+        `lockstep()`'s arrays; returns the last step's TimeStep."""
+        num_steps = operator.index(num_steps)
+        self._time += num_steps
+        self._current ^= 1
+        if self._max_episode_length:
+            # The copies due at each future step, regrouped from the deadlines.
+            future = np.flatnonzero(self._deadline > self._time)
+            order = future[np.argsort(self._deadline[future], kind='stable')]
+            deadlines, first = np.unique(self._deadline[order], return_index=True)
+            self._due = {int(d): [copies] for d, copies in
+                         zip(deadlines, np.split(order, first[1:]))}
+        return self._timestep(self._fields[self._current])
 
     def close(self) -> None:
         """Nothing to release; here for the dm_env interface."""
