@@ -27,10 +27,13 @@ The per-step arithmetic is the single agent's too (float64 tables, the same
 order of operations), so the tables agree exactly, not approximately.
 
 Two paths, one result. With numba installed (`pip install gridlab[fast]`)
-each batch step is one compiled loop over learners
-(agents/batched_tabular_kernels.py, which steps each learner's PCG64 itself);
-without it, the numpy path below reads the generators' raw words in blocks.
-Both give the single agents' tables bit for bit; `backend` picks one.
+training is compiled (agents/batched_tabular_kernels.py, which steps each
+learner's PCG64 itself): when the environment's steps are plain look-ups
+(`BatchedGridWorld.lockstep`: no slip, one goal) a whole call of `train` is
+one compiled call that steps the copies too; otherwise it is one compiled
+call per batch step. Without numba, the numpy path below reads the
+generators' raw words in blocks. All give the single agents' tables bit for
+bit; `backend` picks one.
 
 Auto-reset. A copy that ended an episode restarts on the next batch step
 whatever its action; that step is not a transition, so its learner neither
