@@ -44,10 +44,8 @@ def lanes(generators) -> np.ndarray:
 
     Columns: state (high, low 64 bits), increment (high, low), numpy's
     buffered 32-bit half and whether it holds one (`uinteger`,
-    `has_uint32`), and two unused, so that a row is one 64-byte cache line.
-    (With a row per field instead, N a power of two puts the fields of a
-    learner a multiple of 4 KiB apart, which the CPU mistakes for the same
-    address and makes each load wait for the last store: half the speed.)
+    `has_uint32`), and two unused, so that a learner's generator is one
+    64-byte cache line (a row per field would spread it over six).
     """
     out = np.zeros((len(generators), 8), np.uint64)
     mask = (1 << 64) - 1
