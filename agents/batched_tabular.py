@@ -58,6 +58,8 @@ _TWO53 = float(2 ** 53)
 # A block of learners whose tables take this much is trained step after step
 # before the next block (a quarter of the 1 MiB of L2 of a core here).
 _CACHE_BYTES = 1 << 18
+# Learner-steps in one compiled call (about 0.1 s), between which Python runs.
+_LEARNER_STEPS_PER_CALL = 1 << 21
 
 
 class TrainingSummary(NamedTuple):
@@ -337,12 +339,17 @@ class _BatchedTabular:
                         self._action, self.steps, self._lanes)
             lockstep = getattr(environment, 'lockstep', lambda: None)()
             if lockstep is not None:
-                # The kernel steps the copies too: every step in one call.
+                # The kernel steps the copies too, many steps per call; calls
+                # of a fraction of a second keep Ctrl-C working.
                 block = max(1, _CACHE_BYTES // (8 * self._num_states * self._num_actions))
-                kernel(*learners, lockstep.tables,
-                       (lockstep.ended, lockstep.max_episode_length, lockstep.time),
-                       lockstep.state, lockstep.deadline, lockstep.last, num_steps, block)
-                environment.advanced(num_steps)
+                per_call = max(1, _LEARNER_STEPS_PER_CALL // self._num_learners)
+                for done in range(0, num_steps, per_call):
+                    steps = min(per_call, num_steps - done)
+                    kernel(*learners, lockstep.tables,
+                           (lockstep.ended, lockstep.max_episode_length, lockstep.time),
+                           lockstep.state, lockstep.deadline, lockstep.last, steps, block)
+                    environment.advanced(steps)
+                    lockstep = environment.lockstep()
             else:
                 unused = np.zeros(1, np.intp)
                 for _ in range(num_steps):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gridlab
+from agents import batched_tabular
 from agents.batched_tabular import BatchedQLearning, BatchedSARSA, _Streams
 from agents.tabular import SARSA, QLearning
 from gridlab import judging
@@ -89,10 +90,15 @@ class _StepsOnly(BatchedGridWorld):
         return None
 
 
+@pytest.mark.parametrize('per_call', [None, 100])
 @pytest.mark.parametrize('batched_class', [BatchedQLearning, BatchedSARSA])
-def test_compiled_training_steps_the_copies_as_step_would(batched_class):
+def test_compiled_training_steps_the_copies_as_step_would(batched_class, per_call,
+                                                          monkeypatch):
     """The compiled kernel steps the environment itself when it can; the
-    result is the path that calls `step` once per batch step, exactly."""
+    result is the path that calls `step` once per batch step, exactly, also
+    when a call of train is split into many calls of the kernel."""
+    if per_call is not None:  # 100 learner-steps: 2 steps of 40 learners a call.
+        monkeypatch.setattr(batched_tabular, '_LEARNER_STEPS_PER_CALL', per_call)
     task = gridlab.build_gridworld_task('cliff', max_episode_length=15)
     inside, outside = BatchedGridWorld(task, 40, seed=0), _StepsOnly(task, 40, seed=0)
     spec = inside.single_environment_spec()
