@@ -203,10 +203,14 @@ def test_max_grad_norm_of_zero_is_refused():
 
 
 def test_empty_network_sizes_are_refused():
+    # DQN's hidden_sizes=() is a linear network (a table on one-hot cells);
+    # the actor-critic's shared layers need at least one.
     with pytest.raises(ValueError, match=r'hidden_sizes must be a non-empty sequence'):
-        DQN(VECTOR_SPEC, hidden_sizes=())
+        ActorCriticAgent(VECTOR_SPEC, hidden_sizes=())
     with pytest.raises(ValueError, match=r'hidden_sizes\[1\] must be a positive integer'):
         ActorCriticAgent(VECTOR_SPEC, hidden_sizes=(8, 0))
+    with pytest.raises(ValueError, match=r'hidden_sizes\[0\] must be a positive integer'):
+        DQN(VECTOR_SPEC, hidden_sizes=(0,))
 
 
 def test_cliff_penalty_must_be_negative_and_not_the_wall_marker():
