@@ -13,7 +13,7 @@ without gradient; `DQN` adds a target network.
 """
 
 import time
-from typing import NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import dm_env
 import numpy as np
@@ -36,7 +36,8 @@ class BatchedTrainingSummary(NamedTuple):
     batch_steps: int  # Steps of the batched environment.
     transitions: int  # Transitions stored (restart steps are not transitions).
     episode_returns: list  # Undiscounted returns of the episodes that ended.
-    seconds: float  # Wall-clock time of the call.
+    seconds: float  # Wall-clock time of the call (`stop`'s excluded).
+    steps: int  # Environment steps, all copies together: batch_steps * N.
 
 
 class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
@@ -258,30 +259,37 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             actions[i] = self._explorer.argmax(values)
         return actions
 
-    def train(self, environment, num_steps: int,
-              update_every: int = 1) -> BatchedTrainingSummary:
+    def train(self, environment, num_steps: int, update_every: int = 1,
+              stop: Optional[Callable[['NeuralFittedQAgent', int], bool]] = None
+              ) -> BatchedTrainingSummary:
         """Collects from all N copies of a batched environment at once, learning.
 
         `environment` is a `BatchedGridWorld` (or any environment whose
-        TimeSteps are arrays over N auto-resetting copies). Each batch step
-        stores up to N transitions in the replay buffer and takes one
-        learning step per `update_every` of them; a copy's restart step
-        after a LAST one is not a transition. With N = 1 this is the run
-        loop's training exactly. Training restarts the environment.
+        TimeSteps are arrays over N auto-resetting copies). Trains for
+        `num_steps` environment steps, all copies together (whole batch
+        steps: num_steps / N rounded up). Each batch step stores up to N
+        transitions in the replay buffer and takes one learning step per
+        `update_every` of them; a copy's restart step after a LAST one is
+        not a transition. With N = 1 this is the run loop's training
+        exactly. `stop(agent, steps)`, if given, is asked after every batch
+        step and ends training when it returns True (its time is not
+        counted in `seconds`). Training restarts the environment.
         """
         num_steps = validation.check_positive_int('num_steps', num_steps)
         update_every = validation.check_positive_int('update_every', update_every)
-        start = time.perf_counter()
+        start, paused = time.perf_counter(), 0.
         timestep = environment.reset()
         observations = np.array(timestep.observation)
-        acting = np.ones(len(observations), bool)
-        totals = np.zeros(len(observations))
-        returns, transitions, pending = [], 0, 0
-        for _ in range(num_steps):
-            actions = np.zeros(len(observations), np.int64)
+        n = len(observations)
+        acting = np.ones(n, bool)
+        totals = np.zeros(n)
+        returns, transitions, pending, batch_steps = [], 0, 0, 0
+        while batch_steps * n < num_steps:
+            actions = np.zeros(n, np.int64)
             live = np.flatnonzero(acting)
             actions[live] = self.select_actions(observations[live])
             timestep = environment.step(actions)
+            batch_steps += 1
             step_types = np.asarray(timestep.step_type)
             for i in np.flatnonzero(step_types != int(dm_env.StepType.FIRST)):
                 self._replay.add_first(dm_env.restart(observations[i]))
@@ -303,8 +311,14 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                     pending -= update_every
             observations = np.array(timestep.observation)
             acting = step_types != int(dm_env.StepType.LAST)
-        return BatchedTrainingSummary(num_steps, transitions, returns,
-                                      time.perf_counter() - start)
+            if stop is not None:
+                asked = time.perf_counter()
+                stopping = stop(self, batch_steps * n)
+                paused += time.perf_counter() - asked
+                if stopping:
+                    break
+        return BatchedTrainingSummary(batch_steps, transitions, returns,
+                                      time.perf_counter() - start - paused, batch_steps * n)
 
     def observe_first(self, timestep) -> None:
         check_observation(timestep.observation, self._observation_spec)

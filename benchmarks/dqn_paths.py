@@ -98,7 +98,8 @@ def train_until_shortest_path(task, seed, num_envs, observation_type, settings, 
     batch_steps = max(1, check_every // num_envs)
     while steps < budget:
         cpu_start, wall_start = time.process_time(), time.perf_counter()
-        summary = agent.train(environment, min(batch_steps, -(-(budget - steps) // num_envs)))
+        summary = agent.train(environment, num_envs * min(batch_steps,
+                                                          -(-(budget - steps) // num_envs)))
         cpu += time.process_time() - cpu_start
         wall += time.perf_counter() - wall_start
         steps += summary.transitions

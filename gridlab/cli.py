@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='evaluate, checkpoint and keep best.pt every STEPS steps')
     p.add_argument('--num-envs', type=_positive, metavar='N',
                    help='train on N copies at once, stepped as arrays (agents with '
-                        'a batched train(), such as ppo; default: the tuned number, '
+                        'a batched train(), such as ppo or dqn; default: the tuned number, '
                         'else 1)')
     p.add_argument('--video-every', type=_positive, metavar='STEPS',
                    help='film a greedy episode every STEPS steps (RUN/videos/)')

@@ -636,7 +636,7 @@ def run_experiment(agent: str,
         (videos/step_NNNNNN.mp4); training is not changed by it.
       num_envs: train on this many copies of the task at once, stepped as
         arrays (`BatchedGridWorld`, or Gymnasium's vector environments), for
-        agents that can (`gridlab.core.TrainsOnBatches`, e.g. PPO). Default:
+        agents that can (`gridlab.core.TrainsOnBatches`, e.g. PPO, DQN). Default:
         the tuned number for this agent on this task, else one.
       pictures: draw learning_curve.png, q_values.png and policy.png (sweeps
         leave them out: thousands of runs, each read through aggregates).
@@ -674,7 +674,7 @@ def run_experiment(agent: str,
                 'stop' in inspect.signature(run.actor.train).parameters):
             raise ExperimentError(f'agent {agent!r} trains on one environment at a '
                                   'time; num_envs (--num-envs) needs an agent with a '
-                                  'batched train(), such as ppo')
+                                  'batched train(), such as ppo or dqn')
         if settings['episodes'] is not None:
             raise ExperimentError('with num_envs, give the budget in steps, not episodes')
     # float32 discounts read back as 0.8999999761581421: record 0.9.

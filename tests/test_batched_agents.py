@@ -315,13 +315,45 @@ def test_select_actions_checks_its_batch():
     np.testing.assert_array_equal(actions, q.argmax(dim=1).numpy())
 
 
+def test_dqn_budget_counts_every_copy_and_stop_ends_training():
+    from agents import DQN
+    batched = BatchedGridWorld.from_task(
+        'simple', 4, seed=0, observation_type=gridlab.ObservationType.AGENT_GOAL_POS)
+    agent = DQN(batched.single_environment_spec(), seed=0)
+    summary = agent.train(batched, 10)  # Whole batch steps: 3 of 4 copies.
+    assert (summary.batch_steps, summary.steps) == (3, 12)
+    asked = []
+
+    def stop(asking_agent, steps):
+        assert asking_agent is agent
+        asked.append(steps)
+        return steps >= 40
+
+    summary = agent.train(batched, 1_000, stop=stop)
+    assert asked == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    assert (summary.batch_steps, summary.steps) == (10, 40)
+    assert summary.transitions == 40  # No copy restarted within 10 steps.
+
+
+def test_dqn_trains_on_copies_from_the_command_line(tmp_path):
+    run = gridlab.run_experiment('dqn', 'simple', tmp_path / 'dqn', steps=400, num_envs=4,
+                                 verbose=False, video=False, pictures=False)
+    assert run.summary['status'] == 'completed'
+    assert run.summary['config']['num_envs'] == 4
+    assert run.summary['training']['steps'] == 400
+    with pytest.raises(gridlab.experiment.ExperimentError,
+                       match="'q-learning' trains on one environment at a time"):
+        gridlab.run_experiment('q-learning', 'simple', tmp_path / 'q', steps=400,
+                               num_envs=4, verbose=False, video=False)
+
+
 @pytest.mark.slow
 def test_dqn_learns_simple_from_eight_copies():
     from agents import DQN
     batched = BatchedGridWorld.from_task(
         'simple', 8, seed=0, observation_type=gridlab.ObservationType.AGENT_GOAL_POS)
     agent = DQN(batched.single_environment_spec(), seed=0)
-    agent.train(batched, 1_500, update_every=4)
+    agent.train(batched, 8 * 1_500, update_every=4)
     env = batched.environment
     q_star = judging.optimal_q_values(env)
     best = float(np.nanmax(q_star[env.start_state]))

@@ -116,7 +116,7 @@ def test_batched_training_learns_exploration_from_every_copy():
     environment = BatchedGridWorld.from_task('cliff', 4, seed=0, observation_type=OBS.GRID)
     agent = DQN(environment.single_environment_spec(), seed=0, exploration_bonus=1.,
                 epsilon=0.)
-    summary = agent.train(environment, 25)
+    summary = agent.train(environment, 100)  # 25 batch steps of 4 copies.
     counted = sum(counts.sum() for counts in agent._exploration._counts.values())
     assert counted == summary.transitions > 0
     # Four copies heading for untried pairs spread out: more than one state seen.
@@ -158,7 +158,7 @@ def shortest_path_after(task, seed, budget, num_envs=8, check_every=1_000,
     best = float(np.nanmax(judging.optimal_q_values(judge_env)[judge_env.start_state]))
     steps = 0
     while steps < budget:
-        steps += agent.train(environment, check_every // num_envs).transitions
+        steps += agent.train(environment, num_envs * (check_every // num_envs)).transitions
         if judging.greedy_return_from_start(judge_env, agent) >= best - 1e-4:
             return True, steps
     return False, steps
