@@ -227,7 +227,10 @@ def test_lockstep_only_for_plain_look_ups(task):
     """Slips and random goals draw from the environment's generator, and
     pictures need drawing: those copies step only through `step`."""
     assert BatchedGridWorld.from_task('simple', 3, seed=0, **task).lockstep() is None
-    assert BatchedGridWorld.from_task('simple', 3, seed=0).lockstep() is not None
+    plain = BatchedGridWorld.from_task('simple', 3, seed=0)
+    assert plain.lockstep() is not None
+    with pytest.raises(ValueError, match='num_steps must be a positive integer, got 0'):
+        plain.advanced(0)
 
 
 def test_same_seed_same_run_other_seed_other_run():

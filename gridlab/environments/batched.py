@@ -37,7 +37,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
-from gridlab import rendering
+from gridlab import rendering, validation
 from gridlab.environments.actions import NUM_ACTIONS
 from gridlab.environments.gridworld import GridWorld, ObservationType
 from gridlab.specs import EnvironmentSpec
@@ -519,7 +519,7 @@ class BatchedGridWorld:
     def advanced(self, num_steps: int) -> dm_env.TimeStep:
         """Takes note that every copy was stepped `num_steps` times through
         `lockstep()`'s arrays; returns the last step's TimeStep."""
-        num_steps = operator.index(num_steps)
+        num_steps = validation.check_positive_int('num_steps', num_steps)
         self._time += num_steps
         self._current ^= 1
         if self._max_episode_length:
