@@ -254,7 +254,9 @@ def test_bonus_reaches_every_cell_of_simple_from_the_fixed_start():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('task', list(gridlab.TASKS))
+# Not the maze: Q-learning needs about 780k steps there (5/5 seeds in
+# benchmarks/exploration.py, 2.5 minutes); SARSA's test covers it in 40 s.
+@pytest.mark.parametrize('task', [task for task in gridlab.TASKS if task != 'maze'])
 def test_bonus_makes_q_learning_optimal_everywhere_from_the_start(task):
     for seed in range(5):
         env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(task, seed=seed))
