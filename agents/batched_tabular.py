@@ -345,10 +345,13 @@ class _BatchedTabular:
                 per_call = max(1, _LEARNER_STEPS_PER_CALL // self._num_learners)
                 for done in range(0, num_steps, per_call):
                     steps = min(per_call, num_steps - done)
-                    kernel(*learners, lockstep.tables,
-                           (lockstep.ended, lockstep.max_episode_length, lockstep.time),
-                           lockstep.state, lockstep.deadline, lockstep.last, steps, block)
-                    environment.advanced(steps)
+                    try:
+                        kernel(*learners, lockstep.tables,
+                               (lockstep.ended, lockstep.max_episode_length, lockstep.time),
+                               lockstep.state, lockstep.deadline, lockstep.last, steps,
+                               block)
+                    finally:  # A Ctrl-C lands after the call: the steps were taken.
+                        environment.advanced(steps)
                     lockstep = environment.lockstep()
             else:
                 unused = np.zeros(1, np.intp)
