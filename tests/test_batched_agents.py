@@ -117,6 +117,32 @@ def test_compiled_training_steps_the_copies_as_step_would(batched_class, per_cal
         np.testing.assert_array_equal(a.observation, b.observation)
 
 
+def test_a_ctrl_c_as_the_compiled_call_returns_leaves_the_copies_consistent(monkeypatch):
+    task = gridlab.build_gridworld_task('cliff', max_episode_length=15)
+    inside, outside = BatchedGridWorld(task, 8, seed=0), _StepsOnly(task, 8, seed=0)
+    spec = inside.single_environment_spec()
+    interrupted = BatchedQLearning(spec, 8, seeds=0, backend='numba')
+    whole = BatchedQLearning(spec, 8, seeds=0, backend='numba')
+    kernels = pytest.importorskip('agents.batched_tabular_kernels')
+    kernel = kernels.train
+
+    def train_then_interrupt(*args):
+        kernel(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kernels, 'train', train_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train(inside, 50)
+    monkeypatch.undo()
+    whole.train(outside, 50)
+    np.testing.assert_array_equal(interrupted.q_tables, whole.q_tables)
+    # The environment counted the 50 steps: truncations fall where they would.
+    for actions in np.random.default_rng(0).integers(4, size=(30, 8)):
+        a, b = inside.step(actions), outside.step(actions)
+        np.testing.assert_array_equal(a.step_type, b.step_type)
+        np.testing.assert_array_equal(a.observation, b.observation)
+
+
 def test_streams_draw_what_numpy_draws():
     seeds = [3, 4, 5]
     streams = _Streams(seeds, block=8)
