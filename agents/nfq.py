@@ -12,7 +12,6 @@ by default, as environments carry theirs. The target uses the same network,
 without gradient; `DQN` adds a target network.
 """
 
-import time
 from typing import Callable, NamedTuple, Optional, Sequence
 
 import dm_env
@@ -26,6 +25,7 @@ from agents.common import networks
 from agents.common.exploration import (CountBasedExploration, EpsilonGreedyExplorer,
                                        ExploresEpsilonGreedily)
 from agents.common.torch_utils import check_observation, resolve_device, seeded
+from agents.common.training_clock import TrainingClock
 from gridlab import validation
 from gridlab.checkpoints import Checkpointing
 from gridlab.replay import ReplayBuffer
@@ -277,7 +277,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         """
         num_steps = validation.check_positive_int('num_steps', num_steps)
         update_every = validation.check_positive_int('update_every', update_every)
-        start, paused = time.perf_counter(), 0.
+        clock = TrainingClock(stop)
         timestep = environment.reset()
         observations = np.array(timestep.observation)
         n = len(observations)
@@ -311,14 +311,10 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                     pending -= update_every
             observations = np.array(timestep.observation)
             acting = step_types != int(dm_env.StepType.LAST)
-            if stop is not None:
-                asked = time.perf_counter()
-                stopping = stop(self, batch_steps * n)
-                paused += time.perf_counter() - asked
-                if stopping:
-                    break
-        return BatchedTrainingSummary(batch_steps, transitions, returns,
-                                      time.perf_counter() - start - paused, batch_steps * n)
+            if clock.should_stop(self, batch_steps * n):
+                break
+        return BatchedTrainingSummary(batch_steps, transitions, returns, clock.seconds,
+                                      batch_steps * n)
 
     def observe_first(self, timestep) -> None:
         check_observation(timestep.observation, self._observation_spec)

@@ -26,7 +26,6 @@ MLPs, Adam 1e-3, rollouts of 32 steps, 2 minibatches x 4 epochs; measured in
 benchmarks/ppo.py); agents/hyperparams.toml holds LunarLander-v3's.
 """
 
-import time
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
 import dm_env
@@ -39,6 +38,7 @@ import gridlab
 from agents.common import networks
 from agents.common.exploration import random_argmax
 from agents.common.torch_utils import check_observation, resolve_device, seeded
+from agents.common.training_clock import TrainingClock
 from gridlab.checkpoints import Checkpointing
 
 _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
@@ -352,8 +352,7 @@ class PPO(Checkpointing, gridlab.Actor):
         episode_return = np.zeros(n)
         returns: List[float] = []
         steps = updates = 0
-        paused = 0.
-        started = time.perf_counter()
+        clock = TrainingClock(stop)
         while steps < num_steps:
             # Gumbel noise for the whole rollout at once: sampling a step's
             # actions is then one addition and an argmax.
@@ -382,14 +381,9 @@ class PPO(Checkpointing, gridlab.Actor):
             observations[0] = observations[-1]
             step_types[0] = step_types[-1]
             updates += 1
-            if stop is not None:
-                pause = time.perf_counter()
-                should_stop = stop(self, steps)
-                paused += time.perf_counter() - pause
-                if should_stop:
-                    break
-        return TrainingSummary(steps, updates, time.perf_counter() - started - paused,
-                               returns)
+            if clock.should_stop(self, steps):
+                break
+        return TrainingSummary(steps, updates, clock.seconds, returns)
 
     def _gumbel_noise(self, shape) -> torch.Tensor:
         uniform = torch.rand(shape, generator=self._generator).clamp_(min=1e-12)

@@ -363,6 +363,17 @@ def test_dqn_budget_counts_every_copy_and_stop_ends_training():
     assert summary.transitions == 40  # No copy restarted within 10 steps.
 
 
+def test_the_training_clock_leaves_out_the_time_spent_in_stop():
+    import time
+    from agents.common.training_clock import TrainingClock
+    assert TrainingClock(None).should_stop(None, 10) is False
+    started = time.perf_counter()
+    clock = TrainingClock(lambda agent, steps: time.sleep(0.2) or steps >= 2)
+    assert [clock.should_stop(None, steps) for steps in (1, 2)] == [False, True]
+    # Two sleeps of 0.2 s happened, and neither counts.
+    assert clock.seconds <= time.perf_counter() - started - 0.4
+
+
 def test_dqn_trains_on_copies_from_the_command_line(tmp_path):
     run = gridlab.run_experiment('dqn', 'simple', tmp_path / 'dqn', steps=400, num_envs=4,
                                  verbose=False, video=False, pictures=False)

@@ -1,1 +1,2 @@
-"""Building blocks the agents share: exploration, networks, torch helpers."""
+"""Building blocks the agents share: exploration, networks, torch helpers,
+the batched trainers' clock."""
