@@ -429,15 +429,10 @@ def resolve_settings(agent: str, task: str, *, observation=None, steps=None,
             episodes, steps = tuned.get('episodes'), tuned.get('steps')
         else:
             episodes, steps = entry.budget()
-    for name, value in (('steps', steps), ('episodes', episodes)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
+    _check_positive_int('steps', steps, optional=True)
+    _check_positive_int('episodes', episodes, optional=True)
     tuned_envs, tuned_discount = tuned.get('num_envs'), tuned.get('discount')
-    if tuned_envs is not None and (isinstance(tuned_envs, bool) or
-                                   not isinstance(tuned_envs, int) or tuned_envs < 1):
-        raise ExperimentError(f'tuned num_envs of {agent} on {task} must be a positive '
-                              f'integer, got {tuned_envs!r}')
+    _check_positive_int(f'tuned num_envs of {agent} on {task}', tuned_envs, optional=True)
     if tuned_discount is not None and not (
             isinstance(tuned_discount, (int, float)) and 0. <= tuned_discount <= 1.):
         raise ExperimentError(f'tuned discount of {agent} on {task} must be a number in '
@@ -651,9 +646,10 @@ def run_experiment(agent: str,
         num_envs = settings['num_envs']
     if discount is None:
         discount = settings['discount']
-    _check_evaluation_settings(eval_episodes, eval_every)
-    _check_evaluation_settings(1, video_every)
-    _check_evaluation_settings(1, num_envs)
+    _check_positive_int('eval_episodes', eval_episodes)
+    for name, value in (('eval_every', eval_every), ('video_every', video_every),
+                        ('num_envs', num_envs)):
+        _check_positive_int(name, value, optional=True)
     if discount is not None and not (isinstance(discount, (int, float)) and
                                      0. <= discount <= 1.):
         raise ExperimentError(f'discount must be a number in [0, 1], got {discount!r}')
@@ -698,13 +694,13 @@ def run_experiment(agent: str,
         lock.release()
 
 
-def _check_evaluation_settings(eval_episodes, eval_every) -> None:
-    for name, value, allow_none in (('eval_episodes', eval_episodes, False),
-                                    ('eval_every', eval_every, True)):
-        if value is None and allow_none:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
+def _check_positive_int(name: str, value, optional: bool = False) -> None:
+    """An ExperimentError naming `name` unless value is an int >= 1 (or None
+    when optional)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
 
 
 def _train(run: _Run, *, progress, log_every, verbose, tensorboard, video) -> RunResult:

@@ -198,6 +198,15 @@ def test_resume_continues_exactly_where_the_run_stopped(flaky, tmp_path):
         experiment.resume_experiment(tmp_path / 'stopped', verbose=False)
 
 
+@pytest.mark.parametrize('name', ['eval_episodes', 'eval_every', 'video_every', 'num_envs'])
+def test_a_bad_count_is_refused_by_its_own_name(tmp_path, name):
+    with pytest.raises(experiment.ExperimentError,
+                       match=f'^{name} must be a positive integer, got 0$'):
+        gridlab.run_experiment('ppo', 'simple', tmp_path / 'run', verbose=False,
+                               **{name: 0})
+    assert not (tmp_path / 'run').exists()  # Refused before anything is written.
+
+
 def test_tuned_copies_and_discount_apply_unless_given(tmp_path):
     tuned = {'simple': {'steps': 256, 'num_envs': 4, 'discount': 0.5,
                         'hyperparameters': {'rollout_length': 8}}}
