@@ -49,11 +49,11 @@ Bellman fixed point to the precision the path needs.
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
 
+import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.dqn import DQN
 from gridlab import judging
@@ -94,19 +94,17 @@ def train_until_shortest_path(task, seed, num_envs, observation_type, settings, 
     agent = DQN(environment.single_environment_spec(), seed=seed, **settings)
     q_star = judging.optimal_q_values(judge_env, gridlab.agent_discount(agent))
     best = float(np.nanmax(q_star[judge_env.start_state]))
-    steps, cpu, wall = 0, 0., 0.
+    steps, clock = 0, _common.Clock()
     batch_steps = max(1, check_every // num_envs)
     while steps < budget:
-        cpu_start, wall_start = time.process_time(), time.perf_counter()
-        summary = agent.train(environment, num_envs * min(batch_steps,
-                                                          -(-(budget - steps) // num_envs)))
-        cpu += time.process_time() - cpu_start
-        wall += time.perf_counter() - wall_start
+        with clock:
+            summary = agent.train(environment, num_envs * min(
+                batch_steps, -(-(budget - steps) // num_envs)))
         steps += summary.transitions
         achieved = judging.greedy_return_from_start(judge_env, agent)
         if achieved >= best - 1e-4 * max(1., abs(best)):
-            return True, steps, cpu, wall
-    return False, min(steps, budget), cpu, wall
+            return True, steps, clock.cpu, clock.wall
+    return False, min(steps, budget), clock.cpu, clock.wall
 
 
 def main(argv=None):
