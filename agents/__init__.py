@@ -10,7 +10,7 @@
     ppo.py             PPO (one environment, or batches of many)
     bandits.py         EpsilonGreedy, UCB, Softmax, GradientBandit
     random_search.py   RandomPolicySearch, ParameterisedPolicySearch
-    options.py         SMDPQLearning, IntraOptionQLearning (gridlab.options)
+    options.py         SMDPQLearning, IntraOptionQLearning (gridlab.planning.option_models)
 
 Classes are imported on first use, so looking at the registry loads no torch.
 """

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import gridlab
-from gridlab import validation
+from gridlab.core import validation
 from agents.common import networks
 from agents.common.policy_agent import PolicyAgent
 

@@ -21,10 +21,10 @@ from typing import Optional
 import numpy as np
 
 import gridlab
-from gridlab import validation
+from gridlab.core import validation
 from agents.common.exploration import linear_schedule, random_argmax, restored_generator
 from agents.common.observations import discrete_specs
-from gridlab.checkpoints import Checkpointing
+from gridlab.core.checkpoints import Checkpointing
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

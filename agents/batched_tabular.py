@@ -49,7 +49,7 @@ import numpy as np
 
 import gridlab
 from agents.common.observations import discrete_specs
-from gridlab import validation
+from gridlab.core import validation
 
 _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
                                         dm_env.StepType.LAST))

@@ -198,7 +198,7 @@ def train(sarsa, q, sizes, settings, state, action, steps, lanes,
 
     The data of a step come from the environment's tables at `index`, and
     the kernel steps the copies itself by the rules of
-    `gridlab.environments.batched.Lockstep`: `table` = (next_row,
+    `gridlab.envs.batched.Lockstep`: `table` = (next_row,
     observation, reward, discount, step_type), `clock` = (ended,
     max_episode_length, time); `rows` and `deadline` are the environment's
     own, and `last` receives the last step's (observation, reward,

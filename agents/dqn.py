@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from agents.nfq import NeuralFittedQAgent
-from gridlab import validation
+from gridlab.core import validation
 
 
 class DQN(NeuralFittedQAgent):

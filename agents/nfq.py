@@ -26,9 +26,9 @@ from agents.common.exploration import (CountBasedExploration, EpsilonGreedyExplo
                                        ExploresEpsilonGreedily)
 from agents.common.torch_utils import check_observation, resolve_device, seeded
 from agents.common.training_clock import TrainingClock
-from gridlab import validation
-from gridlab.checkpoints import Checkpointing
-from gridlab.replay import ReplayBuffer
+from gridlab.core import validation
+from gridlab.core.checkpoints import Checkpointing
+from gridlab.core.replay import ReplayBuffer
 
 
 class BatchedTrainingSummary(NamedTuple):

@@ -1,6 +1,6 @@
 """Learning with options: SMDP Q-learning and intra-option Q-learning.
 
-Both keep a table Q(s, o) over states and options (`gridlab.options.Option`;
+Both keep a table Q(s, o) over states and options (`gridlab.planning.option_models.Option`;
 include `primitive_options` to keep every primitive action available) and act
 call-and-return: in state s they pick an option epsilon-greedily among those
 whose initiation set holds s, follow its policy one primitive action per
@@ -33,8 +33,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 import gridlab
-from gridlab import options as options_lib
-from gridlab.checkpoints import Checkpointing
+from gridlab.planning import option_models as options_lib
+from gridlab.core.checkpoints import Checkpointing
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        random_argmax, restored_table)
 from agents.common.observations import discrete_specs, state_index
@@ -70,7 +70,7 @@ class _OptionAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         Args:
           environment_spec: needs DiscreteArray observations (state indices)
             and actions.
-          options: `gridlab.options.Option`s over those states; every state
+          options: `gridlab.planning.option_models.Option`s over those states; every state
             the agent acts in must be in some option's initiation set.
           step_size, epsilon, final_epsilon, decay_steps, initial_value,
             discount, seed: as for `agents.tabular.QLearning` (epsilon is the

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 import gridlab
-from gridlab import validation
+from gridlab.core import validation
 from agents.common.policy_agent import PolicyAgent, policy_mlp
 
 

@@ -39,7 +39,7 @@ from agents.common import networks
 from agents.common.exploration import random_argmax
 from agents.common.torch_utils import check_observation, resolve_device, seeded
 from agents.common.training_clock import TrainingClock
-from gridlab.checkpoints import Checkpointing
+from gridlab.core.checkpoints import Checkpointing
 
 _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
                                         dm_env.StepType.LAST))

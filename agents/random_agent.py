@@ -5,7 +5,7 @@ from dm_env import specs
 
 import gridlab
 from agents.common.exploration import restored_generator
-from gridlab.checkpoints import Checkpointing
+from gridlab.core.checkpoints import Checkpointing
 
 
 class RandomAgent(Checkpointing, gridlab.Actor):

@@ -28,7 +28,7 @@ from dm_env import specs
 import gridlab
 from agents.common.exploration import restored_generator
 from agents.common.observations import discrete_specs, state_index
-from gridlab.checkpoints import Checkpointing
+from gridlab.core.checkpoints import Checkpointing
 
 
 class RandomPolicySearch(Checkpointing, gridlab.Actor):

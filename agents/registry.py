@@ -10,7 +10,7 @@ hyperparams/), which `gridlab train` uses unless told otherwise.
 
 import pathlib
 
-from gridlab.environments.gridworld import ObservationType
+from gridlab.envs.gridworld import ObservationType
 from gridlab.registry import AgentEntry
 
 try:

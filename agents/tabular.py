@@ -23,8 +23,8 @@ import gridlab
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        restored_table)
 from agents.common.observations import discrete_specs, state_index
-from gridlab import validation
-from gridlab.checkpoints import Checkpointing
+from gridlab.core import validation
+from gridlab.core.checkpoints import Checkpointing
 
 
 class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):

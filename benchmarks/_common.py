@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from gridlab.environments.vector_adapters import GymnasiumVectorWrapper
+from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 
 
 class Clock:

@@ -25,7 +25,7 @@ import gymnasium
 import numpy as np
 
 import gridlab
-from gridlab.environments.batched import BatchedGridWorld
+from gridlab.envs.batched import BatchedGridWorld
 
 TASK = 'simple'
 SIZES = (1, 16, 256, 4096, 16384, 65536)

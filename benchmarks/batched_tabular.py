@@ -31,9 +31,9 @@ import time
 import gridlab
 from agents.batched_tabular import BatchedQLearning, BatchedSARSA
 from agents.tabular import SARSA, QLearning
-from gridlab.environments.batched import BatchedGridWorld
-from gridlab.loggers import NoOpLogger
-from gridlab.loop import EnvironmentLoop
+from gridlab.envs.batched import BatchedGridWorld
+from gridlab.loops.loggers import NoOpLogger
+from gridlab.loops.environment_loop import EnvironmentLoop
 
 
 class SteppedGridWorld(BatchedGridWorld):

@@ -7,7 +7,7 @@ DQN learns on `four_rooms`, `cliff` and `maze`, at the tasks' own discount
 (0.9), from the task's fixed start (no exploring starts), collecting from N
 copies of a `BatchedGridWorld` through `DQN.train`. Every `--check-every` environment
 steps its greedy policy is judged: solved when the greedy return from the
-start equals max_a Q*(start, a) (`gridlab.judging.greedy_return_from_start`
+start equals max_a Q*(start, a) (`gridlab.evaluation.judging.greedy_return_from_start`
 against value iteration at the agent's effective discount), i.e. the greedy
 episode is a shortest path.
 
@@ -56,8 +56,8 @@ import torch
 import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.dqn import DQN
-from gridlab import judging
-from gridlab.environments.batched import BatchedGridWorld
+from gridlab.evaluation import judging
+from gridlab.envs.batched import BatchedGridWorld
 
 TASKS = ('four_rooms', 'cliff', 'maze')
 OBS = gridlab.ObservationType

@@ -7,7 +7,7 @@ Q-learning and SARSA with the count-based exploration option
 (`exploration_bonus`, see agents/tabular.py) train on each GridWorld task
 from its fixed start, with no exploring starts from the environment, until
 the greedy policy on Q alone is optimal on every decision cell
-(`gridlab.judging.train_until_optimal`, judged against value iteration at the
+(`gridlab.evaluation.judging.train_until_optimal`, judged against value iteration at the
 agent's effective discount). Beside them, in the same run, the same agents at
 their defaults (no bonus). Each row: seeds solved, median steps, median
 training wall-clock seconds (the checks excluded) and median process CPU
@@ -22,7 +22,7 @@ import time
 
 import gridlab
 from agents.tabular import SARSA, QLearning
-from gridlab import judging
+from gridlab.evaluation import judging
 
 # The bonus settings: a strong bonus (the goal pays 10) and full TD steps,
 # which are exact on these deterministic grids. Q-learning starts Q at 0 (E

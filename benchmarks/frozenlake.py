@@ -38,7 +38,7 @@ import numpy as np
 import gridlab
 from agents import ParameterisedPolicySearch, QLearning, RandomPolicySearch
 from gridlab import planning
-from gridlab.environments.gymnasium_models import time_limited_values
+from gridlab.envs.adapters.gymnasium_models import time_limited_values
 
 LIMIT = 100  # FrozenLake-v1's time limit.
 

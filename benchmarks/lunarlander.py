@@ -32,7 +32,7 @@ import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.ppo import PPO
 from agents.registry import TUNED
-from gridlab.environments.vector_adapters import GymnasiumVectorWrapper
+from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 
 TASK = 'LunarLander-v3'
 SOLVED = 200.

@@ -22,7 +22,7 @@ import tracemalloc
 import numpy as np
 
 import gridlab
-from gridlab.environments import gridworld
+from gridlab.envs import gridworld
 
 FULL = dict(sizes=(100, 500), peer_size=60, repeats=3, sample=1_000)
 QUICK = dict(sizes=(30, 60), peer_size=30, repeats=1, sample=200)

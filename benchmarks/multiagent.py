@@ -28,8 +28,8 @@ import argparse
 import statistics
 
 from agents import QLearning
-from gridlab import multiagent_loop
-from gridlab.environments.multiagent import build_multiagent_task
+from gridlab.loops import multiagent as multiagent_loop
+from gridlab.envs.multiagent import build_multiagent_task
 
 # name: settings, given the budget.
 SETTINGS = {

@@ -39,7 +39,7 @@ import numpy as np
 import gridlab
 from agents import QLearning
 from agents.options import IntraOptionQLearning, SMDPQLearning
-from gridlab import options as options_lib
+from gridlab.planning import option_models as options_lib
 
 GOALS = {'corner (11, 11)': None, 'hallway (7, 9)': (7, 9)}
 SETTINGS = {'paper': dict(initial_value=0., step_size=1., epsilon=0.1),

@@ -16,7 +16,7 @@ clocks: wall time, and the process's CPU time (steadier on a shared machine).
 
 GridWorlds: PPO on `BatchedGridWorld` copies (STATE_INDEX observations) from
 each task's fixed start, until the greedy policy's return from the start
-equals max_a Q*(start, a) (gridlab.judging, the agent's effective discount).
+equals max_a Q*(start, a) (gridlab.evaluation.judging, the agent's effective discount).
 """
 
 import argparse
@@ -28,9 +28,9 @@ import torch
 import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.ppo import PPO
-from gridlab import judging
-from gridlab.environments.batched import BatchedGridWorld
-from gridlab.environments.vector_adapters import GymnasiumVectorWrapper
+from gridlab.evaluation import judging
+from gridlab.envs.batched import BatchedGridWorld
+from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 
 SOLVED = 475.
 EVAL_EPISODES = 20

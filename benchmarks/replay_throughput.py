@@ -17,7 +17,7 @@ import time
 import dm_env
 import numpy as np
 
-from gridlab.replay import ReplayBuffer
+from gridlab.core.replay import ReplayBuffer
 
 FULL = dict(repeats=5, num_adds=20_000, num_stored=10_000, num_samples=2_000)
 QUICK = dict(repeats=1, num_adds=500, num_stored=500, num_samples=20)

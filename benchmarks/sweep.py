@@ -3,7 +3,7 @@
     python benchmarks/sweep.py            # 4 agents x 2 tasks x 10 seeds, a few minutes
     python benchmarks/sweep.py --quick    # smoke run (used by the tests)
 
-The same sweep (`gridlab.sweep.run_sweep`, fresh folders each time) runs on
+The same sweep (`gridlab.experiments.sweep.run_sweep`, fresh folders each time) runs on
 the local process pool with 1 and 2 workers and on a local Ray with 2 CPUs.
 Speed-up is serial time over parallel time (on 2 cores, 2 is the ceiling);
 Ray's overhead per run is (Ray time - 2-worker pool time) / runs, and Ray's
@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 
-from gridlab import sweep
+from gridlab.experiments import sweep
 
 AGENTS = ('q-learning', 'sarsa', 'random', 'nfq')
 TASKS = ('simple', 'obstacle')
@@ -60,7 +60,7 @@ def main(argv=None):
 
     @ray.remote(num_cpus=1)
     def warm_up():
-        import gridlab.sweep  # noqa: F401  Each worker imports gridlab and torch once.
+        import gridlab.experiments.sweep  # noqa: F401  Each worker imports gridlab and torch once.
         import torch  # noqa: F401
     start = time.perf_counter()
     ray.get([warm_up.remote() for _ in range(4)])

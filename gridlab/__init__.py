@@ -7,73 +7,95 @@ The public names, in the order a tutorial meets them:
     returns = gridlab.run_loop(env, agent, num_episodes=100)
     frames = gridlab.evaluate(env, agent, evaluation_episodes=2)
 
-`import gridlab` is light: names whose modules need matplotlib, torch,
-Gymnasium or imageio (plots, video, checkpoints, the Gymnasium adapters,
-experiments) are imported the first time they are used.
+Each name lives in one layer, lowest first (see `__all__` and the README's
+map): core < envs < loops, planning < evaluation < agents < analysis < viz <
+experiments < cli. `import gridlab` is light: names whose layer needs
+matplotlib, torch, Gymnasium or imageio (pictures, video, the Gymnasium
+adapters, experiments) and the subpackages themselves load on first use.
 """
 
-import importlib
+import importlib as _importlib
 
-from gridlab.core import (Actor, Checkpointable, HasActionProbabilities,
-                          HasDiscount, HasQValues, ReportsLoss, agent_discount,
-                          evaluation_mode)
-from gridlab.environments import (ACTION_NAMES, Action, ContextualBandit,
-                                  Environment, EnvironmentWrapper, GridWorld,
-                                  MarkovChain, MultiArmedBandit, ObservationType,
-                                  SinglePrecisionWrapper, TASKS, TabularMDP,
-                                  TabularModel, build_gridworld_task,
-                                  setup_environment)
-from gridlab.environments.gymnasium_models import tabular_model_from_gymnasium
-from gridlab.environments.observation_wrappers import (DiscretisedObservation,
-                                                       OneHotObservation)
-from gridlab.irl import behaviour_cloning, expert_demonstrations, maxent_irl
-from gridlab.judging import (TrainingResult, actions_optimal_fraction,
-                             greedy_actions, greedy_is_optimal,
-                             greedy_return_from_start, optimal_fraction,
-                             optimal_q_values, q_table, train_until_optimal)
-from gridlab.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger,
-                             NoOpLogger, TerminalLogger, TimeFilter)
-from gridlab.loop import (EnvironmentLoop, EpisodeObserver, evaluate, run_loop)
-from gridlab.planning import (policy_evaluation, policy_iteration,
-                              value_iteration, value_iteration_history)
-from gridlab.replay import ReplayBuffer, Transitions
-from gridlab.specs import EnvironmentSpec, make_environment_spec
+from gridlab.core import (Actor, Checkpointable, EnvironmentSpec,
+                          HasActionProbabilities, HasDiscount, HasQValues,
+                          PassiveActor, ReportsLoss, TrainsOnBatches, agent_discount,
+                          evaluation_mode, make_environment_spec)
+from gridlab.core.replay import ReplayBuffer, Transitions
+from gridlab.envs import (ACTION_NAMES, TASKS, Action, ContextualBandit, Environment,
+                          EnvironmentWrapper, GridWorld, MarkovChain, MultiArmedBandit,
+                          ObservationType, SinglePrecisionWrapper, TabularMDP,
+                          TabularModel, build_gridworld_task, setup_environment)
+from gridlab.envs import gridworld as _gridworld
+from gridlab.envs.observation_wrappers import DiscretisedObservation, OneHotObservation
+from gridlab.evaluation import (TrainingResult, actions_optimal_fraction, greedy_actions,
+                                greedy_is_optimal, greedy_return_from_start,
+                                optimal_fraction, optimal_q_values, q_table,
+                                train_until_optimal)
+from gridlab.loops import (CSVLogger, Dispatcher, EnvironmentLoop, EpisodeObserver,
+                           InMemoryLogger, Logger, NoOpLogger, TerminalLogger, TimeFilter,
+                           evaluate, run_loop)
+from gridlab.planning import (policy_evaluation, policy_iteration, value_iteration,
+                              value_iteration_history)
+from gridlab.planning.irl import behaviour_cloning, expert_demonstrations, maxent_irl
 
 __version__ = '0.1.0'
 
-# name -> module that defines it; imported on first use (PEP 562).
+# name -> the module that defines it; imported on first use (PEP 562).
 _LAZY = {
-    'DmEnvAsGymnasium': 'gridlab.environments.gymnasium_adapters',
-    'GymnasiumWrapper': 'gridlab.environments.gymnasium_adapters',
-    'as_gymnasium': 'gridlab.environments.gymnasium_adapters',
-    'BatchedGridWorld': 'gridlab.environments.batched',
-    'GymnasiumVectorWrapper': 'gridlab.environments.vector_adapters',
-    'as_gymnasium_vector': 'gridlab.environments.vector_adapters',
-    'greedy_policy': 'gridlab.plotting',
-    'moving_average': 'gridlab.plotting',
-    'plot_action_values': 'gridlab.plotting',
-    'plot_greedy_policy': 'gridlab.plotting',
-    'plot_grid': 'gridlab.plotting',
-    'plot_learning_curve': 'gridlab.plotting',
-    'plot_policy': 'gridlab.plotting',
-    'plot_state_value': 'gridlab.plotting',
-    'plot_values': 'gridlab.plotting',
-    'display_video': 'gridlab.video',
-    'read_video': 'gridlab.video',
-    'save_video': 'gridlab.video',
-    'run_experiment': 'gridlab.experiment',
-    'RunResult': 'gridlab.experiment',
-    'TensorBoardLogger': 'gridlab.tensorboard_logger',
+    'tabular_model_from_gymnasium': 'gridlab.envs.adapters.gymnasium_models',
+    'DmEnvAsGymnasium': 'gridlab.envs.adapters.gymnasium',
+    'GymnasiumWrapper': 'gridlab.envs.adapters.gymnasium',
+    'as_gymnasium': 'gridlab.envs.adapters.gymnasium',
+    'BatchedGridWorld': 'gridlab.envs.batched',
+    'GymnasiumVectorWrapper': 'gridlab.envs.adapters.gymnasium_vector',
+    'as_gymnasium_vector': 'gridlab.envs.adapters.gymnasium_vector',
+    'TensorBoardLogger': 'gridlab.loops.tensorboard_logger',
+    'greedy_policy': 'gridlab.viz.plotting',
+    'moving_average': 'gridlab.viz.plotting',
+    'plot_action_values': 'gridlab.viz.plotting',
+    'plot_greedy_policy': 'gridlab.viz.plotting',
+    'plot_grid': 'gridlab.viz.plotting',
+    'plot_learning_curve': 'gridlab.viz.plotting',
+    'plot_policy': 'gridlab.viz.plotting',
+    'plot_state_value': 'gridlab.viz.plotting',
+    'plot_values': 'gridlab.viz.plotting',
+    'display_video': 'gridlab.viz.video',
+    'read_video': 'gridlab.viz.video',
+    'save_video': 'gridlab.viz.video',
+    'run_experiment': 'gridlab.experiments.experiment',
+    'RunResult': 'gridlab.experiments.experiment',
 }
-_SUBMODULES = ('checkpoints', 'cli', 'diagnostics', 'experiment', 'offline',
-               'plotting', 'recording', 'registry', 'rendering', 'report', 'video')
+# The layers, importable as attributes (`gridlab.viz`) without an import first.
+_SUBPACKAGES = ('analysis', 'cli', 'core', 'envs', 'evaluation', 'experiments', 'loops',
+                'planning', 'registry', 'viz')
+
+__all__ = sorted([
+    'ACTION_NAMES', 'Action', 'Actor', 'CSVLogger', 'Checkpointable', 'ContextualBandit',
+    'DiscretisedObservation', 'Dispatcher', 'Environment', 'EnvironmentLoop',
+    'EnvironmentSpec', 'EnvironmentWrapper', 'EpisodeObserver', 'GridWorld',
+    'HasActionProbabilities', 'HasDiscount', 'HasQValues', 'InMemoryLogger', 'Logger',
+    'MarkovChain', 'MultiArmedBandit', 'NoOpLogger', 'ObservationType',
+    'OneHotObservation', 'PassiveActor', 'ReplayBuffer', 'ReportsLoss',
+    'SinglePrecisionWrapper', 'TASKS', 'TabularMDP', 'TabularModel', 'TerminalLogger',
+    'TimeFilter', 'TrainingResult', 'TrainsOnBatches', 'Transitions',
+    'actions_optimal_fraction', 'agent_discount', 'behaviour_cloning',
+    'build_gridworld_task', 'evaluate', 'evaluation_mode', 'expert_demonstrations',
+    'greedy_actions', 'greedy_is_optimal', 'greedy_return_from_start',
+    'make_environment_spec', 'maxent_irl', 'optimal_fraction', 'optimal_q_values',
+    'policy_evaluation', 'policy_iteration', 'q_table', 'run_loop', 'setup_environment',
+    'train_until_optimal', 'value_iteration', 'value_iteration_history', *_LAZY])
+
+# The root is where the layers meet: it tells the GridWorld (envs) which
+# module draws it (viz), so that `world.plot_grid()` works without envs
+# importing a layer above it.
+_gridworld.set_painter(lambda: _importlib.import_module('gridlab.viz.world_pictures'))
 
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f'gridlab.{name}')
+        value = getattr(_importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBPACKAGES:
+        value = _importlib.import_module(f'gridlab.{name}')
     else:
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
     globals()[name] = value  # Later look-ups skip this function.
@@ -81,4 +103,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+    return sorted(set(__all__) | set(_SUBPACKAGES))

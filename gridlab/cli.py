@@ -1,4 +1,4 @@
-"""The `gridlab` command: argument parsing, then a call into `gridlab.experiment`.
+"""The `gridlab` command: argument parsing, then a call into `gridlab.experiments.experiment`.
 
     gridlab train --agent dqn --task simple          # -> runs/simple-dqn-seed0/
     gridlab train --agent actor-critic --task CartPole-v1
@@ -27,7 +27,7 @@ class UsageError(Exception):
 
 def _config(args) -> dict:
     """The settings in --config, if given (a one-line error if unreadable)."""
-    from gridlab import hyperparameters as hp
+    from gridlab.experiments import hyperparameters as hp
     if not args.config:
         return {}
     try:
@@ -38,7 +38,7 @@ def _config(args) -> dict:
 
 def _run_settings(args) -> dict:
     """Run settings from --config, overridden by the flags given."""
-    from gridlab import hyperparameters as hp
+    from gridlab.experiments import hyperparameters as hp
     settings = _config(args)
     for key in ('agent', 'task', 'seed', 'steps', 'episodes', 'observation',
                 'discount', 'device', 'eval_episodes', 'eval_every'):
@@ -63,7 +63,7 @@ _EXIT_CODES = {'SIGINT': 130, 'SIGHUP': 129, 'SIGTERM': 143, 'SIGPIPE': 141}
 
 def _ended(error: BaseException) -> int:
     """Says in one line how a run was stopped; the conventional exit code."""
-    from gridlab.experiment import Terminated
+    from gridlab.experiments.experiment import Terminated
     if isinstance(error, BrokenPipeError):
         # Nobody reads our output any more (`gridlab train ... | head`).
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -76,7 +76,7 @@ def _ended(error: BaseException) -> int:
 
 
 def train(args) -> int:
-    from gridlab import experiment
+    from gridlab.experiments import experiment
     restore_signals = experiment.stop_on_signals()
     try:
         if args.resume:
@@ -112,7 +112,7 @@ def train(args) -> int:
 
 
 def evaluate_run(args) -> int:
-    from gridlab import experiment
+    from gridlab.experiments import experiment
     statistics = experiment.evaluate_run(args.run_dir, args.episodes, args.video,
                                          args.device)
     video = f'; video {args.video}' if args.video else ''
@@ -124,7 +124,8 @@ def evaluate_run(args) -> int:
 
 
 def sweep(args) -> int:
-    from gridlab import hyperparameters as hp, sweep as sweep_lib
+    from gridlab.experiments import hyperparameters as hp
+    from gridlab.experiments import sweep as sweep_lib
     settings = _config(args)
     agents = _names(args.agents) if args.agents else _listed(settings.get('agents'))
     tasks = _names(args.tasks) if args.tasks else _listed(settings.get('tasks'))
@@ -141,7 +142,7 @@ def sweep(args) -> int:
             grid[name] = _split_values(values)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    from gridlab.experiment import Terminated, stop_on_signals
+    from gridlab.experiments.experiment import Terminated, stop_on_signals
     restore_signals = stop_on_signals()
     try:
         result = sweep_lib.run_sweep(
@@ -189,7 +190,7 @@ def _split_values(text: str) -> list:
 
 
 def compare(args) -> int:
-    from gridlab import compare as compare_lib
+    from gridlab.experiments import compare as compare_lib
     try:
         path = compare_lib.compare(args.paths, out=args.out)
     except compare_lib.CompareError as error:
@@ -199,7 +200,7 @@ def compare(args) -> int:
 
 
 def list_tasks(args) -> int:
-    from gridlab.experiment import task_descriptions
+    from gridlab.experiments.experiment import task_descriptions
     descriptions = task_descriptions()
     width = max(len(name) for name in descriptions)
     for name, description in descriptions.items():
@@ -208,8 +209,8 @@ def list_tasks(args) -> int:
 
 
 def show_task(args) -> int:
-    from gridlab import experiment
-    from gridlab.environments.gridworld import ObservationType
+    from gridlab.experiments import experiment
+    from gridlab.envs.gridworld import ObservationType
     if args.task not in experiment.tasks_lib.TASKS and experiment.is_gymnasium_task(
             args.task):
         raise UsageError(f'`gridlab show` draws GridWorld tasks; {args.task!r} is a '
@@ -388,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def write_report(args) -> int:
-    from gridlab import report
+    from gridlab.viz import report
     try:
         page = report.write_report(args.directory)
     except report.ReportError as error:
@@ -417,7 +418,7 @@ _USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from gridlab.experiment import ExperimentError  # Sweeps' errors are ones too.
+    from gridlab.experiments.experiment import ExperimentError  # Sweeps' errors are ones too.
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
@@ -428,7 +429,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'gridlab: error: {error}', file=sys.stderr)  # keep its traceback.
         return 2
     except OSError as error:
-        from gridlab.video import VideoWriteError
+        from gridlab.viz.video import VideoWriteError
         if error.errno not in _USER_ERRNOS and not isinstance(error, VideoWriteError):
             raise
         where = f' ({error.filename})' if error.filename else ''

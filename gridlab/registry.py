@@ -22,7 +22,7 @@ from importlib import metadata
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from gridlab.core import Actor
-from gridlab.environments.gridworld import ObservationType
+from gridlab.envs.gridworld import ObservationType
 
 GROUP = 'gridlab.agents'
 DEFAULT_STEPS = 20_000  # Training budget of an agent that names none.

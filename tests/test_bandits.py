@@ -122,7 +122,7 @@ def test_logged_probabilities_support_offline_evaluation():
         rewards.append(float(bandit.step(arm).reward))
         behaviour_probs.append(probabilities[arm])
         target_probs.append(target[arm])
-    estimate = gridlab.offline.weighted_importance_sampling(
+    estimate = gridlab.planning.offline.weighted_importance_sampling(
         rewards=rewards, behaviour_probs=behaviour_probs, target_probs=target_probs,
         seed=0)
     assert abs(estimate.value - float(target @ MEANS)) < 0.05

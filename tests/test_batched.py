@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gridlab import ObservationType, as_gymnasium, build_gridworld_task
-from gridlab.environments.batched import BatchedGridWorld
-from gridlab.environments.vector_adapters import (GymnasiumVectorWrapper,
+from gridlab.envs.batched import BatchedGridWorld
+from gridlab.envs.adapters.gymnasium_vector import (GymnasiumVectorWrapper,
                                                   as_gymnasium_vector)
 
 FIRST, MID, LAST = dm_env.StepType.FIRST, dm_env.StepType.MID, dm_env.StepType.LAST

@@ -10,8 +10,8 @@ import gridlab
 from agents import batched_tabular
 from agents.batched_tabular import BatchedQLearning, BatchedSARSA, _Streams
 from agents.tabular import SARSA, QLearning
-from gridlab import judging
-from gridlab.environments.batched import BatchedGridWorld
+from gridlab.evaluation import judging
+from gridlab.envs.batched import BatchedGridWorld
 
 BONUS_SETTINGS = dict(exploration_bonus=10., initial_value=0., step_size=1.)
 
@@ -380,7 +380,7 @@ def test_dqn_trains_on_copies_from_the_command_line(tmp_path):
     assert run.summary['status'] == 'completed'
     assert run.summary['config']['num_envs'] == 4
     assert run.summary['training']['steps'] == 400
-    with pytest.raises(gridlab.experiment.ExperimentError,
+    with pytest.raises(gridlab.experiments.experiment.ExperimentError,
                        match="'q-learning' trains on one environment at a time"):
         gridlab.run_experiment('q-learning', 'simple', tmp_path / 'q', steps=400,
                                num_envs=4, verbose=False, video=False)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import gridlab
-from gridlab import cli, registry
+from gridlab import cli
+from gridlab import registry
 
 
 @pytest.fixture
@@ -219,7 +220,7 @@ def test_policy_agents_and_gymnasium_tasks(agent, task, tmp_path, capsys):
     if task in gridlab.TASKS:  # A GridWorld: the greedy policy is judged too.
         assert (out_dir / 'policy.png').stat().st_size > 1000
         # The reported share is that of the saved agent's greedy actions.
-        env, agent, _ = gridlab.experiment.load_run(out_dir)
+        env, agent, _ = gridlab.experiments.experiment.load_run(out_dir)
         actions = gridlab.greedy_actions(agent, env)
         assert summary['evaluation']['optimal_fraction'] == pytest.approx(
             gridlab.actions_optimal_fraction(env, actions))

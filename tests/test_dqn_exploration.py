@@ -15,8 +15,8 @@ import torch
 import gridlab
 from agents import DQN, NeuralFittedQAgent
 from agents.common.exploration import CountBasedExploration
-from gridlab import judging
-from gridlab.environments.batched import BatchedGridWorld
+from gridlab.evaluation import judging
+from gridlab.envs.batched import BatchedGridWorld
 
 OBS = gridlab.ObservationType
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import gridlab
-from gridlab import cli, experiment, registry
+from gridlab import cli
+from gridlab.experiments import experiment
+from gridlab import registry
 
 
 def rows(path):

@@ -19,7 +19,8 @@ import pytest
 import torch
 
 import gridlab
-from gridlab import cli, loggers
+from gridlab import cli
+from gridlab.loops import loggers
 
 GRIDLAB = [sys.executable, '-m', 'gridlab.cli']
 LONG_RUN = ['train', '--agent', 'q-learning', '--task', 'maze', '--steps', '50000000',
@@ -127,7 +128,7 @@ def test_a_full_disk_is_one_line_and_keeps_whole_rows(tiny_disk):
     assert all(len(row) == len(parsed[0]) for row in parsed)
     # No half-written file is left where a whole one should be.
     assert not [p.name for p in out.iterdir() if '.part' in p.name]
-    agent, _, _ = gridlab.experiment.load_run(out)  # The last checkpoint loads.
+    agent, _, _ = gridlab.experiments.experiment.load_run(out)  # The last checkpoint loads.
 
 
 def test_a_csv_write_that_fails_half_way_is_cut_back(tmp_path):
@@ -257,7 +258,7 @@ def test_non_finite_weights_are_refused_at_save_and_restore(tmp_path):
     table = QLearning(index_spec, seed=0)
     table.save(tmp_path / 'q.pt')
     # A checkpoint written by other means with an infinite value in it.
-    from gridlab import checkpoints
+    from gridlab.core import checkpoints
     state = table._state()
     state['q'][3][1] = float('inf')
     payload = __import__('io').BytesIO()
@@ -288,7 +289,7 @@ def test_evaluate_reproduces_the_summarys_figure(tmp_path, capsys):
 
 
 def test_an_exception_in_evaluation_keeps_the_checkpoint(tmp_path, monkeypatch):
-    from gridlab import experiment
+    from gridlab.experiments import experiment
 
     def broken(*args, **kwargs):
         raise RuntimeError('evaluation broke')

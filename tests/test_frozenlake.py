@@ -10,10 +10,10 @@ import gridlab
 from agents.random_search import ParameterisedPolicySearch, RandomPolicySearch
 from gridlab import planning
 from gridlab.core import evaluation_mode
-from gridlab.environments.gymnasium_models import (start_distribution,
+from gridlab.envs.adapters.gymnasium_models import (start_distribution,
                                                    tabular_model_from_gymnasium,
                                                    time_limited_values)
-from gridlab.loggers import NoOpLogger
+from gridlab.loops.loggers import NoOpLogger
 
 LAKE = ['SFFF',
         'FHFH',

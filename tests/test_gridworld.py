@@ -9,8 +9,8 @@ import torch
 from dm_env import test_utils
 
 import gridlab
-from gridlab import rendering
-from gridlab.environments.layout import parse_layout
+from gridlab.envs import rendering
+from gridlab.envs.layout import parse_layout
 
 OBS = gridlab.ObservationType
 UP, RIGHT, DOWN, LEFT = range(4)

@@ -37,10 +37,10 @@ def test_importing_every_module_changes_no_environment_variable_or_umask():
         # Gymnasium and pygame set variables of their own when imported.
         'import gymnasium, pygame\n'
         'before = dict(os.environ)\n'
-        'import gridlab, gridlab.files, gridlab.experiment, gridlab.cli, gridlab.video\n'
-        'import gridlab.plotting, gridlab.environments.gymnasium_adapters, agents\n'
+        'import gridlab, gridlab.core.files, gridlab.experiments.experiment, gridlab.cli, gridlab.viz.video\n'
+        'import gridlab.viz.plotting, gridlab.envs.adapters.gymnasium, agents\n'
         'import agents.dqn, agents.policy_gradient\n'
-        'gridlab.files.atomic_write_text("/dev/null.not", "") if False else None\n'
+        'gridlab.core.files.atomic_write_text("/dev/null.not", "") if False else None\n'
         'mask = os.umask(0o022)\n'
         'print(json.dumps([dict(os.environ) == before, oct(mask)]))')
     assert json.loads(out) == [True, '0o27']

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import gridlab
-from gridlab import irl
-from gridlab.environments.model import TabularModel
+from gridlab.planning import irl
+from gridlab.envs.model import TabularModel
 
 _SMALL = """
     ######

@@ -1,11 +1,11 @@
-"""Tests for gridlab.loggers."""
+"""Tests for gridlab.loops.loggers."""
 
 import csv
 
 import numpy as np
 import pytest
 
-from gridlab import loggers
+from gridlab.loops import loggers
 
 
 class FakeClock:

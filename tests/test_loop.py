@@ -40,7 +40,7 @@ def make_env(**kwargs):
 def test_run_loop_calls_the_actor_in_order_and_returns_returns(monkeypatch):
     # A clock that advances 2 s per reading: each episode takes 2 s.
     ticks = iter(range(0, 1000, 2))
-    monkeypatch.setattr(gridlab.loop.time, 'perf_counter', lambda: next(ticks))
+    monkeypatch.setattr(gridlab.loops.environment_loop.time, 'perf_counter', lambda: next(ticks))
     actor = RecordingActor()
     logger = gridlab.InMemoryLogger()
     returns = gridlab.run_loop(make_env(), actor, num_episodes=2, logger=logger,
@@ -107,7 +107,7 @@ def test_progress_bar_can_be_forced_on_and_off(capsys):
                      logger=gridlab.NoOpLogger(), progress=False)
     assert capsys.readouterr().err == ''
     # Under pytest stderr is not a terminal: off by default.
-    assert not gridlab.loop.wants_progress_bar(None)
+    assert not gridlab.loops.environment_loop.wants_progress_bar(None)
 
 
 def test_evaluate_is_greedy_does_not_learn_and_returns_frames():
@@ -169,7 +169,7 @@ def test_checkpoint_errors_name_the_problem(tmp_path):
     (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
     with pytest.raises(ValueError, match='junk.pt'):
         agent.restore(tmp_path / 'junk.pt')
-    gridlab.checkpoints.save_checkpoint(tmp_path / 'other.pt', 'DQN', {})
+    gridlab.core.checkpoints.save_checkpoint(tmp_path / 'other.pt', 'DQN', {})
     with pytest.raises(ValueError, match='holds a DQN checkpoint'):
         agent.restore(tmp_path / 'other.pt')
     with pytest.raises(FileNotFoundError, match='does not exist'):
@@ -179,7 +179,7 @@ def test_checkpoint_errors_name_the_problem(tmp_path):
 def test_random_agent_handles_continuous_actions():
     spec = gridlab.EnvironmentSpec(
         observations=None,
-        actions=gridlab.environments.gridworld.specs.BoundedArray(
+        actions=gridlab.envs.gridworld.specs.BoundedArray(
             (2,), np.float32, minimum=-1., maximum=[0., 1.]),
         rewards=None, discounts=None)
     action = RandomAgent(spec, seed=0).select_action(None)

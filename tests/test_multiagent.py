@@ -7,10 +7,11 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 from agents.tabular import QLearning
-from gridlab import multiagent_loop, planning
-from gridlab.environments.actions import Action
-from gridlab.environments.multiagent import MultiAgentGridWorld, build_multiagent_task
-from gridlab.environments.pettingzoo_adapter import as_pettingzoo
+from gridlab.loops import multiagent as multiagent_loop
+from gridlab import planning
+from gridlab.envs.actions import Action
+from gridlab.envs.multiagent import MultiAgentGridWorld, build_multiagent_task
+from gridlab.envs.adapters.pettingzoo import as_pettingzoo
 
 UP, RIGHT, DOWN, LEFT = Action.UP, Action.RIGHT, Action.DOWN, Action.LEFT
 

@@ -11,9 +11,9 @@ from dm_env import specs, test_utils
 import gridlab
 from agents import PolicyGradientAgent, QLearning
 from gridlab.core import evaluation_mode
-from gridlab.environments.observation_wrappers import (DiscretisedObservation,
+from gridlab.envs.observation_wrappers import (DiscretisedObservation,
                                                        OneHotObservation)
-from gridlab.loggers import NoOpLogger
+from gridlab.loops.loggers import NoOpLogger
 
 ANGLE = 0.41887903  # CartPole-v1's observation bound on the pole angle (24 degrees).
 VELOCITY = math.radians(50)
@@ -180,7 +180,7 @@ def test_dqn_on_one_hot_frozen_lake_learns_the_optimal_route():
     # Judged exactly: the greedy policy's success probability on the model.
     from agents import DQN
     from gridlab import planning
-    from gridlab.environments.gymnasium_models import tabular_model_from_gymnasium
+    from gridlab.envs.adapters.gymnasium_models import tabular_model_from_gymnasium
     env = OneHotObservation(gridlab.GymnasiumWrapper(
         gymnasium.make('FrozenLake-v1', is_slippery=False), seed=0))
     agent = DQN(gridlab.make_environment_spec(env), epsilon=0.3, seed=0)

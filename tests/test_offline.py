@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gridlab
-from gridlab import offline
+from gridlab.planning import offline
 
 MEANS = np.array([0.2, 0.5, 1.0])
 BEHAVIOUR = np.array([0.5, 0.4, 0.1])

@@ -5,9 +5,9 @@ import pytest
 
 import gridlab
 from agents.options import IntraOptionQLearning, SMDPQLearning
-from gridlab import experiment
-from gridlab import options as options_lib
-from gridlab.loop import EnvironmentLoop
+from gridlab.experiments import experiment
+from gridlab.planning import option_models as options_lib
+from gridlab.loops.environment_loop import EnvironmentLoop
 
 HALLWAYS = [(3, 6), (6, 2), (7, 9), (10, 6)]
 

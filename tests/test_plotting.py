@@ -1,4 +1,4 @@
-"""Tests for gridlab.plotting: every figure is rendered to PNG and inspected."""
+"""Tests for gridlab.viz.plotting: every figure is rendered to PNG and inspected."""
 
 import os
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from gridlab import plotting
+from gridlab.viz import plotting
 
 # A 9x10 room with a wall bar in the middle, like the seed's 'obstacle' task.
 WALLS = np.zeros((9, 10), dtype=bool)

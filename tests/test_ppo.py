@@ -8,9 +8,9 @@ import torch
 
 import gridlab
 from agents.ppo import PPO, gae
-from gridlab import judging
-from gridlab.environments.batched import BatchedGridWorld
-from gridlab.environments.vector_adapters import GymnasiumVectorWrapper
+from gridlab.evaluation import judging
+from gridlab.envs.batched import BatchedGridWorld
+from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 
 FIRST, MID, LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
                                      dm_env.StepType.LAST))

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 import gridlab
-from gridlab import judging, loggers, recording, video
+from gridlab.evaluation import judging
+from gridlab.loops import loggers
+from gridlab.viz import recording
+from gridlab.viz import video
 
 
 class PlannedAgent(gridlab.Actor):

@@ -1,11 +1,11 @@
-"""Tests for gridlab.replay."""
+"""Tests for gridlab.core.replay."""
 
 import dm_env
 import numpy as np
 import pytest
 import torch
 
-from gridlab.replay import ReplayBuffer, Transitions
+from gridlab.core.replay import ReplayBuffer, Transitions
 
 
 def fill(buffer, num_transitions, first=0):

@@ -29,7 +29,9 @@ import numpy as np
 import pytest
 
 import gridlab
-from gridlab import cli, report, video
+from gridlab import cli
+from gridlab.viz import report
+from gridlab.viz import video
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 

@@ -1,4 +1,4 @@
-"""Tests for gridlab.stats: hand-counted answers, scipy, and rliable itself."""
+"""Tests for gridlab.analysis.stats: hand-counted answers, scipy, and rliable itself."""
 
 import io
 import json
@@ -16,7 +16,7 @@ import scipy.stats
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from gridlab import stats
+from gridlab.analysis import stats
 
 # 4 runs x 3 tasks. Task means 26.5, -7.25, 1. Sorted, the 12 scores are
 # -50 0 0 | 0 1 2 3 4 6 | 7 8 100: int(0.25 * 12) = 3 cut from each end.
@@ -497,7 +497,7 @@ def test_plot_performance_profiles_draws_each_profile():
 
 
 def test_importing_stats_loads_neither_matplotlib_nor_scipy():
-    code = ('import json, sys, gridlab.stats\n'
+    code = ('import json, sys, gridlab.analysis.stats\n'
             'print(json.dumps([m for m in ("matplotlib", "scipy", "torch") '
             'if m in sys.modules]))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,

@@ -6,7 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from gridlab import cli, compare, sweep
+from gridlab import cli
+from gridlab.experiments import compare
+from gridlab.experiments import sweep
 
 
 def rows(path):

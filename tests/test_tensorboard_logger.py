@@ -1,4 +1,4 @@
-"""Tests for gridlab.tensorboard_logger: event files read back by TensorBoard."""
+"""Tests for gridlab.loops.tensorboard_logger: event files read back by TensorBoard."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
 import gridlab
-from gridlab import loggers
-from gridlab.tensorboard_logger import TensorBoardLogger
+from gridlab.loops import loggers
+from gridlab.loops.tensorboard_logger import TensorBoardLogger
 
 
 def read_scalars(logdir):

@@ -24,9 +24,12 @@ from agents import (DQN, SARSA, ActorCriticAgent, NeuralFittedQAgent,
                     PolicyGradientAgent, QLearning)
 from agents.bandits import UCB, EpsilonGreedy, GradientBandit, Softmax
 from agents.common.exploration import EpsilonGreedyExplorer
-from gridlab import judging, offline, planning, validation
-from gridlab.environments.wrappers import SinglePrecisionWrapper
-from gridlab.replay import ReplayBuffer
+from gridlab.evaluation import judging
+from gridlab.planning import offline
+from gridlab import planning
+from gridlab.core import validation
+from gridlab.envs.wrappers import SinglePrecisionWrapper
+from gridlab.core.replay import ReplayBuffer
 
 OBS = gridlab.ObservationType
 
@@ -433,7 +436,7 @@ def test_probing_every_cell_takes_memory_linear_in_the_grid():
 def test_render_keeps_a_big_grid_within_a_few_thousand_pixels():
     env = gridlab.GridWorld(np.zeros((300, 300)), start_state=(0, 0), goal_state=(1, 1))
     frame = env.render()
-    assert max(frame.shape[:2]) <= gridlab.environments.gridworld.MAX_RENDER_PIXELS
+    assert max(frame.shape[:2]) <= gridlab.envs.gridworld.MAX_RENDER_PIXELS
     assert frame.shape[:2] == (300 * 6, 300 * 6)  # 2048 // 300 = 6 pixels a cell.
     small = gridlab.build_gridworld_task('simple')
     assert small.render().shape == (9 * 32, 10 * 32, 3)  # Small grids unchanged.
@@ -462,4 +465,4 @@ def test_evaluate_stops_an_endless_episode_and_bounds_its_frames():
     assert len(frames) == 10
     assert log.data[-1]['episode_length'] == 50
     frames = gridlab.evaluate(env, Stuck(), 1, logger=log, render=False)
-    assert log.data[-1]['episode_length'] == gridlab.loop.EVALUATION_STEP_CAP
+    assert log.data[-1]['episode_length'] == gridlab.loops.environment_loop.EVALUATION_STEP_CAP

@@ -1,4 +1,4 @@
-"""Tests for gridlab.video: real files are written, read back and compared."""
+"""Tests for gridlab.viz.video: real files are written, read back and compared."""
 
 import base64
 import sys
@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from gridlab import video
+from gridlab.viz import video
 
 # Odd sizes on purpose: MP4 (yuv420p) needs even ones, so they get padded.
 HEIGHT, WIDTH, NUM_FRAMES = 35, 41, 10

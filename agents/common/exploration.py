@@ -4,7 +4,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from gridlab import validation
+from gridlab.core import validation
 
 
 def random_argmax(values: np.ndarray, rng: np.random.Generator) -> int:

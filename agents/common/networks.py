@@ -13,7 +13,7 @@ import torch
 from dm_env import specs
 from torch import nn
 
-from gridlab import validation
+from gridlab.core import validation
 
 
 class Rescale(nn.Module):

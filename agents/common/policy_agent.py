@@ -15,11 +15,11 @@ from dm_env import specs
 from torch import nn
 
 import gridlab
-from gridlab import validation
+from gridlab.core import validation
 from agents.common import networks
 from agents.common.exploration import random_argmax
 from agents.common.torch_utils import check_observation, resolve_device, seeded
-from gridlab.checkpoints import Checkpointing
+from gridlab.core.checkpoints import Checkpointing
 
 
 def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,

@@ -1,0 +1,5 @@
+"""Numpy estimators for comparing runs (Agarwal et al., 2021): IQM, stratified
+bootstrap intervals, probability of improvement, performance profiles.
+
+    stats.py   the estimators
+"""

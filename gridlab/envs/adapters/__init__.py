@@ -1,0 +1,7 @@
+"""Other environment APIs, both ways; each module imports its library, so none is loaded here.
+
+    gymnasium.py         a Gymnasium env as a dm_env, and a dm_env as a Gymnasium env
+    gymnasium_vector.py  Gymnasium vector environments both ways
+    gymnasium_models.py  a toy-text env's `P` table (FrozenLake) as a TabularModel
+    pettingzoo.py        a MultiAgentGridWorld as a PettingZoo ParallelEnv
+"""
