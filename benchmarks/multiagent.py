@@ -28,7 +28,7 @@ import argparse
 import statistics
 
 from agents import QLearning
-from gridlab.loops import multiagent as multiagent_loop
+from gridlab.evaluation import teams
 from gridlab.envs.multiagent import build_multiagent_task
 
 # name: settings, given the budget.
@@ -44,8 +44,8 @@ def run(task, settings, budget, seed):
     environment = build_multiagent_task(task, max_episode_length=100)
     actors = {name: QLearning(environment.agent_spec(name), seed=10 * seed + i, **settings)
               for i, name in enumerate(environment.agent_names)}
-    result = multiagent_loop.train_independent(environment, actors, budget,
-                                               check_every=max(1, budget // 10))
+    result = teams.train_independent(environment, actors, budget,
+                                     check_every=max(1, budget // 10))
     optimal = result['optimal']
     at_optimum = [abs(value - optimal) < 1e-6 for _, value in result['checks']]
     since = budget

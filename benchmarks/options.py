@@ -39,6 +39,7 @@ import numpy as np
 import gridlab
 from agents import QLearning
 from agents.options import IntraOptionQLearning, SMDPQLearning
+from gridlab.evaluation import options as option_judging
 from gridlab.planning import option_models as options_lib
 
 GOALS = {'corner (11, 11)': None, 'hallway (7, 9)': (7, 9)}
@@ -77,8 +78,8 @@ def learn(agent_name, goal, settings, seed, budget):
     option_model = options_lib.option_models(environment.transition_model(), options)
     agent_class = SMDPQLearning if agent_name == 'SMDP Q' else IntraOptionQLearning
     agent = agent_class(spec, options, seed=seed, **settings)
-    return options_lib.train_until_optimal_from_start(environment, agent, option_model,
-                                                      budget)
+    return option_judging.train_until_optimal_from_start(environment, agent, option_model,
+                                                         budget)
 
 
 def main(argv=None):

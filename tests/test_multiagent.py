@@ -7,8 +7,9 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 from agents.tabular import QLearning
-from gridlab.loops import multiagent as multiagent_loop
 from gridlab import planning
+from gridlab.evaluation import teams
+from gridlab.loops import multiagent as multiagent_loop
 from gridlab.envs.actions import Action
 from gridlab.envs.multiagent import MultiAgentGridWorld, build_multiagent_task
 from gridlab.envs.adapters.pettingzoo import as_pettingzoo
@@ -306,7 +307,7 @@ def test_independent_q_learners_solve_the_t_junction():
     environment = build_multiagent_task('t_junction', max_episode_length=50)
     actors = make_learners(environment, seed=0, step_size=0.2, epsilon=0.3,
                            final_epsilon=0., decay_steps=6_000, initial_value=20.)
-    result = multiagent_loop.train_independent(environment, actors, num_steps=8_000)
+    result = teams.train_independent(environment, actors, num_steps=8_000)
     assert result['optimal'] == pytest.approx(15.39)
     assert result['checks'][-1][1] == pytest.approx(result['optimal'])
     trace = multiagent_loop.greedy_episode(environment, actors)
@@ -316,10 +317,10 @@ def test_independent_q_learners_solve_the_t_junction():
 def test_untrained_learners_fall_short_of_the_joint_optimum():
     environment = build_multiagent_task('passing_bay')
     actors = make_learners(environment, seed=0)  # All values equal: action 0 (up).
-    policy = multiagent_loop.greedy_joint_policy(environment, actors)
+    policy = teams.greedy_joint_policy(environment, actors)
     # Both press up against the wall forever: the team never scores.
-    assert multiagent_loop.team_return(environment, policy) == 0.
-    assert multiagent_loop.optimal_team_return(environment) == pytest.approx(
+    assert teams.team_return(environment, policy) == 0.
+    assert teams.optimal_team_return(environment) == pytest.approx(
         10 * 0.9 ** 4 + 10 * 0.9 ** 5)
 
 
@@ -330,7 +331,7 @@ def test_independent_q_learners_reach_the_passing_bay_optimum_on_most_seeds():
         environment = build_multiagent_task('passing_bay', max_episode_length=100)
         actors = make_learners(environment, seed, step_size=0.2, epsilon=0.3,
                                final_epsilon=0., decay_steps=30_000, initial_value=20.)
-        result = multiagent_loop.train_independent(environment, actors, num_steps=40_000)
+        result = teams.train_independent(environment, actors, num_steps=40_000)
         solved += result['checks'][-1][1] == pytest.approx(result['optimal'])
     assert solved >= 4
 

@@ -5,7 +5,8 @@ import pytest
 
 import gridlab
 from agents.options import IntraOptionQLearning, SMDPQLearning
-from gridlab.experiments import experiment
+from gridlab import experiments
+from gridlab.evaluation import options as option_judging
 from gridlab.planning import option_models as options_lib
 from gridlab.loops.environment_loop import EnvironmentLoop
 
@@ -222,6 +223,29 @@ def test_option_learners_find_the_optimal_route_to_a_hallway_goal(agent_class):
     assert steps is not None
 
 
+
+def test_train_until_optimal_from_start_stops_once_the_greedy_option_policy_is_optimal():
+    environment, spec = gridlab.setup_environment(
+        gridlab.build_gridworld_task('four_rooms', goal_state=(7, 9), seed=0))
+    options = (options_lib.primitive_options(environment.number_of_states) +
+               options_lib.hallway_options(environment))
+    option_model = options_lib.option_models(environment.transition_model(), options)
+    v_star = gridlab.value_iteration(environment.transition_model()).max(axis=1)
+    start = index(environment, environment.start_state)
+
+    agent = SMDPQLearning(spec, options, step_size=1., initial_value=0., seed=1)
+    result = option_judging.train_until_optimal_from_start(
+        environment, agent, option_model, 5_000, check_every=100)
+    assert result.solved and result.optimal_fraction == 1. and result.steps < 5_000
+    values = options_lib.option_policy_values(option_model, agent.greedy_option_policy())
+    assert values[start] == pytest.approx(v_star[start], rel=1e-4)
+
+    untrained = SMDPQLearning(spec, options, step_size=1., initial_value=0., seed=1)
+    short = option_judging.train_until_optimal_from_start(
+        environment, untrained, option_model, 10)
+    assert short == (False, 10, short.seconds, 0.)
+
+
 # ------------------------------------------------------- from the command line
 
 @pytest.mark.parametrize('agent', ['smdp-q-learning', 'intra-option-q-learning'])
@@ -233,7 +257,7 @@ def test_option_agents_train_from_the_registry_and_reach_the_goal(agent, tmp_pat
     assert evaluation['mean_return'] == 10.
     assert evaluation['success_rate'] == 1.
     # The checkpoint holds the learned table: the restored agent walks there too.
-    environment, restored, _ = experiment.load_run(tmp_path / 'run')
+    environment, restored, _ = experiments.load_run(tmp_path / 'run')
     timestep, total = environment.reset(), 0.
     with gridlab.evaluation_mode(restored):
         while not timestep.last():
@@ -263,7 +287,7 @@ def test_greedy_acting_follows_the_greedy_option_policy(four_rooms):
 
 
 def test_option_agents_need_a_gridworld_and_a_matching_checkpoint(tmp_path, four_rooms):
-    with pytest.raises(experiment.ExperimentError, match='GridWorld layout'):
+    with pytest.raises(experiments.ExperimentError, match='GridWorld layout'):
         gridlab.run_experiment('smdp-q-learning', 'CartPole-v1', tmp_path / 'cart',
                                steps=10, verbose=False, video=False)
     spec = gridlab.setup_environment(four_rooms)[1]

@@ -1,9 +1,12 @@
 """Planning: Q* on grid worlds, policy evaluation, and judging agents by it."""
 
+import time
+
 import numpy as np
 import pytest
 
 import gridlab
+from gridlab.evaluation.train_until import train_until
 
 UP, RIGHT, DOWN, LEFT = range(4)
 
@@ -179,3 +182,48 @@ def test_train_until_optimal_reports_both_criteria():
     agent = TableActor(env, partial)
     assert not gridlab.train_until_optimal(env, agent, 300).solved
     assert gridlab.train_until_optimal(env, agent, 300, from_start=True).solved
+
+
+def test_train_until_judges_at_each_mark_and_stops_when_the_judge_says_1():
+    judged_at, steps = [], [0]
+
+    def train(budget):  # Episodes of 30 steps, the last one cut by the budget.
+        taken = min(30, budget)
+        steps[0] += taken
+        return taken
+
+    def judge():
+        judged_at.append(steps[0])
+        return 1. if len(judged_at) == 3 else 0.5
+
+    result = train_until(train, judge, max_steps=1_000, check_every=100)
+    # At the end of the episode crossing each mark; the next mark counts from there.
+    assert judged_at == [120, 240, 360]
+    assert result == (True, 360, result.seconds, 1.)
+
+
+def test_train_until_can_train_on_after_solving_and_judges_the_last_steps():
+    judged_at, steps = [], [0]
+
+    def train(budget):
+        steps[0] += min(30, budget)
+        return min(30, budget)
+
+    def judge():
+        judged_at.append(steps[0])
+        return 1.
+
+    result = train_until(train, judge, 250, 100, stop_when_solved=False)
+    assert judged_at == [120, 240, 250] and result.solved and result.steps == 250
+    with pytest.raises(ValueError, match='check_every'):
+        train_until(train, judge, 250, 0)
+
+
+def test_train_until_leaves_the_judging_time_out():
+    def judge():
+        time.sleep(0.2)
+        return 0.
+
+    result = train_until(lambda budget: 10, judge, 40, 10)
+    assert result.steps == 40 and not result.solved
+    assert result.seconds < 0.1  # Four checks took 0.8 s.

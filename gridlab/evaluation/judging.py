@@ -11,8 +11,7 @@ the environment's model. Q* is computed at the agent's effective discount,
 the model's discounts times the agent's own (`gridlab.core.agent_discount`).
 """
 
-import time
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from gridlab.core import agent_discount, evaluation_mode
 from gridlab.envs.base import discrete_action
 from gridlab.loops.loggers import NoOpLogger
 from gridlab.loops.environment_loop import EnvironmentLoop
+from gridlab.evaluation.train_until import TrainingResult, train_until
 
 
 def optimal_q_values(environment, discount: float = 1.) -> np.ndarray:
@@ -190,14 +190,6 @@ def greedy_return_from_start(environment, agent,
     return float(q[start, policy[start]])
 
 
-class TrainingResult(NamedTuple):
-    """How `train_until_optimal` went."""
-    solved: bool  # The greedy policy met the criterion.
-    steps: int  # Environment steps taken (until solved, or all of them).
-    seconds: float  # Training time; the checks are excluded.
-    optimal_fraction: float  # At the last check (1 or 0 with from_start).
-
-
 def train_until_optimal(environment, agent, max_steps: int,
                         check_every: int = 250,
                         exploring_starts: bool = False,
@@ -207,10 +199,11 @@ def train_until_optimal(environment, agent, max_steps: int,
     Runs whole episodes; after every `check_every` steps (at the end of the
     episode that crosses the mark) the greedy policy is judged against Q* from
     value iteration at the agent's effective discount, and the time spent
-    judging is not counted in `seconds`. The criterion is optimality on every
-    decision cell, read through the agent's `q_values`; with `from_start`,
-    only that the greedy policy's value from the start state is optimal (for
-    agents without Q-values, or learning from pixels).
+    judging is not counted in `seconds` (`train_until.train_until` drives it).
+    The criterion is optimality on every decision cell, read through the
+    agent's `q_values`; with `from_start`, only that the greedy policy's value
+    from the start state is optimal (for agents without Q-values, or learning
+    from pixels).
 
     With `exploring_starts`, episodes start from every decision cell in turn
     (and the check runs after each such round). A tabular agent learns only
@@ -226,11 +219,24 @@ def train_until_optimal(environment, agent, max_steps: int,
     if exploring_starts:
         starts = [tuple(int(i) for i in cell)
                   for cell in np.argwhere(environment.decision_cells())]
+        # A round visits every cell: judge after each one, whatever check_every says.
+        check_every = 1
     original_start = environment.start_state
+
+    def train(budget: int) -> int:
+        """One episode from each start in turn, within `budget` steps."""
+        taken = 0
+        for cell in starts:
+            environment.start_state = cell
+            taken += loop.run_episode(max_steps=budget - taken)['episode_length']
+            if taken >= budget:
+                break
+        return taken
 
     solved_for = {}  # Q* per goal: random goals move between episodes.
 
     def judge() -> float:
+        environment.start_state = original_start
         goal = environment.goal_state
         if goal not in solved_for:
             solved_for[goal] = optimal_q_values(environment, discount)
@@ -241,23 +247,7 @@ def train_until_optimal(environment, agent, max_steps: int,
             return float(achieved >= best - 1e-4 * max(1., abs(best)))
         return optimal_fraction(environment, q_table(agent, environment), q_star)
 
-    steps, seconds, next_check, fraction = 0, 0., check_every, 0.
     try:
-        while steps < max_steps:
-            start = time.perf_counter()
-            for cell in starts:
-                environment.start_state = cell
-                result = loop.run_episode(max_steps=max_steps - steps)
-                steps += result['episode_length']
-                if steps >= max_steps:
-                    break
-            seconds += time.perf_counter() - start
-            if steps >= next_check or steps >= max_steps or exploring_starts:
-                next_check = steps + check_every
-                environment.start_state = original_start
-                fraction = judge()
-                if fraction == 1.:
-                    return TrainingResult(True, steps, seconds, fraction)
+        return train_until(train, judge, max_steps, check_every)
     finally:
         environment.start_state = original_start
-    return TrainingResult(False, steps, seconds, fraction)

@@ -1,4 +1,4 @@
-"""Running one `Actor` per agent in a `MultiAgentGridWorld`, and judging them.
+"""Running one `Actor` per agent in a `MultiAgentGridWorld`.
 
 Independent learners: each agent's actor sees only its own view of each
 TimeStep (its observation, its reward, the episode's discount) and learns as
@@ -14,18 +14,15 @@ Actors whose agent has arrived keep acting and observing (the environment
 ignores their actions) until the episode ends, so a shared team reward reaches
 every learner.
 
-`greedy_joint_policy` reads every actor's greedy action on every joint state,
-and `team_return` evaluates that joint policy exactly on the joint MDP, to
-set beside value iteration's optimum.
+`greedy_episode` traces the agents' greedy positions along one episode.
+Judging the team exactly on the joint MDP, and training until it is judged,
+is `gridlab.evaluation.teams` (a layer up: it needs planning).
 """
 
-import time
 from typing import Dict, Mapping, Optional
 
 import dm_env
 import numpy as np
-
-from gridlab import planning
 
 
 def agent_view(timestep: dm_env.TimeStep, name: str) -> dm_env.TimeStep:
@@ -83,42 +80,11 @@ class MultiAgentLoop:
         return results
 
 
-def greedy_joint_policy(environment, actors: Mapping[str, object]) -> np.ndarray:
-    """The joint action the actors take greedily in every joint state, [S].
-
-    Read through each actor's `q_values` (first best action on ties), so the
-    environment is not stepped.
-    """
-    policy = np.zeros(environment.num_joint_states, dtype=np.int64)
-    for s in range(environment.num_joint_states):
-        observations = environment.observation_at(environment.joint_positions(s))
-        actions = [int(np.argmax(actors[name].q_values(observations[name])))
-                   for name in environment.agent_names]
-        policy[s] = environment.joint_action(actions)
-    return policy
-
-
-def team_return(environment, policy, model=None) -> float:
-    """The exact discounted team return of a joint policy [S] from the start."""
-    if model is None:
-        model = environment.joint_model()
-    q = planning.policy_evaluation(model, np.asarray(policy, dtype=np.int64))
-    start = environment.start_index
-    return float(q[start, policy[start]])
-
-
-def optimal_team_return(environment, model=None) -> float:
-    """max_a Q*(start, a) of the joint MDP: the best the team can do."""
-    if model is None:
-        model = environment.joint_model()
-    return float(planning.value_iteration(model)[environment.start_index].max())
-
-
 def greedy_episode(environment, actors: Mapping[str, object], max_steps: int = 30) -> list:
     """The agents' positions ({name: (y, x) or None}) along one greedy episode.
 
     Actions are the first best of each actor's `q_values`, as in
-    `greedy_joint_policy`; nothing is learned.
+    `gridlab.evaluation.teams.greedy_joint_policy`; nothing is learned.
     """
     timestep = environment.reset()
     trace = [environment.positions]
@@ -131,26 +97,3 @@ def greedy_episode(environment, actors: Mapping[str, object], max_steps: int = 3
             break
     return trace
 
-
-def train_independent(environment, actors: Mapping[str, object], num_steps: int,
-                      check_every: Optional[int] = None) -> Dict:
-    """Trains the actors together; returns the team's exact greedy return over time.
-
-    Every `check_every` steps (at the end of the episode crossing the mark)
-    the greedy joint policy is evaluated on the joint model.
-    """
-    model = environment.joint_model()
-    loop = MultiAgentLoop(environment, actors)
-    steps, checks, seconds = 0, [], 0.
-    check_every = check_every or num_steps
-    next_check = check_every
-    while steps < num_steps:
-        start = time.perf_counter()
-        steps += loop.run_episode(max_steps=num_steps - steps)['episode_length']
-        seconds += time.perf_counter() - start
-        if steps >= next_check or steps >= num_steps:
-            next_check = steps + check_every
-            checks.append((steps, team_return(environment,
-                                              greedy_joint_policy(environment, actors), model)))
-    return {'checks': checks, 'seconds': seconds,
-            'optimal': optimal_team_return(environment, model)}

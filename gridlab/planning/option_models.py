@@ -19,22 +19,18 @@ SMDP value iteration then backs up whole options:
 Q(s, o) = R_o(s) + sum_s' M_o(s, s') max_o' Q(s', o').
 
 `hallway_options` builds the paper's eight options of the four-rooms grid:
-from anywhere in a room to one of that room's two doorways.
+from anywhere in a room to one of that room's two doorways. Training an
+option agent until its greedy option policy is optimal is judging, a layer
+up: `gridlab.evaluation.options.train_until_optimal_from_start`.
 """
 
 import dataclasses
-import time
 from typing import List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
-from gridlab.planning import dynamic_programming as planning
-from gridlab.core import agent_discount
 from gridlab.envs.actions import ACTION_NAMES, DELTAS, NUM_ACTIONS
 from gridlab.envs.model import TabularModel
-from gridlab.evaluation.judging import TrainingResult
-from gridlab.loops.loggers import NoOpLogger
-from gridlab.loops.environment_loop import EnvironmentLoop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,30 +249,3 @@ def option_policy_values(option_model: OptionModel, policy) -> np.ndarray:
     m = np.where(acting[:, None], transitions[rows, chosen], 0.)
     return np.linalg.solve(np.eye(len(rows)) - m, r)
 
-
-def train_until_optimal_from_start(environment, agent, option_model: OptionModel,
-                                   max_steps: int, check_every: int = 250):
-    """Trains an option agent until its greedy option policy is optimal from the start.
-
-    The agent needs `greedy_option_policy()` ([S] option indices, -1 where
-    it never acts), and `option_model` must hold the same options, built at
-    the agent's effective discount. The greedy policy is judged exactly
-    (`option_policy_values`) against V* from value iteration on the
-    primitive model; time spent judging is not counted. Returns a
-    `gridlab.evaluation.judging.TrainingResult` (optimal_fraction 1 or 0).
-    """
-    model = environment.transition_model().with_discount(agent_discount(agent))
-    start = int(np.ravel_multi_index(environment.start_state, environment.shape))
-    best = float(planning.value_iteration(model)[start].max())
-    loop = EnvironmentLoop(environment, agent, logger=NoOpLogger(), progress=False)
-    steps, seconds, next_check = 0, 0., check_every
-    while steps < max_steps:
-        began = time.perf_counter()
-        steps += loop.run_episode(max_steps=max_steps - steps)['episode_length']
-        seconds += time.perf_counter() - began
-        if steps >= next_check or steps >= max_steps:
-            next_check = steps + check_every
-            value = option_policy_values(option_model, agent.greedy_option_policy())[start]
-            if value >= best - 1e-4 * max(1., abs(best)):
-                return TrainingResult(True, steps, seconds, 1.)
-    return TrainingResult(False, steps, seconds, 0.)
