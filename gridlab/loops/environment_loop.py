@@ -219,8 +219,9 @@ def run_loop(environment: dm_env.Environment,
     return loop.run(num_episodes=num_episodes, num_steps=num_steps)
 
 
-# A greedy policy can walk in circles forever; evaluation stops it here.
-EVALUATION_STEP_CAP = 10_000
+# `evaluate`'s default cap on each episode's steps: a greedy policy can walk in
+# circles forever.
+EVALUATE_STEP_CAP = 10_000
 # Frames beyond this many bytes are not kept (a 2048-pixel frame is 12 MB).
 EVALUATION_FRAME_BYTES = 2**30
 
@@ -245,7 +246,7 @@ def evaluate(environment: dm_env.Environment,
              agent,
              evaluation_episodes: int,
              logger: Optional[loggers_lib.Logger] = None,
-             max_steps_per_episode: Optional[int] = EVALUATION_STEP_CAP,
+             max_steps_per_episode: Optional[int] = EVALUATE_STEP_CAP,
              render: bool = True,
              max_frame_bytes: int = EVALUATION_FRAME_BYTES) -> list:
     """Runs `agent` greedily without learning; returns the rendered frames.
