@@ -62,8 +62,8 @@ _LAZY = {
     'display_video': 'gridlab.viz.video',
     'read_video': 'gridlab.viz.video',
     'save_video': 'gridlab.viz.video',
-    'run_experiment': 'gridlab.experiments.experiment',
-    'RunResult': 'gridlab.experiments.experiment',
+    'run_experiment': 'gridlab.experiments.run',
+    'RunResult': 'gridlab.experiments.run',
 }
 # The layers, importable as attributes (`gridlab.viz`) without an import first.
 _SUBPACKAGES = ('analysis', 'cli', 'core', 'envs', 'evaluation', 'experiments', 'loops',

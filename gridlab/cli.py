@@ -1,4 +1,4 @@
-"""The `gridlab` command: argument parsing, then a call into `gridlab.experiments.experiment`.
+"""The `gridlab` command: argument parsing, then a call into `gridlab.experiments`.
 
     gridlab train --agent dqn --task simple          # -> runs/simple-dqn-seed0/
     gridlab train --agent actor-critic --task CartPole-v1
@@ -63,7 +63,7 @@ _EXIT_CODES = {'SIGINT': 130, 'SIGHUP': 129, 'SIGTERM': 143, 'SIGPIPE': 141}
 
 def _ended(error: BaseException) -> int:
     """Says in one line how a run was stopped; the conventional exit code."""
-    from gridlab.experiments.experiment import Terminated
+    from gridlab.core.errors import Terminated
     if isinstance(error, BrokenPipeError):
         # Nobody reads our output any more (`gridlab train ... | head`).
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -76,14 +76,15 @@ def _ended(error: BaseException) -> int:
 
 
 def train(args) -> int:
-    from gridlab.experiments import experiment
-    restore_signals = experiment.stop_on_signals()
+    from gridlab.core.errors import Terminated
+    from gridlab.experiments import resume, run, signals
+    restore_signals = signals.stop_on_signals()
     try:
         if args.resume:
             if args.agent or args.task or args.set or args.config:
                 raise UsageError('--resume continues a run as it was configured; '
                                  'give no --agent, --task, --set or --config with it')
-            experiment.resume_experiment(args.resume,
+            resume.resume_experiment(args.resume,
                                          progress=None if args.progress else False,
                                          log_every=args.log_every)
             return 0
@@ -91,7 +92,7 @@ def train(args) -> int:
         for key in ('agent', 'task'):
             if key not in settings:
                 raise UsageError(f'--{key} is required (or give it in --config)')
-        experiment.run_experiment(
+        run.run_experiment(
             settings['agent'], settings['task'], args.out,
             seed=settings.get('seed', 0), observation=settings.get('observation'),
             steps=settings.get('steps'), episodes=settings.get('episodes'),
@@ -104,7 +105,7 @@ def train(args) -> int:
             tensorboard=args.tensorboard, video_every=args.video_every,
             num_envs=args.num_envs,
             command=['gridlab'] + list(args.argv))
-    except (KeyboardInterrupt, experiment.Terminated, BrokenPipeError) as error:
+    except (KeyboardInterrupt, Terminated, BrokenPipeError) as error:
         return _ended(error)
     finally:
         restore_signals()
@@ -112,8 +113,8 @@ def train(args) -> int:
 
 
 def evaluate_run(args) -> int:
-    from gridlab.experiments import experiment
-    statistics = experiment.evaluate_run(args.run_dir, args.episodes, args.video,
+    from gridlab.experiments import resume
+    statistics = resume.evaluate_run(args.run_dir, args.episodes, args.video,
                                          args.device)
     video = f'; video {args.video}' if args.video else ''
     print(f'gridlab: {statistics["episodes"]} greedy episodes, mean return '
@@ -142,7 +143,8 @@ def sweep(args) -> int:
             grid[name] = _split_values(values)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    from gridlab.experiments.experiment import Terminated, stop_on_signals
+    from gridlab.core.errors import Terminated
+    from gridlab.experiments.signals import stop_on_signals
     restore_signals = stop_on_signals()
     try:
         result = sweep_lib.run_sweep(
@@ -200,7 +202,7 @@ def compare(args) -> int:
 
 
 def list_tasks(args) -> int:
-    from gridlab.experiments.experiment import task_descriptions
+    from gridlab.envs.catalogue import task_descriptions
     descriptions = task_descriptions()
     width = max(len(name) for name in descriptions)
     for name, description in descriptions.items():
@@ -209,13 +211,12 @@ def list_tasks(args) -> int:
 
 
 def show_task(args) -> int:
-    from gridlab.experiments import experiment
+    from gridlab.envs import catalogue
     from gridlab.envs.gridworld import ObservationType
-    if args.task not in experiment.tasks_lib.TASKS and experiment.is_gymnasium_task(
-            args.task):
+    if catalogue.check_task(args.task):
         raise UsageError(f'`gridlab show` draws GridWorld tasks; {args.task!r} is a '
                          'Gymnasium environment')
-    environment = experiment.make_environment(args.task, ObservationType.STATE_INDEX, 0)
+    environment = catalogue.make_environment(args.task, ObservationType.STATE_INDEX, 0)
     out = pathlib.Path(args.out)
     if not out.parent.is_dir():
         raise UsageError(f'cannot write {str(out)!r}: folder '
@@ -223,7 +224,8 @@ def show_task(args) -> int:
     if out.suffix.lower() not in ('.png', '.pdf', '.svg', '.jpg', '.jpeg'):
         raise UsageError(f'--out {str(out)!r}: expected a .png, .pdf, .svg or '
                          '.jpg file name')
-    experiment._save_figure(environment.plot_grid(title=args.task), out)
+    from gridlab.experiments.pictures import save_figure
+    save_figure(environment.plot_grid(title=args.task), out)
     print(f'gridlab: drew {args.task} to {args.out}')
     return 0
 
@@ -418,7 +420,7 @@ _USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from gridlab.experiments.experiment import ExperimentError  # Sweeps' errors are ones too.
+    from gridlab.core.errors import ExperimentError  # Sweeps' errors are ones too.
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv

@@ -380,7 +380,7 @@ def test_dqn_trains_on_copies_from_the_command_line(tmp_path):
     assert run.summary['status'] == 'completed'
     assert run.summary['config']['num_envs'] == 4
     assert run.summary['training']['steps'] == 400
-    with pytest.raises(gridlab.experiments.experiment.ExperimentError,
+    with pytest.raises(gridlab.experiments.ExperimentError,
                        match="'q-learning' trains on one environment at a time"):
         gridlab.run_experiment('q-learning', 'simple', tmp_path / 'q', steps=400,
                                num_envs=4, verbose=False, video=False)

@@ -220,7 +220,7 @@ def test_policy_agents_and_gymnasium_tasks(agent, task, tmp_path, capsys):
     if task in gridlab.TASKS:  # A GridWorld: the greedy policy is judged too.
         assert (out_dir / 'policy.png').stat().st_size > 1000
         # The reported share is that of the saved agent's greedy actions.
-        env, agent, _ = gridlab.experiments.experiment.load_run(out_dir)
+        env, agent, _ = gridlab.experiments.load_run(out_dir)
         actions = gridlab.greedy_actions(agent, env)
         assert summary['evaluation']['optimal_fraction'] == pytest.approx(
             gridlab.actions_optimal_fraction(env, actions))

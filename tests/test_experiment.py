@@ -8,13 +8,32 @@ import pytest
 
 import gridlab
 from gridlab import cli
-from gridlab.experiments import experiment
+from gridlab import experiments
 from gridlab import registry
 
 
 def rows(path):
     with open(path, newline='') as f:
         return list(csv.DictReader(f))
+
+
+def greedy_replay(environment, agent, episodes, cap=500):
+    """Greedy episodes stepped here, not by gridlab: the argmax of q_values,
+    which must be unique (a tie would make the replay draw at random).
+    Returns each episode's return and whether it reached the goal."""
+    returns, reached = [], []
+    for _ in range(episodes):
+        timestep, total = environment.reset(), 0.
+        for _ in range(cap):
+            q = np.asarray(agent.q_values(timestep.observation))
+            assert (q == q.max()).sum() == 1, f'tied greedy actions {q}'
+            timestep = environment.step(int(q.argmax()))
+            total += float(timestep.reward)
+            if timestep.last():
+                break
+        returns.append(total)
+        reached.append(bool(timestep.last() and timestep.discount == 0))
+    return returns, reached
 
 
 def run(capsys, *argv):
@@ -29,23 +48,23 @@ def test_a_run_is_one_library_call_and_records_what_reproduces_it(tmp_path):
                                     verbose=False, video=False)
     summary = json.loads((tmp_path / 'run' / 'summary.json').read_text())
     assert summary == result.summary and summary['status'] == 'completed'
-    assert summary['config']['discount'] == 0.9  # The task's, times the agent's 1.
+    assert summary['config']['effective_discount'] == 0.9  # The task's, times the agent's 1.
     # Every constructor argument as used: the one given, typed, and the defaults.
     assert summary['hyperparameters']['step_size'] == 0.25
     assert summary['hyperparameters']['initial_value'] == 10.
     assert summary['hyperparameters']['discount'] == 1.
     assert {'python', 'torch', 'numpy', 'gymnasium'} <= set(summary['versions'])
     evaluation = summary['evaluation']
-    assert evaluation['min_return'] <= evaluation['mean_return'] <= evaluation['max_return']
-    # The greedy policy of a Q-table from 600 steps: its evaluation returns
-    # agree with an independent replay of the same greedy policy.
-    environment, actor, _ = experiment.load_run(tmp_path / 'run')
-    log = gridlab.InMemoryLogger()
-    gridlab.evaluate(environment, actor, 5, logger=log, render=False,
-                     max_steps_per_episode=500)
-    returns = [row['episode_return'] for row in log.data]
+    # The greedy policy of a Q-table from 600 steps: its evaluation agrees
+    # with a replay of the same greedy policy stepped by this test.
+    _, actor, _ = experiments.load_run(tmp_path / 'run')
+    returns, reached = greedy_replay(gridlab.build_gridworld_task('simple'), actor, 5)
+    assert evaluation['episodes'] == 5
     assert evaluation['mean_return'] == pytest.approx(np.mean(returns))
-    assert evaluation['success_rate'] == np.mean([row['terminated'] for row in log.data])
+    assert evaluation['min_return'] == pytest.approx(min(returns))
+    assert evaluation['max_return'] == pytest.approx(max(returns))
+    assert evaluation['std_return'] == pytest.approx(np.std(returns))
+    assert evaluation['success_rate'] == np.mean(reached)
 
 
 @pytest.mark.parametrize('task, expected', [('simple', 0.9), ('CartPole-v1', 0.99)])
@@ -55,13 +74,13 @@ def test_summary_records_the_effective_discount(task, expected, tmp_path, capsys
                        '50', '--out', str(tmp_path / 'a'), '--eval-episodes', '1')
     assert code == 0, err
     assert json.loads((tmp_path / 'a' / 'summary.json').read_text())[
-        'config']['discount'] == expected
+        'config']['effective_discount'] == expected
     code, _, err = run(capsys, 'train', '--agent', agent, '--task', task, '--steps',
                        '50', '--discount', '0.8', '--set', 'discount=0.5',
                        '--out', str(tmp_path / 'b'), '--eval-episodes', '1')
     assert code == 0, err
     config = json.loads((tmp_path / 'b' / 'summary.json').read_text())['config']
-    assert config['environment_discount'] == 0.8 and config['discount'] == 0.4
+    assert config['environment_discount'] == 0.8 and config['effective_discount'] == 0.4
 
 
 def test_set_is_typed_from_the_signature_and_bad_names_are_one_line(tmp_path, capsys):
@@ -120,17 +139,17 @@ def test_malformed_config_files_are_one_line(tmp_path, capsys):
 
 def test_tuned_settings_apply_unless_overridden(tmp_path):
     tuned = registry.agents()['q-learning'].tuned['FrozenLake-v1']
-    settings = experiment.resolve_settings('q-learning', 'FrozenLake-v1')
-    assert settings['steps'] == tuned['steps']
-    assert settings['hyperparameters']['initial_value'] == tuned['hyperparameters'][
+    config = experiments.RunConfig.create('q-learning', 'FrozenLake-v1')
+    assert config.steps == tuned['steps']
+    assert config.hyperparameters['initial_value'] == tuned['hyperparameters'][
         'initial_value'] != 10.  # Not the constructor's default.
-    overridden = experiment.resolve_settings('q-learning', 'FrozenLake-v1', steps=10,
-                                             hyperparameters={'initial_value': '2'})
-    assert overridden['steps'] == 10
-    assert overridden['hyperparameters']['initial_value'] == 2.
+    overridden = experiments.RunConfig.create('q-learning', 'FrozenLake-v1', steps=10,
+                                              hyperparameters={'initial_value': '2'})
+    assert overridden.steps == 10
+    assert overridden.hyperparameters['initial_value'] == 2.
     # Elsewhere the constructor's own default stays.
-    assert 'initial_value' not in experiment.resolve_settings(
-        'q-learning', 'simple')['hyperparameters']
+    assert 'initial_value' not in experiments.RunConfig.create(
+        'q-learning', 'simple').hyperparameters
 
 
 def test_evaluation_during_training_leaves_training_unchanged(tmp_path):
@@ -147,14 +166,12 @@ def test_evaluation_during_training_leaves_training_unchanged(tmp_path):
     assert len(marks) == 4 and all(500 * (i + 1) <= m < 500 * (i + 1) + 200
                                    for i, m in enumerate(marks[:3]))
     best = max(float(r['mean_return']) for r in evaluations)
-    environment, _, _ = experiment.load_run(tmp_path / 'judged')
+    environment, _, _ = experiments.load_run(tmp_path / 'judged')
     best_agent = registry.resolve('q-learning').make(
         gridlab.make_environment_spec(environment), seed=1)
     best_agent.restore(tmp_path / 'judged' / 'best.pt')
-    evaluation_env = experiment.make_environment('obstacle', seed=1 + 10_000)
-    evaluation_env, _ = gridlab.setup_environment(evaluation_env)
-    replay = experiment.evaluation_statistics(evaluation_env, best_agent, 5)
-    assert replay['mean_return'] == pytest.approx(best)
+    returns, _ = greedy_replay(gridlab.build_gridworld_task('obstacle'), best_agent, 5)
+    assert np.mean(returns) == pytest.approx(best)
 
 
 class InterruptOnce(registry.resolve('q-learning').load()):
@@ -185,7 +202,7 @@ def test_resume_continues_exactly_where_the_run_stopped(flaky, tmp_path):
     summary = json.loads((tmp_path / 'stopped' / 'summary.json').read_text())
     assert summary['status'] == 'interrupted'
     assert len(rows(tmp_path / 'stopped' / 'episodes.csv')) == 39
-    experiment.resume_experiment(tmp_path / 'stopped', verbose=False, video=False)
+    experiments.resume_experiment(tmp_path / 'stopped', verbose=False, video=False)
     InterruptOnce.interrupted = True  # The uninterrupted run, for comparison.
     gridlab.run_experiment(flaky, 'obstacle', tmp_path / 'whole', **common)
     resumed, whole = (rows(tmp_path / name / 'episodes.csv') for name in ('stopped',
@@ -196,13 +213,13 @@ def test_resume_continues_exactly_where_the_run_stopped(flaky, tmp_path):
     resumed_summary = json.loads((tmp_path / 'stopped' / 'summary.json').read_text())
     assert resumed_summary['status'] == 'completed'
     assert resumed_summary['training']['steps'] == 3_000
-    with pytest.raises(experiment.ExperimentError, match='completed run'):
-        experiment.resume_experiment(tmp_path / 'stopped', verbose=False)
+    with pytest.raises(experiments.ExperimentError, match='completed run'):
+        experiments.resume_experiment(tmp_path / 'stopped', verbose=False)
 
 
 @pytest.mark.parametrize('name', ['eval_episodes', 'eval_every', 'video_every', 'num_envs'])
 def test_a_bad_count_is_refused_by_its_own_name(tmp_path, name):
-    with pytest.raises(experiment.ExperimentError,
+    with pytest.raises(experiments.ExperimentError,
                        match=f'^{name} must be a positive integer, got 0$'):
         gridlab.run_experiment('ppo', 'simple', tmp_path / 'run', verbose=False,
                                **{name: 0})
@@ -230,7 +247,7 @@ def test_tuned_copies_and_discount_apply_unless_given(tmp_path):
         assert episodes.summary['config']['num_envs'] is None
         registry.register('tuned-ppo', registry.AgentEntry(
             'agents.ppo:PPO', tuned={'simple': {'num_envs': 0}}))
-        with pytest.raises(experiment.ExperimentError, match='tuned num_envs .* got 0'):
+        with pytest.raises(experiments.ExperimentError, match='tuned num_envs .* got 0'):
             gridlab.run_experiment('tuned-ppo', 'simple', tmp_path / 'bad', verbose=False)
     finally:
         registry.unregister('tuned-ppo')

@@ -128,7 +128,7 @@ def test_a_full_disk_is_one_line_and_keeps_whole_rows(tiny_disk):
     assert all(len(row) == len(parsed[0]) for row in parsed)
     # No half-written file is left where a whole one should be.
     assert not [p.name for p in out.iterdir() if '.part' in p.name]
-    agent, _, _ = gridlab.experiments.experiment.load_run(out)  # The last checkpoint loads.
+    agent, _, _ = gridlab.experiments.load_run(out)  # The last checkpoint loads.
 
 
 def test_a_csv_write_that_fails_half_way_is_cut_back(tmp_path):
@@ -289,11 +289,11 @@ def test_evaluate_reproduces_the_summarys_figure(tmp_path, capsys):
 
 
 def test_an_exception_in_evaluation_keeps_the_checkpoint(tmp_path, monkeypatch):
-    from gridlab.experiments import experiment
+    from gridlab import experiments
 
     def broken(*args, **kwargs):
         raise RuntimeError('evaluation broke')
-    monkeypatch.setattr(experiment, 'evaluation_statistics', broken)
+    monkeypatch.setattr(experiments.run, 'evaluation_statistics', broken)
     with pytest.raises(RuntimeError, match='evaluation broke'):
         gridlab.run_experiment('q-learning', 'simple', tmp_path / 'run', steps=300,
                                verbose=False)
@@ -302,5 +302,5 @@ def test_an_exception_in_evaluation_keeps_the_checkpoint(tmp_path, monkeypatch):
     assert content['ended_by'] == 'RuntimeError: evaluation broke'
     assert content['training']['steps'] == 300
     monkeypatch.undo()
-    environment, actor, _ = experiment.load_run(tmp_path / 'run')
+    environment, actor, _ = experiments.load_run(tmp_path / 'run')
     assert np.isfinite(actor.q_table).all()

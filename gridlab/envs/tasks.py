@@ -110,8 +110,11 @@ TASKS: Dict[str, Task] = {
 }
 
 
+DEFAULT_DISCOUNT = 0.9  # The seed tutorial's, carried by every task's TimeSteps.
+
+
 def build_gridworld_task(task: str,
-                         discount: float = 0.9,
+                         discount: float = DEFAULT_DISCOUNT,
                          penalty_for_walls: float = -5,
                          observation_type: ObservationType = ObservationType.STATE_INDEX,
                          max_episode_length: Optional[int] = 200,

@@ -20,7 +20,9 @@ import pathlib
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from gridlab.core import files
-from gridlab.experiments.experiment import ExperimentError, is_gymnasium_task
+from gridlab.experiments import results
+from gridlab.core.errors import ExperimentError
+from gridlab.envs.catalogue import is_gymnasium_task
 
 AGGREGATE_COLUMNS = ('agent', 'task', 'metric', 'estimate', 'low', 'high')
 
@@ -52,10 +54,9 @@ def _row_from_run(directory: pathlib.Path) -> Optional[Dict[str, Any]]:
 
 def collect(paths: Sequence) -> List[Dict[str, Any]]:
     """Per-run rows from a sweep folder (its results.csv) or run folders."""
-    from gridlab.experiments import sweep
     paths = [pathlib.Path(p) for p in paths]
     if len(paths) == 1 and (paths[0] / 'results.csv').is_file():
-        return sweep.read_results(paths[0] / 'results.csv')
+        return results.read_results(paths[0] / 'results.csv')
     rows = []
     for path in paths:
         if not path.is_dir():

@@ -3,7 +3,7 @@
     gridlab sweep --agents q-learning,sarsa --tasks simple,obstacle --seeds 0-9 \
         --set step_size=0.1,0.5 --out sweeps/tabular
 
-Every run is an ordinary run folder (`gridlab.experiments.experiment.run_experiment`)
+Every run is an ordinary run folder (`gridlab.experiments.run.run_experiment`)
 under the sweep folder, at TASK/AGENT[/NAME=VALUE,...]/seedS, so everything
 that reads a run reads these. The sweep folder also gets `results.csv` (a row
 per run), `curves.csv` (learning curves on a common step grid),
@@ -28,17 +28,16 @@ import sys
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from gridlab.experiments import experiment
-from gridlab.core import files
+from gridlab.core.errors import ExperimentError
+from gridlab.experiments.config import RunConfig
+from gridlab.experiments import compare, results
+from gridlab.experiments.run import run_experiment
+from gridlab.viz import report
 
 CURVE_POINTS = 50  # Points on the common step grid of curves.csv.
-RESULT_COLUMNS = ('agent', 'task', 'seed', 'hyperparameters', 'status', 'steps',
-                  'seconds', 'mean_return', 'std_return', 'success_rate',
-                  'optimal_fraction', 'steps_to_optimal', 'seconds_to_optimal',
-                  'directory')
 
 
-class SweepError(experiment.ExperimentError):
+class SweepError(ExperimentError):
     """A sweep that cannot start as asked: reported before any run starts."""
 
 
@@ -100,7 +99,7 @@ def expand(agents: Sequence[str], tasks: Sequence[str], seeds: Sequence[int],
     """The product agents x tasks x hyperparameter values x seeds, as RunSpecs.
 
     Every agent, task and hyperparameter name is checked here, before any
-    run starts (`experiment.resolve_settings` types each value).
+    run starts (`RunConfig.create` types each value).
     """
     if not agents or not tasks or not seeds:
         raise SweepError('a sweep needs at least one agent, one task and one seed')
@@ -114,13 +113,13 @@ def expand(agents: Sequence[str], tasks: Sequence[str], seeds: Sequence[int],
         for values in itertools.product(*(grid[name] for name in names)):
             given = dict(zip(names, values))
             try:
-                resolved = experiment.resolve_settings(
+                resolved = RunConfig.create(
                     agent, task, observation=settings.get('observation'),
                     steps=settings.get('steps'), episodes=settings.get('episodes'),
                     hyperparameters=given)
-            except experiment.ExperimentError as error:
+            except ExperimentError as error:
                 raise SweepError(f'{agent} on {task}: {error}') from None
-            typed = tuple((name, resolved['hyperparameters'][name]) for name in names)
+            typed = tuple((name, resolved.hyperparameters[name]) for name in names)
             for seed in seeds:
                 specs.append(RunSpec(agent, task, int(seed), typed, **settings))
     return specs
@@ -146,7 +145,7 @@ def run_one(spec: RunSpec, root: str) -> Dict[str, Any]:
         import torch
         torch.set_num_threads(1)
         try:
-            experiment.run_experiment(
+            run_experiment(
                 spec.agent, spec.task, directory, seed=spec.seed,
                 observation=spec.observation, steps=spec.steps, episodes=spec.episodes,
                 discount=spec.discount, hyperparameters=dict(spec.hyperparameters),
@@ -351,21 +350,19 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
         raise SweepError(f'cannot create the sweep folder {str(root)!r}: {error}') from None
     todo = [spec for spec in specs if not is_finished(spec.directory(root))]
     rows = {spec: _row(spec, spec.directory(root)) for spec in specs if spec not in todo}
-    report = _Progress(len(specs), len(rows), enabled=progress)
+    progress_lines = _Progress(len(specs), len(rows), enabled=progress)
     try:
         for spec, row in runner.map(run_one, todo, str(root)):
             rows[spec] = row
-            report.update(row)
+            progress_lines.update(row)
     finally:
-        report.close()
+        progress_lines.close()
         runner.close()
         ordered = [rows[spec] for spec in specs if spec in rows]
-        write_results(root, ordered)
+        results.write_results(root, ordered)
     result = SweepResult(root, ordered)
     write_curves(root, specs, steps)
     if aggregate and any(row['status'] == 'completed' for row in ordered):
-        from gridlab.experiments import compare
-        from gridlab.viz import report
         compare.write_comparison(root, ordered)
         report.write_sweep_report(root)
     return result
@@ -401,38 +398,6 @@ def _duration(seconds: float) -> str:
     return f'{seconds / 3600:.1f} h'
 
 
-def _write_csv(path: pathlib.Path, columns: Sequence[str], rows: Iterable[dict]) -> None:
-    import io
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction='ignore',
-                            lineterminator='\n')
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: '' if row.get(key) is None else row.get(key)
-                         for key in columns})
-    files.atomic_write_text(path, buffer.getvalue())
-
-
-def write_results(root: pathlib.Path, rows: List[Dict[str, Any]]) -> None:
-    columns = list(RESULT_COLUMNS)
-    if any('error' in row for row in rows):
-        columns.append('error')
-    _write_csv(root / 'results.csv', columns, rows)
-
-
-def read_results(path) -> List[Dict[str, Any]]:
-    """The rows of a results.csv, numbers as numbers."""
-    with open(path, newline='') as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        for key, value in row.items():
-            if key in ('agent', 'task', 'hyperparameters', 'status', 'directory', 'error'):
-                continue
-            row[key] = None if value == '' else float(value)
-        row['seed'] = int(row['seed'])
-    return rows
-
-
 def write_curves(root: pathlib.Path, specs: Sequence[RunSpec],
                  steps: Optional[int]) -> None:
     """curves.csv: every run's learning curve on one grid of steps."""
@@ -456,5 +421,5 @@ def write_curves(root: pathlib.Path, specs: Sequence[RunSpec],
                 rows.append({'agent': spec.agent, 'task': spec.task, 'seed': spec.seed,
                              'hyperparameters': spec.tag, 'step': step,
                              'mean_return': value})
-    _write_csv(root / 'curves.csv',
+    results.write_csv(root / 'curves.csv',
                ('agent', 'task', 'seed', 'hyperparameters', 'step', 'mean_return'), rows)

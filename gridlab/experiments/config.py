@@ -1,0 +1,215 @@
+"""One run's configuration: built and checked once, read everywhere after.
+
+Settings come in layers, later winning: the agent's constructor defaults,
+gridlab's tuned settings for the agent on the task, a config file, command
+line flags and Python keywords. `RunConfig.create` merges and checks them
+all before anything is built or written; the run, its folder, its evaluation
+and its summary read the frozen result and check nothing again.
+"""
+
+import dataclasses
+import math
+import types
+from typing import Any, Dict, Mapping, Optional
+
+from gridlab import registry
+from gridlab.core import validation
+from gridlab.core.errors import ExperimentError
+from gridlab.envs import catalogue
+from gridlab.envs.gridworld import ObservationType
+from gridlab.experiments import hyperparameters as hyperparameters_lib
+
+
+def check_positive_int(name: str, value, optional: bool = False) -> None:
+    """An ExperimentError naming `name` unless value is an int >= 1 (or None
+    when optional)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
+
+
+def check_discount(name: str, value) -> None:
+    if value is not None and (isinstance(value, bool) or
+                              not isinstance(value, (int, float)) or
+                              not 0. <= value <= 1.):
+        raise ExperimentError(f'{name} must be a number in [0, 1], got {value!r}')
+
+
+def observation_type(name, entry: registry.AgentEntry, agent: str) -> ObservationType:
+    """The observation type called `name` (default: the agent's), if it accepts it."""
+    if name is None:
+        return entry.observation
+    if isinstance(name, ObservationType):
+        kind = name
+    else:
+        try:
+            kind = ObservationType[str(name).upper().replace('-', '_')]
+        except KeyError:
+            raise ExperimentError(
+                f'unknown observation type {name!r}; expected one of '
+                f'{", ".join(t.name.lower() for t in ObservationType)}') from None
+    if kind not in entry.accepts:
+        raise ExperimentError(
+            f'agent {agent!r} cannot learn from {kind.name.lower()} observations; '
+            f'it accepts {", ".join(t.name.lower() for t in entry.accepts)}')
+    return kind
+
+
+def _resolve_agent(agent: str) -> registry.AgentEntry:
+    try:
+        return registry.resolve(agent)
+    except ValueError as error:
+        raise ExperimentError(str(error)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """What one run trains, on what, for how long, and how it is judged.
+
+    Attributes:
+      agent: a registered agent name or 'package.module:Class'.
+      task: a GridWorld task or a Gymnasium id.
+      seed: seeds the environment and the agent (the evaluation copy gets
+        `gridlab.envs.catalogue.evaluation_seed(seed)`).
+      observation: the GridWorld observation type (None on Gymnasium tasks).
+      steps, episodes: the training budget (exactly one is set).
+      environment_discount: what the task's TimeSteps carry.
+      hyperparameters: the agent's constructor arguments, typed.
+      device, eval_episodes, eval_every, video_every, num_envs, pictures: see
+        `gridlab.run_experiment`.
+      entry, parameters: the agent's registry entry and constructor
+        signature (not part of what a run records).
+    """
+    agent: str
+    task: str
+    seed: int
+    observation: Optional[ObservationType]
+    steps: Optional[int]
+    episodes: Optional[int]
+    environment_discount: float
+    hyperparameters: Mapping[str, Any]
+    device: str = 'cpu'
+    eval_episodes: int = 5
+    eval_every: Optional[int] = None
+    video_every: Optional[int] = None
+    num_envs: Optional[int] = None
+    pictures: bool = True
+    entry: registry.AgentEntry = dataclasses.field(default=None, compare=False,
+                                                   repr=False)
+    parameters: Mapping[str, Any] = dataclasses.field(default=None, compare=False,
+                                                      repr=False)
+
+    @property
+    def gymnasium(self) -> bool:
+        """Whether the task is a Gymnasium environment (else a GridWorld)."""
+        return self.observation is None
+
+    @property
+    def batched(self) -> bool:
+        """Whether the run trains on many copies at once."""
+        return self.num_envs is not None and self.num_envs > 1
+
+    @property
+    def label(self) -> str:
+        return f'{self.agent} on {self.task}'
+
+    @classmethod
+    def create(cls, agent: str, task: str, *, seed: int = 0, observation=None,
+               steps: Optional[int] = None, episodes: Optional[int] = None,
+               discount: Optional[float] = None,
+               hyperparameters: Optional[Mapping[str, Any]] = None,
+               device: str = 'cpu', eval_episodes: int = 5,
+               eval_every: Optional[int] = None, video_every: Optional[int] = None,
+               num_envs: Optional[int] = None, pictures: bool = True) -> 'RunConfig':
+        """Merges the tuned settings for (agent, task) under these; checks every one.
+
+        Raises ExperimentError naming the first bad setting and its value.
+        """
+        entry = _resolve_agent(agent)
+        tuned = dict(entry.tuned.get(task, {}))
+        gymnasium_task = catalogue.check_task(task)
+        try:
+            validation.check_nonnegative_int('seed', seed)
+        except (TypeError, ValueError) as error:
+            raise ExperimentError(str(error)) from None
+        if gymnasium_task:
+            if observation is not None:
+                raise ExperimentError(f'observation applies to GridWorld tasks, not to '
+                                      f'the Gymnasium environment {task!r}')
+            kind = None
+        else:
+            kind = observation_type(observation or tuned.get('observation'), entry, agent)
+        if steps is not None and episodes is not None:
+            raise ExperimentError('give steps or episodes, not both')
+        if steps is None and episodes is None:
+            if 'steps' in tuned or 'episodes' in tuned:
+                episodes, steps = tuned.get('episodes'), tuned.get('steps')
+            else:
+                episodes, steps = entry.budget()
+        check_positive_int('steps', steps, optional=True)
+        check_positive_int('episodes', episodes, optional=True)
+        check_positive_int(f'tuned num_envs of {agent} on {task}', tuned.get('num_envs'),
+                           optional=True)
+        check_discount(f'tuned discount of {agent} on {task}', tuned.get('discount'))
+        check_discount('discount', discount)
+        check_positive_int('eval_episodes', eval_episodes)
+        for name, value in (('eval_every', eval_every), ('video_every', video_every),
+                            ('num_envs', num_envs)):
+            check_positive_int(name, value, optional=True)
+        if num_envs is None and episodes is None:  # A budget in episodes is one copy's.
+            num_envs = tuned.get('num_envs')
+        if num_envs is not None and num_envs > 1 and episodes is not None:
+            raise ExperimentError('with num_envs, give the budget in steps, not episodes')
+        if discount is None:
+            discount = tuned.get('discount')
+        if discount is None:
+            discount = catalogue.default_discount(task)
+        parameters = registry.constructor_parameters(entry.load())
+        try:
+            values = hyperparameters_lib.typed(
+                parameters, hyperparameters_lib.merge(tuned.get('hyperparameters', {}),
+                                                      dict(hyperparameters or {})), agent)
+        except ValueError as error:
+            raise ExperimentError(str(error)) from None
+        return cls(agent=agent, task=task, seed=seed, observation=kind, steps=steps,
+                   episodes=episodes, environment_discount=float(discount),
+                   hyperparameters=types.MappingProxyType(dict(values)), device=device,
+                   eval_episodes=eval_episodes, eval_every=eval_every,
+                   video_every=video_every, num_envs=num_envs, pictures=pictures,
+                   entry=entry, parameters=parameters)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> 'RunConfig':
+        """The configuration a run folder's summary.json recorded (`to_record`)."""
+        observation = record.get('observation')
+        return cls.create(
+            record['agent'], record['task'], seed=record['seed'],
+            observation=None if observation == 'gymnasium' else observation,
+            steps=record.get('steps'), episodes=record.get('episodes'),
+            discount=record.get('environment_discount'),
+            hyperparameters=record.get('hyperparameters'),
+            device=record.get('device') or 'cpu',
+            eval_episodes=record.get('eval_episodes') or 5,
+            eval_every=record.get('eval_every'), video_every=record.get('video_every'),
+            num_envs=record.get('num_envs'), pictures=record.get('pictures', True))
+
+    def to_record(self) -> Dict[str, Any]:
+        """summary.json's "config": plain values that `from_record` reads back."""
+        return {'agent': self.agent, 'task': self.task,
+                'observation': self.observation.name.lower() if self.observation
+                else 'gymnasium',
+                'seed': self.seed, 'episodes': self.episodes, 'steps': self.steps,
+                'device': self.device, 'eval_episodes': self.eval_episodes,
+                'eval_every': self.eval_every, 'video_every': self.video_every,
+                'num_envs': self.num_envs, 'pictures': self.pictures,
+                'hyperparameters': dict(self.hyperparameters),
+                # float32 discounts read back as 0.8999999761581421: record 0.9.
+                'environment_discount': float(f'{self.environment_discount:.7g}')}
+
+
+def check_log_every(log_every) -> None:
+    if (isinstance(log_every, bool) or not isinstance(log_every, (int, float)) or
+            not log_every >= 0 or not math.isfinite(log_every)):
+        raise ExperimentError(f'log_every must be a finite number of seconds >= 0, '
+                              f'got {log_every!r}')

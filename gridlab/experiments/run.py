@@ -1,0 +1,380 @@
+"""One training run: build the environment and the agent, train, evaluate,
+and keep everything in one folder.
+
+    result = gridlab.run_experiment('dqn', 'simple', seed=0)   # runs/simple-dqn-seed0/
+    result.summary['evaluation']['mean_return']
+
+The folder holds episodes.csv (one row per episode), learning_curve.png,
+evaluation.mp4 (a greedy episode), agent.pt (the checkpoint) and
+summary.json (everything needed to reproduce the run, and how it went); for
+agents with action values on a GridWorld also q_values.png and policy.png.
+`gridlab train` is this function behind a command line.
+"""
+
+import dataclasses
+import json
+import pathlib
+import time
+from typing import Any, Dict, List, Optional
+
+from gridlab.core import Checkpointable, ReportsLoss, TrainsOnBatches, agent_discount, files
+from gridlab.core.errors import ExperimentError
+from gridlab.envs import catalogue
+from gridlab.envs.wrappers import setup_environment
+from gridlab.evaluation.greedy import evaluation_statistics
+from gridlab.experiments import hyperparameters as hyperparameters_lib
+from gridlab.experiments import pictures, run_folder, signals
+from gridlab.experiments.config import RunConfig, check_log_every
+from gridlab.experiments.periodic import PeriodicEvaluation
+from gridlab.loops import loggers
+from gridlab.loops.environment_loop import EnvironmentLoop
+from gridlab.viz import recording, report
+
+# What the training line shows (the CSV keeps everything): under 100 columns.
+TERMINAL_FIELDS = {'episode': 'episode', 'total_steps': 'steps',
+                   'episode_return': 'return', 'episode_length': 'length',
+                   'steps_per_second': 'steps/s', 'loss_avg': 'loss'}
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `run_experiment` did: the run folder and its summary.json."""
+    directory: pathlib.Path
+    summary: Dict[str, Any]
+
+
+def build_agent(config: RunConfig, spec, environment):
+    """The configured agent for `environment` (whose specs are `spec`)."""
+    try:
+        return config.entry.make(spec, seed=config.seed, device=config.device,
+                                 environment=environment, **config.hyperparameters)
+    except (ValueError, TypeError) as error:  # A device not here, a bad value.
+        raise ExperimentError(f'{config.label}: {error}') from None
+
+
+def evaluation_copy(config: RunConfig):
+    """The separately seeded copy of the task a run is judged on."""
+    return setup_environment(catalogue.make_environment(
+        config.task, config.observation, catalogue.evaluation_seed(config.seed),
+        config.environment_discount))[0]
+
+
+class Run:
+    """One run in progress: its environment, agent, folder and summary."""
+
+    def __init__(self, config: RunConfig, out: pathlib.Path, summary: dict,
+                 resumed: bool = False):
+        self.config, self.out, self.summary, self.resumed = config, out, summary, resumed
+        self.raw_environment = catalogue.make_environment(
+            config.task, config.observation, config.seed, config.environment_discount)
+        self.environment, spec = setup_environment(self.raw_environment)
+        self.actor = build_agent(config, spec, self.raw_environment)
+        if config.batched and not isinstance(self.actor, TrainsOnBatches):
+            raise ExperimentError(f'agent {config.agent!r} trains on one environment at '
+                                  'a time; num_envs (--num-envs) needs an agent with a '
+                                  'batched train(), such as ppo or dqn')
+        self._evaluation_environment = None
+        self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
+        self.log = loggers.InMemoryLogger()
+        self._start = time.perf_counter()
+        self._evaluation_seconds = 0.
+
+    # ------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, total_steps: int, episodes: int) -> None:
+        if not isinstance(self.actor, Checkpointable):
+            return
+        self.actor.save(self.out / 'agent.pt')
+        state = {'episodes': episodes, 'total_steps': total_steps,
+                 'training_seconds': self.elapsed_training()}
+        random_state = getattr(self.environment, 'random_state', None)
+        if isinstance(random_state, dict):
+            state['environment_random_state'] = random_state
+        files.atomic_write_text(self.out / 'run_state.json', json.dumps(state) + '\n')
+
+    def elapsed_training(self) -> float:
+        return self.training_seconds + (time.perf_counter() - self._start -
+                                        self._evaluation_seconds)
+
+    # ------------------------------------------------------------- evaluation
+
+    def evaluate_now(self, total_steps: int, episodes: int,
+                     sink: PeriodicEvaluation) -> None:
+        """One periodic evaluation on the run's evaluation copy, then a checkpoint."""
+        start = time.perf_counter()
+        if self._evaluation_environment is None:
+            self._evaluation_environment = evaluation_copy(self.config)
+        row = {'total_steps': total_steps,
+               'training_seconds': round(self.elapsed_training(), 3)}
+        # Greedy ties draw random numbers: put them back, so that a run with
+        # evaluations trains exactly as one without.
+        with recording.preserved_random_state(self.actor):
+            statistics = evaluation_statistics(self._evaluation_environment, self.actor,
+                                               episodes)
+            if not self.config.gymnasium:
+                statistics['optimal_fraction'] = pictures.optimal_fraction(
+                    self.environment, self.actor)
+        row.update({k: v for k, v in statistics.items() if k != 'episodes'})
+        sink.write(row)
+        self.save_checkpoint(total_steps, self.log_episodes())
+        self._evaluation_seconds += time.perf_counter() - start
+
+    def log_episodes(self) -> int:
+        return self.episodes_done + len(self.log.data)
+
+    # ----------------------------------------------------------------- status
+
+    def write_status(self, status: str) -> None:
+        self.summary['status'] = status
+        self.summary['interrupted'] = status == 'interrupted'
+        run_folder.write_summary(self.out / 'summary.json', self.summary)
+
+    def training_summary(self) -> dict:
+        rows = self.log.data
+        return {'episodes': self.episodes_done + len(rows),
+                'steps': self.steps_done + int(sum(row.get('episode_length', 0)
+                                                   for row in rows)),
+                'seconds': round(self.elapsed_training(), 3)}
+
+
+def new_summary(config: RunConfig, run: Run, command: Optional[List[str]]) -> None:
+    """What summary.json says of a new run before it trains."""
+    record = config.to_record()
+    record['effective_discount'] = float(
+        f'{record["environment_discount"] * agent_discount(run.actor):.7g}')
+    run.summary.update(
+        config=record, status='running',
+        hyperparameters=hyperparameters_lib.effective(config.parameters,
+                                                      config.hyperparameters),
+        command=list(command) if command is not None else None,
+        versions=run_folder.versions(), git_commit=run_folder.git_commit())
+
+
+def run_experiment(agent: str,
+                   task: str,
+                   out=None,
+                   *,
+                   seed: int = 0,
+                   observation: Optional[str] = None,
+                   steps: Optional[int] = None,
+                   episodes: Optional[int] = None,
+                   discount: Optional[float] = None,
+                   hyperparameters: Optional[Dict[str, Any]] = None,
+                   device: str = 'cpu',
+                   eval_episodes: int = 5,
+                   eval_every: Optional[int] = None,
+                   overwrite: bool = False,
+                   progress: Optional[bool] = None,
+                   log_every: float = 1.,
+                   verbose: bool = True,
+                   tensorboard: bool = False,
+                   video: bool = True,
+                   video_every: Optional[int] = None,
+                   num_envs: Optional[int] = None,
+                   pictures: bool = True,
+                   command: Optional[List[str]] = None) -> RunResult:
+    """Trains `agent` on `task` and writes the run folder; returns it and its summary.
+
+    Args:
+      agent: a registered name (`gridlab.registry.agents()`) or
+        'package.module:Class' for any Actor class.
+      task: a GridWorld task (`gridlab.TASKS`) or a Gymnasium id.
+      out: the run folder (default runs/TASK-AGENT-seedS).
+      seed: seeds the environment and the agent.
+      observation: GridWorld observation type (default: the agent's).
+      steps, episodes: the training budget (default: the agent's, or
+        gridlab's tuned budget for this agent on this task).
+      discount: the discount the TimeSteps carry (default: the tuned one for
+        this agent on this task, else the task's: 0.9 on the GridWorld tasks,
+        0.99 on Gymnasium). Agents multiply their own (1 by default) onto
+        it; summary.json records the product as `effective_discount`.
+      hyperparameters: constructor arguments for the agent (typed from its
+        signature; strings such as '0.1' or '64,64' are read as such).
+      device: 'cpu', 'cuda' or 'auto', for agents with networks.
+      eval_episodes: greedy episodes in each evaluation.
+      eval_every: also evaluate (on a separately seeded copy of the task),
+        checkpoint and keep best.pt every this many training steps.
+      overwrite: replace a run already in `out`.
+      progress: show a progress bar (None: in terminals and notebooks only).
+      log_every: seconds between printed progress lines.
+      verbose: print what is happening (the command line does).
+      tensorboard: also log to `out/tensorboard` (needs gridlab[tensorboard]).
+      video: write evaluation.mp4.
+      video_every: also film a greedy episode every this many training steps
+        (videos/step_NNNNNN.mp4); training is not changed by it.
+      num_envs: train on this many copies of the task at once, stepped as
+        arrays (`BatchedGridWorld`, or Gymnasium's vector environments), for
+        agents that can (`gridlab.core.TrainsOnBatches`, e.g. PPO, DQN). Default:
+        the tuned number for this agent on this task, else one.
+      pictures: draw learning_curve.png, q_values.png and policy.png (sweeps
+        leave them out: thousands of runs, each read through aggregates).
+      command: the command line to record in summary.json.
+
+    A Ctrl-C during training or evaluation keeps what there is (the log,
+    a checkpoint, summary.json with its "status") and re-raises.
+    """
+    config = RunConfig.create(
+        agent, task, seed=seed, observation=observation, steps=steps, episodes=episodes,
+        discount=discount, hyperparameters=hyperparameters, device=device,
+        eval_episodes=eval_episodes, eval_every=eval_every, video_every=video_every,
+        num_envs=num_envs, pictures=pictures)
+    return run_from_config(config, out, overwrite=overwrite, progress=progress,
+                           log_every=log_every, verbose=verbose, tensorboard=tensorboard,
+                           video=video, command=command)
+
+
+def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
+        progress: Optional[bool] = None, log_every: float = 1., verbose: bool = True,
+        tensorboard: bool = False, video: bool = True,
+        command: Optional[List[str]] = None) -> RunResult:
+    """Trains as `config` says and writes the run folder (see `run_experiment`)."""
+    if out is not None and not str(out).strip():
+        raise ExperimentError("out is empty; expected a folder name such as runs/mine")
+    check_log_every(log_every)
+    out = (pathlib.Path(out) if out is not None else
+           run_folder.default_directory(config.agent, config.task, config.seed))
+    current = Run(config, out, {})
+    new_summary(config, current, command)
+    lock = run_folder.prepare(out, overwrite)
+    try:
+        return train(current, progress=progress, log_every=log_every, verbose=verbose,
+                     tensorboard=tensorboard, video=video)
+    finally:
+        lock.release()
+
+
+def _logger(run: Run, verbose: bool, log_every: float, tensorboard: bool):
+    sinks = [loggers.CSVLogger(run.out / 'episodes.csv', append=run.resumed), run.log]
+    if verbose:
+        fields = dict(TERMINAL_FIELDS)
+        if not run.config.entry.logs_loss:  # The CSV keeps it.
+            fields.pop('loss_avg')
+        sinks.append(loggers.TerminalLogger('training', time_delta=log_every,
+                                            fields=fields))
+    if tensorboard:
+        from gridlab.loops.tensorboard_logger import TensorBoardLogger
+        sinks.append(TensorBoardLogger(run.out / 'tensorboard'))
+    return loggers.Dispatcher(sinks)
+
+
+def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunResult:
+    """Trains, evaluates and writes the folder of a prepared run."""
+    config, summary, out = run.config, run.summary, run.out
+    run.write_status('running')  # A folder says what it holds from the start.
+    say = print if verbose else (lambda *args, **kwargs: None)
+    say(f'gridlab: training {config.label} '
+        f'({summary["config"]["observation"]} observations) -> {out}')
+    logger = _logger(run, verbose, log_every, tensorboard)
+    observers = []
+    evaluation = None
+    if config.eval_every:
+        evaluation = PeriodicEvaluation(run, config.eval_every, config.eval_episodes)
+        observers.append(evaluation)
+    if config.video_every and video:
+        observers.append(recording.PeriodicVideo(
+            run.environment, run.actor, out / 'videos', config.video_every,
+            max_steps=pictures.VIDEO_FRAME_CAP, label=config.label))
+    episodes, steps = config.episodes, config.steps
+    if episodes is not None:
+        episodes = max(episodes - run.episodes_done, 0)
+    if steps is not None:
+        steps = max(steps - run.steps_done, 0)
+    try:
+        try:
+            with logger:
+                if config.batched:
+                    _train_on_batches(run, logger, steps, evaluation)
+                else:
+                    EnvironmentLoop(run.environment, run.actor, logger=logger,
+                                    label=config.label,
+                                    log_loss=isinstance(run.actor, ReportsLoss),
+                                    progress=progress, observers=observers,
+                                    first_episode=run.episodes_done,
+                                    first_step=run.steps_done).run(
+                        num_episodes=episodes, num_steps=steps)
+        finally:
+            if evaluation is not None:
+                evaluation.close()
+        summary['training'] = run.training_summary()
+        run.save_checkpoint(summary['training']['steps'], summary['training']['episodes'])
+        run.write_status('evaluating')  # Evaluable from here on.
+        complete = [row for row in run.log.data if not row['cut_short']]
+        if complete and config.pictures:
+            pictures.write_learning_curve(complete, out / 'learning_curve.png',
+                                          agent=config.agent, task=config.task,
+                                          seed=config.seed)
+        # On a fresh, separately seeded copy of the task, as `gridlab evaluate`
+        # does: the figure here is the one that command reproduces.
+        summary['evaluation'] = evaluation_statistics(
+            evaluation_copy(config), run.actor, config.eval_episodes)
+        if video:
+            pictures.write_evaluation_video(run.environment, run.actor,
+                                            out / 'evaluation.mp4', label=config.label)
+        if not config.gymnasium:  # A GridWorld: judge it against planning.
+            if config.pictures:
+                summary['evaluation'].update(pictures.policy_pictures(
+                    run.environment, run.actor, out, config.agent, config.task))
+            else:
+                summary['evaluation']['optimal_fraction'] = pictures.optimal_fraction(
+                    run.environment, run.actor)
+    except BaseException as ending:
+        _keep_what_there_is(run, ending)
+        raise
+    run.write_status('completed')
+    report.write_run_report(out)
+    say(f'gridlab: done in {summary["training"]["seconds"]:.1f} s; greedy mean '
+        f'return {summary["evaluation"]["mean_return"]:.2f}; files in {out}')
+    return RunResult(out, summary)
+
+
+def _train_on_batches(run: Run, logger, steps: int, evaluation) -> None:
+    """Training by the agent's own batched `train()`; one CSV row per episode.
+
+    Episodes finish in many copies at once, so each row's `total_steps` is
+    the step count at the update after which it was reported.
+    """
+    config = run.config
+    environment = catalogue.batched_environment(
+        config.task, config.observation, config.num_envs, config.seed,
+        config.environment_discount, template=None if config.gymnasium
+        else run.raw_environment)
+
+    def stop(agent, done_steps):
+        if evaluation is not None:
+            evaluation.at(run.steps_done + done_steps)
+        return False
+
+    result = run.actor.train(environment, steps, stop=stop)
+    for episode_return in result.episode_returns:
+        logger.write({'episode': run.episodes_done + len(run.log.data),
+                      'episode_return': float(episode_return),
+                      'total_steps': run.steps_done + int(result.steps),
+                      'cut_short': False})
+    run.steps_done += int(result.steps)
+
+
+def _keep_what_there_is(run: Run, ending: BaseException) -> None:
+    """However the run ends, the last checkpoint and a summary that says how.
+
+    Ctrl-C, SIGTERM, SIGHUP and a closed output are interruptions; anything
+    else (a full disk, an exception in evaluation, a bug) is a failure. The
+    checkpoint is saved now if training did not finish (the one from the end
+    of training is kept otherwise); if that fails too (the disk is full), the
+    last one written stays, whole. Nothing here may hide `ending`.
+    """
+    summary = run.summary
+    summary['ended_by'] = signals.how_it_ended(ending)
+    try:
+        if 'training' not in summary:
+            summary['training'] = run.training_summary()
+            run.save_checkpoint(summary['training']['steps'],
+                                summary['training']['episodes'])
+    except Exception:  # The last checkpoint that was written stays.
+        pass
+    status = 'interrupted' if signals.is_interruption(ending) else 'failed'
+    for step in (lambda: run.write_status(status),
+                 lambda: report.write_run_report(run.out)):
+        try:
+            step()
+        except Exception:
+            pass

@@ -1,0 +1,190 @@
+"""A run's folder: what it holds, who may write it, and reading it back.
+
+One run per folder at a time (`FolderLock`); an old run is replaced only by
+one that can start (`prepare`); every file is written atomically, so an
+interrupted write leaves the previous version whole.
+"""
+
+import csv
+import io
+import json
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+from typing import Dict, Optional
+
+from gridlab.core import files
+from gridlab.core.errors import ExperimentError
+
+RUN_FILES = ('episodes.csv', 'evaluation.csv', 'learning_curve.png', 'q_values.png',
+             'policy.png', 'evaluation.mp4', 'agent.pt', 'best.pt', 'run_state.json',
+             'summary.json', 'report.html', 'tensorboard', 'videos')
+LOCK_FILE = '.gridlab.lock'
+
+
+def default_directory(agent: str, task: str, seed: int) -> pathlib.Path:
+    """runs/TASK-AGENT-seedS (an import path's ':' becomes '.')."""
+    return pathlib.Path('runs') / f'{task}-{agent.replace(":", ".")}-seed{seed}'
+
+
+class FolderLock:
+    """One run per folder at a time: an exclusive `flock` on a lock file.
+
+    The lock goes with the process (the OS drops it if the process dies), so
+    a crashed run never leaves a folder locked; a finished run removes the
+    file. Because it is removed, a lock is only good if the file locked is
+    still the one at the path (else another run replaced it: refuse).
+    """
+
+    def __init__(self, folder: pathlib.Path):
+        import fcntl
+        self._path = folder / LOCK_FILE
+        try:
+            self._file = open(self._path, 'a')
+        except OSError as error:
+            raise ExperimentError(f'cannot use the run folder {str(folder)!r}: '
+                                  f'{error.strerror or error}') from None
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(self._file.fileno()).st_ino != os.stat(self._path).st_ino:
+                raise OSError('the lock file was replaced')
+        except OSError:
+            self._file.close()
+            raise ExperimentError(f'another gridlab run is using {str(folder)!r} right '
+                                  'now; wait for it or choose another folder') from None
+
+    def release(self) -> None:
+        if not self._file.closed:
+            try:
+                self._path.unlink()  # While still holding the lock.
+            except OSError:
+                pass
+            self._file.close()  # Closing releases the flock.
+
+
+def leftovers(out: pathlib.Path) -> list:
+    """Temporary files an interrupted atomic write left behind ('.name.*.part*')."""
+    return [path for path in out.glob('.*.part*') if path.is_file()]
+
+
+def _check_folder(out: pathlib.Path, overwrite: bool) -> list:
+    """What an old run left in `out`; raises if it may not be replaced."""
+    if not str(out).strip():
+        raise ExperimentError("out is empty; expected a folder name such as runs/mine")
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f'out {str(out)!r} is a file, not a folder')
+    old = [name for name in RUN_FILES if (out / name).exists()]
+    if old and not overwrite:
+        raise ExperimentError(f'{str(out)!r} already holds a run ({", ".join(old)}); '
+                              'pass overwrite (--overwrite) to replace it, or choose '
+                              'another folder (--out)')
+    return old
+
+
+def prepare(out: pathlib.Path, overwrite: bool) -> FolderLock:
+    """Locks the run's folder and empties it of an old run's files.
+
+    Called once the new run has been built (every argument checked, the
+    environment and agent made), so an old run is replaced only by one that
+    can start. Returns the lock, held until the run ends.
+    """
+    _check_folder(out, overwrite)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExperimentError(f'cannot create the run folder {str(out)!r}: '
+                              f'{error.strerror or error}') from None
+    if not os.access(out, os.W_OK):
+        raise ExperimentError(f'cannot write to the run folder {str(out)!r}: '
+                              'permission denied (read-only?)')
+    lock = FolderLock(out)
+    try:
+        old = _check_folder(out, overwrite)  # Again, now that no one else can start.
+        for path in [out / name for name in old] + leftovers(out):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def write_summary(path: pathlib.Path, summary: dict) -> None:
+    files.atomic_write_text(path, json.dumps(summary, indent=2) + '\n')
+
+
+def read_summary(run: pathlib.Path) -> dict:
+    """summary.json of a run folder, its config checked to be what gridlab writes."""
+    try:
+        summary = json.loads((run / 'summary.json').read_text())
+        config = summary['config']
+        for key in ('agent', 'task', 'seed'):
+            config[key]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise ExperimentError(f'{str(run)!r} is not a gridlab run directory (no '
+                              'readable summary.json from `gridlab train`)') from None
+    expected = {'agent': (str,), 'task': (str,), 'seed': (int,),
+                'observation': (str, type(None)), 'steps': (int, type(None)),
+                'episodes': (int, type(None)), 'hyperparameters': (dict, type(None)),
+                'environment_discount': (int, float, type(None)),
+                'device': (str, type(None))}
+    for key, types in expected.items():
+        value = config.get(key)
+        if (not isinstance(value, types) or isinstance(value, bool) or
+                (key == 'seed' and value < 0) or
+                (key == 'environment_discount' and value is not None and
+                 not 0. <= value <= 1.)):
+            raise ExperimentError(f'{str(run / "summary.json")!r} is damaged: config '
+                                  f'{key} = {value!r} is not what gridlab writes there')
+    return summary
+
+
+def keep_rows_up_to(path: pathlib.Path, total_steps: int) -> None:
+    """Drops the rows of a run's CSV logged after `total_steps` (atomically)."""
+    if not path.is_file():
+        return
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    column = header.index('total_steps') if 'total_steps' in header else None
+    kept = [row for row in body if column is None or
+            (len(row) == len(header) and float(row[column]) <= total_steps)]
+    lines = [','.join(header)] + [_csv_line(row) for row in kept]
+    files.atomic_write_text(path, '\n'.join(lines) + '\n')
+
+
+def _csv_line(row) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator='').writerow(row)
+    return buffer.getvalue()
+
+
+def versions() -> Dict[str, str]:
+    """Versions of what a run depends on, for summary.json."""
+    from importlib import metadata
+    found = {'python': platform.python_version()}
+    for name in ('gridlab', 'torch', 'numpy', 'gymnasium', 'dm-env'):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def git_commit() -> Optional[str]:
+    """The commit of the gridlab checkout in use, if it is one."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    if not (root / '.git').exists():
+        return None
+    try:
+        result = subprocess.run(['git', '-C', str(root), 'rev-parse', 'HEAD'],
+                                capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
