@@ -71,7 +71,7 @@ def test_episode_estimators_recover_the_value_planning_gives():
             t.append(target[s, action])
             timestep = env.step(action)
             rewards.append(float(timestep.reward))
-        episodes.append(offline.Episode(rewards, b, t))
+        episodes.append(offline.LoggedEpisode(rewards, b, t))
     for estimate in (offline.per_decision_importance_sampling(episodes, 0.9, seed=0),
                      offline.episode_importance_sampling(episodes, 0.9, weighted=True,
                                                          seed=0)):
@@ -80,7 +80,7 @@ def test_episode_estimators_recover_the_value_planning_gives():
         # make one interval a little narrow); and a useful interval at all.
         assert abs(estimate.value - true_value) < high - low < 1.5, (estimate, true_value)
     on_policy = offline.episode_importance_sampling(
-        [offline.Episode(e.rewards, e.behaviour_probs, e.behaviour_probs)
+        [offline.LoggedEpisode(e.rewards, e.behaviour_probs, e.behaviour_probs)
          for e in episodes], 0.9, resamples=1)
     assert on_policy.effective_sample_size == pytest.approx(len(episodes))
 

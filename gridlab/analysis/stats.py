@@ -43,6 +43,8 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
 
 import numpy as np
 
+from gridlab.core import bootstrap
+
 # rliable's defaults: 50,000 replicates for intervals, 2,000 for profiles.
 DEFAULT_REPS = 50_000
 DEFAULT_PROFILE_REPS = 2_000
@@ -50,9 +52,6 @@ DEFAULT_CURVE_REPS = 2_000
 DEFAULT_METRICS = ('mean', 'median', 'iqm')
 ALL_TASKS = 'all'  # The `task` of rows that aggregate over every task.
 IMPROVEMENT_METRIC = 'probability_of_improvement_over:'
-
-# Bootstrap replicates are computed in chunks holding about this many numbers.
-_CHUNK_ELEMENTS = 2_000_000
 
 Scores = Union[np.ndarray, Mapping[str, np.ndarray]]
 TaskScores = List[np.ndarray]  # One 1-D array of run scores per task.
@@ -238,48 +237,12 @@ def _improvement_from_counts(wins: List[np.ndarray], x_counts, y_counts):
 
 
 # ------------------------------------------------------------------ bootstrap
-
-def _chunks(reps: int, numbers_per_rep: int):
-    """Sizes of the chunks of replicates computed at once."""
-    size = max(1, _CHUNK_ELEMENTS // max(1, numbers_per_rep))
-    for start in range(0, reps, size):
-        yield min(size, reps - start)
-
-
-def _resample(tasks: List[np.ndarray], size: int,
-              rng: np.random.Generator) -> List[np.ndarray]:
-    """`size` stratified resamples: runs drawn with replacement within tasks."""
-    return [t[rng.integers(0, len(t), size=(size, len(t)))] for t in tasks]
-
-
-def _percentile_interval(replicates: np.ndarray, confidence: float):
-    # arch's (and so rliable's) 'percentile' method: np.percentile, linear.
-    alpha = (1 - confidence) / 2
-    return np.percentile(replicates, [100 * alpha, 100 * (1 - alpha)], axis=0)
-
-
-def _bootstrap(tasks: List[np.ndarray], statistic: Callable, reps: int,
-               confidence: float, rng: np.random.Generator,
-               numbers_per_rep: Optional[int] = None):
-    """Point estimate and percentile interval of `statistic(tasks)`.
-
-    `tasks` holds per-task arrays [runs, ...]; each replicate resamples the
-    runs of every task. `numbers_per_rep` bounds the size of the statistic's
-    intermediate arrays for one replicate, to size the chunks.
-    """
-    estimate = statistic([t[None] for t in tasks])[0]
-    if numbers_per_rep is None:
-        numbers_per_rep = sum(t.size for t in tasks)
-    replicates = [statistic(_resample(tasks, size, rng))
-                  for size in _chunks(reps, numbers_per_rep)]
-    low, high = _percentile_interval(np.concatenate(replicates), confidence)
-    return estimate, low, high
-
+# The stratified percentile bootstrap itself is gridlab.core.bootstrap's.
 
 def _draw_counts(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """[size, n]: how often each of n runs is drawn in n draws with replacement.
 
-    Draws the same indices as `_resample` would and counts them.
+    Draws the same indices as `bootstrap.resample` would and counts them.
     """
     indices = rng.integers(0, n, size=(size, n))
     offsets = np.arange(size)[:, None] * n
@@ -297,11 +260,11 @@ def _bootstrap_improvement(xs: List[np.ndarray], ys: List[np.ndarray],
         wins, [np.ones((1, len(x))) for x in xs],
         [np.ones((1, len(y))) for y in ys])[0]
     replicates = []
-    for size in _chunks(reps, sum(len(x) + len(y) for x, y in zip(xs, ys))):
+    for size in bootstrap.chunk_sizes(reps, sum(len(x) + len(y) for x, y in zip(xs, ys))):
         x_counts = [_draw_counts(len(x), size, rng) for x in xs]
         y_counts = [_draw_counts(len(y), size, rng) for y in ys]
         replicates.append(_improvement_from_counts(wins, x_counts, y_counts))
-    low, high = _percentile_interval(np.concatenate(replicates), confidence)
+    low, high = bootstrap.percentile_interval(np.concatenate(replicates), confidence)
     return estimate, low, high
 
 
@@ -388,8 +351,8 @@ def interval_estimates(score_dict: Mapping[str, Scores],
 
     result = {}
     for agent, tasks in tasks_by_agent.items():
-        estimate, low, high = _bootstrap(tasks, statistic, reps, confidence,
-                                         _rng(seed, agent))
+        estimate, low, high = bootstrap.bootstrap(tasks, statistic, reps, confidence,
+                                                  _rng(seed, agent))
         result[agent] = {m: Interval(float(estimate[i]), float(low[i]),
                                      float(high[i]))
                          for i, m in enumerate(metrics)}
@@ -444,7 +407,7 @@ def performance_profiles(score_dict: Mapping[str, Scores],
 
     profiles = {}
     for agent, tasks in tasks_by_agent.items():
-        fraction, low, high = _bootstrap(
+        fraction, low, high = bootstrap.bootstrap(
             tasks, statistic, reps, confidence, _rng(seed, agent),
             numbers_per_rep=sum(t.size for t in tasks) * taus.size)
         profiles[agent] = Profile(taus.copy(), fraction, low, high)
@@ -507,8 +470,8 @@ def learning_curve_intervals(curves: Mapping[str, Any], steps: Any,
     function = _WITHIN_TASK[metric]
     result = {}
     for agent, curve in curves.items():
-        estimate, low, high = _bootstrap([curve], function, reps, confidence,
-                                         _rng(seed, agent, 'curve'))
+        estimate, low, high = bootstrap.bootstrap([curve], function, reps, confidence,
+                                                  _rng(seed, agent, 'curve'))
         result[agent] = Curve(steps.copy(), estimate, low, high)
     return result
 
@@ -638,8 +601,8 @@ def aggregate_rows(results: Iterable[Mapping[str, Any]], *,
             groups.append((ALL_TASKS, [tasks[t] for t in sorted(tasks)],
                            across, _rng(seed, agent)))
         for task, task_scores, statistic, rng in groups:
-            estimate, low, high = _bootstrap(task_scores, statistic, reps,
-                                             confidence, rng)
+            estimate, low, high = bootstrap.bootstrap(task_scores, statistic, reps,
+                                                      confidence, rng)
             rows.extend(_row(agent, task, m, estimate[i], low[i], high[i])
                         for i, m in enumerate(metrics))
     if improvement:

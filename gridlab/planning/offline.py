@@ -7,7 +7,7 @@ ratio re-weights what happened into what the target would have seen.
 One-step logs (bandits):
     importance_sampling(rewards=..., behaviour_probs=..., target_probs=...)
     weighted_importance_sampling(rewards=..., behaviour_probs=..., target_probs=...)
-Episodes (lists of per-step arrays), with a discount:
+Logged episodes (`LoggedEpisode`: per-step arrays), with a discount:
     episode_importance_sampling(episodes, discount, weighted=False)
     per_decision_importance_sampling(episodes, discount)
 
@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from gridlab.core import validation
+from gridlab.core import bootstrap, validation
 
 
 class OffPolicyEstimate(NamedTuple):
@@ -32,7 +32,7 @@ class OffPolicyEstimate(NamedTuple):
     interval: Tuple[float, float]  # Bootstrap percentile confidence interval.
 
 
-class Episode(NamedTuple):
+class LoggedEpisode(NamedTuple):
     """One logged episode: per-step rewards and both policies' probabilities."""
     rewards: Sequence[float]
     behaviour_probs: Sequence[float]
@@ -60,18 +60,24 @@ def _ratios(behaviour_probs, target_probs, name: str = '') -> np.ndarray:
     return target / behaviour
 
 
-def _bootstrap(per_sample: Callable[[np.ndarray], float], count: int,
-               confidence: float, resamples: int, seed: Optional[int]
-               ) -> Tuple[float, float]:
-    """Percentile interval of `per_sample(indices)` over resampled indices."""
+def _interval(estimate: Callable[[np.ndarray], float], count: int,
+              confidence: float, resamples: int, seed: Optional[int]
+              ) -> Tuple[float, Tuple[float, float]]:
+    """`estimate` of all `count` samples, and its bootstrap percentile interval.
+
+    `estimate(indices)` is the estimator on the samples at `indices`; each
+    resample draws `count` indices with replacement (`gridlab.core.bootstrap`).
+    """
     confidence = validation.check_in_range('confidence', confidence, 0., 1.,
                                            low_open=True, high_open=True)
     resamples = validation.check_positive_int('resamples', resamples)
-    rng = np.random.default_rng(seed)
-    values = [per_sample(rng.integers(count, size=count)) for _ in range(resamples)]
-    tail = (1. - confidence) / 2. * 100.
-    low, high = np.percentile(values, [tail, 100. - tail])
-    return float(low), float(high)
+
+    def statistic(strata):  # [batch, count] index arrays -> [batch] estimates.
+        return np.array([estimate(indices) for indices in strata[0]])
+
+    value, low, high = bootstrap.bootstrap([np.arange(count)], statistic, resamples,
+                                           confidence, np.random.default_rng(seed))
+    return float(value), (float(low), float(high))
 
 
 def _one_step(rewards, behaviour_probs, target_probs, weighted: bool,
@@ -89,10 +95,8 @@ def _one_step(rewards, behaviour_probs, target_probs, weighted: bool,
             return float(np.sum(w * r) / np.sum(w)) if np.sum(w) > 0 else 0.
         return float(np.mean(w * r))
 
-    everything = np.arange(rewards.size)
-    return OffPolicyEstimate(estimate(everything), effective_sample_size(weights),
-                             _bootstrap(estimate, rewards.size, confidence,
-                                        resamples, seed))
+    value, interval = _interval(estimate, rewards.size, confidence, resamples, seed)
+    return OffPolicyEstimate(value, effective_sample_size(weights), interval)
 
 
 def importance_sampling(rewards, behaviour_probs, target_probs,
@@ -111,7 +115,7 @@ def weighted_importance_sampling(rewards, behaviour_probs, target_probs,
                      resamples, seed)
 
 
-def _episode_arrays(episodes: Sequence[Episode], discount: float):
+def _episode_arrays(episodes: Sequence[LoggedEpisode], discount: float):
     """Per episode: discounted rewards and cumulative ratios, padded to [N, T]."""
     if not episodes:
         raise ValueError('episodes is empty: expected at least one logged episode')
@@ -134,7 +138,7 @@ def _episode_arrays(episodes: Sequence[Episode], discount: float):
     return discounted, cumulative
 
 
-def episode_importance_sampling(episodes: Sequence[Episode], discount: float = 1.,
+def episode_importance_sampling(episodes: Sequence[LoggedEpisode], discount: float = 1.,
                                 weighted: bool = False, confidence: float = 0.95,
                                 resamples: int = 1000, seed: Optional[int] = None
                                 ) -> OffPolicyEstimate:
@@ -148,13 +152,11 @@ def episode_importance_sampling(episodes: Sequence[Episode], discount: float = 1
             return float(np.sum(w * g) / np.sum(w)) if np.sum(w) > 0 else 0.
         return float(np.mean(w * g))
 
-    return OffPolicyEstimate(estimate(np.arange(len(episodes))),
-                             effective_sample_size(weights),
-                             _bootstrap(estimate, len(episodes), confidence,
-                                        resamples, seed))
+    value, interval = _interval(estimate, len(episodes), confidence, resamples, seed)
+    return OffPolicyEstimate(value, effective_sample_size(weights), interval)
 
 
-def per_decision_importance_sampling(episodes: Sequence[Episode], discount: float = 1.,
+def per_decision_importance_sampling(episodes: Sequence[LoggedEpisode], discount: float = 1.,
                                      confidence: float = 0.95, resamples: int = 1000,
                                      seed: Optional[int] = None) -> OffPolicyEstimate:
     """Per-decision importance sampling: reward t weighted by ratios up to t."""
@@ -164,7 +166,5 @@ def per_decision_importance_sampling(episodes: Sequence[Episode], discount: floa
     def estimate(indices):
         return float(np.mean(per_episode[indices]))
 
-    return OffPolicyEstimate(estimate(np.arange(len(episodes))),
-                             effective_sample_size(cumulative[:, -1]),
-                             _bootstrap(estimate, len(episodes), confidence,
-                                        resamples, seed))
+    value, interval = _interval(estimate, len(episodes), confidence, resamples, seed)
+    return OffPolicyEstimate(value, effective_sample_size(cumulative[:, -1]), interval)
