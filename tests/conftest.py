@@ -1,7 +1,47 @@
-"""Test-session settings."""
+"""Test-session settings, and the stub actors several test files share.
 
+Test files import the stubs with `from conftest import ConstantActor`.
+"""
+
+import numpy as np
 import torch
+
+import gridlab
 
 # The agents' networks are tiny: one thread is faster than two, and on a busy
 # machine threads that wait on each other make tests crawl.
 torch.set_num_threads(1)
+
+
+class ConstantActor(gridlab.PassiveActor):
+    """Always the same action; learns nothing and reports no loss."""
+
+    def __init__(self, action=int(gridlab.Action.DOWN)):
+        self.action = int(action)
+
+    def select_action(self, observation):
+        return self.action
+
+
+class TableActor(gridlab.PassiveActor):
+    """Greedy on a fixed (H, W, 4) table of action values, on STATE_INDEX
+    observations of `env`; counts the steps it is shown."""
+
+    def __init__(self, env, table):
+        self.env, self.table = env, np.asarray(table)
+        self.steps_seen = 0
+
+    def q_values(self, observation):
+        y, x = divmod(int(observation), self.env.shape[1])
+        return self.table[y, x]
+
+    def select_action(self, observation):
+        return int(np.nanargmax(self.q_values(observation)))
+
+    def observe(self, action, next_timestep):
+        self.steps_seen += 1
+
+
+def planned_actor(env) -> TableActor:
+    """Greedy on Q* from planning: the optimal policy."""
+    return TableActor(env, gridlab.optimal_q_values(env))

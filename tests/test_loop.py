@@ -5,6 +5,7 @@ import pytest
 
 import gridlab
 from agents import RandomAgent
+from conftest import ConstantActor
 
 
 class RecordingActor(gridlab.Actor):
@@ -229,25 +230,21 @@ def test_an_episode_cut_short_by_the_step_budget_is_marked():
     assert returns == [10., 10., 0.]  # Counted, as run_loop always has.
 
 
-class WalksDown(gridlab.Actor):
-    """Reports no loss at all."""
-
-    def select_action(self, observation):
-        return 2
-
-    def observe_first(self, timestep):
-        pass
-
-    def observe(self, action, next_timestep):
-        pass
-
-    def update(self, wait=False):
-        pass
-
-
 def test_log_loss_needs_an_agent_that_reports_one():
-    assert not isinstance(WalksDown(), gridlab.ReportsLoss)
+    assert not isinstance(ConstantActor(gridlab.Action.DOWN), gridlab.ReportsLoss)
     assert isinstance(RecordingActor(), gridlab.ReportsLoss)
     with pytest.raises(ValueError, match='last_loss'):
-        gridlab.run_loop(make_env(), WalksDown(), num_episodes=1, log_loss=True,
+        gridlab.run_loop(make_env(), ConstantActor(gridlab.Action.DOWN), num_episodes=1, log_loss=True,
                          progress=False)
+
+
+def test_a_passive_actor_needs_only_select_action():
+    class Left(gridlab.PassiveActor):
+        def select_action(self, observation):
+            return int(gridlab.Action.LEFT)
+
+    env = gridlab.build_gridworld_task('simple', max_episode_length=3)
+    # From (2, 2) left is (2, 1), then the wall: -5 for each of two bumps.
+    assert gridlab.run_loop(env, Left(), num_episodes=1, progress=False) == [-10.]
+    with pytest.raises(TypeError, match='select_action'):
+        gridlab.PassiveActor()
