@@ -112,7 +112,7 @@ def train(args) -> int:
     return 0
 
 
-def evaluate_run(args) -> int:
+def evaluate(args) -> int:
     from gridlab.experiments import resume
     statistics = resume.evaluate_run(args.run_dir, args.episodes, args.video,
                                          args.device)
@@ -339,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--episodes', type=_positive, default=5)
     p.add_argument('--video', help='write a video of the first episodes here')
     p.add_argument('--device', choices=('cpu', 'cuda', 'auto'))
-    p.set_defaults(run=evaluate_run)
+    p.set_defaults(run=evaluate)
 
     p = commands.add_parser(
         'sweep', help='many runs: agents x tasks x seeds x hyperparameter values',
@@ -407,7 +407,7 @@ def _configure_heavy_libraries(args) -> None:
     if 'MPLBACKEND' not in os.environ:
         import matplotlib
         matplotlib.use('Agg')  # The command only writes files.
-    if args.run in (train, evaluate_run):
+    if args.run in (train, evaluate):
         import torch
         # The agents' networks are small: one thread beats several, whose
         # hand-offs cost more than they save (measured: ~25% faster updates).
