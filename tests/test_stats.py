@@ -1,4 +1,6 @@
-"""Tests for gridlab.analysis.stats: hand-counted answers, scipy, and rliable itself."""
+"""Tests for gridlab.analysis.stats (hand-counted answers, scipy, and rliable itself),
+the results-table rows built on it (gridlab.experiments.aggregates) and its plots
+(gridlab.viz.statistics)."""
 
 import io
 import json
@@ -17,6 +19,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from gridlab.analysis import stats
+from gridlab.experiments import aggregates
+from gridlab.viz import statistics
 
 # 4 runs x 3 tasks. Task means 26.5, -7.25, 1. Sorted, the 12 scores are
 # -50 0 0 | 0 1 2 3 4 6 | 7 8 100: int(0.25 * 12) = 3 cut from each end.
@@ -284,11 +288,11 @@ def by_key(rows):
 
 
 def test_aggregate_rows_per_task_all_tasks_and_improvement():
-    rows = stats.aggregate_rows(results_table(), reps=300)
+    rows = aggregates.aggregate_rows(results_table(), reps=300)
     assert all(list(r) == ['agent', 'task', 'metric', 'estimate', 'low',
                            'high'] for r in rows)
     table = by_key(rows)
-    improvement = stats.IMPROVEMENT_METRIC
+    improvement = aggregates.IMPROVEMENT_METRIC
     assert set(table) == {
         *[(a, t, m) for a in ('fast', 'slow') for t in ('t', 'u', 'all')
           for m in ('mean', 'median', 'iqm')],
@@ -317,18 +321,18 @@ def test_aggregate_rows_per_task_all_tasks_and_improvement():
 
 def test_aggregate_rows_ignore_row_order_and_read_csv_strings():
     rows = results_table()
-    expected = by_key(stats.aggregate_rows(rows, reps=200, seed=1))
+    expected = by_key(aggregates.aggregate_rows(rows, reps=200, seed=1))
     shuffled = [dict(r, seed=str(r['seed']), score=str(r['score']))
                 for r in rows]
     random.Random(0).shuffle(shuffled)
-    assert by_key(stats.aggregate_rows(shuffled, reps=200, seed=1)) == expected
-    assert by_key(stats.aggregate_rows(rows, reps=200, seed=2)) != expected
+    assert by_key(aggregates.aggregate_rows(shuffled, reps=200, seed=1)) == expected
+    assert by_key(aggregates.aggregate_rows(rows, reps=200, seed=2)) != expected
 
 
 def test_aggregate_rows_with_one_task_have_no_all_rows():
     rows = [{'agent': 'a', 'task': 't', 'seed': s, 'score': s} for s in
             range(3)]
-    table = by_key(stats.aggregate_rows(rows, reps=50))
+    table = by_key(aggregates.aggregate_rows(rows, reps=50))
     assert set(table) == {('a', 't', 'mean'), ('a', 't', 'median'),
                           ('a', 't', 'iqm')}
 
@@ -336,7 +340,7 @@ def test_aggregate_rows_with_one_task_have_no_all_rows():
 def test_aggregate_rows_normalise_scores_per_task():
     rows = [{'agent': 'a', 'task': 't', 'seed': 0, 'score': 5.0},
             {'agent': 'a', 'task': 'u', 'seed': 0, 'score': 300.0}]
-    table = by_key(stats.aggregate_rows(
+    table = by_key(aggregates.aggregate_rows(
         rows, reps=20, normalize={'t': (0, 10), 'u': (100, 500)}))
     assert table['a', 't', 'mean']['estimate'] == pytest.approx(0.5)
     assert table['a', 'u', 'mean']['estimate'] == pytest.approx(0.5)
@@ -345,7 +349,7 @@ def test_aggregate_rows_normalise_scores_per_task():
 def test_scores_from_results_sort_runs_by_seed():
     rows = [{'agent': 'a', 'task': 't', 'seed': s, 'score': float(s)}
             for s in ('10', '2', '0')]
-    scores = stats.scores_from_results(rows)
+    scores = aggregates.scores_from_results(rows)
     np.testing.assert_array_equal(scores['a']['t'], [0., 2., 10.])
 
 
@@ -364,13 +368,13 @@ def test_aggregate_rows_reject_bad_results(rows, message):
     with pytest.raises(ValueError, match=message.replace('[', r'\[')
                        .replace(']', r'\]').replace('(', r'\(')
                        .replace(')', r'\)')):
-        stats.aggregate_rows(rows, reps=10)
+        aggregates.aggregate_rows(rows, reps=10)
 
 
 def test_aggregate_rows_reject_missing_normalisation():
     rows = [{'agent': 'a', 'task': 'u', 'seed': 0, 'score': 1.0}]
     with pytest.raises(ValueError, match="no \\(low, high\\) for task 'u'"):
-        stats.aggregate_rows(rows, reps=10, normalize={'t': (0, 1)})
+        aggregates.aggregate_rows(rows, reps=10, normalize={'t': (0, 1)})
 
 
 # ----------------------------------------------------------------- bad input
@@ -438,6 +442,18 @@ def test_learning_curve_iqm_band_by_hand():
     np.testing.assert_array_equal(bands['same'].steps, [100, 200])
 
 
+def test_run_interval_estimates_take_the_median_of_runs_and_key_their_draws():
+    runs = [1., 2., 3., 10., 4.]
+    first = stats.run_interval_estimates(runs, ['median', 'mean'], reps=300, key=('x', 't'))
+    assert first['median'].estimate == 3. and first['mean'].estimate == 4.
+    assert first['median'].low < 3. < first['mean'].high
+    again = stats.run_interval_estimates(runs, ['median', 'mean'], reps=300, key=('x', 't'))
+    other = stats.run_interval_estimates(runs, ['median', 'mean'], reps=300, key=('y', 't'))
+    assert again == first and other != first
+    with pytest.raises(ValueError, match='runs must be a non-empty 1-D array'):
+        stats.run_interval_estimates([[1., 2.]])
+
+
 # --------------------------------------------------------------------- plots
 
 def render(figure):
@@ -451,7 +467,7 @@ def test_plot_learning_curves_draws_estimate_and_band():
     curves = {'a': np.array([[0., 0., 0.], [1., 1., 1.], [2., 2., 2.],
                              [3., 3., 3.]]),
               'b': np.full((2, 3), 7.0)}
-    figure = stats.plot_learning_curves(curves, [0, 10, 20], reps=200)
+    figure = statistics.plot_learning_curves(curves, [0, 10, 20], reps=200)
     render(figure)
     ax = figure.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
@@ -469,7 +485,7 @@ def test_plot_interval_estimates_bars_span_the_intervals():
                        'mean': stats.Interval(0.4, 0.3, 0.6)},
                  'b': {'iqm': stats.Interval(0.9, 0.8, 1.0),
                        'mean': stats.Interval(0.7, 0.65, 0.72)}}
-    figure = stats.plot_interval_estimates(intervals)
+    figure = statistics.plot_interval_estimates(intervals)
     render(figure)
     assert [ax.get_title() for ax in figure.axes] == ['IQM', 'Mean']
     spans = [(p.get_x(), p.get_x() + p.get_width())
@@ -481,7 +497,7 @@ def test_plot_interval_estimates_bars_span_the_intervals():
 
 def test_plot_interval_estimates_rejects_agents_with_other_metrics():
     with pytest.raises(ValueError, match="intervals\\['b'\\] has metrics"):
-        stats.plot_interval_estimates({
+        statistics.plot_interval_estimates({
             'a': {'iqm': stats.Interval(0, 0, 0)},
             'b': {'mean': stats.Interval(0, 0, 0)}})
 
@@ -489,7 +505,7 @@ def test_plot_interval_estimates_rejects_agents_with_other_metrics():
 def test_plot_performance_profiles_draws_each_profile():
     profiles = stats.performance_profiles({'a': HAND[:, :2]}, [0, 2, 7],
                                           reps=50)
-    figure = stats.plot_performance_profiles(profiles)
+    figure = statistics.plot_performance_profiles(profiles)
     render(figure)
     line, = figure.axes[0].get_lines()
     np.testing.assert_allclose(line.get_ydata(), [7 / 8, 5 / 8, 2 / 8])

@@ -19,7 +19,8 @@ library, written with numpy alone:
 
 Scores come as in rliable: a dict agent -> array [num_runs, num_tasks]. An
 agent's scores may also be a dict task -> 1-D array of run scores, as
-`scores_from_results` makes them, which lets tasks have different numbers of
+`gridlab.experiments.aggregates.scores_from_results` makes them from a
+results table, which lets tasks have different numbers of
 runs (a failed seed); tasks then weigh equally in the mean, median,
 optimality gap and profile, and the IQM pools every run. With equal run
 counts both forms give rliable's numbers.
@@ -31,15 +32,15 @@ counts both forms give rliable's numbers.
 
 Bootstrap draws come from a numpy Generator seeded with `seed` and the agent
 (and task) names, so an agent's interval does not change when another agent
-joins the comparison. matplotlib is imported inside the plotting functions.
+joins the comparison. Numpy only: the plots of these are in
+`gridlab.viz.statistics`, the rows of aggregate.csv in
+`gridlab.experiments.aggregates`.
 """
 
 import dataclasses
-import math
 import numbers
 import zlib
-from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
-                    Sequence, Tuple, Union)
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -50,8 +51,6 @@ DEFAULT_REPS = 50_000
 DEFAULT_PROFILE_REPS = 2_000
 DEFAULT_CURVE_REPS = 2_000
 DEFAULT_METRICS = ('mean', 'median', 'iqm')
-ALL_TASKS = 'all'  # The `task` of rows that aggregate over every task.
-IMPROVEMENT_METRIC = 'probability_of_improvement_over:'
 
 Scores = Union[np.ndarray, Mapping[str, np.ndarray]]
 TaskScores = List[np.ndarray]  # One 1-D array of run scores per task.
@@ -343,35 +342,74 @@ def interval_estimates(score_dict: Mapping[str, Scores],
     metrics = _check_metrics(metrics)
     reps = _check_reps(reps)
     confidence = _check_confidence(confidence)
-    functions = [_ACROSS_TASKS[m] for m in metrics]
+    statistic = _metrics_statistic(_ACROSS_TASKS, metrics, gamma)
+    return {agent: _intervals(metrics, *bootstrap.bootstrap(
+                tasks, statistic, reps, confidence, _rng(seed, agent)))
+            for agent, tasks in tasks_by_agent.items()}
+
+
+def run_interval_estimates(runs: Any, metrics: Sequence[str] = DEFAULT_METRICS, *,
+                           reps: int = DEFAULT_REPS, confidence: float = 0.95,
+                           seed: int = 0, gamma: float = 1.0,
+                           key: Sequence[str] = ()) -> Dict[str, Interval]:
+    """Metrics over the runs of one task, with bootstrap intervals over the runs.
+
+    Within one task the median is the median of the runs (across tasks,
+    rliable's median of task means would be this task's mean again).
+
+    Args:
+        runs: 1-D array of run scores.
+        metrics, reps, confidence, gamma: as in `interval_estimates`.
+        seed, key: seed the bootstrap with the names in `key` (e.g. agent
+            and task), so one group's interval keeps its draws whatever
+            else is estimated beside it.
+
+    Returns:
+        metric -> Interval.
+    """
+    runs = np.asarray(runs, dtype=np.float64)
+    if runs.ndim != 1 or runs.size == 0 or not np.all(np.isfinite(runs)):
+        raise ValueError('runs must be a non-empty 1-D array of finite scores, got '
+                         f'shape {runs.shape}')
+    metrics = _check_metrics(metrics)
+    reps = _check_reps(reps)
+    confidence = _check_confidence(confidence)
+    statistic = _metrics_statistic(_WITHIN_TASK, metrics, gamma)
+    return _intervals(metrics, *bootstrap.bootstrap([runs], statistic, reps, confidence,
+                                                    _rng(seed, *key)))
+
+
+def _metrics_statistic(table, metrics, gamma):
+    """A statistic giving every metric of `table` at once, [batch, metrics]."""
+    functions = [table[m] for m in metrics]
 
     def statistic(tasks):
         return np.stack([f(tasks, gamma) if f is _optimality_gap else f(tasks)
                          for f in functions], axis=-1)
+    return statistic
 
-    result = {}
-    for agent, tasks in tasks_by_agent.items():
-        estimate, low, high = bootstrap.bootstrap(tasks, statistic, reps, confidence,
-                                                  _rng(seed, agent))
-        result[agent] = {m: Interval(float(estimate[i]), float(low[i]),
-                                     float(high[i]))
-                         for i, m in enumerate(metrics)}
-    return result
+
+def _intervals(metrics, estimate, low, high) -> Dict[str, Interval]:
+    return {m: Interval(float(estimate[i]), float(low[i]), float(high[i]))
+            for i, m in enumerate(metrics)}
 
 
 def probability_of_improvement_interval(scores_x: Scores, scores_y: Scores, *,
                                         reps: int = DEFAULT_REPS,
                                         confidence: float = 0.95,
-                                        seed: int = 0) -> Interval:
+                                        seed: int = 0,
+                                        key: Sequence[str] = ()) -> Interval:
     """P(X > Y) with a stratified bootstrap interval.
 
     The runs of X and of Y are resampled independently, within each task.
+    The draws are seeded by `seed` and the names in `key` (e.g. both agents
+    and the task), as in `run_interval_estimates`.
     """
     xs, ys = _check_pair(scores_x, scores_y)
     reps = _check_reps(reps)
     confidence = _check_confidence(confidence)
     estimate, low, high = _bootstrap_improvement(xs, ys, reps, confidence,
-                                                 _rng(seed, 'improvement'))
+                                                 _rng(seed, 'improvement', *key))
     return Interval(float(estimate), float(low), float(high))
 
 
@@ -474,293 +512,3 @@ def learning_curve_intervals(curves: Mapping[str, Any], steps: Any,
                                                   _rng(seed, agent, 'curve'))
         result[agent] = Curve(steps.copy(), estimate, low, high)
     return result
-
-
-# ------------------------------------------------------- tables of run results
-
-def _seed_order(seed: Any):
-    """Sorts seeds 2 before 10 whether they were read as ints or strings."""
-    try:
-        return 0, int(seed), ''
-    except (TypeError, ValueError):
-        return 1, 0, str(seed)
-
-
-def scores_from_results(results: Iterable[Mapping[str, Any]], *,
-                        score_key: str = 'score',
-                        normalize: Optional[Mapping[str, Tuple[float, float]]]
-                        = None) -> Dict[str, Dict[str, np.ndarray]]:
-    """Groups per-run rows into agent -> task -> scores (ordered by seed).
-
-    Args:
-        results: rows with keys 'agent', 'task', 'seed' and `score_key`
-            (numbers or numeric strings, e.g. read from a CSV file).
-        score_key: the column holding each run's score.
-        normalize: optional task -> (low, high); scores become
-            (score - low) / (high - low), e.g. 0 for random, 1 for optimal,
-            so tasks with different return scales can be aggregated.
-
-    Agents and tasks keep the order they first appear in.
-    """
-    grouped: Dict[str, Dict[str, Dict[Any, float]]] = {}
-    for i, row in enumerate(results):
-        missing = [k for k in ('agent', 'task', 'seed', score_key)
-                   if k not in row]
-        if missing:
-            raise ValueError(f'results row {i} lacks {missing}; every row needs '
-                             f"'agent', 'task', 'seed' and {score_key!r}")
-        agent, task, seed = str(row['agent']), str(row['task']), row['seed']
-        try:
-            score = float(row[score_key])
-        except (TypeError, ValueError):
-            raise ValueError(
-                f'results row {i} ({agent}, {task}, seed {seed}): {score_key} '
-                f'must be a number, got {row[score_key]!r}') from None
-        if not math.isfinite(score):
-            raise ValueError(
-                f'results row {i} ({agent}, {task}, seed {seed}): {score_key} '
-                f'must be finite, got {score}')
-        if normalize is not None:
-            if task not in normalize:
-                raise ValueError(f'normalize has no (low, high) for task '
-                                 f'{task!r}; it covers {sorted(normalize)}')
-            low, high = normalize[task]
-            if not high > low:
-                raise ValueError(f'normalize[{task!r}] must be (low, high) '
-                                 f'with high > low, got {(low, high)!r}')
-            score = (score - low) / (high - low)
-        runs = grouped.setdefault(agent, {}).setdefault(task, {})
-        key = _seed_order(seed)
-        if key in runs:
-            raise ValueError(f'results hold two runs of agent {agent!r} on '
-                             f'task {task!r} with seed {seed!r}; give '
-                             'different settings different agent names')
-        runs[key] = score
-    if not grouped:
-        raise ValueError('results is empty; expected one row per run')
-    return {agent: {task: np.array([runs[k] for k in sorted(runs)])
-                    for task, runs in tasks.items()}
-            for agent, tasks in grouped.items()}
-
-
-def _row(agent, task, metric, estimate, low, high) -> Dict[str, Any]:
-    return {'agent': agent, 'task': task, 'metric': metric,
-            'estimate': float(estimate), 'low': float(low),
-            'high': float(high)}
-
-
-def _metrics_statistic(table, metrics, gamma):
-    functions = [table[m] for m in metrics]
-
-    def statistic(tasks):
-        return np.stack([f(tasks, gamma) if f is _optimality_gap else f(tasks)
-                         for f in functions], axis=-1)
-    return statistic
-
-
-def aggregate_rows(results: Iterable[Mapping[str, Any]], *,
-                   score_key: str = 'score',
-                   metrics: Sequence[str] = DEFAULT_METRICS,
-                   reps: int = DEFAULT_REPS, confidence: float = 0.95,
-                   seed: int = 0, gamma: float = 1.0,
-                   normalize: Optional[Mapping[str, Tuple[float, float]]]
-                   = None,
-                   improvement: bool = True) -> List[Dict[str, Any]]:
-    """Rows for aggregate.csv: agent, task, metric, estimate, low, high.
-
-    Per agent and task: each metric over that task's runs (the median is the
-    median of the runs) with a bootstrap interval over runs. Per agent, when
-    it ran two or more tasks, a row with task 'all' per metric, with rliable's
-    across-task definitions and a stratified bootstrap interval.
-
-    With `improvement`, then, for every ordered pair of agents (X, Y): a row
-    with agent X and metric 'probability_of_improvement_over:Y' holding
-    P(X > Y) per task the two share, and over task 'all' when both ran the
-    same two or more tasks.
-
-    Args:
-        results: per-run rows with 'agent', 'task', 'seed' and `score_key`.
-        score_key, normalize: as in `scores_from_results`.
-        metrics: names from 'mean', 'median', 'iqm', 'optimality_gap'.
-        reps, confidence, seed, gamma: as in `interval_estimates`.
-        improvement: whether to add the probability-of-improvement rows.
-    """
-    scores = scores_from_results(results, score_key=score_key,
-                                 normalize=normalize)
-    metrics = _check_metrics(metrics)
-    reps = _check_reps(reps)
-    confidence = _check_confidence(confidence)
-    within = _metrics_statistic(_WITHIN_TASK, metrics, gamma)
-    across = _metrics_statistic(_ACROSS_TASKS, metrics, gamma)
-    rows = []
-    for agent, tasks in scores.items():
-        groups = [(task, [runs], within, _rng(seed, agent, task))
-                  for task, runs in tasks.items()]
-        if len(tasks) > 1:
-            # Tasks by name: the bootstrap draws must not follow row order.
-            groups.append((ALL_TASKS, [tasks[t] for t in sorted(tasks)],
-                           across, _rng(seed, agent)))
-        for task, task_scores, statistic, rng in groups:
-            estimate, low, high = bootstrap.bootstrap(task_scores, statistic, reps,
-                                                      confidence, rng)
-            rows.extend(_row(agent, task, m, estimate[i], low[i], high[i])
-                        for i, m in enumerate(metrics))
-    if improvement:
-        rows.extend(_improvement_rows(scores, reps, confidence, seed))
-    return rows
-
-
-def _improvement_rows(scores, reps, confidence, seed) -> List[Dict[str, Any]]:
-    rows = []
-    for x, x_tasks in scores.items():
-        for y, y_tasks in scores.items():
-            if x == y:
-                continue
-            metric = IMPROVEMENT_METRIC + y
-            shared = sorted(t for t in x_tasks if t in y_tasks)
-            groups = [(t, [x_tasks[t]], [y_tasks[t]]) for t in shared]
-            if len(shared) > 1 and set(x_tasks) == set(y_tasks):
-                groups.append((ALL_TASKS, [x_tasks[t] for t in shared],
-                               [y_tasks[t] for t in shared]))
-            for task, xs, ys in groups:
-                estimate, low, high = _bootstrap_improvement(
-                    xs, ys, reps, confidence,
-                    _rng(seed, 'improvement', x, y, task))
-                rows.append(_row(x, task, metric, estimate, low, high))
-    return rows
-
-
-# ---------------------------------------------------------------------- plots
-
-_METRIC_LABELS = {'mean': 'Mean', 'median': 'Median', 'iqm': 'IQM',
-                  'optimality_gap': 'Optimality gap'}
-
-
-def _colours(agents: Sequence[str]) -> Dict[str, Any]:
-    """One colour per agent, in order, the same in every plot."""
-    import matplotlib
-    cycle = matplotlib.colormaps['tab10'].colors
-    return {agent: cycle[i % len(cycle)] for i, agent in enumerate(agents)}
-
-
-def plot_learning_curves(curves: Mapping[str, Any], steps: Any,
-                         metric: str = 'iqm', *,
-                         reps: int = DEFAULT_CURVE_REPS,
-                         confidence: float = 0.95, seed: int = 0,
-                         xlabel: str = 'Environment steps',
-                         ylabel: str = 'Score',
-                         title: Optional[str] = None):
-    """Per agent, `metric` over runs at each step with a confidence band.
-
-    Args:
-        curves: agent -> array [num_runs, num_points] on the grid `steps`.
-        steps: the common step grid.
-        metric, reps, confidence, seed: as in `learning_curve_intervals`.
-
-    Returns:
-        The matplotlib Figure (made without pyplot, so nothing global).
-    """
-    from matplotlib.figure import Figure
-    bands = learning_curve_intervals(curves, steps, metric, reps=reps,
-                                     confidence=confidence, seed=seed)
-    colours = _colours(list(bands))
-    figure = Figure(figsize=(6, 4), layout='constrained')
-    ax = figure.subplots()
-    for agent, band in bands.items():
-        runs = len(curves[agent])
-        ax.plot(band.steps, band.estimate, color=colours[agent],
-                label=f'{agent} ({runs} runs)')
-        ax.fill_between(band.steps, band.low, band.high,
-                        color=colours[agent], alpha=0.25, linewidth=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f'{_METRIC_LABELS[metric]} {ylabel.lower()}'
-                  if ylabel else _METRIC_LABELS[metric])
-    ax.set_title(title or f'{_METRIC_LABELS[metric]} over runs, '
-                 f'{confidence:.0%} bootstrap band')
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return figure
-
-
-def plot_interval_estimates(intervals: Mapping[str, Mapping[str, Interval]],
-                            *, confidence: Optional[float] = 0.95,
-                            xlabel: str = 'Score',
-                            title: Optional[str] = None):
-    """One panel per metric: each agent's estimate and interval as a bar.
-
-    Args:
-        intervals: agent -> metric -> Interval, e.g. from
-            `interval_estimates`; every agent must have the same metrics.
-        confidence: the intervals' coverage, shown in the title.
-
-    Returns:
-        The matplotlib Figure.
-    """
-    from matplotlib.figure import Figure
-    if not isinstance(intervals, Mapping) or not intervals:
-        raise ValueError('intervals must be a non-empty dict agent -> metric '
-                         f'-> Interval, got {intervals!r:.80}')
-    agents = list(intervals)
-    metrics = list(intervals[agents[0]])
-    for agent in agents:
-        if list(intervals[agent]) != metrics:
-            raise ValueError(f'intervals[{agent!r}] has metrics '
-                             f'{list(intervals[agent])}, expected {metrics} '
-                             f'like {agents[0]!r}')
-    if not metrics:
-        raise ValueError('intervals hold no metrics')
-    colours = _colours(agents)
-    figure = Figure(figsize=(2.6 * len(metrics) + 1.2,
-                             0.45 * len(agents) + 1.2),
-                    layout='constrained')
-    axes = np.atleast_1d(figure.subplots(1, len(metrics), sharey=True))
-    y = np.arange(len(agents))
-    for ax, metric in zip(axes, metrics):
-        for i, agent in enumerate(agents):
-            interval = intervals[agent][metric]
-            ax.barh(i, interval.high - interval.low, left=interval.low,
-                    height=0.6, color=colours[agent], alpha=0.75)
-            ax.vlines(interval.estimate, i - 0.3, i + 0.3, color='black',
-                      linewidth=2)
-        ax.set_title(_METRIC_LABELS.get(metric, metric))
-        ax.set_xlabel(xlabel)
-        ax.grid(axis='x', alpha=0.3)
-    axes[0].set_yticks(y, agents)
-    axes[0].invert_yaxis()  # The first agent on top.
-    figure.suptitle(title or ('Estimates (black) with '
-                              + (f'{confidence:.0%} ' if confidence else '')
-                              + 'stratified bootstrap intervals'))
-    return figure
-
-
-def plot_performance_profiles(profiles: Mapping[str, Profile], *,
-                              xlabel: str = 'Score threshold τ',
-                              ylabel: str = 'Fraction of runs with score > τ',
-                              title: Optional[str] = None):
-    """Per agent, the fraction of runs above each tau, with its band.
-
-    Args:
-        profiles: agent -> Profile, e.g. from `performance_profiles`.
-
-    Returns:
-        The matplotlib Figure.
-    """
-    from matplotlib.figure import Figure
-    if not isinstance(profiles, Mapping) or not profiles:
-        raise ValueError('profiles must be a non-empty dict agent -> Profile, '
-                         f'got {profiles!r:.80}')
-    colours = _colours(list(profiles))
-    figure = Figure(figsize=(6, 4), layout='constrained')
-    ax = figure.subplots()
-    for agent, profile in profiles.items():
-        ax.plot(profile.taus, profile.fraction, color=colours[agent],
-                label=agent)
-        ax.fill_between(profile.taus, profile.low, profile.high,
-                        color=colours[agent], alpha=0.25, linewidth=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title or 'Performance profiles')
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return figure

@@ -87,7 +87,7 @@ def _reference(task: str, rows: List[Dict[str, Any]]) -> Tuple[float, float, str
 def write_comparison(out, rows: Iterable[Dict[str, Any]], *, reps: int = 2_000,
                      seed: int = 0) -> pathlib.Path:
     """Writes aggregate.csv and the comparison plots into `out`; returns the CSV."""
-    from gridlab.analysis import stats
+    from gridlab.experiments import aggregates
     out = pathlib.Path(out)
     done = [dict(row, agent=label(row), score=row['mean_return']) for row in rows
             if row.get('status') == 'completed' and row.get('mean_return') is not None]
@@ -95,14 +95,14 @@ def write_comparison(out, rows: Iterable[Dict[str, Any]], *, reps: int = 2_000,
         raise CompareError('no completed runs to compare')
     tasks = sorted({row['task'] for row in done})
     references = {task: _reference(task, done) for task in tasks}
-    per_task = stats.aggregate_rows(done, reps=reps, seed=seed)
-    rows_out = [row for row in per_task if row['task'] != stats.ALL_TASKS]
+    per_task = aggregates.aggregate_rows(done, reps=reps, seed=seed)
+    rows_out = [row for row in per_task if row['task'] != aggregates.ALL_TASKS]
     if len(tasks) > 1:
-        normalised = stats.aggregate_rows(
+        normalised = aggregates.aggregate_rows(
             done, reps=reps, seed=seed, improvement=False,
             normalize={task: references[task][:2] for task in tasks})
         rows_out += [dict(row, metric=f'normalised_{row["metric"]}') for row in normalised
-                     if row['task'] == stats.ALL_TASKS]
+                     if row['task'] == aggregates.ALL_TASKS]
     _write_aggregate(out / 'aggregate.csv', rows_out)
     _plots(out, done, references, reps, seed)
     return out / 'aggregate.csv'
@@ -129,6 +129,7 @@ def _plots(out: pathlib.Path, done, references, reps: int, seed: int) -> None:
     """intervals.png, profiles.png and (with curves.csv) curves.png."""
     import numpy as np
     from gridlab.analysis import stats
+    from gridlab.viz import statistics
     agents = list(dict.fromkeys(row['agent'] for row in done))
     tasks = sorted(references)
     # Normalised scores, [runs, tasks] per agent (only agents with every task).
@@ -146,16 +147,16 @@ def _plots(out: pathlib.Path, done, references, reps: int, seed: int) -> None:
         title = ('normalised score (1 = ' + ', '.join(
             sorted({why for _, _, why in references.values()})) + ')')
         intervals = stats.interval_estimates(scores, reps=reps, seed=seed)
-        _save(stats.plot_interval_estimates(intervals, xlabel=title), out / 'intervals.png')
+        _save(statistics.plot_interval_estimates(intervals, xlabel=title), out / 'intervals.png')
         profiles = stats.performance_profiles(scores, reps=min(reps, 500), seed=seed)
-        _save(stats.plot_performance_profiles(profiles, xlabel=f'threshold on {title}'),
+        _save(statistics.plot_performance_profiles(profiles, xlabel=f'threshold on {title}'),
               out / 'profiles.png')
     curves_path = out / 'curves.csv'
     if curves_path.is_file():
         curves, steps = _read_curves(curves_path)
         if curves:
-            _save(stats.plot_learning_curves(curves, steps, reps=min(reps, 500), seed=seed,
-                                             ylabel='mean return of the last 10 episodes'),
+            _save(statistics.plot_learning_curves(curves, steps, reps=min(reps, 500), seed=seed,
+                                                  ylabel='mean return of the last 10 episodes'),
                   out / 'curves.png')
 
 
