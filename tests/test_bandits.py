@@ -8,6 +8,7 @@ from dm_env import test_utils
 
 import gridlab
 from agents import UCB, EpsilonGreedy, GradientBandit, Softmax
+from gridlab.planning import offline
 
 MEANS = [0.2, 0.5, 1.0, 0.4]
 AGENTS = [EpsilonGreedy, UCB, Softmax, GradientBandit]
@@ -122,7 +123,7 @@ def test_logged_probabilities_support_offline_evaluation():
         rewards.append(float(bandit.step(arm).reward))
         behaviour_probs.append(probabilities[arm])
         target_probs.append(target[arm])
-    estimate = gridlab.planning.offline.weighted_importance_sampling(
+    estimate = offline.weighted_importance_sampling(
         rewards=rewards, behaviour_probs=behaviour_probs, target_probs=target_probs,
         seed=0)
     assert abs(estimate.value - float(target @ MEANS)) < 0.05

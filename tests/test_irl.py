@@ -9,6 +9,7 @@ import pytest
 
 import gridlab
 from gridlab.planning import irl
+from gridlab.viz import diagnostics
 from gridlab.envs.model import TabularModel
 
 _SMALL = """
@@ -155,7 +156,7 @@ def test_from_few_demonstrations_irl_generalises_and_cloning_does_not():
 
 def test_plot_rewards_returns_a_figure_with_two_heatmaps():
     env = small_grid()
-    figure = irl.plot_rewards(env, np.arange(env.number_of_states, dtype=float))
+    figure = diagnostics.plot_rewards(env, np.arange(env.number_of_states, dtype=float))
     assert len(figure.axes[0].images) == 1 and len(figure.axes[1].images) == 1
     shown = figure.axes[1].images[0].get_array()
     assert np.ma.is_masked(shown[0, 0]) or np.isnan(shown[0, 0])  # A wall.

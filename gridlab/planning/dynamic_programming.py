@@ -93,7 +93,7 @@ def value_iteration(model: TabularModel, tolerance: float = 1e-10,
 def value_iteration_history(model: TabularModel, iterations: int) -> np.ndarray:
     """Q after each of `iterations` sweeps of value iteration, [iterations, S, A].
 
-    For watching value iteration converge (`diagnostics.plot_q_convergence`).
+    For watching value iteration converge (`gridlab.viz.diagnostics.plot_q_convergence`).
     """
     num_states, num_actions = _check_model(model)
     iterations = validation.check_positive_int('iterations', iterations)

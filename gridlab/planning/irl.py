@@ -273,29 +273,3 @@ def entry_rewards(environment) -> np.ndarray:
             rewards[t] = model.rewards[s, a, k]
     rewards[environment.walls.ravel()] = np.nan
     return rewards.reshape(environment.shape)
-
-
-def plot_rewards(environment, recovered: np.ndarray, true: Optional[np.ndarray] = None,
-                 title: str = 'Recovered reward'):
-    """True (entry) reward and recovered reward side by side as heatmaps; a Figure.
-
-    Each panel has its own colour scale: IRL recovers a reward only up to
-    shifts and scales that leave the optimal policy unchanged.
-    """
-    import matplotlib.pyplot as plt
-    if true is None:
-        true = entry_rewards(environment)
-    recovered = np.asarray(recovered, dtype=np.float64).reshape(environment.shape)
-    recovered = np.where(environment.walls, np.nan, recovered)
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, values, name in ((axes[0], np.asarray(true), 'True reward (on entering)'),
-                               (axes[1], recovered, title)):
-        image = axis.imshow(values, cmap='viridis', interpolation='nearest')
-        axis.set_title(name)
-        axis.set_xticks([])
-        axis.set_yticks([])
-        figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
-        goal_y, goal_x = environment.goal_state
-        axis.text(goal_x, goal_y, 'G', ha='center', va='center', color='white')
-    figure.tight_layout()
-    return figure

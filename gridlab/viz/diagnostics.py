@@ -1,78 +1,19 @@
-"""Diagnostics for bandit experiments and for watching values converge.
+"""Diagnostic figures of the small experiments the tutorials run.
 
-    results = run_bandit_experiment(lambda seed: MultiArmedBandit(means, seed=seed),
-                                    {'UCB': lambda spec, seed: UCB(spec, seed=seed)},
-                                    steps=1000, runs=20)
-    plot_bandit_comparison(results)       # four panels, every agent on each
+    plot_bandit_comparison(results)     bandit agents side by side (experiments.bandits)
+    plot_q_convergence(history, ...)    Q-value iteration beside Q-learning, one (s, a)
+    plot_rewards(environment, reward)   the true and the recovered reward of inverse RL
 
-`run_bandit_experiment` averages over independent runs (a fresh bandit and a
-fresh agent per run, seeded by run number), as bandit results always need.
+Each returns the pyplot figure it drew.
 """
 
-from typing import Callable, Dict, NamedTuple, Optional
+from typing import Optional
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from gridlab.core import validation
-from gridlab.envs.wrappers import setup_environment
-from gridlab.loops.loggers import NoOpLogger
-from gridlab.loops.environment_loop import EnvironmentLoop
-
-
-class BanditResults(NamedTuple):
-    """Per agent, arrays of shape [runs, steps]."""
-    rewards: Dict[str, np.ndarray]
-    best_arm: Dict[str, np.ndarray]  # 1 where the pull was a best arm.
-    regret: Dict[str, np.ndarray]  # Expected reward lost by each pull.
-
-
-def run_bandit_experiment(make_bandit: Callable, agents: Dict[str, Callable],
-                          steps: int = 1_000, runs: int = 20) -> BanditResults:
-    """Runs every agent on fresh bandits; `make_bandit(seed)`, `agent(spec, seed)`."""
-    steps = validation.check_positive_int('steps', steps)
-    runs = validation.check_positive_int('runs', runs)
-    results = BanditResults({}, {}, {})
-    for name, make_agent in agents.items():
-        rewards = np.zeros((runs, steps))
-        best = np.zeros((runs, steps))
-        regret = np.zeros((runs, steps))
-        for run in range(runs):
-            bandit = make_bandit(run)
-            environment, spec = setup_environment(bandit)
-            agent = make_agent(spec, run)
-            pulls = []
-            recorder = _RecordPulls(agent, bandit, pulls)
-            loop = EnvironmentLoop(environment, recorder, logger=NoOpLogger(),
-                                   progress=False)
-            for t in range(steps):
-                rewards[run, t] = loop.run_episode()['episode_return']
-            best[run] = [regret_of == 0. for regret_of in pulls]
-            regret[run] = pulls
-        results.rewards[name], results.best_arm[name] = rewards, best
-        results.regret[name] = regret
-    return results
-
-
-class _RecordPulls:
-    """Passes every call to `agent`, noting the regret of each pull."""
-
-    def __init__(self, agent, bandit, regrets):
-        self._agent, self._bandit, self._regrets = agent, bandit, regrets
-
-    def select_action(self, observation):
-        arm = self._agent.select_action(observation)
-        self._regrets.append(self._bandit.regret(arm))
-        return arm
-
-    def observe_first(self, timestep):
-        self._agent.observe_first(timestep)
-
-    def observe(self, action, next_timestep):
-        self._agent.observe(action, next_timestep)
-
-    def update(self, wait=False):
-        self._agent.update(wait)
+from gridlab.planning import irl
 
 
 def _mean_and_band(curves: np.ndarray, z: float = 1.96):
@@ -84,8 +25,11 @@ def _mean_and_band(curves: np.ndarray, z: float = 1.96):
     return mean, z * curves.std(axis=0, ddof=1) / np.sqrt(runs)
 
 
-def plot_bandit_comparison(results: BanditResults, smooth: Optional[int] = None):
+def plot_bandit_comparison(results, smooth: Optional[int] = None):
     """Best-arm frequency, average reward, cumulative reward and regret.
+
+    `results` is a `gridlab.experiments.bandits.BanditResults`: per agent,
+    [runs, steps] arrays of rewards, best-arm pulls and regret.
 
     Each line is the mean over runs with a shaded 95% confidence band (mean
     +- 1.96 standard errors over the runs); every panel has a legend. The
@@ -156,5 +100,30 @@ def plot_q_convergence(history: np.ndarray, learned: np.ndarray, state: int,
     for ax in (left, right):
         ax.axhline(exact, color='grey', linestyle=':', label='exact Q*')
     right.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_rewards(environment, recovered: np.ndarray, true: Optional[np.ndarray] = None,
+                 title: str = 'Recovered reward'):
+    """True (entry) reward and recovered reward side by side as heatmaps; a Figure.
+
+    Each panel has its own colour scale: IRL recovers a reward only up to
+    shifts and scales that leave the optimal policy unchanged.
+    """
+    if true is None:
+        true = irl.entry_rewards(environment)
+    recovered = np.asarray(recovered, dtype=np.float64).reshape(environment.shape)
+    recovered = np.where(environment.walls, np.nan, recovered)
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, values, name in ((axes[0], np.asarray(true), 'True reward (on entering)'),
+                               (axes[1], recovered, title)):
+        image = axis.imshow(values, cmap='viridis', interpolation='nearest')
+        axis.set_title(name)
+        axis.set_xticks([])
+        axis.set_yticks([])
+        figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
+        goal_y, goal_x = environment.goal_state
+        axis.text(goal_x, goal_y, 'G', ha='center', va='center', color='white')
     figure.tight_layout()
     return figure
