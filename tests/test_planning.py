@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import gridlab
+from gridlab.evaluation import judging
 from gridlab.evaluation.train_until import train_until
 
 UP, RIGHT, DOWN, LEFT = range(4)
@@ -227,3 +228,34 @@ def test_train_until_leaves_the_judging_time_out():
     result = train_until(lambda budget: 10, judge, 40, 10)
     assert result.steps == 40 and not result.solved
     assert result.seconds < 0.1  # Four checks took 0.8 s.
+
+
+def test_optimal_actions_is_relative_to_the_best_and_refuses_other_shapes():
+    q_star = np.array([[[1e-8, 1e-8 * (1 - 1e-7), 0., np.nan]],
+                       [[np.nan, np.nan, np.nan, np.nan]]])  # (2, 1, 4)
+    # Tiny values: 0 is far from 1e-8 relative to it, 1e-8 * (1 - 1e-7) is not.
+    np.testing.assert_array_equal(
+        judging.optimal_actions(np.array([[1], [0]]), q_star), [[True], [False]])
+    np.testing.assert_array_equal(
+        judging.optimal_actions(np.array([[2], [0]]), q_star), [[False], [False]])
+    np.testing.assert_array_equal(
+        judging.optimal_actions(np.array([[-1], [0]]), q_star), [[False], [False]])
+    np.testing.assert_array_equal(  # The NaN action is never optimal.
+        judging.optimal_actions(np.array([[3], [0]]), q_star), [[False], [False]])
+    assert judging.optimal_actions(np.array([[2], [0]]), q_star, atol=1e-7)[0, 0]
+    with pytest.raises(ValueError, match='to match the policy'):
+        judging.optimal_actions(np.zeros((3, 1), int), q_star)
+    with pytest.raises(ValueError, match=r'shape \(H, W, A\)'):
+        judging.optimal_actions(np.zeros((2, 1), int), q_star[..., 0])
+
+
+def test_actions_optimal_fraction_follows_the_same_rule():
+    env = gridlab.build_gridworld_task('simple')
+    q_star = gridlab.optimal_q_values(env)
+    best = np.where(env.decision_cells(), np.nanargmax(
+        np.where(np.isnan(q_star), -np.inf, q_star), axis=-1), -1)
+    assert gridlab.actions_optimal_fraction(env, best) == 1.
+    down = np.full_like(best, DOWN)  # The goal is below the start: optimal on some cells.
+    expected = judging.optimal_actions(down, q_star)[env.decision_cells()].mean()
+    assert gridlab.actions_optimal_fraction(env, down) == pytest.approx(expected)
+    assert 0. < expected < 1.

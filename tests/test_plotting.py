@@ -1,4 +1,5 @@
-"""Tests for gridlab.viz.plotting: every figure is rendered to PNG and inspected."""
+"""Tests for gridlab.viz's grid pictures and curves: every figure is rendered to PNG
+and inspected."""
 
 import os
 
@@ -17,7 +18,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from gridlab.viz import plotting
+import gridlab
+from gridlab.envs import rendering
+from gridlab.envs.actions import ACTION_NAMES
+from gridlab.viz import curves, grid_plots, palette, plotting
 
 # A 9x10 room with a wall bar in the middle, like the seed's 'obstacle' task.
 WALLS = np.zeros((9, 10), dtype=bool)
@@ -76,7 +80,7 @@ def test_plot_values_draws_into_current_subplot_with_grey_nan(tmp_path):
     values[WALLS] = np.nan
     figure = plt.figure(figsize=(8, 3))
     plt.subplot(1, 2, 1)
-    returned = plotting.plot_values(values)
+    returned = grid_plots.plot_values(values)
     plt.title('left')  # seed-style code keeps working after the call
     assert returned is figure
     ax = figure.axes[0]
@@ -100,13 +104,13 @@ def test_plot_values_draws_into_current_subplot_with_grey_nan(tmp_path):
 
 def test_plot_values_into_given_axes():
     figure, (left, right) = plt.subplots(1, 2)
-    assert plotting.plot_values(np.eye(3), ax=right) is figure
+    assert grid_plots.plot_values(np.eye(3), ax=right) is figure
     assert not left.images and len(right.images) == 1
 
 
 def test_plot_values_rejects_wrong_ndim():
     with pytest.raises(ValueError, match=r'\(H, W\).*\(2, 3, 4\)'):
-        plotting.plot_values(np.zeros((2, 3, 4)))
+        grid_plots.plot_values(np.zeros((2, 3, 4)))
 
 
 @pytest.mark.filterwarnings('error')
@@ -115,7 +119,7 @@ def test_plot_state_value_matches_formula_and_ignores_nan(tmp_path):
     q[1, 1, 2] = np.nan  # a partly unknown cell uses the remaining actions
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        figure = plotting.plot_state_value(q, epsilon=0.2)
+        figure = grid_plots.plot_state_value(q, epsilon=0.2)
     assert isinstance(figure, Figure)
     ax = figure.axes[0]
     assert ax.get_title() == '$v(s)$'
@@ -132,7 +136,7 @@ def test_plot_state_value_matches_formula_and_ignores_nan(tmp_path):
 def test_plot_state_value_all_nan_uses_default_range(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        figure = plotting.plot_state_value(np.full((2, 3, 4), np.nan))
+        figure = grid_plots.plot_state_value(np.full((2, 3, 4), np.nan))
     assert figure.axes[0].images[0].get_clim() == (0, 1)
     render(figure, tmp_path)
 
@@ -141,7 +145,7 @@ def test_plot_action_values_layout_titles_and_range(tmp_path):
     q = action_values()
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        figure = plotting.plot_action_values(q)
+        figure = grid_plots.plot_action_values(q)
     image_axes = [ax for ax in figure.axes if ax.images]
     assert len(image_axes) == 5
     by_title = {ax.get_title(): ax for ax in image_axes}
@@ -164,7 +168,7 @@ def test_plot_action_values_layout_titles_and_range(tmp_path):
 
     # The colour bars end at the data's own range, not a padded one.
     lo, hi = np.nanmin(q), np.nanmax(q)
-    for action, name in enumerate(plotting.ACTION_NAMES):
+    for action, name in enumerate(ACTION_NAMES):
         image = by_title[r'$q(s, \mathrm{' + name + r'})$'].images[0]
         np.testing.assert_allclose(image.get_clim(), (lo, hi))
         np.testing.assert_allclose(image.get_array()[~WALLS],
@@ -178,7 +182,7 @@ def test_plot_action_values_layout_titles_and_range(tmp_path):
 def test_plot_action_values_rejects_bad_shape(shape):
     with pytest.raises(ValueError, match=r'\(H, W, 4\).*' +
                        str(shape).replace('(', r'\(').replace(')', r'\)')):
-        plotting.plot_action_values(np.zeros(shape))
+        grid_plots.plot_action_values(np.zeros(shape))
 
 
 # ---------------------------------------------------------------------------
@@ -186,8 +190,8 @@ def test_plot_action_values_rejects_bad_shape(shape):
 
 
 def test_plot_grid_walls_dark_hazards_tinted_and_letters(tmp_path):
-    figure = plotting.plot_grid(WALLS, start=START, goal=GOAL,
-                                hazards=HAZARDS, title='Room')
+    figure = grid_plots.plot_grid(WALLS, start=START, goal=GOAL,
+                                  hazards=HAZARDS, title='Room')
     ax = figure.axes[0]
     assert ax.get_title() == 'Room'
     texts = {text.get_text(): text.get_position() for text in ax.texts}
@@ -201,24 +205,50 @@ def test_plot_grid_walls_dark_hazards_tinted_and_letters(tmp_path):
     assert wall.mean() < free.mean() - 0.4
     assert hazard[0] > hazard[2] + 0.3  # red/orange, unlike the blue cells
     assert free[2] >= free[0]
-    # A white grid line runs between two free cells.
+    # A grid line runs between two free cells, in the renderer's line colour
+    # (figures and video frames share one palette; it used to be white on blue).
     column, row = ax.transData.transform((5.5, 5))
     line = pixels[pixels.shape[0] - int(round(row)), int(round(column))]
-    np.testing.assert_allclose(line, [1, 1, 1], atol=0.05)
+    np.testing.assert_allclose(line, palette.GRID_LINE, atol=0.05)
+    assert line.mean() < free.mean() - 0.05
+
+
+def test_a_figure_of_a_world_has_the_colours_of_its_rendered_frame(tmp_path):
+    world = gridlab.build_gridworld_task('cliff', seed=0)
+    frame = world.render()  # What RGB observations and videos show.
+    cell = frame.shape[0] // world.shape[0]
+    figure = world.plot_grid(add_start=False)
+    ax = figure.axes[0]
+    pixels = render(figure, tmp_path)
+    cliff = tuple(int(i) for i in np.argwhere(world.cliffs)[0])
+    free = tuple(int(i) for i in np.argwhere(~world.walls & ~world.cliffs)[0])
+    for (y, x), colour in ((free, rendering.FREE), ((0, 0), rendering.WALL),
+                           (cliff, rendering.HAZARD)):
+        in_frame = frame[y * cell + cell // 2, x * cell + cell // 2]
+        np.testing.assert_array_equal(in_frame, colour)
+        np.testing.assert_allclose(cell_pixels(pixels, ax, y, x), np.divide(colour, 255.),
+                                   atol=0.02)
+
+
+def test_the_old_plotting_module_names_the_new_functions():
+    assert plotting.plot_grid is grid_plots.plot_grid is gridlab.plot_grid
+    assert plotting.plot_learning_curve is curves.plot_learning_curve is \
+        gridlab.plot_learning_curve
+    assert plotting.optimal_actions is gridlab.evaluation.judging.optimal_actions
 
 
 def test_plot_grid_figure_follows_aspect():
-    width, height = plotting.plot_grid(np.zeros((4, 12), bool)
-                                       ).get_size_inches()
+    width, height = grid_plots.plot_grid(np.zeros((4, 12), bool)
+                                         ).get_size_inches()
     assert width == pytest.approx(4) and height < 2.5
-    width, height = plotting.plot_grid(np.zeros((12, 6), bool)
-                                       ).get_size_inches()
+    width, height = grid_plots.plot_grid(np.zeros((12, 6), bool)
+                                         ).get_size_inches()
     assert height < 4.5 and width == pytest.approx(2)
 
 
 def test_plot_grid_into_axes_without_start_or_goal():
     figure, ax = plt.subplots()
-    assert plotting.plot_grid(WALLS, ax=ax) is figure
+    assert grid_plots.plot_grid(WALLS, ax=ax) is figure
     assert not ax.texts and len(ax.images) == 1
 
 
@@ -231,7 +261,7 @@ def test_plot_grid_into_axes_without_start_or_goal():
 ])
 def test_plot_grid_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        plotting.plot_grid(**kwargs)
+        grid_plots.plot_grid(**kwargs)
 
 
 def arrows(ax):
@@ -248,8 +278,8 @@ def test_plot_policy_arrows_everywhere_but_walls_hazards_goal_and_none(tmp_path)
     policy[6, :] = 2
     policy[1, 8] = 3
     policy[3, 3] = -1  # no action here
-    figure = plotting.plot_policy(WALLS, policy, start=START, goal=GOAL,
-                                  hazards=HAZARDS)
+    figure = grid_plots.plot_policy(WALLS, policy, start=START, goal=GOAL,
+                                    hazards=HAZARDS)
     ax = figure.axes[0]
     assert ax.get_title() == 'Policy'
     drawn = arrows(ax)
@@ -271,7 +301,7 @@ def test_plot_policy_arrows_everywhere_but_walls_hazards_goal_and_none(tmp_path)
 def test_plot_policy_accepts_float_nan_as_no_action():
     policy = np.ones(WALLS.shape)
     policy[2, 5] = np.nan
-    figure = plotting.plot_policy(WALLS, policy, title=None)
+    figure = grid_plots.plot_policy(WALLS, policy, title=None)
     assert (2, 5) not in arrows(figure.axes[0])
     assert figure.axes[0].get_title() == ''
 
@@ -283,7 +313,7 @@ def test_plot_policy_accepts_float_nan_as_no_action():
 ])
 def test_plot_policy_rejects_bad_policy(policy, match):
     with pytest.raises(ValueError, match=match):
-        plotting.plot_policy(WALLS, policy)
+        grid_plots.plot_policy(WALLS, policy)
 
 
 @pytest.mark.filterwarnings('error')
@@ -295,19 +325,19 @@ def test_greedy_policy_argmax_with_minus_one_on_walls():
     q[1, 0] = [1, 1, 1, 1]  # ties go to the first action
     q[1, 1] = [0, 0, 0, 9]
     q[1, 2] = [-5, -1, -2, -3]
-    np.testing.assert_array_equal(plotting.greedy_policy(q),
+    np.testing.assert_array_equal(grid_plots.greedy_policy(q),
                                   [[1, 2, -1], [0, 3, 1]])
-    assert plotting.greedy_policy(q).dtype == np.int64
+    assert grid_plots.greedy_policy(q).dtype == np.int64
     with pytest.raises(ValueError, match=r'\(H, W, A\).*\(3, 4\)'):
-        plotting.greedy_policy(np.zeros((3, 4)))
+        grid_plots.greedy_policy(np.zeros((3, 4)))
 
 
 def test_plot_greedy_policy(tmp_path):
     q = action_values()
-    figure = plotting.plot_greedy_policy(WALLS, q, start=START, goal=GOAL)
+    figure = grid_plots.plot_greedy_policy(WALLS, q, start=START, goal=GOAL)
     ax = figure.axes[0]
     assert ax.get_title() == 'Greedy policy'
-    greedy = plotting.greedy_policy(q)
+    greedy = grid_plots.greedy_policy(q)
     direction = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}
     drawn = arrows(ax)
     assert len(drawn) == (~WALLS).sum() - 1
@@ -315,9 +345,9 @@ def test_plot_greedy_policy(tmp_path):
         assert dxdy == direction[greedy[cell]]
     render(figure, tmp_path)
     with pytest.raises(ValueError, match=r'\(9, 10, A\).*\(9, 9, 4\)'):
-        plotting.plot_greedy_policy(WALLS, np.zeros((9, 9, 4)))
+        grid_plots.plot_greedy_policy(WALLS, np.zeros((9, 9, 4)))
     with pytest.raises(ValueError, match=r'A <= 4.*\(9, 10, 5\)'):
-        plotting.plot_greedy_policy(WALLS, np.zeros((9, 10, 5)))
+        grid_plots.plot_greedy_policy(WALLS, np.zeros((9, 10, 5)))
 
 
 # ---------------------------------------------------------------------------
@@ -326,20 +356,20 @@ def test_plot_greedy_policy(tmp_path):
 
 def test_moving_average():
     x = np.array([1., 2., 3., 4., 10.])
-    np.testing.assert_allclose(plotting.moving_average(x, 2),
+    np.testing.assert_allclose(curves.moving_average(x, 2),
                                [1.5, 2.5, 3.5, 7])
-    np.testing.assert_allclose(plotting.moving_average(x, 1), x)
-    np.testing.assert_allclose(plotting.moving_average(x, 5), [4])
+    np.testing.assert_allclose(curves.moving_average(x, 1), x)
+    np.testing.assert_allclose(curves.moving_average(x, 5), [4])
     for window in (0, 6, 2.5):
         with pytest.raises(ValueError, match='window'):
-            plotting.moving_average(x, window)
+            curves.moving_average(x, window)
     with pytest.raises(ValueError, match=r'\(N,\).*\(2, 2\)'):
-        plotting.moving_average(np.zeros((2, 2)), 1)
+        curves.moving_average(np.zeros((2, 2)), 1)
 
 
 def test_plot_learning_curve_lines_match_hand_computed_average(tmp_path):
     returns = np.random.default_rng(1).normal(size=200).cumsum()
-    figure = plotting.plot_learning_curve(returns, label='q-learning')
+    figure = curves.plot_learning_curve(returns, label='q-learning')
     ax = figure.axes[0]
     smooth, raw = ax.lines
     window = 10  # 200 / 20
@@ -354,36 +384,36 @@ def test_plot_learning_curve_lines_match_hand_computed_average(tmp_path):
 
 
 def test_plot_learning_curve_compares_agents_on_one_axes(tmp_path):
-    figure = plotting.plot_learning_curve(np.arange(50.), window=5, label='a')
+    figure = curves.plot_learning_curve(np.arange(50.), window=5, label='a')
     ax = figure.axes[0]
-    assert plotting.plot_learning_curve(np.arange(30.)[::-1], window=5,
-                                        ax=ax, label='b') is figure
+    assert curves.plot_learning_curve(np.arange(30.)[::-1], window=5,
+                                      ax=ax, label='b') is figure
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ['a', 'b']
     assert ax.lines[0].get_color() != ax.lines[2].get_color()
     render(figure, tmp_path)
 
 
 def test_plot_learning_curve_short_and_bad_input():
-    figure = plotting.plot_learning_curve([1., 2., 6.], window=10)
+    figure = curves.plot_learning_curve([1., 2., 6.], window=10)
     smooth = figure.axes[0].lines[0]
     np.testing.assert_allclose(smooth.get_ydata(), [3.])
     np.testing.assert_array_equal(smooth.get_xdata(), [2])
     # The default window of a short run is one episode.
-    figure = plotting.plot_learning_curve([5.], xlabel='Step', ylabel='R')
+    figure = curves.plot_learning_curve([5.], xlabel='Step', ylabel='R')
     np.testing.assert_allclose(figure.axes[0].lines[0].get_ydata(), [5.])
     assert figure.axes[0].get_xlabel() == 'Step'
     assert figure.axes[0].get_legend() is None
     with pytest.raises(ValueError, match='empty'):
-        plotting.plot_learning_curve([])
+        curves.plot_learning_curve([])
     with pytest.raises(ValueError, match='window'):
-        plotting.plot_learning_curve([1., 2.], window=0)
+        curves.plot_learning_curve([1., 2.], window=0)
     with pytest.raises(ValueError, match=r'\(N,\).*\(2, 2\)'):
-        plotting.plot_learning_curve(np.zeros((2, 2)))
+        curves.plot_learning_curve(np.zeros((2, 2)))
 
 
 def test_default_window_is_clipped():
     for n, window in [(1, 1), (30, 2), (200, 10), (10_000, 100)]:
-        figure = plotting.plot_learning_curve(np.zeros(n))
+        figure = curves.plot_learning_curve(np.zeros(n))
         assert len(figure.axes[0].lines[0].get_xdata()) == n - window + 1
         plt.close(figure)
 
@@ -402,7 +432,7 @@ def test_colour_bar_ends_at_the_data_range_with_short_labels():
     q = np.zeros((3, 4, 4))
     q[..., 0] = np.linspace(-1.91, 9.99, 12).reshape(3, 4)
     q[..., 1:] = 0.5
-    figure = plotting.plot_action_values(q)
+    figure = grid_plots.plot_action_values(q)
     for ax in figure.axes:
         if ax.images:
             np.testing.assert_allclose(ax.images[0].get_clim(), (-1.91, 9.99))
@@ -428,9 +458,9 @@ def test_cliff_values_are_clipped_and_the_figure_says_so(tmp_path):
     cliffs[3, 1:5] = True
     walls = np.zeros((4, 6), bool)
     walls[3, 0] = True
-    figure = plotting.plot_action_values(q, walls=walls, cliffs=cliffs,
-                                         start=(3, 5), goal=(0, 5),
-                                         title='q-learning on cliff')
+    figure = grid_plots.plot_action_values(q, walls=walls, cliffs=cliffs,
+                                           start=(3, 5), goal=(0, 5),
+                                           title='q-learning on cliff')
     down = next(ax for ax in figure.axes
                 if ax.get_title() == r'$q(s, \mathrm{down})$')
     rest = q[np.isfinite(q) & (q > -100)]
@@ -455,22 +485,22 @@ def test_cliff_values_are_clipped_and_the_figure_says_so(tmp_path):
     hatches = [p for p in down.patches if p.get_hatch()]
     assert len(hatches) == 4
 
-    unclipped = plotting.plot_action_values(q, clip=False)
+    unclipped = grid_plots.plot_action_values(q, clip=False)
     assert unclipped.axes[0].images[0].get_clim()[0] == -100
     assert not unclipped.texts
 
 
 def test_state_value_marks_start_goal_and_clips():
-    figure = plotting.plot_state_value(cliff_q(), start=(3, 5), goal=(0, 5))
+    figure = grid_plots.plot_state_value(cliff_q(), start=(3, 5), goal=(0, 5))
     ax = figure.axes[0]
     assert sorted(t.get_text() for t in ax.texts) == ['G', 'S']
     assert ax.images[0].get_clim()[0] == 0
     with pytest.raises(ValueError, match=r'cliffs.*\(4, 6\).*\(2, 2\)'):
-        plotting.plot_state_value(cliff_q(), cliffs=np.zeros((2, 2), bool))
+        grid_plots.plot_state_value(cliff_q(), cliffs=np.zeros((2, 2), bool))
 
 
 def test_grid_with_agent_keeps_start_and_goal_marked(tmp_path):
-    figure = plotting.plot_grid(WALLS, start=START, goal=GOAL, agent=START)
+    figure = grid_plots.plot_grid(WALLS, start=START, goal=GOAL, agent=START)
     ax = figure.axes[0]
     texts = {t.get_text(): t.get_position() for t in ax.texts}
     assert set(texts) == {'S', 'G'}
@@ -488,9 +518,9 @@ def test_policy_highlights_cells_where_the_action_is_not_optimal(tmp_path):
     optimal = np.ones(WALLS.shape, dtype=bool)
     optimal[2, 5] = optimal[6, 7] = False
     optimal[0, 0] = False  # a wall: never highlighted
-    figure = plotting.plot_policy(WALLS, policy, start=START, goal=GOAL,
-                                  optimal=optimal, agent='sarsa',
-                                  task='obstacle')
+    figure = grid_plots.plot_policy(WALLS, policy, start=START, goal=GOAL,
+                                    optimal=optimal, agent='sarsa',
+                                    task='obstacle')
     ax = figure.axes[0]
     assert ax.get_title() == 'Policy: sarsa on obstacle'
     frames = {(int(p.get_y() + 0.44 + 0.5), int(p.get_x() + 0.44 + 0.5))
@@ -507,25 +537,25 @@ def test_policy_highlights_cells_where_the_action_is_not_optimal(tmp_path):
 def test_greedy_policy_judged_against_q_star():
     q = action_values()
     q_star = q.copy()
-    greedy = plotting.greedy_policy(q)
+    greedy = grid_plots.greedy_policy(q)
     # Make the greedy action of two cells worse than another under Q*.
     for y, x in [(1, 1), (5, 5)]:
         q_star[y, x, greedy[y, x]] = np.nanmin(q) - 10
-    figure = plotting.plot_greedy_policy(WALLS, q, start=START, goal=GOAL,
-                                         q_star=q_star, agent='dqn')
+    figure = grid_plots.plot_greedy_policy(WALLS, q, start=START, goal=GOAL,
+                                           q_star=q_star, agent='dqn')
     ax = figure.axes[0]
     assert ax.get_title() == 'Greedy policy: dqn'
     frames = {(round(p.get_y() + 0.44), round(p.get_x() + 0.44))
               for p in ax.patches if p.get_label() == 'not optimal'}
     assert frames == {(1, 1), (5, 5)}
     with pytest.raises(ValueError, match='not both'):
-        plotting.plot_greedy_policy(WALLS, q, q_star=q, optimal=~WALLS)
+        grid_plots.plot_greedy_policy(WALLS, q, q_star=q, optimal=~WALLS)
 
 
 def test_learning_curve_clips_a_first_disaster_and_says_so():
     returns = np.r_[-250., np.linspace(-30, -12, 99)]
-    figure = plotting.plot_learning_curve(returns, agent='q-learning',
-                                          task='cliff', seed=3)
+    figure = curves.plot_learning_curve(returns, agent='q-learning',
+                                        task='cliff', seed=3)
     ax = figure.axes[0]
     assert ax.get_title() == 'q-learning on cliff, seed 3'
     # The first moving-average point, (-250 - 30 - ... ) / 5, sets the bottom.
@@ -541,7 +571,7 @@ def test_learning_curve_clips_a_first_disaster_and_says_so():
     ticks = ax.get_xticks()
     np.testing.assert_array_equal(ticks, np.round(ticks))
 
-    full = plotting.plot_learning_curve(returns, clip=False)
+    full = curves.plot_learning_curve(returns, clip=False)
     assert full.axes[0].get_ylim()[0] < -250
     assert len(full.axes[0].get_legend().get_texts()) == 2  # no note
 
@@ -550,8 +580,8 @@ def test_learning_curve_has_a_steps_axis_and_window_in_the_legend_title(tmp_path
     returns = np.arange(40.)
     lengths = np.full(40, 10)
     lengths[:20] = 30  # long early episodes
-    figure = plotting.plot_learning_curve(returns, window=4, label='sarsa',
-                                          episode_lengths=lengths)
+    figure = curves.plot_learning_curve(returns, window=4, label='sarsa',
+                                        episode_lengths=lengths)
     ax = figure.axes[0]
     assert ax.get_legend().get_title().get_text() == \
         'moving average over 4 episodes'
@@ -562,7 +592,7 @@ def test_learning_curve_has_a_steps_axis_and_window_in_the_legend_title(tmp_path
     np.testing.assert_allclose(to_steps(np.array([0, 19, 39])), [30, 600, 800])
     render(figure, tmp_path)
     with pytest.raises(ValueError, match='episode_lengths.*40'):
-        plotting.plot_learning_curve(returns, episode_lengths=lengths[:5])
+        curves.plot_learning_curve(returns, episode_lengths=lengths[:5])
 
 
 def test_gridworld_pictures_mark_start_and_goal_and_judge_the_policy():

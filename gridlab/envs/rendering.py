@@ -11,13 +11,10 @@ from typing import Optional, Tuple
 import numpy as np
 
 from gridlab.core import validation
-
-FREE = (238, 238, 238)
-WALL = (44, 52, 64)
-GRID_LINE = (205, 205, 205)
-GOAL = (64, 170, 92)
-HAZARD = (230, 120, 60)
-AGENT = (214, 39, 40)
+# The colours are the palette's (one definition for frames and figures);
+# importing them here also keeps `rendering.AGENT` and the rest working.
+from gridlab.envs.palette import (AGENT, BANNER, BANNER_TEXT, FREE, GOAL, GRID_LINE,
+                                  HAZARD, WALL)
 
 Cell = Tuple[int, int]
 
@@ -84,9 +81,6 @@ class GridRenderer:
 
 # ---------------------------------------------------------------------------
 # Text on frames, for annotated videos.
-
-BANNER = (30, 34, 42)
-BANNER_TEXT = (245, 245, 245)
 
 
 def _font(size: int):

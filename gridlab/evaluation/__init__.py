@@ -3,6 +3,7 @@
     judging.py      Q on every cell, which actions are optimal, the optimal fraction,
                     the greedy return from the start; train_until_optimal
     train_until.py  the one train-until driver (train, judge every check_every steps)
+    greedy.py       greedy evaluation episodes of a run, summarised
     options.py      an option agent's greedy option policy, judged from the start
     teams.py        independent learners judged as a team on the joint MDP
 """

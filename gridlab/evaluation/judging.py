@@ -151,13 +151,37 @@ def actions_optimal_fraction(environment, actions,
             f'actions[{y}, {x}] = {actions[y, x].item()!r} is not an action: expected an '
             f'integer in [0, {num_actions}), or -1 for none, on every decision cell '
             f'({int(invalid.sum())} invalid)')
-    none = cells & (actions < 0)
-    safe = np.where(cells & ~none, actions, 0)
-    values = np.where(cells[..., None], q_star, 0.)  # Only decision cells count.
-    chosen = np.take_along_axis(values, safe[..., None], axis=-1)[..., 0]
-    best = values.max(axis=-1)
-    optimal = cells & ~none & (chosen >= best - (atol + rtol * np.abs(best)))
+    # Only decision cells count: elsewhere the action is "none".
+    optimal = cells & optimal_actions(np.where(cells, actions, -1), q_star, atol, rtol)
     return float(optimal.sum() / cells.sum())
+
+
+def optimal_actions(actions, q_star, atol: float = 0.,
+                    rtol: float = RTOL) -> np.ndarray:
+    """(H, W) bool: True where `actions` is within `atol + rtol * |best|` of the best Q*.
+
+    The one rule of which actions are optimal, on plain arrays (the policy
+    pictures draw it). Relative, as `greedy_is_optimal` judges: far from any
+    reward the values are tiny and an absolute tolerance would call every
+    action optimal. Cells with a negative action or no finite Q* are False.
+    """
+    atol, rtol = _check_tolerances(atol, rtol)
+    q_star = np.asarray(q_star, dtype=np.float64)
+    if q_star.ndim != 3 or q_star.shape[-1] == 0:
+        raise ValueError(f'q_star must have shape (H, W, A) with at least one action, '
+                         f'got shape {q_star.shape}')
+    actions = np.asarray(actions)
+    if actions.shape != q_star.shape[:2]:
+        raise ValueError(f'q_star must have shape {actions.shape + ("A",)} to '
+                         f'match the policy, got shape {q_star.shape}')
+    known = ~np.all(np.isnan(q_star), axis=-1)
+    filled = np.where(np.isnan(q_star), -np.inf, q_star)
+    chosen = np.take_along_axis(filled, np.clip(actions, 0, None)[..., None],
+                                axis=-1)[..., 0]
+    best = filled.max(axis=-1)
+    with np.errstate(invalid='ignore'):  # -inf best on unknown cells.
+        near = chosen >= best - (atol + rtol * np.abs(best))
+    return known & (actions >= 0) & near
 
 
 def optimal_fraction(environment, q, q_star: Optional[np.ndarray] = None,
