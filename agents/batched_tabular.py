@@ -26,14 +26,18 @@ tests/test_batched_agents.py checks the result against the single agents.
 The per-step arithmetic is the single agent's too (float64 tables, the same
 order of operations), so the tables agree exactly, not approximately.
 
+Training. `gridlab.loops.BatchedEnvironmentLoop(env, learners).run(num_steps)`
+trains them (`TrainsOnBatches`), `num_steps` counting the steps of all
+copies; each run of the same loop carries on where the last one stopped.
+
 Two paths, one result. With numba installed (`pip install gridlab[fast]`)
 training is compiled (agents/batched_tabular_kernels.py, which steps each
 learner's PCG64 itself): when the environment's steps are plain look-ups
-(`BatchedGridWorld.lockstep`: no slip, one goal) a whole call of `train` is
-one compiled call that steps the copies too; otherwise it is one compiled
-call per batch step. Without numba, the numpy path below reads the
-generators' raw words in blocks. All give the single agents' tables bit for
-bit; `backend` picks one.
+(`BatchedGridWorld.lockstep`: no slip, one goal) the loop's fast path
+(`advance`) runs many batch steps in one compiled call that steps the copies
+too; otherwise it is one compiled call per batch step (`observe_batch`).
+Without numba, the numpy path below reads the generators' raw words in
+blocks. All give the single agents' tables bit for bit; `backend` picks one.
 
 Auto-reset. A copy that ended an episode restarts on the next batch step
 whatever its action; that step is not a transition, so its learner neither
@@ -41,8 +45,7 @@ draws nor learns on it (as the single agent, which is not called between
 episodes). Learners therefore count their own transitions (`steps`).
 """
 
-import time
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import dm_env
 import numpy as np
@@ -50,6 +53,7 @@ import numpy as np
 import gridlab
 from agents.common.observations import discrete_specs
 from gridlab.core import validation
+from gridlab.loops.batched import Advanced
 
 _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
                                         dm_env.StepType.LAST))
@@ -60,13 +64,6 @@ _TWO53 = float(2 ** 53)
 _CACHE_BYTES = 1 << 18
 # Learner-steps in one compiled call (about 0.1 s), between which Python runs.
 _LEARNER_STEPS_PER_CALL = 1 << 21
-
-
-class TrainingSummary(NamedTuple):
-    """What `train` did."""
-    batch_steps: int  # Steps of the batched environment.
-    learner_steps: int  # Transitions learned from, all learners together.
-    seconds: float  # Wall-clock time of the call.
 
 
 class _Streams:
@@ -228,7 +225,8 @@ class _BatchedTabular:
             self._sizes = np.array([s, a, self._epsilon[2]], np.int64)
         self.steps = np.zeros(n, np.int64)  # Transitions each learner learned from.
         self._learner_row = np.arange(n, dtype=np.int64) * s
-        self._environment = None  # The batched environment being trained on.
+        self._started = False  # Whether observe_first_batch has been called.
+        self._tally = None  # The compiled path's buffers for the episodes that end.
         self._state = np.zeros(n, np.int64)  # Each copy's current state.
         self._action = np.zeros(n, np.int64)  # The action each copy just took.
 
@@ -306,65 +304,133 @@ class _BatchedTabular:
         """The compiled path's float settings, read at each call of train."""
         return np.array([self.discount, self._step_size, *self._epsilon[:2]])
 
-    def _start(self, environment) -> None:
-        if environment.num_envs != self._num_learners:
-            raise ValueError(f'the environment has {environment.num_envs} copies; this '
-                             f'agent has {self._num_learners} learners (one per copy)')
-        self._environment = environment
-        self._state[:] = environment.reset().observation
+    # --------------------------------------- TrainsOnBatches (copy i: learner i)
+
+    batch_steps_per_update = 1  # Each learner learns as its transitions arrive.
+    greedy = False  # True: select_actions gives greedy actions (as gridlab.Actor's).
+
+    def observe_first_batch(self, timestep) -> None:
+        """A reset of the N copies: each learner picks its first action."""
+        states = np.asarray(timestep.observation)
+        if states.shape != (self._num_learners,):
+            copies = states.shape[0] if states.ndim else 1
+            raise ValueError(f'the environment has {copies} copies; this agent has '
+                             f'{self._num_learners} learners (one per copy)')
+        self._state[:] = states
         if self._kernels is None:
             self._action[:] = self._act_first()
         else:
             self._kernels.first_actions(self._flat, self._sizes, self._settings(),
                                         self._state, self._action, self.steps,
                                         self._lanes)
+        self._started = True
 
-    def train(self, environment, num_steps: int) -> TrainingSummary:
-        """Steps a `BatchedGridWorld` of N copies `num_steps` times, learning.
+    def select_actions(self, observations, acting=None) -> np.ndarray:
+        """Each learner's action in its copy's state, shape (N,).
 
-        Copy i feeds learner i. Training continues where the last call
-        stopped when it is called again with the same environment.
+        While training, the actions each learner already chose (as the
+        single agent does, a learner picks its next action as it learns;
+        one whose copy ended draws none); `observations` must be the
+        copies' current states. Under `evaluation_mode`, each learner's
+        greedy action in `observations` (the first of tied ones: no draws,
+        so the learners' random streams stay as they were).
         """
-        num_steps = validation.check_positive_int('num_steps', num_steps)
-        start, before = time.perf_counter(), int(self.steps.sum())
-        if environment is not self._environment:
-            self._start(environment)
+        states = np.asarray(observations)
+        if states.shape != (self._num_learners,):
+            raise ValueError(f'observations must be one state per learner, shape '
+                             f'({self._num_learners},), got {states.shape}')
+        if self.greedy:
+            return np.argmax(self._q[self._learner_row + states.astype(np.int64)], axis=1)
+        if not self._started:
+            raise ValueError('select_actions() before observe_first_batch(): the '
+                             'learners choose their first actions on seeing the reset')
+        if not np.array_equal(states, self._state):
+            raise ValueError("observations are not the copies' current states: the "
+                             'learners chose their actions for the states they saw last')
+        return self._action.copy()
+
+    def observe_batch(self, actions, next_timestep) -> None:
+        """Every learner learns from its copy's step and chooses its next action."""
+        if not self._started:
+            raise ValueError('observe_batch() before observe_first_batch()')
+        # Q stays finite as long as rewards are: initial values are checked,
+        # and step sizes and discounts are at most 1.
+        if not np.isfinite(next_timestep.reward).all():
+            validation.check_all_finite('rewards', next_timestep.reward,
+                                        f'{type(self).__name__}.observe_batch')
         if self._kernels is None:
-            for _ in range(num_steps):
-                self._streams.refill(8)
-                self._learn(environment.step(self._action))
-        else:
-            kernel = self._kernels.train
-            learners = (self._SARSA, self._flat, self._sizes, self._settings(), self._state,
-                        self._action, self.steps, self._lanes)
-            lockstep = getattr(environment, 'lockstep', lambda: None)()
-            if lockstep is not None:
-                # The kernel steps the copies too, many steps per call; calls
-                # of a fraction of a second keep Ctrl-C working.
-                block = max(1, _CACHE_BYTES // (8 * self._num_states * self._num_actions))
-                per_call = max(1, _LEARNER_STEPS_PER_CALL // self._num_learners)
-                for done in range(0, num_steps, per_call):
-                    steps = min(per_call, num_steps - done)
-                    try:
-                        kernel(*learners, lockstep.tables,
-                               (lockstep.ended, lockstep.max_episode_length, lockstep.time),
-                               lockstep.state, lockstep.deadline, lockstep.last, steps,
-                               block)
-                    finally:  # A Ctrl-C lands after the call: the steps were taken.
-                        environment.advanced(steps)
-                    lockstep = environment.lockstep()
-            else:
-                unused = np.zeros(1, np.intp)
-                for _ in range(num_steps):
-                    timestep = environment.step(self._action)
-                    data = (unused, timestep.observation, timestep.reward,
-                            timestep.discount, timestep.step_type)
-                    kernel(*learners, data, (-1, 0, 0), unused, unused, data[1:], 1,
-                           self._num_learners)
+            self._streams.refill(8)
+            self._learn(next_timestep)
+            return
+        unused = np.zeros(1, np.intp)
+        data = (unused, next_timestep.observation, next_timestep.reward,
+                next_timestep.discount, next_timestep.step_type)
+        self._kernels.train(*self._kernel_learners(), data, (-1, 0, 0), unused, unused,
+                            data[1:], self._unused_tally(), 1, self._num_learners)
+
+    def update_batch(self) -> None:
+        """Nothing left to do: every learner learned in `observe_batch`."""
+
+    def advance(self, environment, max_batch_steps: int, returns: np.ndarray,
+                lengths: np.ndarray) -> Optional[Advanced]:
+        """The loop's fast path: up to `max_batch_steps` batch steps in one
+        compiled call that steps the copies too, or None (numpy path, or an
+        environment without `lockstep`: slips, random goals, pictures)."""
+        if self._kernels is None:
+            return None
+        lockstep = getattr(environment, 'lockstep', lambda: None)()
+        if lockstep is None:
+            return None
+        # Calls of a fraction of a second keep Ctrl-C working.
+        steps = min(max_batch_steps, max(1, _LEARNER_STEPS_PER_CALL // self._num_learners))
+        block = max(1, _CACHE_BYTES // (8 * self._num_states * self._num_actions))
+        tally = self._episode_tally(returns, lengths, steps)
+        running, ends, count = tally
+        before = int(self.steps.sum())
+        try:
+            self._kernels.train(*self._kernel_learners(), lockstep.tables,
+                                (lockstep.ended, lockstep.max_episode_length,
+                                 lockstep.time),
+                                lockstep.state, lockstep.deadline, lockstep.last, tally,
+                                steps, block)
+        finally:  # A Ctrl-C lands after the call: the steps were taken.
+            timestep = environment.advanced(steps)
+            returns[:] = running[:, 0]
+            lengths[:] = running[:, 1]
         if not np.isfinite(self._q).all():
-            validation.check_all_finite('Q-values', self._q, f'{type(self).__name__}.train')
-        return TrainingSummary(num_steps, int(self.steps.sum()) - before,
-                               time.perf_counter() - start)
+            validation.check_all_finite('Q-values', self._q,
+                                        f'{type(self).__name__}.advance')
+        ends = ends[:int(count[0])]
+        # The kernel runs a block of learners at a time; the loop lists
+        # episodes by step, then copy.
+        ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
+        return Advanced(steps, int(self.steps.sum()) - before, ends[:, 2].tolist(),
+                        ends[:, 3].astype(np.int64).tolist(), timestep)
+
+    def _kernel_learners(self) -> tuple:
+        return (self._SARSA, self._flat, self._sizes, self._settings(), self._state,
+                self._action, self.steps, self._lanes)
+
+    def _unused_tally(self) -> tuple:
+        return (np.zeros((0, 2)), np.zeros((0, 4)), np.zeros(1, np.int64))
+
+    def _episode_tally(self, returns, lengths, steps) -> tuple:
+        """The kernel's `tally`, with room for every episode `steps` can end.
+
+        An episode that ends is followed by a restart step, so a copy ends
+        at most one in two steps.
+        """
+        returns, lengths = np.asarray(returns), np.asarray(lengths)
+        if (returns.dtype, lengths.dtype) != (np.float64, np.int64) or returns.shape != (
+                self._num_learners,) or lengths.shape != returns.shape:
+            raise ValueError(f'returns and lengths must be float64 and int64 arrays '
+                             f'of shape ({self._num_learners},), got {returns.dtype} '
+                             f'{returns.shape} and {lengths.dtype} {lengths.shape}')
+        capacity = self._num_learners * (steps // 2 + 1)
+        if self._tally is None or len(self._tally) < capacity:
+            self._tally = np.empty((capacity, 4))
+        running = np.stack([returns, lengths.astype(np.float64)], axis=1)
+        return running, self._tally, np.zeros(1, np.int64)
 
     def _transition(self, timestep):
         """(valid, rewards, bootstrap factors, next states) of this step."""

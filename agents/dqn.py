@@ -5,7 +5,7 @@ every `target_update_frequency` learning steps (or blended in with Polyak
 averaging, `target_update_rate`), which keeps the regression target still
 for a while. Options: double DQN (the online network picks the next action,
 the target network values it), a dueling head, Huber loss, gradient clipping,
-count-based exploration (`exploration_bonus`, off by default), and a table
+count-based exploration (`count_bonus`, off by default), and a table
 for Q (`hidden_sizes=()` on one-hot observations) learned by plain gradient
 descent (`optimizer='sgd'`); see `NeuralFittedQAgent`. Image observations (GRID, RGB) get a convolutional
 network by default.
@@ -37,13 +37,12 @@ class DQN(NeuralFittedQAgent):
                  dueling: bool = False,
                  loss: str = 'huber',
                  max_grad_norm: Optional[float] = 10.,
-                 q_network: Optional[nn.Module] = None,
                  **kwargs):
         """Builds the agent; see `NeuralFittedQAgent` for the shared arguments.
 
         Args:
-          network: the Q-network (the seed tutorial's name for it; NFQ's
-            `q_network` works too); default from the observation spec.
+          network: the Q-network (the seed tutorial's name for it); default
+            from the observation spec.
           target_update_frequency: copy the online network into the target
             every this many learning steps.
           target_update_rate: if given, instead blend the target toward the
@@ -57,7 +56,7 @@ class DQN(NeuralFittedQAgent):
             target_update_rate = validation.check_in_range(
                 'target_update_rate', target_update_rate, 0., 1., low_open=True)
         self._dueling = dueling
-        super().__init__(environment_spec, network=network, q_network=q_network,
+        super().__init__(environment_spec, network=network,
                          replay_capacity=replay_capacity, epsilon=epsilon,
                          batch_size=batch_size, learning_rate=learning_rate,
                          loss=loss, max_grad_norm=max_grad_norm, **kwargs)

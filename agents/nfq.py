@@ -12,7 +12,7 @@ by default, as environments carry theirs. The target uses the same network,
 without gradient; `DQN` adds a target network.
 """
 
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import dm_env
 import numpy as np
@@ -24,20 +24,12 @@ import gridlab
 from agents.common import networks
 from agents.common.exploration import (CountBasedExploration, EpsilonGreedyExplorer,
                                        ExploresEpsilonGreedily)
+from agents.common.renamed import refuse_renamed
 from agents.common.torch_utils import check_observation, resolve_device, seeded
-from agents.common.training_clock import TrainingClock
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 from gridlab.core.replay import ReplayBuffer
-
-
-class BatchedTrainingSummary(NamedTuple):
-    """What `NeuralFittedQAgent.train` did."""
-    batch_steps: int  # Steps of the batched environment.
-    transitions: int  # Transitions stored (restart steps are not transitions).
-    episode_returns: list  # Undiscounted returns of the episodes that ended.
-    seconds: float  # Wall-clock time of the call (`stop`'s excluded).
-    steps: int  # Environment steps, all copies together: batch_steps * N.
+from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
 
 class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
@@ -45,7 +37,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
 
     def __init__(self,
                  environment_spec: gridlab.EnvironmentSpec,
-                 q_network: Optional[nn.Module] = None,
+                 network: Optional[nn.Module] = None,
                  replay_capacity: int = 100_000,
                  epsilon: float = 0.8,
                  batch_size: int = 32,
@@ -60,19 +52,20 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  max_grad_norm: Optional[float] = None,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None,
-                 network: Optional[nn.Module] = None,
-                 exploration_bonus: float = 0.,
+                 count_bonus: float = 0.,
                  bonus_discount: float = 0.99,
                  bonus_planning_every: int = 100,
-                 optimizer: str = 'adam'):
+                 optimizer: str = 'adam',
+                 update_every: int = 1,
+                 **renamed):
         """Builds the agent.
 
         Args:
           environment_spec: the environment's specs (discrete actions).
-          q_network: maps a batch of observations to Q-values, one per action
-            (the seed tutorial's name; `network=` is the name every gridlab
-            agent uses); default: an MLP (vector observations) or a conv net
-            (images), see `agents.common.networks.make_q_network`.
+          network: maps a batch of observations to Q-values, one per action
+            (the seed tutorial passes it second, by position); default: an
+            MLP (vector observations) or a conv net (images), see
+            `agents.common.networks.make_q_network`.
           replay_capacity: transitions kept for sampling.
           epsilon: chance of a random action while training (decays linearly
             to `final_epsilon` over `decay_steps` if those are given).
@@ -94,7 +87,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
           max_grad_norm: clip the gradient's norm to this, if given.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the network's initial weights, exploration and replay.
-          exploration_bonus: c > 0 turns on count-based exploration (off by
+          count_bonus: c > 0 turns on count-based exploration (off by
             default). Each distinct observation is a state (its bytes are the
             key, so this suits environments with few distinct observations,
             such as a GridWorld's); `CountBasedExploration` learns exploration
@@ -119,7 +112,11 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             squared error (`loss='mse'`), a transition sampled once then moves
             its own Q-value by 2 * learning_rate / batch_size of its TD error,
             so a table's learning rate is of the order of the batch size.
+          update_every: one learning step per this many `update()` calls,
+            which come one per transition (the run loop's, and batched
+            training's: a batch step of N copies brings up to N).
         """
+        refuse_renamed(type(self).__name__, renamed)
         actions = environment_spec.actions
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions '
@@ -141,9 +138,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                                               allow_empty=True)
         conv_channels = validation.check_sizes('conv_channels', conv_channels,
                                                allow_empty=True)
-        if network is not None and q_network is not None:
-            raise ValueError('pass the Q-network once, as network= or q_network=')
-        q_network = network if network is not None else q_network
+        self._update_every = validation.check_positive_int('update_every', update_every)
+        self._unlearned = 0  # update() calls since the last learning step.
+        q_network = network
         self.discount = float(discount)
         self._observation_spec = environment_spec.observations
         self._num_actions = actions.num_values
@@ -175,7 +172,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                                                decay_steps, seed=explorer_seed)
         self._learner_steps = 0
         self.last_loss = 0.
-        bonus = validation.check_nonnegative('exploration_bonus', exploration_bonus)
+        bonus = validation.check_nonnegative('count_bonus', count_bonus)
         bonus_discount = validation.check_in_range('bonus_discount', bonus_discount,
                                                    0., 1., high_open=True)
         self._exploration = (CountBasedExploration(self._num_actions, bonus, bonus_discount)
@@ -233,17 +230,26 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         # The network runs only when the agent acts greedily.
         return self._explorer.select(lambda: self._q_values(array), greedy=self.greedy)
 
-    def select_actions(self, observations) -> np.ndarray:
+    # ------------------------------------------- many copies: TrainsOnBatches
+
+    batch_steps_per_update = 1  # It learns as transitions arrive.
+
+    def select_actions(self, observations, acting=None) -> np.ndarray:
         """Epsilon-greedy actions for a batch of N observations, shape (N,).
 
-        One network call for the batch; the random draws are those of N
-        `select_action` calls in order, so with N = 1 it acts exactly as
+        One network call for the batch (those of `acting`, a boolean (N,),
+        if given; the others get action 0). The random draws are those of
+        `select_action` calls in copy order, so with N = 1 it acts exactly as
         `select_action` does.
         """
         batch = np.asarray(observations)
         if batch.ndim == 0 or batch.shape[1:] != self._observation_spec.shape:
             raise ValueError(f'observations must have shape (N,) + '
                              f'{self._observation_spec.shape}, got {batch.shape}')
+        if acting is not None:
+            actions = np.zeros(batch.shape[0], np.int64)
+            actions[acting] = self.select_actions(batch[acting])
+            return actions
         q = None
         actions = np.empty(batch.shape[0], np.int64)
         for i in range(batch.shape[0]):
@@ -259,62 +265,40 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             actions[i] = self._explorer.argmax(values)
         return actions
 
-    def train(self, environment, num_steps: int, update_every: int = 1,
-              stop: Optional[Callable[['NeuralFittedQAgent', int], bool]] = None
-              ) -> BatchedTrainingSummary:
-        """Collects from all N copies of a batched environment at once, learning.
+    def observe_first_batch(self, timestep) -> None:
+        # A copy: the environment may update its observation arrays in place.
+        self._batch_observations = np.array(timestep.observation)
+        self._unlearned = 0
 
-        `environment` is a `BatchedGridWorld` (or any environment whose
-        TimeSteps are arrays over N auto-resetting copies). Trains for
-        `num_steps` environment steps, all copies together (whole batch
-        steps: num_steps / N rounded up). Each batch step stores up to N
-        transitions in the replay buffer and takes one learning step per
-        `update_every` of them; a copy's restart step after a LAST one is
-        not a transition. With N = 1 this is the run loop's training
-        exactly. `stop(agent, steps)`, if given, is asked after every batch
-        step and ends training when it returns True (its time is not
-        counted in `seconds`). Training restarts the environment.
+    def observe_batch(self, actions, next_timestep) -> None:
+        """Each copy's transition, as `observe` then `update` would take it.
+
+        Learning steps fall between the copies' transitions (one per
+        `update_every`), so that one copy trains exactly as the run loop
+        does; a copy's restart step after a LAST one is not a transition.
         """
-        num_steps = validation.check_positive_int('num_steps', num_steps)
-        update_every = validation.check_positive_int('update_every', update_every)
-        clock = TrainingClock(stop)
-        timestep = environment.reset()
-        observations = np.array(timestep.observation)
-        n = len(observations)
-        acting = np.ones(n, bool)
-        totals = np.zeros(n)
-        returns, transitions, pending, batch_steps = [], 0, 0, 0
-        while batch_steps * n < num_steps:
-            actions = np.zeros(n, np.int64)
-            live = np.flatnonzero(acting)
-            actions[live] = self.select_actions(observations[live])
-            timestep = environment.step(actions)
-            batch_steps += 1
-            step_types = np.asarray(timestep.step_type)
-            for i in np.flatnonzero(step_types != int(dm_env.StepType.FIRST)):
-                self._replay.add_first(dm_env.restart(observations[i]))
-                self._replay.add(actions[i], dm_env.TimeStep(
-                    dm_env.StepType(int(step_types[i])), timestep.reward[i],
-                    timestep.discount[i], timestep.observation[i]))
-                if self._exploration is not None:
-                    self._observe_exploration(observations[i], actions[i], dm_env.TimeStep(
-                        None, None, timestep.discount[i], timestep.observation[i]))
-                self._explorer.step()
-                transitions += 1
-                pending += 1
-                totals[i] += timestep.reward[i]
-                if step_types[i] == int(dm_env.StepType.LAST):
-                    returns.append(float(totals[i]))
-                    totals[i] = 0.
-                while pending >= update_every:
-                    self.update()
-                    pending -= update_every
-            observations = np.array(timestep.observation)
-            acting = step_types != int(dm_env.StepType.LAST)
-            if clock.should_stop(self, batch_steps * n):
-                break
-        return BatchedTrainingSummary(batch_steps, transitions, returns, clock.seconds,
-                                      batch_steps * n)
+        observations, timestep = self._batch_observations, next_timestep
+        step_types = np.asarray(timestep.step_type)
+        for i in np.flatnonzero(step_types != int(dm_env.StepType.FIRST)):
+            self._replay.add_first(dm_env.restart(observations[i]))
+            self._replay.add(actions[i], dm_env.TimeStep(
+                dm_env.StepType(int(step_types[i])), timestep.reward[i],
+                timestep.discount[i], timestep.observation[i]))
+            if self._exploration is not None:
+                self._observe_exploration(observations[i], actions[i], dm_env.TimeStep(
+                    None, None, timestep.discount[i], timestep.observation[i]))
+            self._explorer.step()
+            self.update()
+        self._batch_observations = np.array(timestep.observation)
+
+    def update_batch(self) -> None:
+        """Nothing left to learn: `observe_batch` took each learning step as it fell due."""
+
+    def train(self, environment, num_steps: int,
+              stop: Optional[Callable[['NeuralFittedQAgent', int], bool]] = None
+              ) -> TrainingSummary:
+        """`BatchedEnvironmentLoop(environment, self, stop).run(num_steps)`."""
+        return BatchedEnvironmentLoop(environment, self, stop).run(num_steps)
 
     def observe_first(self, timestep) -> None:
         check_observation(timestep.observation, self._observation_spec)
@@ -340,6 +324,13 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         """Called after each gradient step (DQN updates its target network)."""
 
     def update(self, wait: bool = False) -> None:
+        """A learning step every `update_every` calls (once replay has enough)."""
+        self._unlearned += 1
+        while self._unlearned >= self._update_every:
+            self._unlearned -= self._update_every
+            self._learn()
+
+    def _learn(self) -> None:
         if not self._replay.is_ready(self._min_replay_size):
             return
         batch = self._replay.sample(self._batch_size)
@@ -393,5 +384,5 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         if self._exploration is not None:
             if 'exploration' not in state:
                 raise ValueError('this checkpoint has no exploration values; the agent '
-                                 'was built with exploration_bonus > 0')
+                                 'was built with count_bonus > 0')
             self._exploration.load_state_dict(state['exploration'])

@@ -14,10 +14,11 @@ the one rule of every gridlab agent, `discount * timestep.discount`: 0 after
 a termination, the ordinary discount after a truncation (the final
 observation's value is bootstrapped).
 
-Batches come from `train(environment, num_steps)` on a batched environment
-(`BatchedGridWorld`, `GymnasiumVectorWrapper` over Gymnasium's vector
-CartPole), whose copies restart on the step after a LAST step; those restart
-"transitions" are masked out. The agent is also an ordinary `gridlab.Actor`:
+Batches come from `gridlab.loops.BatchedEnvironmentLoop` (or `train`, which
+runs it) on a batched environment (`BatchedGridWorld`,
+`GymnasiumVectorWrapper` over Gymnasium's vector CartPole), whose copies
+restart on the step after a LAST step; those restart "transitions" are
+masked out. The agent is also an ordinary `gridlab.Actor`:
 the run loop drives it one step at a time (a batch of one copy), and
 `evaluate` / judging use `select_action` and `action_probabilities`.
 
@@ -26,7 +27,7 @@ MLPs, Adam 1e-3, rollouts of 32 steps, 2 minibatches x 4 epochs; measured in
 benchmarks/ppo.py); agents/hyperparams.toml holds LunarLander-v3's.
 """
 
-from typing import Callable, List, NamedTuple, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import dm_env
 import numpy as np
@@ -36,10 +37,13 @@ from torch import nn
 
 import gridlab
 from agents.common import networks
-from agents.common.exploration import random_argmax
+from agents.common.policy_agent import (SamplesFromPolicy, checked_probabilities,
+                                        seeded_generators)
+from agents.common.renamed import refuse_renamed
 from agents.common.torch_utils import check_observation, resolve_device, seeded
-from agents.common.training_clock import TrainingClock
+from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
+from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
 _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
                                         dm_env.StepType.LAST))
@@ -101,15 +105,7 @@ def _with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
                            for m in network))
 
 
-class TrainingSummary(NamedTuple):
-    """What `PPO.train` did."""
-    steps: int  # Environment steps (all copies together).
-    updates: int  # Learning updates (rollouts).
-    seconds: float  # Wall-clock time of the whole call.
-    episode_returns: List[float]  # Undiscounted returns of finished episodes.
-
-
-class PPO(Checkpointing, gridlab.Actor):
+class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     """PPO with separate actor and critic MLPs, on one or many environment copies."""
 
     def __init__(self,
@@ -128,11 +124,12 @@ class PPO(Checkpointing, gridlab.Actor):
                  activation: str = 'tanh',
                  scale_observations: bool = True,
                  policy_bias: bool = True,
-                 anneal_steps: Optional[int] = None,
+                 learning_rate_decay_steps: Optional[int] = None,
                  count_bonus: float = 0.,
-                 bonus_anneal_steps: Optional[int] = None,
+                 count_bonus_decay_steps: Optional[int] = None,
                  device: Optional[str] = 'cpu',
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None,
+                 **renamed):
         """Builds the agent; every hyperparameter is here.
 
         Args:
@@ -159,67 +156,53 @@ class PPO(Checkpointing, gridlab.Actor):
             table of logits, one row per cell: nothing learned in visited
             cells (such as "moves into walls cost -5") leaks into cells never
             visited, which stay uniform, so exploration can reach them.
-          anneal_steps: if set, the learning rate falls linearly to 0 over
-            this many environment steps (counted over all copies).
-          count_bonus: in `train`, each step's reward gains
+          learning_rate_decay_steps: if set, the learning rate falls
+            linearly to 0 over this many environment steps (counted over all
+            copies).
+          count_bonus: in batched training, each step's reward gains
             count_bonus / sqrt(visits of the observation reached), counted
             over all copies (count-based exploration, as in MBIE-EB); for
             state-index observations only. 0 turns it off.
-          bonus_anneal_steps: if set, the count bonus also falls linearly to
+          count_bonus_decay_steps: if set, the count bonus falls linearly to
             0 over this many environment steps, so that what the policy
             finally maximises is the task's own return (a lasting bonus pulls
             it toward rarely visited dead ends).
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the action sampling and the minibatches.
         """
+        refuse_renamed(type(self).__name__, renamed)
         actions, observations = environment_spec.actions, environment_spec.observations
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'PPO needs discrete actions (a DiscreteArray action '
                              f'spec), got {actions!r}')
-        for name, value, low, high in (('discount', discount, 0., 1.),
-                                       ('gae_lambda', gae_lambda, 0., 1.),
-                                       ('clip', clip, 1e-8, 1.)):
-            if not low <= value <= high:
-                raise ValueError(f'{name} must be in [{low:g}, {high:g}], got {value!r}')
-        for name, value in (('rollout_length', rollout_length),
-                            ('num_minibatches', num_minibatches),
-                            ('update_epochs', update_epochs)):
-            if int(value) != value or value < 1:
-                raise ValueError(f'{name} must be a positive integer, got {value!r}')
-        for name, value in (('learning_rate', learning_rate),
-                            ('max_grad_norm', max_grad_norm)):
-            if not value > 0:
-                raise ValueError(f'{name} must be > 0, got {value!r}')
-        if anneal_steps is not None and not anneal_steps > 0:
-            raise ValueError(f'anneal_steps must be > 0 or None, got {anneal_steps!r}')
         self._observation_spec = observations
         self._num_actions = int(actions.num_values)
-        self.discount = float(discount)
-        self.gae_lambda = float(gae_lambda)
-        self.rollout_length = int(rollout_length)
-        self.num_minibatches = int(num_minibatches)
-        self.update_epochs = int(update_epochs)
-        self.clip = float(clip)
-        self.value_cost = float(value_cost)
-        self.entropy_cost = float(entropy_cost)
-        self.max_grad_norm = float(max_grad_norm)
-        self.learning_rate = float(learning_rate)
-        self.anneal_steps = anneal_steps
-        if count_bonus < 0 or (count_bonus and not getattr(observations, 'num_values', None)):
-            raise ValueError(f'count_bonus must be >= 0, and needs state-index '
-                             f'observations (a DiscreteArray spec); got {count_bonus!r} '
+        self.discount = validation.check_probability('discount', discount)
+        self.gae_lambda = validation.check_probability('gae_lambda', gae_lambda)
+        self.rollout_length = validation.check_positive_int('rollout_length', rollout_length)
+        self.num_minibatches = validation.check_positive_int('num_minibatches',
+                                                             num_minibatches)
+        self.update_epochs = validation.check_positive_int('update_epochs', update_epochs)
+        # A clip of 0 would freeze the policy: every ratio is clipped at once.
+        self.clip = validation.check_in_range('clip', clip, 0., 1., low_open=True)
+        self.value_cost = validation.check_nonnegative('value_cost', value_cost)
+        self.entropy_cost = validation.check_nonnegative('entropy_cost', entropy_cost)
+        self.max_grad_norm = validation.check_positive('max_grad_norm', max_grad_norm)
+        self.learning_rate = validation.check_positive('learning_rate', learning_rate)
+        hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes, allow_empty=True)
+        self.learning_rate_decay_steps = validation.check_optional_positive_int(
+            'learning_rate_decay_steps', learning_rate_decay_steps)
+        self.count_bonus = validation.check_nonnegative('count_bonus', count_bonus)
+        if self.count_bonus and not getattr(observations, 'num_values', None):
+            raise ValueError(f'count_bonus needs state-index observations (a '
+                             f'DiscreteArray spec); got count_bonus={count_bonus!r} '
                              f'with {observations!r}')
-        if bonus_anneal_steps is not None and not bonus_anneal_steps > 0:
-            raise ValueError(f'bonus_anneal_steps must be > 0 or None, '
-                             f'got {bonus_anneal_steps!r}')
-        self.count_bonus = float(count_bonus)
-        self.bonus_anneal_steps = bonus_anneal_steps
+        self.count_bonus_decay_steps = validation.check_optional_positive_int(
+            'count_bonus_decay_steps', count_bonus_decay_steps)
         self._visits = (np.zeros(observations.num_values) if count_bonus else None)
         self._device = resolve_device(device)
-        torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
-        self._generator = torch.Generator().manual_seed(int(torch_seed))
-        self._rng = np.random.default_rng(numpy_seed)
-        with seeded(int(torch_seed)):
+        torch_seed, self._generator, self._rng = seeded_generators(seed)
+        with seeded(torch_seed):
             self._encoder = Encoder(observations, scale_observations)
             sizes = (self._encoder.size,) + tuple(hidden_sizes)
             self._actor = _with_activation(networks.mlp(sizes + (self._num_actions,)),
@@ -248,6 +231,7 @@ class PPO(Checkpointing, gridlab.Actor):
         self.steps = 0  # Environment steps learned from (all copies).
         self.last_loss = 0.
         self._stream = _Stream()
+        self._rollout = None  # Batched training's rollout, from observe_first_batch.
 
     # ------------------------------------------------------------- networks
 
@@ -274,22 +258,36 @@ class PPO(Checkpointing, gridlab.Actor):
         array = check_observation(observation, self._observation_spec)
         with torch.inference_mode():
             logits = self._actor(self._encoder(self._as_inputs(array[None])))[0]
-        return torch.softmax(logits, dim=-1).cpu().numpy()
+        return checked_probabilities(torch.softmax(logits, dim=-1).cpu().numpy(),
+                                     'PPO.action_probabilities')
 
-    def select_action(self, observation) -> int:
-        probabilities = self.action_probabilities(observation)
-        if self.greedy:
-            return random_argmax(probabilities, self._rng)
-        action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
-                                     side='right'))
-        return min(action, self._num_actions - 1)
+    def select_actions(self, observations, acting=None) -> np.ndarray:
+        """Actions for a batch of N observations, shape (N,): sampled, or each
+        one's most probable action under `evaluation_mode`.
 
-    def batch_actions(self, observations) -> np.ndarray:
-        """Actions for a batch of observations (sampled; greedy under evaluation)."""
+        Every copy acts (one network call for the batch; `acting` is
+        accepted for `TrainsOnBatches` and changes nothing: the actions of
+        copies about to restart are masked out of learning). In batched
+        training the rollout's Gumbel noise, drawn once per rollout, picks
+        the actions; elsewhere fresh noise does.
+        """
         inputs = self._as_inputs(observations)
-        noise = None if self.greedy else self._gumbel_noise(
-            (inputs.shape[0], self._num_actions))
-        return self._sample(inputs, noise)
+        if self.greedy:
+            return self._sample(inputs, None)
+        rollout = self._rollout
+        if rollout is not None and rollout.awaiting and inputs.shape[0] == rollout.num_envs:
+            # Noise for the whole rollout at once: a step's sampling is then
+            # one addition and an argmax.
+            if rollout.noise is None:
+                rollout.noise = self._gumbel_noise(
+                    (self.rollout_length, rollout.num_envs, self._num_actions))
+            rollout.awaiting = False
+            return self._sample(inputs, rollout.noise[rollout.t])
+        return self._sample(inputs, self._gumbel_noise((inputs.shape[0], self._num_actions)))
+
+    def batch_actions(self, observations):
+        """Refused: the name of the batched-actions method of every agent is select_actions."""
+        raise AttributeError('PPO.batch_actions was renamed select_actions')
 
     # ------------------------------------------- one environment: the run loop
 
@@ -320,70 +318,44 @@ class PPO(Checkpointing, gridlab.Actor):
 
     # -------------------------------------------- many environments: batches
 
+    @property
+    def batch_steps_per_update(self) -> int:
+        """A rollout: the batched loop's budget and `stop` come in whole rollouts."""
+        return self.rollout_length
+
+    def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
+        dtype = np.int64 if self._encoder.num_values else np.float32
+        self._rollout = _Rollout(timestep, self.rollout_length, dtype)
+
+    def observe_batch(self, actions, next_timestep: dm_env.TimeStep) -> None:
+        rollout = self._rollout
+        if rollout is None:
+            raise ValueError('observe_batch() before observe_first_batch(): start '
+                             'batched training with observe_first_batch(timestep)')
+        t, timestep = rollout.t, next_timestep
+        rollout.actions[t] = actions
+        reward = timestep.reward
+        if self.count_bonus:
+            reward = reward + self._bonus(timestep.observation, timestep.step_type)
+        rollout.rewards[t] = reward
+        np.multiply(timestep.discount, self.discount, out=rollout.discounts[t])
+        rollout.observations[t + 1] = timestep.observation
+        rollout.step_types[t + 1] = timestep.step_type
+        rollout.t += 1
+        rollout.awaiting = True
+
+    def update_batch(self) -> None:
+        """Learns once the rollout holds `rollout_length` batch steps."""
+        rollout = self._rollout
+        if rollout is None or rollout.t < self.rollout_length:
+            return
+        self._learn(*(tensor.to(self._device) for tensor in rollout.tensors))
+        rollout.start_next()
+
     def train(self, environment, num_steps: int,
               stop: Optional[Callable[['PPO', int], bool]] = None) -> TrainingSummary:
-        """Trains on a batched environment for `num_steps` steps (all copies).
-
-        `environment` has `reset()`, `step(actions)` returning batched
-        TimeSteps and `num_envs` (`BatchedGridWorld`, `GymnasiumVectorWrapper`).
-        `stop(agent, steps)`, if given, is asked after every update and ends
-        training when it returns True (its time is not counted in `seconds`).
-        """
-        if int(num_steps) != num_steps or num_steps < 1:
-            raise ValueError(f'num_steps must be a positive integer, got {num_steps!r}')
-        n, length = environment.num_envs, self.rollout_length
-        timestep = environment.reset()
-        first = np.asarray(timestep.observation,
-                           np.int64 if self._encoder.num_values else np.float32)
-        # The rollout lives in numpy arrays that torch tensors share (no copies):
-        # each step writes the environment's arrays in place, and acting and
-        # learning read the same memory as tensors.
-        observations = np.empty((length + 1,) + tuple(first.shape),
-                                dtype=first.dtype)
-        actions = np.empty((length, n), dtype=np.int64)
-        rewards = np.empty((length, n), dtype=np.float32)
-        discounts = np.empty((length, n), dtype=np.float32)
-        step_types = np.empty((length + 1, n), dtype=np.uint8)
-        tensors = [torch.from_numpy(a) for a in (observations, actions, rewards,
-                                                 discounts, step_types)]
-        inputs = tensors[0]
-        observations[0] = first
-        step_types[0] = timestep.step_type
-        episode_return = np.zeros(n)
-        returns: List[float] = []
-        steps = updates = 0
-        clock = TrainingClock(stop)
-        while steps < num_steps:
-            # Gumbel noise for the whole rollout at once: sampling a step's
-            # actions is then one addition and an argmax.
-            noise = self._gumbel_noise((length, n, self._num_actions))
-            for t in range(length):
-                action = self._sample(inputs[t], noise[t])
-                timestep = environment.step(action)
-                actions[t] = action
-                reward = timestep.reward
-                if self.count_bonus:
-                    reward = reward + self._bonus(timestep.observation,
-                                                  timestep.step_type)
-                rewards[t] = reward
-                np.multiply(timestep.discount, self.discount, out=discounts[t])
-                observations[t + 1] = timestep.observation
-                step_type = step_types[t + 1]
-                step_type[:] = timestep.step_type
-                episode_return += timestep.reward
-                if not (step_type == _MID).all():  # Some copy ended or restarted.
-                    ended = step_type == _LAST
-                    if ended.any():
-                        returns.extend(episode_return[ended].tolist())
-                    episode_return[step_type == _FIRST] = 0.
-            steps += length * n
-            self._learn(*(tensor.to(self._device) for tensor in tensors))
-            observations[0] = observations[-1]
-            step_types[0] = step_types[-1]
-            updates += 1
-            if clock.should_stop(self, steps):
-                break
-        return TrainingSummary(steps, updates, clock.seconds, returns)
+        """`BatchedEnvironmentLoop(environment, self, stop).run(num_steps)`."""
+        return BatchedEnvironmentLoop(environment, self, stop).run(num_steps)
 
     def _gumbel_noise(self, shape) -> torch.Tensor:
         uniform = torch.rand(shape, generator=self._generator).clamp_(min=1e-12)
@@ -402,8 +374,8 @@ class PPO(Checkpointing, gridlab.Actor):
         reached = step_types != _FIRST
         np.add.at(self._visits, observations[reached], 1)
         scale = self.count_bonus
-        if self.bonus_anneal_steps:
-            scale *= max(0., 1. - self.steps / self.bonus_anneal_steps)
+        if self.count_bonus_decay_steps:
+            scale *= max(0., 1. - self.steps / self.count_bonus_decay_steps)
         bonus = scale / np.sqrt(np.maximum(self._visits[observations], 1))
         return np.where(reached, bonus, 0.).astype(np.float32)
 
@@ -430,8 +402,8 @@ class PPO(Checkpointing, gridlab.Actor):
         # Normalised over the whole batch, once, not per minibatch.
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         self.steps += length * n
-        if self.anneal_steps:
-            fraction = max(0., 1. - self.steps / self.anneal_steps)
+        if self.learning_rate_decay_steps:
+            fraction = max(0., 1. - self.steps / self.learning_rate_decay_steps)
             for group in self._optimizer.param_groups:
                 group['lr'] = self.learning_rate * fraction
         size = index.numel()
@@ -502,3 +474,35 @@ class _Stream:
     def keep_last(self) -> None:
         self.observations, self.step_types = self.observations[-1:], self.step_types[-1:]
         self.actions, self.rewards, self.discounts = [], [], []
+
+
+class _Rollout:
+    """Batched training's T batch steps of N copies, in the layout `_learn` takes.
+
+    The arrays are numpy arrays that torch tensors share (no copies): each
+    step writes the environment's arrays in place, and learning reads the
+    same memory as tensors. Row 0 of the observations and step types is
+    the step the rollout starts from (the last one of the rollout before).
+    """
+
+    def __init__(self, first: dm_env.TimeStep, length: int, dtype):
+        observation = np.asarray(first.observation, dtype)
+        self.num_envs = n = observation.shape[0]
+        self.observations = np.empty((length + 1,) + observation.shape, dtype)
+        self.actions = np.empty((length, n), np.int64)
+        self.rewards = np.empty((length, n), np.float32)
+        self.discounts = np.empty((length, n), np.float32)
+        self.step_types = np.empty((length + 1, n), np.uint8)
+        self.tensors = [torch.from_numpy(a) for a in (
+            self.observations, self.actions, self.rewards, self.discounts,
+            self.step_types)]
+        self.observations[0] = observation
+        self.step_types[0] = first.step_type
+        self.t = 0  # Batch steps collected.
+        self.noise = None  # The rollout's Gumbel noise, drawn at its first action.
+        self.awaiting = True  # Whether the next select_actions is the loop's.
+
+    def start_next(self) -> None:
+        self.observations[0] = self.observations[-1]
+        self.step_types[0] = self.step_types[-1]
+        self.t, self.noise = 0, None

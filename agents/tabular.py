@@ -23,6 +23,7 @@ import gridlab
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        restored_table)
 from agents.common.observations import discrete_specs, state_index
+from agents.common.renamed import refuse_renamed
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 
@@ -39,8 +40,9 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  initial_value: float = 10.,
                  discount: float = 1.,
                  seed: Optional[int] = None,
-                 exploration_bonus: float = 0.,
-                 bonus_discount: float = 0.99):
+                 count_bonus: float = 0.,
+                 bonus_discount: float = 0.99,
+                 **renamed):
         """Builds the agent.
 
         Args:
@@ -54,7 +56,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
           discount: multiplied onto each TimeStep's discount (which carries
             the task's own); 1 learns the task's discounted values.
           seed: seeds exploration and tie-breaking.
-          exploration_bonus: c > 0 turns on count-based exploration. A second
+          count_bonus: c > 0 turns on count-based exploration. A second
             table E(s, a) learns, by Q-learning at `bonus_discount`, the
             discounted sum of bonuses c / sqrt(N(s, a)) that acting from
             (s, a) leads to (N counts the tries of each pair), and the agent
@@ -69,6 +71,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
           bonus_discount: E's discount; near 1 so that pairs far away still
             pull the agent toward them.
         """
+        refuse_renamed(type(self).__name__, renamed)
         observations, actions = discrete_specs(
             environment_spec, type(self).__name__,
             'a state index, e.g. ObservationType.STATE_INDEX')
@@ -81,7 +84,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                           float(initial_value))
         self._explorer = EpsilonGreedyExplorer(actions.num_values, epsilon, final_epsilon,
                                                decay_steps, seed=seed)
-        self._bonus = validation.check_nonnegative('exploration_bonus', exploration_bonus)
+        self._bonus = validation.check_nonnegative('count_bonus', count_bonus)
         self._bonus_discount = validation.check_probability('bonus_discount', bonus_discount)
         # Tries of each pair and the exploration values E (only with a bonus).
         self._counts = np.zeros_like(self._q) if self._bonus else None

@@ -32,6 +32,7 @@ import gridlab
 from agents.batched_tabular import BatchedQLearning, BatchedSARSA
 from agents.tabular import SARSA, QLearning
 from gridlab.envs.batched import BatchedGridWorld
+from gridlab.loops.batched import BatchedEnvironmentLoop
 from gridlab.loops.loggers import NoOpLogger
 from gridlab.loops.environment_loop import EnvironmentLoop
 
@@ -50,10 +51,11 @@ def batched_rate(agent_class, task, num_learners, batch_steps, backend):
         task, num_learners, seed=0)
     agent = agent_class(env.single_environment_spec(), num_learners, seeds=0,
                         backend='numba' if stepped else backend)
-    agent.train(env, 5)  # Warm-up: the first reset, buffers, compiled code.
+    loop = BatchedEnvironmentLoop(env, agent)
+    loop.run(5 * num_learners)  # Warm-up: the first reset, buffers, compiled code.
     start = time.process_time()
-    summary = agent.train(env, batch_steps)
-    return summary.learner_steps / (time.process_time() - start)
+    summary = loop.run(batch_steps * num_learners)
+    return summary.transitions / (time.process_time() - start)
 
 
 def single_rate(agent_class, task, steps):

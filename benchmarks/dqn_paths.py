@@ -13,7 +13,7 @@ episode is a shortest path.
 
 Three configurations: DQN at its defaults from GRID observations (one
 copy, which is the run loop's training exactly); DQN with the count-based
-exploration option (`exploration_bonus`, see agents/nfq.py) collecting from
+exploration option (`count_bonus`, see agents/nfq.py) collecting from
 8 copies, with an MLP on the GRID observation; and 'table', the same
 exploring with Q a table: no hidden layers on one-hot observations
 (AGENT_ONEHOT), learned by plain gradient descent (`optimizer='sgd'`).
@@ -70,7 +70,7 @@ CONFIGURATIONS = {
     # the far side of the maze; epsilon low, since the bonus explores; an
     # MLP on the flattened grid (no convolution), cheaper, and free to learn
     # each cell's values as a table would.
-    'bonus': (8, OBS.GRID, dict(exploration_bonus=10., epsilon=0.1, conv_channels=())),
+    'bonus': (8, OBS.GRID, dict(count_bonus=10., epsilon=0.1, conv_channels=())),
     # The bonus's exploring, and a table for Q: a linear network without
     # hidden layers on the one-hot cell (see make_q_network), learned by
     # plain gradient descent on the squared TD error, whose steps shrink
@@ -80,7 +80,7 @@ CONFIGURATIONS = {
     # transition sampled once moves its Q-value by 2 * 8 / 32 = 0.5 of its
     # TD error.
     'table': (8, OBS.AGENT_ONEHOT, dict(
-        exploration_bonus=10., epsilon=0.1, hidden_sizes=(), optimizer='sgd',
+        count_bonus=10., epsilon=0.1, hidden_sizes=(), optimizer='sgd',
         learning_rate=8., loss='mse', max_grad_norm=None)),
 }
 

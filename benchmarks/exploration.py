@@ -4,7 +4,7 @@
     python benchmarks/exploration.py --quick    # a smoke run (used by the tests)
 
 Q-learning and SARSA with the count-based exploration option
-(`exploration_bonus`, see agents/tabular.py) train on each GridWorld task
+(`count_bonus`, see agents/tabular.py) train on each GridWorld task
 from its fixed start, with no exploring starts from the environment, until
 the greedy policy on Q alone is optimal on every decision cell
 (`gridlab.evaluation.judging.train_until_optimal`, judged against value iteration at the
@@ -29,8 +29,8 @@ from gridlab.evaluation import judging
 # does the exploring, no optimism to unlearn); SARSA keeps its optimistic
 # start, so that the segments where it follows its policy try what they
 # have not tried (see agents.tabular.SARSA).
-BONUS_SETTINGS = {'QLearning': dict(exploration_bonus=10., initial_value=0., step_size=1.),
-                  'SARSA': dict(exploration_bonus=10., step_size=1.)}
+BONUS_SETTINGS = {'QLearning': dict(count_bonus=10., initial_value=0., step_size=1.),
+                  'SARSA': dict(count_bonus=10., step_size=1.)}
 CHECK_EVERY = 2_000
 
 

@@ -50,7 +50,7 @@ def tuned():
 def greedy_mean(agent, seed: int, episodes: int = EVAL_EPISODES) -> float:
     """Mean return of the greedy policy over `episodes` separately seeded episodes."""
     with gridlab.evaluation_mode(agent):
-        return _common.greedy_mean(agent.batch_actions, TASK, seed, episodes)
+        return _common.greedy_mean(agent.select_actions, TASK, seed, episodes)
 
 
 def run(seed: int, budget: int, check_every: int, hyperparameters: dict):

@@ -46,7 +46,7 @@ EVAL_EPISODES = 20
 # corridors it knows into cells it has never seen, which stops exploration
 # after 34-57 of the maze's 202 cells (measured: bonus 1 to 100, entropy 0.01
 # to 0.1, 600k steps).
-_FADING_BONUS = dict(count_bonus=10., bonus_anneal_steps=200_000)
+_FADING_BONUS = dict(count_bonus=10., count_bonus_decay_steps=200_000)
 GRID_SETTINGS = {'four_rooms': _FADING_BONUS, 'cliff': _FADING_BONUS,
                  'maze': dict(count_bonus=10., hidden_sizes=(), policy_bias=False,
                               learning_rate=1e-2)}
@@ -70,7 +70,7 @@ def gridlab_cartpole(seed: int, budget: int):
     def check(agent, steps):
         clock.stop()
         with checking, gridlab.evaluation_mode(agent):
-            scores.append(greedy_mean(agent.batch_actions, 10_000 + seed))
+            scores.append(greedy_mean(agent.select_actions, 10_000 + seed))
         clock.start()
         return scores[-1] >= SOLVED
 

@@ -12,8 +12,14 @@ from agents.batched_tabular import BatchedQLearning, BatchedSARSA, _Streams
 from agents.tabular import SARSA, QLearning
 from gridlab.evaluation import judging
 from gridlab.envs.batched import BatchedGridWorld
+from gridlab.loops import BatchedEnvironmentLoop
 
-BONUS_SETTINGS = dict(exploration_bonus=10., initial_value=0., step_size=1.)
+
+def run_batch_steps(loop, batch_steps):
+    """Trains through `loop` for `batch_steps` steps of every copy."""
+    return loop.run(batch_steps * loop.num_envs)
+
+BONUS_SETTINGS = dict(count_bonus=10., initial_value=0., step_size=1.)
 
 
 def single_run(agent_class, task, seed, transitions, **kwargs):
@@ -41,8 +47,9 @@ def test_each_learner_is_bit_identical_to_the_single_agent(batched_class, single
     agent = batched_class(env.single_environment_spec(), n, seeds=range(n), block=16,
                           backend=backend)
     assert agent.backend == backend
-    agent.train(env, 1_000)
-    agent.train(env, 500)  # Training resumes where it stopped.
+    loop = BatchedEnvironmentLoop(env, agent)
+    run_batch_steps(loop, 1_000)
+    run_batch_steps(loop, 500)  # Training resumes where it stopped.
     for i in range(n):
         steps = int(agent.steps[i])
         # Episodes ended, and their restart steps were not learned from.
@@ -62,7 +69,7 @@ def test_learners_with_other_hyperparameters_stay_identical(batched_class, singl
                     initial_value=0., discount=0.95)
     agent = batched_class(env.single_environment_spec(), 3, seeds=[7, 11, 13],
                           backend=backend, **settings)
-    agent.train(env, 800)
+    run_batch_steps(BatchedEnvironmentLoop(env, agent), 800)
     for i, seed in enumerate([7, 11, 13]):
         expected = single_run(single_class, 'obstacle', seed, int(agent.steps[i]),
                               **settings)
@@ -77,8 +84,8 @@ def test_compiled_and_numpy_paths_agree_on_many_learners():
     spec = env_a.single_environment_spec()
     compiled = BatchedSARSA(spec, 64, seeds=100, backend='numba', epsilon=0.3)
     plain = BatchedSARSA(spec, 64, seeds=100, backend='numpy', epsilon=0.3)
-    compiled.train(env_a, 3_000)
-    plain.train(env_b, 3_000)
+    run_batch_steps(BatchedEnvironmentLoop(env_a, compiled), 3_000)
+    run_batch_steps(BatchedEnvironmentLoop(env_b, plain), 3_000)
     np.testing.assert_array_equal(compiled.steps, plain.steps)
     np.testing.assert_array_equal(compiled.q_tables, plain.q_tables)
 
@@ -104,9 +111,11 @@ def test_compiled_training_steps_the_copies_as_step_would(batched_class, per_cal
     spec = inside.single_environment_spec()
     fused = batched_class(spec, 40, seeds=5, backend='numba', epsilon=0.2)
     stepped = batched_class(spec, 40, seeds=5, backend='numba', epsilon=0.2)
+    fused_loop = BatchedEnvironmentLoop(inside, fused)
+    stepped_loop = BatchedEnvironmentLoop(outside, stepped)
     for num_steps in (300, 1, 77):  # Resuming mid-episode, also after one step.
-        fused.train(inside, num_steps)
-        stepped.train(outside, num_steps)
+        run_batch_steps(fused_loop, num_steps)
+        run_batch_steps(stepped_loop, num_steps)
         np.testing.assert_array_equal(fused.steps, stepped.steps)
         np.testing.assert_array_equal(fused.q_tables, stepped.q_tables)
         np.testing.assert_array_equal(inside.states, outside.states)
@@ -132,9 +141,9 @@ def test_a_ctrl_c_as_the_compiled_call_returns_leaves_the_copies_consistent(monk
 
     monkeypatch.setattr(kernels, 'train', train_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        interrupted.train(inside, 50)
+        run_batch_steps(BatchedEnvironmentLoop(inside, interrupted), 50)
     monkeypatch.undo()
-    whole.train(outside, 50)
+    run_batch_steps(BatchedEnvironmentLoop(outside, whole), 50)
     np.testing.assert_array_equal(interrupted.q_tables, whole.q_tables)
     # The environment counted the 50 steps: truncations fall where they would.
     for actions in np.random.default_rng(0).integers(4, size=(30, 8)):
@@ -173,7 +182,7 @@ def test_batched_tabular_refuses_bad_input():
                                          "got 'jax'"):
         BatchedQLearning(spec, 3, backend='jax')
     with pytest.raises(ValueError, match='4 learners'):
-        BatchedQLearning(spec, 4, seeds=0).train(env, 10)
+        BatchedEnvironmentLoop(env, BatchedQLearning(spec, 4, seeds=0)).run(10)
     with pytest.raises(ValueError, match='learner must be in'):
         BatchedQLearning(spec, 3, seeds=0).q_table(3)
     grid = BatchedGridWorld.from_task('simple', 3, observation_type=gridlab.ObservationType.GRID)
@@ -184,7 +193,7 @@ def test_batched_tabular_refuses_bad_input():
 def test_batched_q_learning_learns_simple():
     env = BatchedGridWorld.from_task('simple', 8, seed=0)
     agent = BatchedQLearning(env.single_environment_spec(), 8, seeds=0)
-    agent.train(env, 2_000)
+    run_batch_steps(BatchedEnvironmentLoop(env, agent), 2_000)
     single = env.environment
     fractions = [judging.optimal_fraction(single, agent.q_table(i)) for i in range(8)]
     # From the fixed start the far cells stay unlearned; the start's do not.
@@ -206,7 +215,7 @@ def spec_for(task='simple'):
 def test_bonus_stays_out_of_the_q_table():
     env, spec = spec_for()
     plain = QLearning(spec, seed=0, initial_value=0.)
-    bonus = QLearning(spec, seed=0, initial_value=0., exploration_bonus=10.)
+    bonus = QLearning(spec, seed=0, initial_value=0., count_bonus=10.)
     rng = np.random.default_rng(0)
     # The same transitions, chosen here, not by either agent.
     for _ in range(500):
@@ -224,7 +233,7 @@ def test_bonus_stays_out_of_the_q_table():
 def test_bonus_follows_its_formula_and_steers_only_exploration():
     env, spec = spec_for()
     agent = QLearning(spec, seed=0, initial_value=0., epsilon=0., step_size=0.5,
-                      exploration_bonus=4., bonus_discount=0.5)
+                      count_bonus=4., bonus_discount=0.5)
     agent.observe_first(dm_env.restart(np.int32(3)))
     agent.observe(1, dm_env.transition(0., np.int32(4), discount=0.9))
     agent.update()
@@ -261,10 +270,10 @@ def test_bonus_survives_a_checkpoint(tmp_path):
 
 def test_bonus_is_validated():
     _, spec = spec_for()
-    with pytest.raises(ValueError, match='exploration_bonus'):
-        QLearning(spec, exploration_bonus=-1.)
+    with pytest.raises(ValueError, match='count_bonus'):
+        QLearning(spec, count_bonus=-1.)
     with pytest.raises(ValueError, match='bonus_discount'):
-        SARSA(spec, exploration_bonus=1., bonus_discount=1.5)
+        SARSA(spec, count_bonus=1., bonus_discount=1.5)
 
 
 def test_bonus_reaches_every_cell_of_simple_from_the_fixed_start():
@@ -335,7 +344,7 @@ def test_select_actions_checks_its_batch():
     with pytest.raises(ValueError, match='observations must have shape'):
         agent.select_actions(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match='update_every'):
-        agent.train(batched, 5, update_every=0)
+        DQN(batched.single_environment_spec(), update_every=0)
     with gridlab.evaluation_mode(agent):
         actions = agent.select_actions(batched.reset().observation)
     network = agent._q_network  # pylint: disable=protected-access
@@ -391,8 +400,8 @@ def test_dqn_learns_simple_from_eight_copies():
     from agents import DQN
     batched = BatchedGridWorld.from_task(
         'simple', 8, seed=0, observation_type=gridlab.ObservationType.AGENT_GOAL_POS)
-    agent = DQN(batched.single_environment_spec(), seed=0)
-    agent.train(batched, 8 * 1_500, update_every=4)
+    agent = DQN(batched.single_environment_spec(), seed=0, update_every=4)
+    agent.train(batched, 8 * 1_500)
     env = batched.environment
     q_star = judging.optimal_q_values(env)
     best = float(np.nanmax(q_star[env.start_state]))

@@ -211,9 +211,12 @@ def test_bad_hyperparameters_are_named():
         DQN(spec, optimizer='SGD')
     with pytest.raises(ValueError, match='learning_rate'):
         DQN(spec, learning_rate=0.)
-    with pytest.raises(ValueError, match='once'):
-        DQN(spec, network=ConstantQ(), q_network=ConstantQ())
-    assert DQN(spec, q_network=ConstantQ())._q_network.bias.shape == (4,)
+    with pytest.raises(TypeError, match='q_network was renamed network'):
+        DQN(spec, q_network=ConstantQ())
+    with pytest.raises(TypeError, match='q_network was renamed network'):
+        NeuralFittedQAgent(spec, q_network=ConstantQ())
+    assert DQN(spec, network=ConstantQ())._q_network.bias.shape == (4,)
+    assert NeuralFittedQAgent(spec, ConstantQ())._q_network.bias.shape == (4,)
 
 
 def test_without_hidden_layers_the_network_is_a_table_on_one_hot_cells():

@@ -1,4 +1,4 @@
-"""Count-based exploration for the neural Q agents (`exploration_bonus`).
+"""Count-based exploration for the neural Q agents (`count_bonus`).
 
 The shared exploration values (`CountBasedExploration`) are checked against
 the update written out by hand; the DQN option against what it promises
@@ -64,14 +64,14 @@ def test_planning_carries_the_pull_of_an_untried_pair_back_along_a_path():
 
 def test_bad_exploration_arguments_are_named():
     _, spec = setup()
-    with pytest.raises(ValueError, match='exploration_bonus'):
-        DQN(spec, exploration_bonus=-1.)
+    with pytest.raises(ValueError, match='count_bonus'):
+        DQN(spec, count_bonus=-1.)
     with pytest.raises(ValueError, match='bonus_discount'):
-        DQN(spec, exploration_bonus=1., bonus_discount=1.)
-    with pytest.raises(ValueError, match='exploration_bonus'):
+        DQN(spec, count_bonus=1., bonus_discount=1.)
+    with pytest.raises(ValueError, match='count_bonus'):
         CountBasedExploration(4, bonus=0.)
     with pytest.raises(ValueError, match='bonus_planning_every'):
-        DQN(spec, exploration_bonus=1., bonus_planning_every=-1)
+        DQN(spec, count_bonus=1., bonus_planning_every=-1)
 
 
 def test_the_bonus_is_off_by_default_and_then_changes_nothing():
@@ -83,16 +83,16 @@ def test_the_bonus_is_off_by_default_and_then_changes_nothing():
         return agent, returns, agent.q_values(env.reset().observation)
     default, returns, q = run()
     assert default._exploration is None
-    _, returns_zero, q_zero = run(exploration_bonus=0.)
+    _, returns_zero, q_zero = run(count_bonus=0.)
     assert returns == returns_zero
     np.testing.assert_array_equal(q, q_zero)
-    _, returns_bonus, _ = run(exploration_bonus=1., epsilon=0.)
+    _, returns_bonus, _ = run(count_bonus=1., epsilon=0.)
     assert returns_bonus != returns  # The option does steer training.
 
 
 def test_training_heads_for_untried_actions_but_greedy_actions_ignore_the_bonus():
     env, spec = setup(seed=0)
-    agent = DQN(spec, seed=0, exploration_bonus=1., epsilon=0.)
+    agent = DQN(spec, seed=0, count_bonus=1., epsilon=0.)
     start = env.reset()
     # The network's own choice at the start, and its values.
     with gridlab.evaluation_mode(agent):
@@ -114,7 +114,7 @@ def test_training_heads_for_untried_actions_but_greedy_actions_ignore_the_bonus(
 
 def test_batched_training_learns_exploration_from_every_copy():
     environment = BatchedGridWorld.from_task('cliff', 4, seed=0, observation_type=OBS.GRID)
-    agent = DQN(environment.single_environment_spec(), seed=0, exploration_bonus=1.,
+    agent = DQN(environment.single_environment_spec(), seed=0, count_bonus=1.,
                 epsilon=0.)
     summary = agent.train(environment, 100)  # 25 batch steps of 4 copies.
     counted = sum(counts.sum() for counts in agent._exploration._counts.values())
@@ -125,11 +125,11 @@ def test_batched_training_learns_exploration_from_every_copy():
 
 def test_exploration_values_are_saved_and_restored(tmp_path):
     env, spec = setup(seed=0)
-    agent = DQN(spec, seed=0, exploration_bonus=1.)
+    agent = DQN(spec, seed=0, count_bonus=1.)
     gridlab.run_loop(env, agent, num_steps=150, logger=gridlab.NoOpLogger(),
                      progress=False)
     agent.save(tmp_path / 'agent.pt')
-    restored = DQN(spec, seed=1, exploration_bonus=1.)
+    restored = DQN(spec, seed=1, count_bonus=1.)
     restored.restore(tmp_path / 'agent.pt')
     observation = env.reset().observation
     key = restored._state_key(observation)
@@ -141,7 +141,7 @@ def test_exploration_values_are_saved_and_restored(tmp_path):
     plain = DQN(spec, seed=0)
     plain.save(tmp_path / 'plain.pt')
     with pytest.raises(ValueError, match='exploration'):
-        DQN(spec, seed=0, exploration_bonus=1.).restore(tmp_path / 'plain.pt')
+        DQN(spec, seed=0, count_bonus=1.).restore(tmp_path / 'plain.pt')
 
 
 # Learning, judged by planning. ----------------------------------------------------
@@ -166,7 +166,7 @@ def shortest_path_after(task, seed, budget, num_envs=8, check_every=1_000,
 
 # Settings of benchmarks/dqn_paths.py's 'bonus' row: an MLP on the flattened
 # grid, epsilon 0.1 (the bonus does the exploring).
-BONUS = dict(exploration_bonus=10., epsilon=0.1, conv_channels=())
+BONUS = dict(count_bonus=10., epsilon=0.1, conv_channels=())
 
 
 @pytest.mark.slow
@@ -178,7 +178,7 @@ def test_dqn_with_the_bonus_walks_a_shortest_path_from_the_fixed_start(task, bud
 
 # Settings of benchmarks/dqn_paths.py's 'table' row: the bonus, and a table
 # for Q (no hidden layers on the one-hot cell) learned by plain gradient descent.
-TABLE = dict(exploration_bonus=10., epsilon=0.1, hidden_sizes=(), optimizer='sgd',
+TABLE = dict(count_bonus=10., epsilon=0.1, hidden_sizes=(), optimizer='sgd',
              learning_rate=8., loss='mse', max_grad_norm=None)
 
 

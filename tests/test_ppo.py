@@ -132,7 +132,7 @@ def test_count_bonus_pays_rarely_visited_cells_more():
 
 
 def test_the_count_bonus_fades_to_nothing_over_its_annealing_steps():
-    agent, _ = _agent(seed=0, count_bonus=2., bonus_anneal_steps=1000)
+    agent, _ = _agent(seed=0, count_bonus=2., count_bonus_decay_steps=1000)
     # A first visit pays 2 / sqrt(1) at the start, half of it halfway, then 0.
     np.testing.assert_allclose(agent._bonus(np.array([22]), np.array([MID])), [2.])
     agent.steps = 500
@@ -146,12 +146,12 @@ def test_sampled_actions_follow_the_policy_and_greedy_ones_its_mode():
     with torch.no_grad():  # A lopsided policy in cell 22, so that the mode is clear.
         agent._actor[-1].bias.copy_(torch.tensor([0., 1., 2., -1.]))
     probabilities = agent.action_probabilities(np.int32(22))
-    actions = agent.batch_actions(np.full(20_000, 22))
+    actions = agent.select_actions(np.full(20_000, 22))
     frequencies = np.bincount(actions, minlength=4) / actions.size
     # Binomial standard errors are below 0.004: 0.015 is about four of them.
     np.testing.assert_allclose(frequencies, probabilities, atol=0.015)
     with gridlab.evaluation_mode(agent):
-        assert set(agent.batch_actions(np.full(50, 22))) == {int(np.argmax(probabilities))}
+        assert set(agent.select_actions(np.full(50, 22))) == {int(np.argmax(probabilities))}
 
 
 def test_activation_and_observation_scaling_options():
@@ -195,8 +195,8 @@ def test_bad_hyperparameters_are_refused():
         PPO(spec, rollout_length=0)
     with pytest.raises(ValueError, match='gae_lambda'):
         PPO(spec, gae_lambda=-0.1)
-    with pytest.raises(ValueError, match='bonus_anneal_steps'):
-        PPO(spec, count_bonus=1., bonus_anneal_steps=0)
+    with pytest.raises(ValueError, match='count_bonus_decay_steps'):
+        PPO(spec, count_bonus=1., count_bonus_decay_steps=0)
     with pytest.raises(ValueError, match='count_bonus'):
         PPO(spec._replace(observations=dm_env.specs.Array((4,), np.float32)),
             count_bonus=1.)
@@ -218,7 +218,7 @@ def greedy_cartpole_mean(agent, episodes: int = 20, seed: int = 10_000) -> float
     total, done = np.zeros(episodes), np.zeros(episodes, bool)
     with gridlab.evaluation_mode(agent):
         while not done.all():
-            timestep = env.step(agent.batch_actions(timestep.observation))
+            timestep = env.step(agent.select_actions(timestep.observation))
             total += np.where(done, 0., timestep.reward)
             done |= timestep.step_type == LAST
     return float(total.mean())
@@ -244,7 +244,7 @@ def test_ppo_solves_vector_cartpole():
 # benchmarks/ppo.py's GridWorld settings and budgets. Without the count bonus
 # PPO settles on a detour (or never finds the goal); with an MLP policy it
 # stops exploring the maze after a few dozen cells.
-FADING_BONUS = dict(count_bonus=10., bonus_anneal_steps=200_000)
+FADING_BONUS = dict(count_bonus=10., count_bonus_decay_steps=200_000)
 TABLE_POLICY = dict(count_bonus=10., hidden_sizes=(), policy_bias=False, learning_rate=1e-2)
 
 

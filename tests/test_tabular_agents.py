@@ -47,7 +47,7 @@ def test_q_learning_update_follows_the_formula():
 # With the bonus: start probability 1 and no travelling, so after the first
 # step the agent follows its policy and each update bootstraps on the action
 # it then takes, as plain SARSA does.
-@pytest.mark.parametrize('bonus', [{}, dict(exploration_bonus=1., start_probability=1.,
+@pytest.mark.parametrize('bonus', [{}, dict(count_bonus=1., start_probability=1.,
                                             travel_probability=0.)],
                          ids=['plain', 'with-bonus'])
 def test_sarsa_bootstraps_on_the_action_it_then_takes(bonus):
@@ -171,7 +171,7 @@ def test_sarsa_with_the_bonus_learns_nothing_into_q_while_travelling():
     # A start probability this small never fires: every step is travelling,
     # which trains the exploration values E but leaves Q at its start.
     env, spec = spec_for(seed=0)
-    agent = SARSA(spec, seed=0, exploration_bonus=10., step_size=1.,
+    agent = SARSA(spec, seed=0, count_bonus=10., step_size=1.,
                   start_probability=1e-12)
     gridlab.run_loop(env, agent, num_steps=500, progress=False,
                      logger=gridlab.NoOpLogger())
@@ -189,7 +189,7 @@ def test_sarsa_bonus_arguments_are_checked():
     with pytest.raises(ValueError, match='travel_probability'):
         SARSA(spec, travel_probability=1.5)
     with pytest.raises(ValueError, match='bonus_discount'):
-        SARSA(spec, exploration_bonus=1., bonus_discount=1.)
+        SARSA(spec, count_bonus=1., bonus_discount=1.)
 
 
 @pytest.mark.slow
@@ -200,7 +200,7 @@ def test_sarsa_with_the_bonus_becomes_optimal_on_every_cell_from_the_fixed_start
     # maze takes 189k-223k steps, about 8 s a seed.)
     for seed in range(5):
         env, spec = spec_for(task, seed=seed)
-        agent = SARSA(spec, seed=seed, exploration_bonus=10., step_size=1.)
+        agent = SARSA(spec, seed=seed, count_bonus=10., step_size=1.)
         result = gridlab.train_until_optimal(env, agent, max_steps=400_000,
                                              check_every=2_000)
         assert result.solved, (task, seed, result)

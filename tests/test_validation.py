@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import gridlab
 from agents import (DQN, SARSA, ActorCriticAgent, NeuralFittedQAgent,
                     PolicyGradientAgent, QLearning)
+from agents.ppo import PPO
 from agents.bandits import UCB, EpsilonGreedy, GradientBandit, Softmax
 from agents.common.exploration import EpsilonGreedyExplorer
 from gridlab.evaluation import judging
@@ -43,7 +44,8 @@ def bad(kind: str):
     """Values that a parameter of this kind must refuse."""
     if kind == 'positive_int':
         return st.one_of(_NOT_NUMBERS, _NON_FINITE, st.integers(max_value=0),
-                         st.floats(0.5, 1e6).filter(lambda f: True))  # 4.0 too.
+                         st.floats(0.5, 1e6),
+                         st.integers(1, 10 ** 6).map(float))  # Whole floats (4.0) too.
     if kind == 'nonnegative_int':
         return st.one_of(_NOT_NUMBERS, _NON_FINITE, st.integers(max_value=-1),
                          st.floats(0., 1e6))
@@ -122,6 +124,14 @@ CASES = {
     'ActorCriticAgent': (lambda **kw: ActorCriticAgent(VECTOR_SPEC, **kw), {
         'n_steps': 'positive_int', 'value_cost': 'nonnegative',
         'learning_rate': 'positive', 'entropy_cost': 'nonnegative'}),
+    'PPO': (lambda **kw: PPO(TABULAR_SPEC, **kw), {
+        'learning_rate': 'positive', 'discount': 'probability',
+        'gae_lambda': 'probability', 'rollout_length': 'positive_int',
+        'num_minibatches': 'positive_int', 'update_epochs': 'positive_int',
+        'clip': 'unit_open_low', 'value_cost': 'nonnegative',
+        'entropy_cost': 'nonnegative', 'max_grad_norm': 'positive',
+        'count_bonus': 'nonnegative', 'learning_rate_decay_steps': 'positive_int',
+        'count_bonus_decay_steps': 'positive_int'}),
     'EpsilonGreedy': (lambda **kw: EpsilonGreedy(BANDIT_SPEC, **kw), {
         'epsilon': 'probability', 'decay_steps': 'nonnegative_int',
         'step_size': 'unit_open_low', 'initial_value': 'finite'}),
@@ -167,7 +177,9 @@ def test_every_parameter_refuses_bad_values_by_name(case, name, kind, data):
     if value is None and name in ('max_episode_length', 'min_replay_size',
                                   'max_grad_norm', 'n_steps', 'final_epsilon',
                                   'target_update_rate', 'step_size', 'capacity',
-                                  'impossible_action_reward', 'max_steps_per_episode'):
+                                  'impossible_action_reward', 'max_steps_per_episode',
+                                  'learning_rate_decay_steps',
+                                  'count_bonus_decay_steps'):
         return  # None means "not given" for these.
     factory = CASES[case][0]
     with pytest.raises((TypeError, ValueError)) as error:
@@ -192,6 +204,41 @@ def test_counts_refuse_floats_bools_and_strings(value):
 
 def test_numpy_floats_are_accepted_as_numbers():
     assert validation.check_probability('p', np.float32(0.25)) == 0.25
+
+
+@pytest.mark.parametrize('name, value, message', [
+    ('entropy_cost', -1., 'entropy_cost must be a finite number >= 0, got -1.0'),
+    ('value_cost', -5., 'value_cost must be a finite number >= 0, got -5.0'),
+    ('discount', True, 'discount must be a number in [0, 1], got True'),
+    ('rollout_length', True, 'rollout_length must be a positive integer, got True'),
+    ('count_bonus', math.nan, 'count_bonus must be a finite number >= 0, got nan')])
+def test_ppo_refuses_what_the_actor_critic_refuses_alike(name, value, message):
+    with pytest.raises((TypeError, ValueError)) as error:
+        PPO(TABULAR_SPEC, **{name: value})
+    assert str(error.value) == message
+    if name in ('entropy_cost', 'value_cost'):
+        with pytest.raises(ValueError) as same:
+            ActorCriticAgent(VECTOR_SPEC, **{name: value})
+        assert str(same.value) == message
+
+
+@pytest.mark.parametrize('old, new', [('exploration_bonus', 'count_bonus'),
+                                      ('anneal_steps', 'learning_rate_decay_steps'),
+                                      ('bonus_anneal_steps', 'count_bonus_decay_steps'),
+                                      ('q_network', 'network')])
+def test_renamed_parameters_are_refused_with_their_new_name(old, new):
+    from agents.common.renamed import RENAMED
+    assert RENAMED[old] == new
+    builders = {'exploration_bonus': [lambda **kw: QLearning(TABULAR_SPEC, **kw),
+                                      lambda **kw: DQN(VECTOR_SPEC, **kw)],
+                'anneal_steps': [lambda **kw: PPO(TABULAR_SPEC, **kw)],
+                'bonus_anneal_steps': [lambda **kw: PPO(TABULAR_SPEC, **kw)],
+                'q_network': [lambda **kw: NeuralFittedQAgent(VECTOR_SPEC, **kw)]}
+    for build in builders[old]:
+        with pytest.raises(TypeError, match=f'{old} was renamed {new}'):
+            build(**{old: 1})
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'colour'"):
+        PPO(TABULAR_SPEC, colour=1)
 
 
 def test_a_count_given_as_a_float_names_itself():

@@ -150,7 +150,7 @@ class CountBasedExploration:
     def __init__(self, num_actions: int, bonus: float, discount: float = 0.99,
                  step_size: float = 1., initial_value: Optional[float] = None):
         self.num_actions = validation.check_positive_int('num_actions', num_actions)
-        self.bonus = validation.check_positive('exploration_bonus', bonus)
+        self.bonus = validation.check_positive('count_bonus', bonus)
         self.discount = validation.check_in_range('bonus_discount', discount, 0., 1.,
                                                   high_open=True)
         self.step_size = validation.check_in_range('step_size', step_size, 0., 1.,

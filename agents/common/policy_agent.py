@@ -7,7 +7,7 @@ to learn from it (`_ready_to_learn`) and how (`_learn`). Under
 """
 
 import abc
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -22,6 +22,43 @@ from agents.common.torch_utils import check_observation, resolve_device, seeded
 from gridlab.core.checkpoints import Checkpointing
 
 
+def seeded_generators(seed: Optional[int]) -> Tuple[int, torch.Generator,
+                                                   np.random.Generator]:
+    """(torch seed, torch Generator, numpy Generator), independent streams from `seed`.
+
+    The torch stream builds the weights (under `seeded`) and draws what
+    torch draws; the numpy one samples `select_action`'s actions.
+    """
+    torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
+    return (int(torch_seed), torch.Generator().manual_seed(int(torch_seed)),
+            np.random.default_rng(numpy_seed))
+
+
+def checked_probabilities(probabilities: np.ndarray, where: str) -> np.ndarray:
+    """`probabilities`, or a FloatingPointError saying where they went non-finite."""
+    if not np.isfinite(probabilities).all():
+        validation.check_all_finite('action probabilities', probabilities, where)
+    return probabilities
+
+
+class SamplesFromPolicy:
+    """`select_action` for agents with a stochastic policy.
+
+    Needs `action_probabilities(observation)`, `_rng` (a numpy Generator),
+    `_num_actions` and `greedy`: samples an action (the most probable one
+    under `evaluation_mode`).
+    """
+
+    def select_action(self, observation) -> int:
+        probabilities = self.action_probabilities(observation)
+        if self.greedy:
+            return random_argmax(probabilities, self._rng)
+        # Inverse-CDF sampling: one uniform draw, much cheaper than rng.choice.
+        action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
+                                     side='right'))  # Never a probability-0 action.
+        return min(action, self._num_actions - 1)
+
+
 def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,
                dropout: float, generator: torch.Generator) -> nn.Sequential:
     """Linear-ReLU layers (with dropout after each, if asked) and a linear head."""
@@ -29,7 +66,7 @@ def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,
                         dropout, generator)
 
 
-class PolicyAgent(Checkpointing, gridlab.Actor):
+class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     """Base of REINFORCE and actor-critic: acting, the trajectory, checkpoints.
 
     Returns bootstrap with `discount * timestep.discount` (the one rule of
@@ -56,10 +93,8 @@ class PolicyAgent(Checkpointing, gridlab.Actor):
         self.discount = float(discount)
         self._entropy_cost = entropy_cost
         self._device = resolve_device(device)
-        torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
-        self._generator = torch.Generator().manual_seed(int(torch_seed))
-        self._rng = np.random.default_rng(numpy_seed)
-        with seeded(int(torch_seed)):
+        torch_seed, self._generator, self._rng = seeded_generators(seed)
+        with seeded(torch_seed):
             self._build(networks.input_scaling(observations),
                         int(observations.shape[0]))
         self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
@@ -102,20 +137,8 @@ class PolicyAgent(Checkpointing, gridlab.Actor):
             logits = self._policy(torch.tensor(array, dtype=torch.float32,
                                                 device=self._device)[None])[0]
         self._policy.train()
-        probabilities = torch.softmax(logits, dim=-1).cpu().numpy()
-        if not np.isfinite(probabilities).all():
-            validation.check_all_finite('action probabilities', probabilities,
-                                        f'{type(self).__name__}.action_probabilities')
-        return probabilities
-
-    def select_action(self, observation) -> int:
-        probabilities = self.action_probabilities(observation)
-        if self.greedy:
-            return random_argmax(probabilities, self._rng)
-        # Inverse-CDF sampling: one uniform draw, much cheaper than rng.choice.
-        action = int(np.searchsorted(np.cumsum(probabilities), self._rng.random(),
-                                     side='right'))  # Never a probability-0 action.
-        return min(action, self._num_actions - 1)
+        return checked_probabilities(torch.softmax(logits, dim=-1).cpu().numpy(),
+                                     f'{type(self).__name__}.action_probabilities')
 
     def observe_first(self, timestep) -> None:
         self._trajectory = []

@@ -135,13 +135,46 @@ def agent_discount(agent) -> float:
 
 @typing.runtime_checkable
 class TrainsOnBatches(typing.Protocol):
-    """Agents that learn from many copies of an environment at once.
+    """Agents that learn from N copies of an environment at once.
 
-    `train(environment, num_steps, stop=None)` steps a batched environment
-    (`BatchedGridWorld`, a Gymnasium vector environment through
-    `GymnasiumVectorWrapper`) for `num_steps` steps over all copies and
-    returns a summary with `steps`, `seconds` and the finished episodes'
-    `episode_returns`; `stop(agent, steps)` is asked between updates.
+    The batched half of Acme's actor split; `gridlab.loops.BatchedEnvironmentLoop`
+    drives it (the only place that steps batched copies) over a batched
+    environment (`BatchedGridWorld`, a Gymnasium vector environment through
+    `GymnasiumVectorWrapper`), whose TimeSteps are arrays over the copies
+    and whose copies restart on the step after a LAST one. Per run:
+
+      observe_first_batch(timestep)             # reset: every copy FIRST
+      loop: actions = select_actions(timestep.observation, acting)
+            timestep = environment.step(actions)
+            observe_batch(actions, timestep)    # per-copy FIRST / MID / LAST
+            update_batch()
+
+    `acting[i]` is False for a copy whose last step was LAST: it restarts
+    whatever it does, so the agent need not act for it (its action is
+    ignored), and its next step, a FIRST one, is not a transition.
+    `batch_steps_per_update` is how many batch steps the agent collects
+    between learning updates (1, or PPO's rollout length): the loop's budget
+    and its `stop` checks come in whole rounds of it.
+
+    Optional fast path (`gridlab.loops.batched.AdvancesManySteps`): an agent
+    that can take many batch steps in one call (the compiled tabular
+    learners, stepping look-up-table copies in numba) also offers
+    `advance(environment, max_batch_steps, returns, lengths)`; the loop
+    still owns the budget, `stop`, the timing and the summary.
     """
 
-    def train(self, environment, num_steps: int, stop=None) -> typing.Any: ...
+    batch_steps_per_update: int
+
+    def select_actions(self, observations: np.ndarray,
+                       acting: typing.Optional[np.ndarray] = None) -> np.ndarray:
+        """One action per copy, shape (N,); `acting` (bool, (N,)) marks the
+        copies that act (None: all)."""
+
+    def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
+        """Sees the batched TimeStep of a reset (every copy FIRST)."""
+
+    def observe_batch(self, actions: np.ndarray, next_timestep: dm_env.TimeStep) -> None:
+        """Sees the actions taken and the batched TimeStep they led to."""
+
+    def update_batch(self) -> None:
+        """Learns from what the batches showed, if it is time to."""

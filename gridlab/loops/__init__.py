@@ -6,6 +6,7 @@
     tensorboard_logger.py  a Logger that writes TensorBoard events (torch, loaded when used)
 """
 
+from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 from gridlab.loops.environment_loop import (EnvironmentLoop, EpisodeObserver, evaluate,
                                             run_loop)
 from gridlab.loops.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger,
@@ -14,3 +15,4 @@ from gridlab.loops.loggers import (CSVLogger, Dispatcher, InMemoryLogger, Logger
 __all__ = ['CSVLogger', 'Dispatcher', 'EnvironmentLoop', 'EpisodeObserver',
            'InMemoryLogger', 'Logger', 'NoOpLogger', 'TerminalLogger', 'TimeFilter',
            'evaluate', 'run_loop']
+__all__ += ['BatchedEnvironmentLoop', 'TrainingSummary']
