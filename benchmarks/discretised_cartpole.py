@@ -32,6 +32,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 import gridlab
+from gridlab.envs.catalogue import evaluation_seed
 from agents import QLearning
 from gridlab.core import evaluation_mode
 
@@ -66,7 +67,7 @@ def greedy_mean_return(environment, agent, episodes: int) -> float:
 def train(setup: str, seed: int, budget: int, check: int, decay_steps: int,
           eval_episodes: int) -> dict:
     env = binned_cartpole(setup, seed)
-    eval_env = binned_cartpole(setup, 10_000 + seed)
+    eval_env = binned_cartpole(setup, evaluation_seed(seed))
     agent = QLearning(gridlab.make_environment_spec(env), step_size=0.1, epsilon=1.,
                       final_epsilon=0.01, decay_steps=decay_steps, initial_value=0.,
                       seed=seed)

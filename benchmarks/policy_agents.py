@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 import gridlab
+from gridlab.envs.catalogue import evaluation_seed
 from agents import ActorCriticAgent, PolicyGradientAgent
 
 AGENTS = {'REINFORCE': PolicyGradientAgent, 'ActorCritic': ActorCriticAgent}
@@ -40,7 +41,7 @@ def solve_cartpole(agent_class, seed, budget):
     env, spec = gridlab.setup_environment(gridlab.GymnasiumWrapper('CartPole-v1',
                                                                    seed=seed))
     eval_env, _ = gridlab.setup_environment(
-        gridlab.GymnasiumWrapper('CartPole-v1', seed=10_000 + seed))
+        gridlab.GymnasiumWrapper('CartPole-v1', seed=evaluation_seed(seed)))
     agent = agent_class(spec, seed=seed)
     loop = gridlab.EnvironmentLoop(env, agent, logger=gridlab.NoOpLogger(),
                                    progress=False)

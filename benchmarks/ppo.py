@@ -31,6 +31,7 @@ from agents.ppo import PPO
 from gridlab.evaluation import judging
 from gridlab.envs.batched import BatchedGridWorld
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
+from gridlab.envs.catalogue import evaluation_seed
 
 SOLVED = 475.
 EVAL_EPISODES = 20
@@ -70,7 +71,7 @@ def gridlab_cartpole(seed: int, budget: int):
     def check(agent, steps):
         clock.stop()
         with checking, gridlab.evaluation_mode(agent):
-            scores.append(greedy_mean(agent.select_actions, 10_000 + seed))
+            scores.append(greedy_mean(agent.select_actions, evaluation_seed(seed)))
         clock.start()
         return scores[-1] >= SOLVED
 
@@ -98,7 +99,7 @@ def sb3_cartpole(seed: int, budget: int):
             with checking:
                 scores.append(greedy_mean(
                     lambda obs: self.model.predict(obs, deterministic=True)[0],
-                    10_000 + seed))
+                    evaluation_seed(seed)))
             self.solved = scores[-1] >= SOLVED
             clock.start()
 
