@@ -52,6 +52,7 @@ import numpy as np
 
 import gridlab
 from agents.common.observations import discrete_specs
+from agents.common.tabular_settings import TabularSettings
 from gridlab.core import validation
 from gridlab.loops.batched import Advanced
 
@@ -192,15 +193,11 @@ class _BatchedTabular:
             if len(seeds) != n:
                 raise ValueError(f'seeds must hold one seed per learner ({n}), got '
                                  f'{len(seeds)}')
-        self._step_size = validation.check_in_range('step_size', step_size, 0., 1.,
-                                                    low_open=True)
-        self.discount = validation.check_probability('discount', discount)
-        epsilon = validation.check_probability('epsilon', epsilon)
-        final_epsilon = epsilon if final_epsilon is None else (
-            validation.check_probability('final_epsilon', final_epsilon))
-        self._epsilon = (float(epsilon), float(final_epsilon),
-                         validation.check_nonnegative_int('decay_steps', decay_steps))
-        initial_value = validation.check_finite('initial_value', initial_value)
+        settings = TabularSettings(step_size, epsilon, final_epsilon, decay_steps,
+                                   initial_value, discount)
+        self._step_size, self.discount = settings.step_size, settings.discount
+        self._epsilon = settings.epsilon_schedule
+        initial_value = settings.initial_value
         block = validation.check_positive_int('block', block)
         if block < 8:
             raise ValueError(f'block must be at least 8 words, got {block}')

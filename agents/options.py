@@ -38,6 +38,7 @@ from gridlab.core.checkpoints import Checkpointing
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        random_argmax, restored_table)
 from agents.common.observations import discrete_specs, state_index
+from agents.common.tabular_settings import TabularSettings
 
 
 def hallway_arguments(environment) -> dict:
@@ -88,22 +89,20 @@ class _OptionAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             if np.any((option.policy < 0) | (option.policy >= actions.num_values)):
                 raise ValueError(f'option {option.name!r} takes actions outside '
                                  f'[0, {actions.num_values})')
-        if not 0. < step_size <= 1.:
-            raise ValueError(f'step_size must be in (0, 1], got {step_size!r}')
-        if not 0. <= discount <= 1.:
-            raise ValueError(f'discount must be in [0, 1], got {discount!r}')
+        settings = TabularSettings(step_size, epsilon, final_epsilon, decay_steps,
+                                   initial_value, discount)
         self.options = list(options)
-        self.discount = float(discount)
+        self.discount = settings.discount
         self._num_states = observations.num_values
-        self._step_size = float(step_size)
+        self._step_size = settings.step_size
         self._available = np.stack([o.initiation for o in options], axis=1).astype(bool)
         self._policies = np.stack([o.policy for o in options], axis=1).astype(np.int64)
         self._beta = np.stack([o.termination for o in options], axis=1).astype(float)
-        self._q = np.full((self._num_states, len(options)), float(initial_value))
+        self._q = np.full((self._num_states, len(options)), settings.initial_value)
         # An option's decision is always its own first action; but the explorer
         # counts options, not actions.
-        self._explorer = EpsilonGreedyExplorer(len(options), epsilon, final_epsilon,
-                                               decay_steps, seed=seed)
+        self._explorer = EpsilonGreedyExplorer(len(options), *settings.epsilon_schedule,
+                                               seed=seed)
         self._option = None  # The option being executed, or None.
         self._acting_state = None  # The state the last primitive action was taken in.
         self.last_loss = 0.

@@ -24,6 +24,7 @@ from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGre
                                        restored_table)
 from agents.common.observations import discrete_specs, state_index
 from agents.common.renamed import refuse_renamed
+from agents.common.tabular_settings import TabularSettings
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 
@@ -75,15 +76,15 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         observations, actions = discrete_specs(
             environment_spec, type(self).__name__,
             'a state index, e.g. ObservationType.STATE_INDEX')
-        step_size = validation.check_in_range('step_size', step_size, 0., 1., low_open=True)
-        self.discount = validation.check_probability('discount', discount)
-        initial_value = validation.check_finite('initial_value', initial_value)
+        settings = TabularSettings(step_size, epsilon, final_epsilon, decay_steps,
+                                   initial_value, discount)
+        self.discount = settings.discount
         self._num_states = observations.num_values
-        self._step_size = step_size
+        self._step_size = settings.step_size
         self._q = np.full((observations.num_values, actions.num_values),
-                          float(initial_value))
-        self._explorer = EpsilonGreedyExplorer(actions.num_values, epsilon, final_epsilon,
-                                               decay_steps, seed=seed)
+                          settings.initial_value)
+        self._explorer = EpsilonGreedyExplorer(actions.num_values, *settings.epsilon_schedule,
+                                               seed=seed)
         self._bonus = validation.check_nonnegative('count_bonus', count_bonus)
         self._bonus_discount = validation.check_probability('bonus_discount', bonus_discount)
         # Tries of each pair and the exploration values E (only with a bonus).
