@@ -5,10 +5,11 @@ from dm_env import specs
 
 import gridlab
 from agents.common.exploration import restored_generator
+from gridlab.core import PassiveActor
 from gridlab.core.checkpoints import Checkpointing
 
 
-class RandomAgent(Checkpointing, gridlab.Actor):
+class RandomAgent(Checkpointing, PassiveActor):
     """Acts uniformly at random within the action spec; learns nothing.
 
     Works for discrete actions (`DiscreteArray`) and bounded continuous ones
@@ -29,15 +30,6 @@ class RandomAgent(Checkpointing, gridlab.Actor):
         sample = self._rng.uniform(self._spec.minimum, self._spec.maximum,
                                    size=self._spec.shape)
         return sample.astype(self._spec.dtype)
-
-    def observe_first(self, timestep):
-        pass
-
-    def observe(self, action, next_timestep):
-        pass
-
-    def update(self, wait=False):
-        pass
 
     def _state(self) -> dict:
         """The random generator's state, so a restored agent continues alike."""
