@@ -8,10 +8,11 @@ The public names, in the order a tutorial meets them:
     frames = gridlab.evaluate(env, agent, evaluation_episodes=2)
 
 Each name lives in one layer, lowest first (see `__all__` and the README's
-map): core < envs < loops, planning < evaluation < agents < analysis < viz <
-experiments < cli. `import gridlab` is light: names whose layer needs
-matplotlib, torch, Gymnasium or imageio (pictures, video, the Gymnasium
-adapters, experiments) and the subpackages themselves load on first use.
+map): core < envs < loops, planning < evaluation < registry < agents <
+analysis < viz < experiments < cli. `import gridlab` is light: names whose
+layer needs matplotlib, torch, Gymnasium or imageio (pictures, video, the
+Gymnasium adapters, experiments) and the subpackages themselves load on
+first use.
 """
 
 import importlib as _importlib
@@ -76,9 +77,9 @@ __all__ = sorted([
     'EnvironmentSpec', 'EnvironmentWrapper', 'EpisodeObserver', 'GridWorld',
     'HasActionProbabilities', 'HasDiscount', 'HasQValues', 'InMemoryLogger', 'Logger',
     'MarkovChain', 'MultiArmedBandit', 'NoOpLogger', 'ObservationType',
-    'OneHotObservation', 'PassiveActor', 'ReplayBuffer', 'ReportsLoss',
+    'OneHotObservation', 'PassiveActor', 'ReportsLoss',
     'SinglePrecisionWrapper', 'TASKS', 'TabularMDP', 'TabularModel', 'TerminalLogger',
-    'TimeFilter', 'TrainingResult', 'TrainsOnBatches', 'Transitions',
+    'TimeFilter', 'TrainingResult', 'TrainsOnBatches',
     'actions_optimal_fraction', 'agent_discount', 'behaviour_cloning',
     'build_gridworld_task', 'evaluate', 'evaluation_mode', 'expert_demonstrations',
     'greedy_actions', 'greedy_is_optimal', 'greedy_return_from_start',

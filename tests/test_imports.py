@@ -39,7 +39,7 @@ def test_importing_every_module_changes_no_environment_variable_or_umask():
         'import gymnasium, pygame\n'
         'before = dict(os.environ)\n'
         'import gridlab, gridlab.core.files, gridlab.experiments, gridlab.cli, gridlab.viz\n'
-        'import gridlab.viz.plotting, gridlab.viz.video, gridlab.envs.adapters.gymnasium\n'
+        'import gridlab.viz.grid_plots, gridlab.viz.video, gridlab.envs.adapters.gymnasium\n'
         'import agents, agents.dqn, agents.policy_gradient\n'
         'mask = os.umask(0o022)\n'
         'print(json.dumps([dict(os.environ) == before, oct(mask)]))')

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 import gridlab
 from gridlab.envs import rendering
 from gridlab.envs.actions import ACTION_NAMES
-from gridlab.viz import curves, grid_plots, palette, plotting
+from gridlab.viz import curves, grid_plots, palette
 
 # A 9x10 room with a wall bar in the middle, like the seed's 'obstacle' task.
 WALLS = np.zeros((9, 10), dtype=bool)
@@ -230,11 +230,9 @@ def test_a_figure_of_a_world_has_the_colours_of_its_rendered_frame(tmp_path):
                                    atol=0.02)
 
 
-def test_the_old_plotting_module_names_the_new_functions():
-    assert plotting.plot_grid is grid_plots.plot_grid is gridlab.plot_grid
-    assert plotting.plot_learning_curve is curves.plot_learning_curve is \
-        gridlab.plot_learning_curve
-    assert plotting.optimal_actions is gridlab.evaluation.judging.optimal_actions
+def test_the_facade_names_the_figures_where_they_live():
+    assert gridlab.plot_grid is grid_plots.plot_grid
+    assert gridlab.plot_learning_curve is curves.plot_learning_curve
 
 
 def test_plot_grid_figure_follows_aspect():

@@ -358,7 +358,7 @@ def test_non_finite_tabular_values_raise_a_training_error():
 def test_nan_network_values_say_where_instead_of_an_empty_argmax():
     agent = DQN(VECTOR_SPEC, seed=0, epsilon=0.)
     with torch.no_grad():
-        for parameter in agent._q_network.parameters():
+        for parameter in agent.network.parameters():
             parameter.fill_(math.nan)
     observation = np.zeros(4, np.float32)
     with pytest.raises(FloatingPointError,
@@ -512,4 +512,4 @@ def test_evaluate_stops_an_endless_episode_and_bounds_its_frames():
     assert len(frames) == 10
     assert log.data[-1]['episode_length'] == 50
     frames = gridlab.evaluate(env, Stuck(), 1, logger=log, render=False)
-    assert log.data[-1]['episode_length'] == gridlab.loops.environment_loop.EVALUATION_STEP_CAP
+    assert log.data[-1]['episode_length'] == gridlab.loops.environment_loop.EVALUATE_STEP_CAP

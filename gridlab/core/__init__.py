@@ -6,6 +6,7 @@
     files.py        atomic file writes
     checkpoints.py  checksummed, all-or-nothing agent checkpoints (torch, loaded when used)
     replay.py       ReplayBuffer, Transitions
+    bootstrap.py    the one percentile bootstrap (off-policy estimates, aggregates)
     errors.py       the exceptions a run reports in one line
 """
 

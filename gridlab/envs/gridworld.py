@@ -595,13 +595,13 @@ class GridWorld(base.Environment):
     def plot_policy(self, policy, title: str = 'Policy', **options):
         """Draws an arrow per cell for a (H, W) (or (S,)) array of actions.
 
-        `options` go to `gridlab.viz.plotting.plot_policy` (optimal=, agent=, task=)."""
+        `options` go to `gridlab.viz.grid_plots.plot_policy` (optimal=, agent=, task=)."""
         return _painter().plot_world_policy(self, policy, title=title, **options)
 
     def plot_greedy_policy(self, q, **options):
         """Draws the greedy policy of action values q, (H, W, 4) or (S, 4).
 
-        `options` go to `gridlab.viz.plotting.plot_greedy_policy` (q_star=, agent=, task=)."""
+        `options` go to `gridlab.viz.grid_plots.plot_greedy_policy` (q_star=, agent=, task=)."""
         return _painter().plot_world_greedy_policy(self, q, **options)
 
 

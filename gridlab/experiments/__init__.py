@@ -9,8 +9,10 @@
     signals.py          SIGTERM/SIGHUP as interruptions, and how a run ended
     hyperparameters.py  --set and --config, typed by the agent's signature
     sweep.py            many runs on a process pool or Ray (gridlab sweep)
+    results.py          results.csv: the table a sweep writes and compare reads
+    aggregates.py       results rows as scores, and aggregate.csv's rows
     compare.py          comparing runs (gridlab compare)
-    diagnostics.py      bandit experiments
+    bandits.py          bandit experiments
 """
 
 from gridlab.core.errors import ExperimentError

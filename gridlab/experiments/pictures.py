@@ -6,7 +6,7 @@ from typing import Optional
 
 from gridlab.core import HasQValues, agent_discount, files
 from gridlab.evaluation import judging
-from gridlab.viz import plotting, recording
+from gridlab.viz import curves, grid_plots, recording
 from gridlab.viz import video as video_lib
 
 VIDEO_FRAME_CAP = 300  # A balanced CartPole must not hold a gigabyte of frames.
@@ -36,7 +36,7 @@ def write_learning_curve(rows, path: pathlib.Path, *, agent: str, task: str,
                          seed: int) -> None:
     """learning_curve.png from episode rows (those not cut short)."""
     lengths = [row.get('episode_length') for row in rows]
-    save_figure(plotting.plot_learning_curve(
+    save_figure(curves.plot_learning_curve(
         [row['episode_return'] for row in rows],
         episode_lengths=None if None in lengths else lengths,
         agent=agent, task=task, seed=seed), path)
@@ -58,7 +58,7 @@ def policy_pictures(environment, agent, out: pathlib.Path, name: str, task: str)
     q_star = judging.optimal_q_values(environment, agent_discount(agent))
     if isinstance(agent, HasQValues):
         q = judging.q_table(agent, environment)
-        save_figure(plotting.plot_action_values(
+        save_figure(grid_plots.plot_action_values(
             q, walls=environment.walls, cliffs=environment.cliffs,
             start=environment.start_state, goal=environment.goal_state,
             title=f'{name} on {task}'), out / 'q_values.png')
@@ -67,7 +67,7 @@ def policy_pictures(environment, agent, out: pathlib.Path, name: str, task: str)
         return {'optimal_fraction': judging.optimal_fraction(environment, q, q_star)}
     actions = judging.greedy_actions(agent, environment)
     save_figure(environment.plot_policy(
-        actions, title='Greedy policy', optimal=plotting.optimal_actions(actions, q_star),
+        actions, title='Greedy policy', optimal=judging.optimal_actions(actions, q_star),
         agent=name, task=task), out / 'policy.png')
     return {'optimal_fraction': judging.actions_optimal_fraction(
         environment, actions, q_star)}

@@ -27,6 +27,7 @@ from gridlab.experiments import pictures, run_folder, signals
 from gridlab.experiments.config import RunConfig, check_log_every
 from gridlab.experiments.periodic import PeriodicEvaluation
 from gridlab.loops import loggers
+from gridlab.loops.batched import BatchedEnvironmentLoop
 from gridlab.loops.environment_loop import EnvironmentLoop
 from gridlab.viz import recording, report
 
@@ -71,8 +72,8 @@ class Run:
         self.actor = build_agent(config, spec, self.raw_environment)
         if config.batched and not isinstance(self.actor, TrainsOnBatches):
             raise ExperimentError(f'agent {config.agent!r} trains on one environment at '
-                                  'a time; num_envs (--num-envs) needs an agent with a '
-                                  'batched train(), such as ppo or dqn')
+                                  'a time; num_envs (--num-envs) needs an agent that '
+                                  'trains on batches, such as ppo or dqn')
         self._evaluation_environment = None
         self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
         self.log = loggers.InMemoryLogger()
@@ -328,10 +329,10 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunR
 
 
 def _train_on_batches(run: Run, logger, steps: int, evaluation) -> None:
-    """Training by the agent's own batched `train()`; one CSV row per episode.
+    """Training on `num_envs` copies through the batched loop; one CSV row per episode.
 
     Episodes finish in many copies at once, so each row's `total_steps` is
-    the step count at the update after which it was reported.
+    the step count at the end of the training call.
     """
     config = run.config
     environment = catalogue.batched_environment(
@@ -344,7 +345,7 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation) -> None:
             evaluation.at(run.steps_done + done_steps)
         return False
 
-    result = run.actor.train(environment, steps, stop=stop)
+    result = BatchedEnvironmentLoop(environment, run.actor, stop=stop).run(steps)
     for episode_return in result.episode_returns:
         logger.write({'episode': run.episodes_done + len(run.log.data),
                       'episode_return': float(episode_return),

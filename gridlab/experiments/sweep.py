@@ -7,7 +7,7 @@ Every run is an ordinary run folder (`gridlab.experiments.run.run_experiment`)
 under the sweep folder, at TASK/AGENT[/NAME=VALUE,...]/seedS, so everything
 that reads a run reads these. The sweep folder also gets `results.csv` (a row
 per run), `curves.csv` (learning curves on a common step grid),
-`aggregate.csv` and plots (`gridlab.analysis.stats`).
+`aggregate.csv` and its plots (`gridlab.experiments.compare`).
 
 Backends: `local` (a process pool on this machine, the default) and `ray`
 (`pip install gridlab[ray]`; joins the cluster at `address`, or starts one

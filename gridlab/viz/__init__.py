@@ -7,7 +7,6 @@
     statistics.py      interval estimates, performance profiles, curves with bands
     diagnostics.py     bandit comparisons, value-iteration convergence, recovered rewards
     world_pictures.py  a GridWorld's own pictures (world.plot_grid() and siblings)
-    plotting.py        the old address of grid_plots' and curves' names
     video.py           frames to MP4/GIF, annotated episodes
     recording.py       recording greedy episodes as frames
     report.py          report.html for a run or a sweep
