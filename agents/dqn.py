@@ -14,9 +14,11 @@ network by default.
 import copy
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import nn
 
+from agents.common.torch_utils import check_observation
 from agents.nfq import NeuralFittedQAgent
 from gridlab.core import validation
 
@@ -69,12 +71,26 @@ class DQN(NeuralFittedQAgent):
     def _network_options(self) -> dict:
         return {'dueling': self._dueling}
 
-    def _bootstrap(self, next_states: torch.Tensor) -> torch.Tensor:
+    @property
+    def target_network(self) -> nn.Module:
+        """The lagging copy of `network` that the TD targets are computed with."""
+        return self._target_network
+
+    def target_q_values(self, observation) -> np.ndarray:
+        """Q_target(observation, a) for every action a, from `target_network`."""
+        array = check_observation(observation, self._observation_spec)
+        with torch.inference_mode():
+            batch = torch.tensor(array, dtype=torch.float32, device=self._device)[None]
+            return self._target_network(batch)[0].cpu().numpy()
+
+    def _td_targets(self, rewards: torch.Tensor, discounts: torch.Tensor,
+                    next_states: torch.Tensor) -> torch.Tensor:
+        """r + d * Q_target(s', b): b the target network's best, or (double) the online one's."""
         target_q = self._target_network(next_states)
         if self._double:
             best = self._q_network(next_states).argmax(dim=1, keepdim=True)
-            return target_q.gather(1, best)[:, 0]
-        return target_q.max(dim=1).values
+            return rewards + discounts * target_q.gather(1, best)[:, 0]
+        return rewards + discounts * target_q.max(dim=1).values
 
     def _after_learning_step(self) -> None:
         if self._target_update_rate is not None:

@@ -210,6 +210,40 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
     def device(self) -> torch.device:
         return self._device
 
+    @property
+    def network(self) -> nn.Module:
+        """The Q-network being learned: the `network` argument, or the default one."""
+        return self._q_network
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per gradient step (the `batch_size` argument)."""
+        return self._batch_size
+
+    @property
+    def learner_steps(self) -> int:
+        """Gradient steps taken so far (kept by checkpoints)."""
+        return self._learner_steps
+
+    @property
+    def exploration(self) -> Optional[CountBasedExploration]:
+        """The count-based exploration values E (None without `count_bonus`)."""
+        return self._exploration
+
+    def exploration_values(self, observation) -> np.ndarray:
+        """E(observation, a) for every action a (needs `count_bonus` > 0)."""
+        return self._explored('exploration_values').values(self._state_key(observation))
+
+    def exploration_counts(self, observation) -> np.ndarray:
+        """N(observation, a): the transitions counted from each pair (needs `count_bonus` > 0)."""
+        return self._explored('exploration_counts').counts(self._state_key(observation))
+
+    def _explored(self, what: str) -> CountBasedExploration:
+        if self._exploration is None:
+            raise ValueError(f'{type(self).__name__}.{what} needs count-based '
+                             f'exploration: build the agent with count_bonus > 0')
+        return self._exploration
+
     def _q_values(self, array: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             batch = torch.tensor(array, dtype=torch.float32, device=self._device)[None]
@@ -316,9 +350,10 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             self._last_observation = np.array(next_timestep.observation)
         self._explorer.step()
 
-    def _bootstrap(self, next_states: torch.Tensor) -> torch.Tensor:
-        """max_b Q(s', b), from the online network."""
-        return self._q_network(next_states).max(dim=1).values
+    def _td_targets(self, rewards: torch.Tensor, discounts: torch.Tensor,
+                    next_states: torch.Tensor) -> torch.Tensor:
+        """r + d * max_b Q(s', b), with the online network (call without gradient)."""
+        return rewards + discounts * self._q_network(next_states).max(dim=1).values
 
     def _after_learning_step(self) -> None:
         """Called after each gradient step (DQN updates its target network)."""
@@ -343,7 +378,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                                       device=device)
 
         with torch.no_grad():
-            targets = rewards + discounts * self._bootstrap(next_states)
+            targets = self._td_targets(rewards, discounts, next_states)
         q = self._q_network(states).gather(1, actions[:, None])[:, 0]
         loss = self._loss_fn(q, targets)
         if not torch.isfinite(loss):

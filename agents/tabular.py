@@ -99,6 +99,16 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         """The table, shape [number of states, number of actions] (a copy)."""
         return self._q.copy()
 
+    @property
+    def exploration_table(self) -> Optional[np.ndarray]:
+        """E(s, a), the exploration values (a copy); None without `count_bonus`."""
+        return None if self._exploration is None else self._exploration.copy()
+
+    @property
+    def count_table(self) -> Optional[np.ndarray]:
+        """N(s, a), the tries of each pair (a copy); None without `count_bonus`."""
+        return None if self._counts is None else self._counts.copy()
+
     def _index(self, observation) -> int:
         return state_index(observation, self._num_states, type(self).__name__)
 
@@ -137,7 +147,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         self._transition = None
         if self._exploration is not None:
             self._learn_exploration(s, a, d, next_s)
-        target = r + d * self._bootstrap(next_s, last)
+        target = self._td_target(r, d, next_s, last)
         td_error = target - self._q[s, a]
         new_value = self._q[s, a] + self._step_size * td_error
         if not np.isfinite(new_value):
@@ -157,8 +167,13 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         target = self._bonus / np.sqrt(self._counts[s, a]) + bootstrap
         self._exploration[s, a] += self._step_size * (target - self._exploration[s, a])
 
+    def _td_target(self, reward: float, discount: float, next_state: int,
+                   last: bool) -> float:
+        """r + d * (the next state's value, `_next_value`): what Q(s, a) moves toward."""
+        return reward + discount * self._next_value(next_state, last)
+
     @abc.abstractmethod
-    def _bootstrap(self, next_state: int, last: bool) -> float:
+    def _next_value(self, next_state: int, last: bool) -> float:
         """The value of the next state that the TD target discounts."""
 
     def _state(self) -> dict:
@@ -180,7 +195,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
 class QLearning(_TabularAgent):
     """Off-policy: bootstraps on the best next action, whatever it does next."""
 
-    def _bootstrap(self, next_state: int, last: bool) -> float:
+    def _next_value(self, next_state: int, last: bool) -> float:
         return self._q[next_state].max()
 
 
@@ -259,7 +274,7 @@ class SARSA(_TabularAgent):
             return self._exploration[state]
         return self._q[state]
 
-    def _bootstrap(self, next_state: int, last: bool) -> float:
+    def _next_value(self, next_state: int, last: bool) -> float:
         # After termination d = 0 and a' is never taken; after truncation a'
         # is drawn from the policy, as it would have been.
         action = self._explorer.select(lambda: self._behaviour_values(next_state))

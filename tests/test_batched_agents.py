@@ -325,13 +325,12 @@ def test_one_copy_trains_exactly_as_the_run_loop(agent_name):
                                          max_episode_length=30)
     agent = agent_class(batched.single_environment_spec(), seed=3, epsilon=0.5)
     summary = agent.train(batched, 150)
-    assert 140 <= summary.transitions < 150 and summary.episode_returns
+    assert 140 <= summary.transitions < 150 and summary.episode_returns.size
     env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
         'simple', observation_type=obs, max_episode_length=30))
     single = agent_class(spec, seed=3, epsilon=0.5)
     manual_run(single, env, summary.transitions)
-    for mine, theirs in zip(agent._q_network.parameters(),  # pylint: disable=protected-access
-                            single._q_network.parameters()):  # pylint: disable=protected-access
+    for mine, theirs in zip(agent.network.parameters(), single.network.parameters()):
         torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
     assert agent.last_loss == single.last_loss
 
@@ -347,8 +346,7 @@ def test_select_actions_checks_its_batch():
         DQN(batched.single_environment_spec(), update_every=0)
     with gridlab.evaluation_mode(agent):
         actions = agent.select_actions(batched.reset().observation)
-    network = agent._q_network  # pylint: disable=protected-access
-    q = network(torch.as_tensor(batched.reset().observation))
+    q = agent.network(torch.as_tensor(batched.reset().observation))
     np.testing.assert_array_equal(actions, q.argmax(dim=1).numpy())
 
 

@@ -89,41 +89,55 @@ def test_dqn_target_network_waits_for_its_update():
     env, spec = setup()
     agent = DQN(spec, seed=0, target_update_frequency=5, batch_size=1)
     weights = lambda net: torch.cat([p.flatten() for p in net.parameters()]).clone()
-    start = weights(agent._target_network)
+    start = weights(agent.target_network)
     gridlab.run_loop(env, agent, num_steps=4, logger=gridlab.NoOpLogger(),
                      progress=False)
-    assert agent._learner_steps == 4
-    assert torch.equal(weights(agent._target_network), start)
+    assert agent.learner_steps == 4
+    assert torch.equal(weights(agent.target_network), start)
+    observation = env.reset().observation
+    assert not np.array_equal(agent.target_q_values(observation),
+                              agent.q_values(observation))
     gridlab.run_loop(env, agent, num_steps=1, logger=gridlab.NoOpLogger(),
                      progress=False)
-    assert torch.equal(weights(agent._target_network), weights(agent._q_network))
+    assert torch.equal(weights(agent.target_network), weights(agent.network))
+    np.testing.assert_array_equal(agent.target_q_values(observation),
+                                  agent.q_values(observation))
 
     polyak = DQN(spec, seed=0, target_update_rate=0.5, batch_size=1)
-    before = weights(polyak._target_network)
+    before = weights(polyak.target_network)
     gridlab.run_loop(env, polyak, num_steps=1, logger=gridlab.NoOpLogger(),
                      progress=False)
-    after, online = weights(polyak._target_network), weights(polyak._q_network)
+    after, online = weights(polyak.target_network), weights(polyak.network)
     torch.testing.assert_close(after, (before + online) / 2)
 
 
 def test_double_dqn_values_the_online_choice_with_the_target_network():
+    # Online Q = [0, 5, 1, 0] and target Q = [9, 2, 3, 4] on every input. After
+    # action 0 (Q = 0) with reward 0 and discount 1 the target is the bootstrap
+    # value alone, so the squared TD error is its square: 2^2 with double DQN
+    # (the target network values the online choice, action 1), 9^2 without.
     _, spec = setup()
-    agent = DQN(spec, seed=0, double=True)
-    with torch.no_grad():
-        for network, values in ((agent._q_network, [0., 5., 1., 0.]),
-                                (agent._target_network, [9., 2., 3., 4.])):
-            network[-1].weight.zero_()
-            network[-1].bias.copy_(torch.tensor(values))
-        next_states = torch.zeros(1, 4)
-        assert agent._bootstrap(next_states).item() == 2.
-        agent._double = False
-        assert agent._bootstrap(next_states).item() == 9.
+    observation = np.zeros(4, np.float32)
+    for double, bootstrap in ((True, 2.), (False, 9.)):
+        agent = DQN(spec, seed=0, double=double, loss='mse', batch_size=1)
+        with torch.no_grad():
+            for network, values in ((agent.network, [0., 5., 1., 0.]),
+                                    (agent.target_network, [9., 2., 3., 4.])):
+                network[-1].weight.zero_()
+                network[-1].bias.copy_(torch.tensor(values))
+        np.testing.assert_array_equal(agent.q_values(observation), [0., 5., 1., 0.])
+        np.testing.assert_array_equal(agent.target_q_values(observation),
+                                      [9., 2., 3., 4.])
+        agent.observe_first(dm_env.restart(observation))
+        agent.observe(0, dm_env.transition(0., observation, discount=np.float32(1.)))
+        agent.update()
+        assert agent.last_loss == bootstrap ** 2
 
 
 def test_dueling_head_and_options():
     _, spec = setup(observation_type=OBS.GRID)
     agent = DQN(spec, dueling=True, seed=0)
-    assert any(type(m).__name__ == 'DuelingHead' for m in agent._q_network.modules())
+    assert any(type(m).__name__ == 'DuelingHead' for m in agent.network.modules())
     with pytest.raises(ValueError, match='loss'):
         DQN(spec, loss='l1')
     with pytest.raises(ValueError, match='target_update_rate'):
@@ -171,24 +185,33 @@ def test_same_seed_same_learning():
 @pytest.mark.parametrize('agent_class', [NeuralFittedQAgent, DQN])
 def test_save_and_restore(agent_class, tmp_path):
     env, spec = setup()
-    agent = agent_class(spec, seed=0)
+    # A replay of one transition, so that after the restore both agents learn
+    # from the same transition; epsilon decays, so that it shows the schedule.
+    options = dict(replay_capacity=1, batch_size=1, epsilon=0.8, final_epsilon=0.,
+                   decay_steps=1000)
+    agent = agent_class(spec, seed=0, **options)
     gridlab.run_loop(env, agent, num_steps=200, logger=gridlab.NoOpLogger(),
                      progress=False)
     agent.save(tmp_path / 'agent.pt')
-    restored = agent_class(spec, seed=1)
+    restored = agent_class(spec, seed=1, **options)
     restored.restore(tmp_path / 'agent.pt')
     observation = env.reset().observation
     np.testing.assert_array_equal(restored.q_values(observation),
                                   agent.q_values(observation))
-    # Optimiser moments, counters and the exploration schedule came along.
-    assert restored._learner_steps == agent._learner_steps
-    moments, restored_moments = (a._optimizer.state_dict()['state']
-                                 for a in (agent, restored))
-    assert moments.keys() == restored_moments.keys() and moments
-    for key in moments:
-        torch.testing.assert_close(restored_moments[key]['exp_avg'],
-                                   moments[key]['exp_avg'])
-    assert restored._explorer.steps == agent._explorer.steps == 200
+    # Counters and the exploration schedule came along (200 of 1000 steps).
+    assert restored.learner_steps == agent.learner_steps == 200
+    assert restored.epsilon == agent.epsilon == pytest.approx(0.8 * (1 - 200 / 1000))
+    # So did the optimiser's moments (and DQN's target network): one more
+    # learning step on the same transition moves both alike, which a fresh
+    # Adam (whose first step is learning_rate * sign(gradient)) would not.
+    first = env.reset()
+    timestep = env.step(1)
+    for a in (agent, restored):
+        a.observe_first(first)
+        a.observe(1, timestep)
+        a.update()
+    np.testing.assert_array_equal(restored.q_values(observation),
+                                  agent.q_values(observation))
     narrow = agent_class(spec, hidden_sizes=(8,), seed=0)
     before = narrow.q_values(observation)
     with pytest.raises(ValueError, match='does not fit'):
@@ -215,14 +238,14 @@ def test_bad_hyperparameters_are_named():
         DQN(spec, q_network=ConstantQ())
     with pytest.raises(TypeError, match='q_network was renamed network'):
         NeuralFittedQAgent(spec, q_network=ConstantQ())
-    assert DQN(spec, network=ConstantQ())._q_network.bias.shape == (4,)
-    assert NeuralFittedQAgent(spec, ConstantQ())._q_network.bias.shape == (4,)
+    assert DQN(spec, network=ConstantQ()).network.bias.shape == (4,)
+    assert NeuralFittedQAgent(spec, ConstantQ()).network.bias.shape == (4,)
 
 
 def test_without_hidden_layers_the_network_is_a_table_on_one_hot_cells():
     _, spec = setup(observation_type=OBS.AGENT_ONEHOT)
     agent = DQN(spec, hidden_sizes=(), seed=0)
-    linear = [m for m in agent._q_network.modules() if isinstance(m, nn.Linear)]
+    linear = [m for m in agent.network.modules() if isinstance(m, nn.Linear)]
     assert len(linear) == 1 and linear[0].bias is None
     assert linear[0].weight.shape == (4, 9 * 10)
     # A one-hot cell reads its own column of the weights: a table, all zero at first.
@@ -234,10 +257,10 @@ def test_without_hidden_layers_the_network_is_a_table_on_one_hot_cells():
     assert not DQN(spec, hidden_sizes=(), seed=5).q_values(cell).any()
     # Convolutions or a dueling head keep their biased head.
     _, grid_spec = setup(observation_type=OBS.GRID)
-    convolved = DQN(grid_spec, hidden_sizes=(), seed=0)._q_network
+    convolved = DQN(grid_spec, hidden_sizes=(), seed=0).network
     assert isinstance(convolved[-1], nn.Linear) and convolved[-1].bias is not None
     assert any(isinstance(m, nn.Conv2d) for m in convolved)
-    dueling = DQN(spec, hidden_sizes=(), dueling=True, seed=0)._q_network
+    dueling = DQN(spec, hidden_sizes=(), dueling=True, seed=0).network
     assert type(dueling[-1]).__name__ == 'DuelingHead'
 
 
@@ -248,8 +271,9 @@ def test_plain_gradient_descent_moves_a_table_entry_by_the_rule_by_hand():
     # batch of one, each step moves Q(s, a) by 2 * lr * (target - Q(s, a)).
     _, spec = setup(observation_type=OBS.AGENT_ONEHOT)
     lr = 0.2
-    agent = DQN(spec, hidden_sizes=(), optimizer='sgd', learning_rate=lr, loss='mse',
-                max_grad_norm=None, batch_size=1, target_update_frequency=100, seed=0)
+    table = dict(hidden_sizes=(), learning_rate=lr, loss='mse', max_grad_norm=None,
+                 batch_size=1, target_update_frequency=100, seed=0)
+    agent = DQN(spec, optimizer='sgd', **table)
     cell = np.zeros((9, 10), np.float32)
     cell[2, 3] = 1.
     other = np.zeros_like(cell)
@@ -264,8 +288,13 @@ def test_plain_gradient_descent_moves_a_table_entry_by_the_rule_by_hand():
                                    rtol=1e-6)
     assert expected == pytest.approx(-3.2)
     assert not agent.q_values(other).any()  # Other cells' entries never moved.
-    assert isinstance(agent._optimizer, torch.optim.SGD)
-    assert isinstance(DQN(spec, seed=0)._optimizer, torch.optim.Adam)  # The default.
+    # The default is Adam, whose first step moves each weight by learning_rate
+    # whatever the size of its gradient: -0.2, not plain descent's -2.
+    adam = DQN(spec, **table)
+    adam.observe_first(dm_env.restart(cell))
+    adam.observe(1, dm_env.transition(-5., cell, discount=np.float32(0.9)))
+    adam.update()
+    np.testing.assert_allclose(adam.q_values(cell), [0., -lr, 0., 0.], rtol=1e-6)
 
 
 def test_a_checkpoint_keeps_its_optimizer(tmp_path):
@@ -277,9 +306,9 @@ def test_a_checkpoint_keeps_its_optimizer(tmp_path):
     agent.save(tmp_path / 'table.pt')
     restored = DQN(spec, seed=1, **table)
     restored.restore(tmp_path / 'table.pt')
-    weights = agent._q_network[-1].weight
+    weights = agent.network[-1].weight
     assert weights.any()  # It learned something (a wall bump, at least).
-    assert torch.equal(restored._q_network[-1].weight, weights)
+    assert torch.equal(restored.network[-1].weight, weights)
     adam = DQN(spec, seed=0, hidden_sizes=())
     with pytest.raises(ValueError, match="optimizer is 'sgd'.*optimizer='adam'"):
         adam.restore(tmp_path / 'table.pt')

@@ -82,7 +82,7 @@ def test_the_bonus_is_off_by_default_and_then_changes_nothing():
                                    logger=gridlab.NoOpLogger(), progress=False)
         return agent, returns, agent.q_values(env.reset().observation)
     default, returns, q = run()
-    assert default._exploration is None
+    assert default.exploration is None
     _, returns_zero, q_zero = run(count_bonus=0.)
     assert returns == returns_zero
     np.testing.assert_array_equal(q, q_zero)
@@ -117,10 +117,9 @@ def test_batched_training_learns_exploration_from_every_copy():
     agent = DQN(environment.single_environment_spec(), seed=0, count_bonus=1.,
                 epsilon=0.)
     summary = agent.train(environment, 100)  # 25 batch steps of 4 copies.
-    counted = sum(counts.sum() for counts in agent._exploration._counts.values())
-    assert counted == summary.transitions > 0
+    assert agent.exploration.total_count == summary.transitions > 0
     # Four copies heading for untried pairs spread out: more than one state seen.
-    assert len(agent._exploration) > 5
+    assert len(agent.exploration) > 5
 
 
 def test_exploration_values_are_saved_and_restored(tmp_path):
@@ -132,12 +131,12 @@ def test_exploration_values_are_saved_and_restored(tmp_path):
     restored = DQN(spec, seed=1, count_bonus=1.)
     restored.restore(tmp_path / 'agent.pt')
     observation = env.reset().observation
-    key = restored._state_key(observation)
-    np.testing.assert_array_equal(restored._exploration.values(key),
-                                  agent._exploration.values(key))
-    np.testing.assert_array_equal(restored._exploration.counts(key),
-                                  agent._exploration.counts(key))
-    assert len(restored._exploration) == len(agent._exploration) > 1
+    np.testing.assert_array_equal(restored.exploration_values(observation),
+                                  agent.exploration_values(observation))
+    np.testing.assert_array_equal(restored.exploration_counts(observation),
+                                  agent.exploration_counts(observation))
+    assert restored.exploration_counts(observation).sum() > 0
+    assert len(restored.exploration) == len(agent.exploration) > 1
     plain = DQN(spec, seed=0)
     plain.save(tmp_path / 'plain.pt')
     with pytest.raises(ValueError, match='exploration'):

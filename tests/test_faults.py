@@ -250,7 +250,7 @@ def test_non_finite_weights_are_refused_at_save_and_restore(tmp_path):
         'simple', observation_type=gridlab.ObservationType.GRID))
     agent = DQN(spec, seed=0)
     with torch.no_grad():
-        next(agent._q_network.parameters())[0] = float('nan')
+        next(agent.network.parameters())[0] = float('nan')
     with pytest.raises(ValueError, match='NaN or infinite'):
         agent.save(tmp_path / 'nan.pt')
     assert not (tmp_path / 'nan.pt').exists()

@@ -44,7 +44,7 @@ def test_make_passes_seed_and_device_through_kwargs_and_names_unknown_ones():
     assert {'device', 'seed', 'target_update_frequency'} <= set(
         registry.constructor_parameters(registry.resolve('dqn').load()))
     agent = registry.resolve('dqn').make(spec, seed=3, device='cpu', batch_size=8)
-    assert agent._batch_size == 8
+    assert agent.batch_size == 8
     with pytest.raises(ValueError, match="no argument 'batch_sise'"):
         registry.resolve('dqn').make(spec, seed=0, batch_sise=8)
     # RandomAgent takes no device: it is simply not passed.

@@ -163,6 +163,11 @@ class CountBasedExploration:
         self._next = {}  # key -> [last next key seen after each action (or None)]
         self._bootstraps = {}  # key -> (A,) bool: whether that step bootstrapped
 
+    @property
+    def total_count(self) -> float:
+        """The transitions counted so far, over every state and action."""
+        return float(sum(counts.sum() for counts in self._counts.values()))
+
     def __len__(self) -> int:
         """How many states have been seen."""
         return len(self._values)
