@@ -2,6 +2,7 @@
 
 import unittest
 
+import dm_env
 import numpy as np
 import pytest
 from dm_env import test_utils
@@ -50,8 +51,12 @@ def test_every_agent_finds_the_best_arm(agent_class):
 def test_probabilities_match_the_pulls():
     bandit = gridlab.MultiArmedBandit(MEANS, seed=0)
     _, spec = gridlab.setup_environment(bandit)
-    agent = Softmax(spec, temperature=0.5, seed=0)
-    agent._q[0] = [0., 0.5, 1., 0.2]
+    agent = Softmax(spec, temperature=0.5, step_size=1., seed=0)
+    for arm, reward in enumerate([0., 0.5, 1., 0.2]):  # With step_size 1, Q = the reward.
+        agent.observe_first(dm_env.restart(np.int32(0)))
+        agent.observe(arm, dm_env.termination(reward, np.int32(0)))
+        agent.update()
+    np.testing.assert_array_equal(agent.q_values(0), [0., 0.5, 1., 0.2])
     counts = np.bincount([agent.select_action(0) for _ in range(4000)], minlength=4)
     np.testing.assert_allclose(counts / 4000, agent.action_probabilities(0), atol=0.03)
 
@@ -95,11 +100,15 @@ def test_epsilon_greedy_sample_average_and_ties():
     agent = EpsilonGreedy(spec, epsilon=0., seed=0)
     assert len({agent.select_action(0) for _ in range(50)}) == 4  # All tied at 0.
     for reward in (1., 2., 6.):
-        agent._pending = (0, 1, reward)
+        agent.observe_first(dm_env.restart(np.int32(0)))
+        agent.observe(1, dm_env.termination(reward, np.int32(0)))
         agent.update()
     assert agent.q_values(0)[1] == pytest.approx(3.)  # The sample average.
     decaying = EpsilonGreedy(spec, epsilon=1., final_epsilon=0., decay_steps=10)
-    decaying._steps = 5
+    for _ in range(5):  # Epsilon decays with the pulls learned from.
+        decaying.observe_first(dm_env.restart(np.int32(0)))
+        decaying.observe(0, dm_env.termination(0., np.int32(0)))
+        decaying.update()
     assert decaying.epsilon == pytest.approx(0.5)
 
 

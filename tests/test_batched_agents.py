@@ -226,7 +226,7 @@ def test_bonus_stays_out_of_the_q_table():
             agent.observe(a, dm_env.transition(r, np.int32(s2), discount=0.9))
             agent.update()
     np.testing.assert_array_equal(bonus.q_table, plain.q_table)
-    assert np.abs(bonus._exploration).max() > 1.  # pylint: disable=protected-access
+    assert np.abs(bonus.exploration_table).max() > 1.
     np.testing.assert_array_equal(bonus.q_values(np.int32(5)), plain.q_table[5])
 
 
@@ -237,21 +237,26 @@ def test_bonus_follows_its_formula_and_steers_only_exploration():
     agent.observe_first(dm_env.restart(np.int32(3)))
     agent.observe(1, dm_env.transition(0., np.int32(4), discount=0.9))
     agent.update()
-    e = agent._exploration  # pylint: disable=protected-access
-    assert e[3, 1] == 0.5 * 4.  # c / sqrt(1), nothing to bootstrap yet.
+    assert agent.exploration_table[3, 1] == 0.5 * 4.  # c / sqrt(1), nothing to bootstrap yet.
     agent.observe_first(dm_env.restart(np.int32(3)))
     agent.observe(1, dm_env.transition(0., np.int32(3), discount=0.9))
     agent.update()
     # N = 2: target c / sqrt(2) + 0.5 * max E(3, .) = 2.828... + 1.
-    assert e[3, 1] == pytest.approx(2. + 0.5 * (4. / np.sqrt(2.) + 0.5 * 2. - 2.))
+    assert agent.exploration_table[3, 1] == pytest.approx(
+        2. + 0.5 * (4. / np.sqrt(2.) + 0.5 * 2. - 2.))
     # Termination: no exploration value flows back either.
     agent.observe_first(dm_env.restart(np.int32(7)))
     agent.observe(2, dm_env.termination(10., np.int32(3)))
     agent.update()
-    assert e[7, 2] == 0.5 * 4.
+    assert agent.exploration_table[7, 2] == 0.5 * 4.
     # Q(3, .) is 0 everywhere but Q(3, 1) < 0: greedy (judged) picks another
-    # action, exploring picks action 1, which E favours.
-    agent._q[3, 1] = -0.1  # pylint: disable=protected-access
+    # action, exploring picks action 1, which E favours. A termination with
+    # reward -0.2 makes Q(3, 1) = 0.5 * -0.2 (and E(3, 1) still near 2.6).
+    agent.observe_first(dm_env.restart(np.int32(3)))
+    agent.observe(1, dm_env.termination(-0.2, np.int32(3)))
+    agent.update()
+    np.testing.assert_array_equal(agent.q_values(np.int32(3)), [0., -0.1, 0., 0.])
+    assert agent.exploration_table[3, 1] > 2.
     assert agent.select_action(np.int32(3)) == 1
     with gridlab.evaluation_mode(agent):
         assert agent.select_action(np.int32(3)) != 1

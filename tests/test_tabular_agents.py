@@ -15,6 +15,18 @@ def spec_for(task='simple', **kwargs):
     return env, spec
 
 
+def learn_row(agent, state, values, step_size):
+    """Q(state, .) := values, learned from one termination per action (no bootstrap)."""
+    observation = np.int32(state)
+    for action, value in enumerate(values):
+        start = agent.q_values(observation)[action]
+        agent.observe_first(dm_env.restart(observation))
+        agent.observe(action, dm_env.termination(start + (value - start) / step_size,
+                                                 observation))
+        agent.update()
+    np.testing.assert_array_equal(agent.q_values(observation), values)
+
+
 @pytest.mark.parametrize('agent_class', [QLearning, SARSA])
 @pytest.mark.parametrize('task', ['simple', 'obstacle'])
 def test_greedy_policy_becomes_optimal_on_every_cell(agent_class, task):
@@ -28,7 +40,7 @@ def test_greedy_policy_becomes_optimal_on_every_cell(agent_class, task):
 def test_q_learning_update_follows_the_formula():
     _, spec = spec_for()
     agent = QLearning(spec, step_size=0.5, initial_value=0., seed=0)
-    agent._q[5] = [1., 4., 2., 0.]
+    learn_row(agent, 5, [1., 4., 2., 0.], step_size=0.5)
     agent.observe_first(dm_env.restart(np.int32(3)))
     agent.observe(2, dm_env.transition(1., np.int32(5), discount=0.9))
     agent.update()
@@ -55,7 +67,7 @@ def test_sarsa_bootstraps_on_the_action_it_then_takes(bonus):
     _, spec = spec_for()
     agent = SARSA(spec, step_size=1., epsilon=0.5, final_epsilon=0.5,
                   initial_value=0., seed=1, **bonus)
-    agent._q[5] = [1., 4., 2., 0.]
+    learn_row(agent, 5, [1., 4., 2., 0.], step_size=1.)
     for _ in range(20):
         agent.observe_first(dm_env.restart(np.int32(3)))
         agent.observe(2, dm_env.transition(0., np.int32(5), discount=1.))
@@ -67,7 +79,7 @@ def test_sarsa_bootstraps_on_the_action_it_then_takes(bonus):
 def test_greedy_mode_picks_the_best_action():
     _, spec = spec_for()
     agent = QLearning(spec, epsilon=1., seed=0)
-    agent._q[7] = [0., 0., 3., 0.]
+    learn_row(agent, 7, [0., 0., 3., 0.], step_size=0.5)
     with gridlab.evaluation_mode(agent):
         assert {agent.select_action(np.int32(7)) for _ in range(20)} == {2}
     assert len({agent.select_action(np.int32(7)) for _ in range(50)}) > 1
@@ -76,7 +88,7 @@ def test_greedy_mode_picks_the_best_action():
 def test_seed_tutorial_epsilon_attribute_still_works():
     _, spec = spec_for()
     agent = QLearning(spec, epsilon=1., seed=0)
-    agent._q[7] = [0., 0., 3., 0.]
+    learn_row(agent, 7, [0., 0., 3., 0.], step_size=0.5)
     agent._epsilon = 0.
     assert agent.epsilon == 0. and agent.select_action(np.int32(7)) == 2
 
@@ -176,10 +188,10 @@ def test_sarsa_with_the_bonus_learns_nothing_into_q_while_travelling():
     gridlab.run_loop(env, agent, num_steps=500, progress=False,
                      logger=gridlab.NoOpLogger())
     np.testing.assert_array_equal(agent.q_table, np.full_like(agent.q_table, 10.))
-    assert agent._counts.sum() == 500
+    assert agent.count_table.sum() == 500
     # Travelling heads for untried pairs: in 500 steps it tries most of them.
     free = env.decision_cells().sum() * 4
-    assert (agent._counts > 0).sum() > 0.8 * free
+    assert (agent.count_table > 0).sum() > 0.8 * free
 
 
 def test_sarsa_bonus_arguments_are_checked():
