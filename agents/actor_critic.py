@@ -82,12 +82,6 @@ class ActorCriticAgent(PolicyAgent):
         return last or (self._n_steps is not None and
                         len(self._trajectory) >= self._n_steps)
 
-    def state_value(self, observation) -> float:
-        """The critic's V(observation)."""
-        with torch.inference_mode():
-            batch = torch.tensor(observation, dtype=torch.float32, device=self._device)
-            return float(self._value(batch[None])[0, 0])
-
     def _learn(self, observations, actions, rewards, discounts, next_observation,
                last):
         with torch.no_grad():

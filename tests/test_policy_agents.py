@@ -51,15 +51,16 @@ def test_acts_with_plain_ints_and_greedily_in_evaluation(agent_class):
 def test_actor_critic_learns_mid_episode_every_n_steps():
     env, spec = cartpole()
     agent = ActorCriticAgent(spec, n_steps=4, seed=0)
-    snapshot = lambda: [p.detach().clone() for p in agent._policy.parameters()]
-    agent.observe_first(env.reset())
+    first = env.reset()
+    snapshot = lambda: agent.action_probabilities(first.observation)
+    agent.observe_first(first)
     for step in range(1, 9):
         before = snapshot()
         timestep = env.step(step % 2)  # Alternating keeps the pole up.
         agent.observe(step % 2, timestep)
         agent.update()
         assert not timestep.last()
-        changed = not all(torch.equal(a, b) for a, b in zip(before, snapshot()))
+        changed = not np.array_equal(before, snapshot())
         assert changed == (step % 4 == 0), step
 
 
@@ -70,10 +71,9 @@ def test_truncation_bootstraps_and_termination_does_not(agent_class, monkeypatch
     original = PolicyAgent.discounted_returns
 
     def spy(rewards, discounts, bootstrap):
-        agent = holder[0]
-        with torch.no_grad():  # The critic's value of the last observation, now.
-            value = agent._value(torch.tensor(agent._last_observation)[None])[0, 0]
-        calls.append((float(discounts[-1]), float(bootstrap), float(value)))
+        agent, last_observation = holder
+        value = agent.state_value(last_observation)  # The critic's, now.
+        calls.append((float(discounts[-1]), float(bootstrap), value))
         return original(rewards, discounts, bootstrap)
     monkeypatch.setattr(PolicyAgent, 'discounted_returns', staticmethod(spy))
     kwargs = {'baseline': True} if agent_class is PolicyGradientAgent else {}
@@ -82,8 +82,15 @@ def test_truncation_bootstraps_and_termination_does_not(agent_class, monkeypatch
     for env, expected_discount in ((short, 0.99), (gridlab.GymnasiumWrapper(
             'CartPole-v1', seed=0), 0.)):
         env, spec = gridlab.setup_environment(env)
-        holder[:] = [agent_class(spec, seed=0, **kwargs)]
-        gridlab.run_loop(env, holder[0], num_episodes=1, progress=False,
+        agent = agent_class(spec, seed=0, **kwargs)
+        observe = agent.observe
+
+        def recording(action, next_timestep):  # Keeps what it bootstraps from.
+            holder[1:] = [next_timestep.observation]
+            observe(action, next_timestep)
+        holder[:] = [agent, None]
+        agent.observe = recording
+        gridlab.run_loop(env, agent, num_episodes=1, progress=False,
                          logger=gridlab.NoOpLogger())
         discount, bootstrap, value = calls[-1]
         # Truncated: the critic's value is discounted in. Terminated: times 0.
@@ -96,20 +103,21 @@ def test_learns_at_the_right_moments(agent_class):
     env, spec = cartpole()
     agent = agent_class(spec, seed=0) if agent_class is PolicyGradientAgent else (
         agent_class(spec, n_steps=4, seed=0))
-    before = [p.detach().clone() for p in agent._policy.parameters()]
     timestep = env.reset()
+    observation = timestep.observation
+    before = agent.action_probabilities(observation)
     agent.observe_first(timestep)
     for _ in range(3):
         timestep = env.step(0)
         agent.observe(0, timestep)
         agent.update()
-    unchanged = all(torch.equal(a, b) for a, b in zip(before, agent._policy.parameters()))
+    unchanged = np.array_equal(before, agent.action_probabilities(observation))
     assert unchanged  # REINFORCE waits for the episode; A2C for 4 steps.
     while not timestep.last():
         timestep = env.step(0)
         agent.observe(0, timestep)
         agent.update()
-    assert not all(torch.equal(a, b) for a, b in zip(before, agent._policy.parameters()))
+    assert not np.array_equal(before, agent.action_probabilities(observation))
     assert isinstance(agent.last_loss, float)
 
 

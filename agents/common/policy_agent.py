@@ -140,6 +140,15 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         return checked_probabilities(torch.softmax(logits, dim=-1).cpu().numpy(),
                                      f'{type(self).__name__}.action_probabilities')
 
+    def state_value(self, observation) -> float:
+        """The critic's V(observation) (the actor-critic's, or REINFORCE's baseline)."""
+        if self._value is None:
+            raise ValueError(f'{type(self).__name__} has no value network: build it '
+                             f'with baseline=True')
+        with torch.inference_mode():
+            batch = torch.tensor(observation, dtype=torch.float32, device=self._device)
+            return float(self._value(batch[None])[0, 0])
+
     def observe_first(self, timestep) -> None:
         self._trajectory = []
         self._last_observation = check_observation(timestep.observation,
