@@ -393,23 +393,25 @@ class _BatchedTabular:
         finally:  # A Ctrl-C lands after the call: the steps were taken.
             timestep = environment.advanced(steps)
             returns[:] = running[:, 0]
-            lengths[:] = running[:, 1]
+            lengths[:] = self.steps - running[:, 1].astype(np.int64)
         if not np.isfinite(self._q).all():
             validation.check_all_finite('Q-values', self._q,
                                         f'{type(self).__name__}.advance')
         ends = ends[:int(count[0])]
         # The kernel runs a block of learners at a time; the loop lists
-        # episodes by step, then copy.
-        ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
-        return Advanced(steps, int(self.steps.sum()) - before, ends[:, 2].tolist(),
-                        ends[:, 3].astype(np.int64).tolist(), timestep)
+        # episodes by step, then copy. Each block's rows are in that order
+        # already, so a stable sort (timsort: it merges sorted runs) of one
+        # integer key is cheap.
+        order = np.argsort(ends[:, 0], kind='stable')
+        return Advanced(steps, int(self.steps.sum()) - before, ends[order, 1],
+                        ends[order, 2].astype(np.int64), timestep)
 
     def _kernel_learners(self) -> tuple:
         return (self._SARSA, self._flat, self._sizes, self._settings(), self._state,
                 self._action, self.steps, self._lanes)
 
     def _unused_tally(self) -> tuple:
-        return (np.zeros((0, 2)), np.zeros((0, 4)), np.zeros(1, np.int64))
+        return (np.zeros((0, 2)), np.zeros((0, 3)), np.zeros(1, np.int64))
 
     def _episode_tally(self, returns, lengths, steps) -> tuple:
         """The kernel's `tally`, with room for every episode `steps` can end.
@@ -425,8 +427,8 @@ class _BatchedTabular:
                              f'{returns.shape} and {lengths.dtype} {lengths.shape}')
         capacity = self._num_learners * (steps // 2 + 1)
         if self._tally is None or len(self._tally) < capacity:
-            self._tally = np.empty((capacity, 4))
-        running = np.stack([returns, lengths.astype(np.float64)], axis=1)
+            self._tally = np.empty((capacity, 3))
+        running = np.stack([returns, (self.steps - lengths).astype(np.float64)], axis=1)
         return running, self._tally, np.zeros(1, np.int64)
 
     def _transition(self, timestep):

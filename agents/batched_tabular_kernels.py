@@ -211,11 +211,13 @@ def train(sarsa, q, sizes, settings, state, action, steps, lanes,
 
     When the kernel steps the copies it also keeps the episodes' tally (the
     batched loop's bookkeeping, which cannot see these steps): `tally` =
-    (running, ends, count): running[i] is copy i's running (return,
-    length); each episode that ends appends (step t, copy, return, length)
-    to `ends` at row count[0]. Three arrays, all float64 but the count
-    (integers below 2**53 are exact): each array the loop reads costs a
-    register or two, and six of them cost half the speed (measured).
+    (running, ends, count): running[i] is copy i's running return and the
+    value of steps[i] when its episode began (so a length costs no work per
+    step: it is steps[i] less that, at the end); each episode that ends
+    appends (t * N + copy, return, length) to `ends` at row count[0]. Three
+    arrays, all float64 but the count (integers below 2**53 are exact):
+    each array the loop reads costs a register or two, and six of them cost
+    half the speed (measured).
     Unused (may be empty) when ended < 0.
 
     The environment's step and the learning rules are written out in this
@@ -270,13 +272,16 @@ def train(sarsa, q, sizes, settings, state, action, steps, lanes,
                     q[update] = old + settings[1] * (target - old)
                     if tallying:
                         episode_return = running[i, 0] + r
-                        episode_length = running[i, 1] + 1.
                         if kind == _LAST:
-                            ends[finished, 0], ends[finished, 1] = t, i
-                            ends[finished, 2], ends[finished, 3] = episode_return, episode_length
+                            # Q-learning counts this step just below.
+                            learned = np.float64(steps[i] + (not sarsa))
+                            ends[finished, 0] = t * n + i  # Orders by step, then copy.
+                            ends[finished, 1] = episode_return
+                            ends[finished, 2] = learned - running[i, 1]
                             finished += 1
-                            episode_return, episode_length = 0., 0.
-                        running[i, 0], running[i, 1] = episode_return, episode_length
+                            episode_return = 0.
+                            running[i, 1] = learned
+                        running[i, 0] = episode_return
                 if not sarsa:
                     # Q-learning acts after its update, and is not asked to
                     # act on a LAST step.

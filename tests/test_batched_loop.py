@@ -83,8 +83,9 @@ def test_auto_reset_returns_lengths_and_transitions():
     summary = BatchedEnvironmentLoop(env, Recorder()).run(12)  # 6 batch steps.
     # Ends in step order, then copy order: step 1 (copy 0), step 2 (copy 1),
     # step 3 (copy 0), step 5 (copies 0 and 1).
-    assert summary.episode_returns == (1., 2., 1., 1., 2.)
-    assert summary.episode_lengths == (1, 2, 1, 1, 2)
+    assert summary.episode_returns.tolist() == [1., 2., 1., 1., 2.]
+    assert summary.episode_lengths.tolist() == [1, 2, 1, 1, 2]
+    assert summary.episode_lengths.dtype == np.int64
     # Restart steps are not transitions: copy 0 restarts at steps 2, 4, 6 and
     # copy 1 at step 3 and 6.
     assert summary.transitions == 12 - 3 - 2
@@ -102,7 +103,7 @@ def test_a_second_run_carries_on_and_counts_only_its_own_episodes():
     loop = BatchedEnvironmentLoop(env, Recorder())
     loop.run(2)  # Step 1: copy 0 ends; copy 1 is one step into its episode.
     summary = loop.run(2)  # Step 2: copy 1 ends, after 2 steps worth 2.
-    assert summary.episode_returns == (2.,) and summary.episode_lengths == (2,)
+    assert summary.episode_returns.tolist() == [2.] and summary.episode_lengths.tolist() == [2]
     assert env.steps_taken == 2
 
 
@@ -152,6 +153,7 @@ def test_the_compiled_fast_path_reports_what_the_stepped_path_reports():
         loop = BatchedEnvironmentLoop(env, agent)
         summaries.append((loop.run(5 * 40), loop.run(5 * 37)))
     for fast, stepped in zip(*summaries):
-        assert fast.episode_returns == stepped.episode_returns and fast.episode_returns
-        assert fast.episode_lengths == stepped.episode_lengths
+        assert fast.episode_returns.size
+        np.testing.assert_array_equal(fast.episode_returns, stepped.episode_returns)
+        np.testing.assert_array_equal(fast.episode_lengths, stepped.episode_lengths)
         assert (fast.transitions, fast.steps) == (stepped.transitions, stepped.steps)
