@@ -203,17 +203,9 @@ def plot_state_value(action_values, epsilon: float = 0.1, *, walls=None,
         q.shape[:2], walls, cliffs, start, goal)
     vmin, vmax, extend, note = _heatmap_limits(q, clip)
     figure = plt.figure(figsize=(4, 4.4 if note else 4))
-    ax = figure.gca()
-    plot_values(_epsilon_greedy_values(q, epsilon), colormap='summer',
-                vmin=vmin, vmax=vmax, ax=ax, extend=extend)
-    _mark_cells(ax, q.shape[:2], walls, cliffs, start, goal)
-    ax.set_title('$v(s)$')
-    if title:
-        figure.suptitle(title)
-    if note:
-        figure.text(0.5, 0.01, note, ha='center', va='bottom', fontsize=7,
-                    wrap=True)
-    return figure
+    _state_value_panel(figure.gca(), q, epsilon, (vmin, vmax, extend),
+                       (walls, cliffs, start, goal))
+    return _titled(figure, title, note, fontsize=7)
 
 
 def plot_action_values(action_values, epsilon: float = 0.1, *, walls=None,
@@ -264,15 +256,26 @@ def plot_action_values(action_values, epsilon: float = 0.1, *, walls=None,
         _mark_cells(ax, q.shape[:2], walls, cliffs, start, goal)
         ax.set_title(r'$q(s, \mathrm{' + name + r'})$')
     # Made last so that a following plt.title(...) lands on v(s).
-    ax = plt.subplot(3, 3, _CENTRE_SUBPLOT)
+    _state_value_panel(plt.subplot(3, 3, _CENTRE_SUBPLOT), q, epsilon,
+                       (vmin, vmax, extend), (walls, cliffs, start, goal))
+    return _titled(figure, title, note, fontsize=9)
+
+
+def _state_value_panel(ax, q, epsilon, limits, cells) -> None:
+    """v(s) under epsilon-greedy, as both heatmap figures draw it."""
+    vmin, vmax, extend = limits
     plot_values(_epsilon_greedy_values(q, epsilon), colormap='summer',
                 vmin=vmin, vmax=vmax, ax=ax, extend=extend)
-    _mark_cells(ax, q.shape[:2], walls, cliffs, start, goal)
+    _mark_cells(ax, q.shape[:2], *cells)
     ax.set_title('$v(s)$')
+
+
+def _titled(figure, title, note, fontsize: int):
+    """The figure's title, and its clip note along the bottom."""
     if title:
         figure.suptitle(title)
     if note:
-        figure.text(0.5, 0.01, note, ha='center', va='bottom', fontsize=9,
+        figure.text(0.5, 0.01, note, ha='center', va='bottom', fontsize=fontsize,
                     wrap=True)
     return figure
 
