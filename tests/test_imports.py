@@ -105,3 +105,27 @@ def test_the_layers_contract_holds():
                             capture_output=True, text=True,
                             cwd=pathlib.Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_import_graph_has_no_cycle():
+    # Within a layer too: modules that import each other (even inside a
+    # function) cannot be read, or tested, one at a time.
+    import grimp  # import-linter's own graph builder
+    graph = grimp.build_graph('gridlab', 'agents')
+    imports = {module: graph.find_modules_directly_imported_by(module)
+               for module in graph.modules}
+    done, path = set(), []
+
+    def visit(module):
+        if module in path:
+            raise AssertionError(' -> '.join(path[path.index(module):] + [module]))
+        if module in done:
+            return
+        path.append(module)
+        for imported in sorted(imports[module]):
+            visit(imported)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(imports):
+        visit(module)
