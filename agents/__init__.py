@@ -1,6 +1,6 @@
 """gridlab's agents; each is a `gridlab.Actor` built from an environment spec.
 
-    registry.py        the names the `gridlab` command knows them by
+    entries.py         the names the `gridlab` command knows them by
     common/            what they share: exploration, networks, the policy base
     random_agent.py    RandomAgent
     tabular.py         QLearning, SARSA

@@ -31,7 +31,7 @@ import torch
 import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.ppo import PPO
-from agents.registry import TUNED
+from agents.entries import TUNED
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 
 TASK = 'LunarLander-v3'

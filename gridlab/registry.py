@@ -3,7 +3,7 @@
 gridlab never imports its agents package directly (agents import gridlab, not
 the other way round). Agents are found through the entry-point group
 `gridlab.agents`, where gridlab's own `agents` package registers its table
-(`agents.registry:AGENTS`) and any installed package can register more:
+(`agents.entries:AGENTS`) and any installed package can register more:
 
     [options.entry_points]
     gridlab.agents =

@@ -17,7 +17,7 @@ def clean(monkeypatch):
 def test_gridlabs_agents_arrive_through_the_entry_point_group():
     from importlib import metadata
     points = {p.name: p.value for p in metadata.entry_points(group=registry.GROUP)}
-    assert points.get('gridlab') == 'agents.registry:AGENTS'
+    assert points.get('gridlab') == 'agents.entries:AGENTS'
     names = set(registry.agents())
     assert {'random', 'q-learning', 'sarsa', 'nfq', 'dqn', 'reinforce',
             'actor-critic'} <= names
