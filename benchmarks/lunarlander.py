@@ -32,6 +32,7 @@ import _common  # benchmarks/_common.py, beside this file
 import gridlab
 from agents.ppo import PPO
 from agents.entries import TUNED
+from gridlab.envs.catalogue import evaluation_seed
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 
 TASK = 'LunarLander-v3'
@@ -64,7 +65,7 @@ def run(seed: int, budget: int, check_every: int, hyperparameters: dict):
         if steps // check_every == (steps - per_update) // check_every and steps < budget:
             return False
         clock.stop()
-        scores.append((steps, round(greedy_mean(agent, 10_000 + seed), 1)))
+        scores.append((steps, round(greedy_mean(agent, evaluation_seed(seed)), 1)))
         print(f'  seed {seed}: {steps:>9,} steps  wall s {clock.wall:7.1f}  '
               f'CPU s {clock.cpu:7.1f}  greedy mean {scores[-1][1]:7.1f}', flush=True)
         clock.start()
