@@ -16,12 +16,12 @@ auto-reset copies are not counted). Medians over 5 repeats of the process's
 CPU time (one core); the machine is shared by several developers, so wall
 time also counts waiting for a core.
 
-Measured with other jobs paused (even so, this 2-core VM has spells in
-which the same code runs at about half speed, 11-14 M where it otherwise
-runs 20-22 M, so compare the rows of one run): Q-learning 21.7 M, 22.3 M,
-21.9 M, 20.4 M learner-steps/s at 30, 256, 1,024 and 4,096 learners
-(SARSA 21.2-21.9 M); calling `step` every batch step, 0.4-7.4 M; the numpy
-path 0.09-2.8 M; one QLearning in the EnvironmentLoop 41k.
+Measured (median of 5, one run; this 2-core VM has spells in which the same
+code runs at about half speed, so compare the rows of one run): Q-learning
+33.0 M, 32.2 M, 31.0 M, 29.1 M and 19.6 M learner-steps/s at 30, 256, 1,024,
+4,096 and 16,384 learners (SARSA 37.8, 35.8, 34.3, 28.2, 21.2 M); calling
+`step` every batch step, 0.7-11.6 M; the numpy path 0.17-5.7 M; one
+QLearning in the EnvironmentLoop 89k (SARSA 74k).
 """
 
 import argparse
