@@ -115,6 +115,45 @@ def test_csv_logger_keeps_values_with_commas_and_newlines(tmp_path):
     assert read_csv(path) == [['note', 'step'], ['a, "b"\nc', ''], ['x', '1']]
 
 
+def test_csv_logger_writes_arrays_tensors_and_dicts_whole(tmp_path):
+    import json
+    import torch
+    path = tmp_path / 'log.csv'
+    array = np.arange(5000, dtype=np.float64)
+    tensor = torch.arange(12, dtype=torch.float32).reshape(3, 4) / 4
+    nested = {'a': {'b': [1, 2]}, 'c': np.float32(0.5), 'd': np.array([True, False])}
+    with loggers.CSVLogger(path) as logger:
+        logger.write({'array': array, 'tensor': tensor, 'nested': nested})
+    rows = read_csv(path)
+    assert len(rows) == 2 and '\n' not in ''.join(rows[1])
+    cells = dict(zip(*rows))
+    np.testing.assert_array_equal(json.loads(cells['array']), array)
+    np.testing.assert_array_equal(json.loads(cells['tensor']), tensor.numpy())
+    assert json.loads(cells['nested']) == {'a': {'b': [1, 2]}, 'c': 0.5,
+                                           'd': [True, False]}
+
+
+def test_csv_logger_writes_no_row_for_an_empty_write(tmp_path):
+    path = tmp_path / 'log.csv'
+    with loggers.CSVLogger(path) as logger:
+        logger.write({})
+        assert read_csv(path) == []
+        logger.write({'episode': 0})
+        logger.write({})
+    assert read_csv(path) == [['episode'], ['0']]
+
+
+def test_csv_logger_refuses_a_value_it_cannot_write_back_naming_the_key(tmp_path):
+    path = tmp_path / 'log.csv'
+    with loggers.CSVLogger(path) as logger:
+        logger.write({'episode': 0})
+        with pytest.raises(TypeError, match="'agent'.*object"):
+            logger.write({'episode': 1, 'agent': object()})
+        with pytest.raises(TypeError, match="'names'.*dtype"):
+            logger.write({'episode': 1, 'names': np.array(['a', 'b'])})
+    assert read_csv(path) == [['episode'], ['0']]  # Nothing half-written.
+
+
 def test_csv_logger_missing_folder_is_named(tmp_path):
     missing = tmp_path / 'no_such_folder'
     with pytest.raises(FileNotFoundError, match='no_such_folder'):

@@ -16,6 +16,7 @@ context manager that closes it on exit.
 import abc
 import csv
 import io
+import json
 import os
 import pathlib
 import time
@@ -231,18 +232,51 @@ class TerminalLogger(Logger):
         self._logger.close()
 
 
-def _csv_cell(value: Any) -> Any:
-    """Returns what the csv module should write for `value`."""
+def _plain(key: str, value: Any) -> Any:
+    """`value` as JSON-ready data: arrays and tensors whole, as nested lists."""
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, 'detach') and hasattr(value, 'tolist'):  # A torch tensor.
+        return value.detach().cpu().tolist()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in 'biuf':
+            raise TypeError(f'cannot log {key!r}: a numpy array of dtype {value.dtype}; '
+                            'expected numbers')
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(f'{key}.{k}', v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(key, v) for v in value]
+    raise TypeError(f'cannot log {key!r}: a {type(value).__name__} is not a number, '
+                    'string, array, tensor, list or dict')
+
+
+def _csv_cell(key: str, value: Any) -> Any:
+    """Returns what the csv module should write for `value`.
+
+    Numbers and strings are written as themselves; arrays, tensors, lists and
+    dicts as JSON (every element, never numpy's abbreviated print), so that
+    `json.loads` gives them back.
+    """
     if isinstance(value, (np.ndarray, np.generic)) and value.ndim == 0:
         # numpy prints the shortest text that reads back as the same value of
         # its dtype: '0.1' for float32(0.1), where float() would give
         # '0.10000000149011612'.
         return str(value[()])
-    return _to_python(value)
+    value = _to_python(value)
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
+    return json.dumps(_plain(key, value), separators=(',', ':'))
 
 
 class CSVLogger(Logger):
     """Writes a header, then one row per write, flushed at once.
+
+    Arrays, tensors, lists and dicts go into their cell whole, as JSON; an
+    empty write writes nothing; a value of any other type is refused with a
+    TypeError naming its key, before anything is written.
 
     Columns are the keys in the order they first appeared. A write with a new
     key rewrites the file (atomically) with the wider header, older rows getting
@@ -281,6 +315,9 @@ class CSVLogger(Logger):
 
     def write(self, data: LoggingData) -> None:
         self._check_open()
+        if not data:
+            return  # Nothing was logged, so no row (and no header) is written.
+        cells = {key: _csv_cell(key, value) for key, value in data.items()}
         lines = io.StringIO()
         writer = csv.writer(lines, lineterminator='\n')
         if self._fieldnames is None:
@@ -289,8 +326,7 @@ class CSVLogger(Logger):
         new_keys = [key for key in data if key not in self._fieldnames]
         if new_keys:
             self._widen(new_keys)
-        writer.writerow([_csv_cell(data[key]) if key in data else ''
-                         for key in self._fieldnames])
+        writer.writerow([cells.get(key, '') for key in self._fieldnames])
         # One write() per row, flushed at once: a crash loses nothing written
         # before it, and a reader of the open file sees whole rows.
         end = self._file.tell()
