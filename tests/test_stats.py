@@ -519,3 +519,52 @@ def test_importing_stats_loads_neither_matplotlib_nor_scipy():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, check=True).stdout
     assert json.loads(out) == []
+
+
+# One run per task: no interval (NaN bounds and a warning), not a zero-width one.
+
+def test_one_run_per_task_gives_nan_bounds_and_a_warning():
+    with pytest.warns(stats.SingleRunWarning, match='one run per task'):
+        intervals = stats.interval_estimates({'a': np.array([[0.3, 0.7]])}, reps=50)
+    for interval in intervals['a'].values():
+        assert np.isfinite(interval.estimate)
+        assert np.isnan(interval.low) and np.isnan(interval.high)
+    assert intervals['a']['mean'].estimate == pytest.approx(0.5)
+    with pytest.warns(stats.SingleRunWarning):
+        one = stats.run_interval_estimates([2.0], reps=50, key=('a', 't'))
+    assert one['iqm'].estimate == 2.0 and np.isnan(one['iqm'].low)
+    with pytest.warns(stats.SingleRunWarning):
+        improvement = stats.probability_of_improvement_interval(
+            np.array([[1.0]]), np.array([[0.0]]), reps=50)
+    assert improvement.estimate == 1.0 and np.isnan(improvement.high)
+    with pytest.warns(stats.SingleRunWarning):
+        profile = stats.performance_profiles({'a': np.array([[0.5]])}, reps=20)['a']
+    assert np.isnan(profile.low).all() and profile.fraction.shape == profile.taus.shape
+    with pytest.warns(stats.SingleRunWarning):
+        band = stats.learning_curve_intervals({'a': np.array([[1., 2.]])}, [1, 2],
+                                              reps=20)['a']
+    assert np.isnan(band.low).all() and band.estimate.tolist() == [1., 2.]
+
+
+def test_two_runs_in_one_task_give_a_real_interval_without_a_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', stats.SingleRunWarning)
+        intervals = stats.interval_estimates(
+            {'a': {'t': np.array([0., 1.]), 'u': np.array([0.5])}}, reps=200)
+    assert intervals['a']['mean'].low < intervals['a']['mean'].high
+
+
+@pytest.mark.parametrize('gamma', [float('nan'), float('inf'), -float('inf'), True, '1'])
+def test_a_non_finite_gamma_is_refused_naming_it(gamma):
+    scores = {'a': np.array([[0.3], [0.7]])}
+    with pytest.raises(ValueError, match=r'gamma .* must be a finite number'):
+        stats.interval_estimates(scores, ('optimality_gap',), reps=10, gamma=gamma)
+    with pytest.raises(ValueError, match='gamma'):
+        stats.run_interval_estimates([0.3, 0.7], ('optimality_gap',), reps=10,
+                                     gamma=gamma)
+    with pytest.raises(ValueError, match='gamma'):
+        stats.aggregate_optimality_gap(scores['a'], gamma=gamma)
+    with pytest.raises(ValueError, match='gamma'):
+        aggregates.aggregate_rows([{'agent': 'a', 'task': 't', 'seed': s, 'score': s}
+                                   for s in (0, 1)], reps=10, gamma=gamma)

@@ -30,6 +30,15 @@ counts both forms give rliable's numbers.
     intervals['dqn']['iqm']       # Interval(estimate=..., low=..., high=...)
     probability_of_improvement_interval(scores['dqn'], scores['nfq'])
 
+One run is not a sample to resample: where every task has a single run
+(one seed), every bootstrap replicate equals the estimate and the
+percentile "interval" has zero width, which reads as certainty. rliable
+reports that zero-width interval silently; here its bounds are NaN instead
+(the estimate stays) and a `SingleRunWarning` says so. The same holds for
+probability of improvement (both agents with one run per task), performance
+profiles and learning-curve bands. A task with two or more runs gives a
+real interval, even beside tasks with one.
+
 Bootstrap draws come from a numpy Generator seeded with `seed` and the agent
 (and task) names, so an agent's interval does not change when another agent
 joins the comparison. Numpy only: the plots of these are in
@@ -38,7 +47,9 @@ joins the comparison. Numpy only: the plots of these are in
 """
 
 import dataclasses
+import math
 import numbers
+import warnings
 import zlib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -54,6 +65,25 @@ DEFAULT_METRICS = ('mean', 'median', 'iqm')
 
 Scores = Union[np.ndarray, Mapping[str, np.ndarray]]
 TaskScores = List[np.ndarray]  # One 1-D array of run scores per task.
+
+
+class SingleRunWarning(UserWarning):
+    """An interval asked of one run per task: its bounds are NaN."""
+
+
+def _single_run(tasks: Sequence[np.ndarray], what: str) -> bool:
+    """Whether every task has one run (then warns: the bounds will be NaN)."""
+    if all(len(task) == 1 for task in tasks):
+        warnings.warn(SingleRunWarning(
+            f'{what}: one run per task, so the bootstrap has nothing to resample; '
+            'low and high are NaN (an interval needs two or more runs)'),
+            stacklevel=3)
+        return True
+    return False
+
+
+def _nan_like(values) -> Any:
+    return np.full_like(np.asarray(values, dtype=np.float64), np.nan)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +178,14 @@ def _check_confidence(confidence: Any) -> float:
         raise ValueError('confidence must be a number strictly between 0 and '
                          f'1 (e.g. 0.95), got {confidence!r}')
     return float(confidence)
+
+
+def _check_gamma(gamma: Any) -> float:
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real) \
+            or not math.isfinite(gamma):
+        raise ValueError('gamma (the optimality gap\'s threshold) must be a finite '
+                         f'number such as 1.0, got {gamma!r}')
+    return float(gamma)
 
 
 def _check_metrics(metrics: Sequence[str]) -> Tuple[str, ...]:
@@ -287,6 +325,7 @@ def aggregate_iqm(scores: Scores) -> float:
 def aggregate_optimality_gap(scores: Scores, gamma: float = 1.0) -> float:
     """How far scores fall short of `gamma`: gamma - mean(min(score, gamma))."""
     tasks = _as_task_scores(scores)
+    gamma = _check_gamma(gamma)
     return float(_optimality_gap([t[None] for t in tasks], gamma)[0])
 
 
@@ -333,19 +372,30 @@ def interval_estimates(score_dict: Mapping[str, Scores],
         reps: bootstrap replicates.
         confidence: coverage of the percentile interval.
         seed: seeds the bootstrap (with the agent's name).
-        gamma: the threshold of the optimality gap.
+        gamma: the threshold of the optimality gap (finite).
 
     Returns:
-        agent -> metric -> Interval.
+        agent -> metric -> Interval; low and high are NaN, with a
+        SingleRunWarning, for an agent with one run per task.
     """
     tasks_by_agent = _check_score_dict(score_dict)
     metrics = _check_metrics(metrics)
     reps = _check_reps(reps)
     confidence = _check_confidence(confidence)
+    gamma = _check_gamma(gamma)
     statistic = _metrics_statistic(_ACROSS_TASKS, metrics, gamma)
-    return {agent: _intervals(metrics, *bootstrap.bootstrap(
-                tasks, statistic, reps, confidence, _rng(seed, agent)))
+    return {agent: _intervals(metrics, *_bootstrap_or_nan(
+                tasks, statistic, reps, confidence, _rng(seed, agent),
+                f'intervals of {agent!r}'))
             for agent, tasks in tasks_by_agent.items()}
+
+
+def _bootstrap_or_nan(tasks, statistic, reps, confidence, rng, what, **options):
+    """bootstrap.bootstrap, with NaN bounds (and a warning) for one run per task."""
+    if _single_run(tasks, what):
+        estimate = statistic([t[None] for t in tasks])[0]
+        return estimate, _nan_like(estimate), _nan_like(estimate)
+    return bootstrap.bootstrap(tasks, statistic, reps, confidence, rng, **options)
 
 
 def run_interval_estimates(runs: Any, metrics: Sequence[str] = DEFAULT_METRICS, *,
@@ -365,7 +415,8 @@ def run_interval_estimates(runs: Any, metrics: Sequence[str] = DEFAULT_METRICS, 
             else is estimated beside it.
 
     Returns:
-        metric -> Interval.
+        metric -> Interval (low and high NaN, with a SingleRunWarning, for
+        one run).
     """
     runs = np.asarray(runs, dtype=np.float64)
     if runs.ndim != 1 or runs.size == 0 or not np.all(np.isfinite(runs)):
@@ -374,9 +425,11 @@ def run_interval_estimates(runs: Any, metrics: Sequence[str] = DEFAULT_METRICS, 
     metrics = _check_metrics(metrics)
     reps = _check_reps(reps)
     confidence = _check_confidence(confidence)
+    gamma = _check_gamma(gamma)
     statistic = _metrics_statistic(_WITHIN_TASK, metrics, gamma)
-    return _intervals(metrics, *bootstrap.bootstrap([runs], statistic, reps, confidence,
-                                                    _rng(seed, *key)))
+    what = 'intervals' + (f' of {" on ".join(map(str, key))}' if key else '')
+    return _intervals(metrics, *_bootstrap_or_nan([runs], statistic, reps, confidence,
+                                                  _rng(seed, *key), what))
 
 
 def _metrics_statistic(table, metrics, gamma):
@@ -410,6 +463,10 @@ def probability_of_improvement_interval(scores_x: Scores, scores_y: Scores, *,
     confidence = _check_confidence(confidence)
     estimate, low, high = _bootstrap_improvement(xs, ys, reps, confidence,
                                                  _rng(seed, 'improvement', *key))
+    what = 'probability of improvement' + (f' ({", ".join(map(str, key))})'
+                                           if key else '')
+    if _single_run(list(xs) + list(ys), what):
+        low = high = math.nan
     return Interval(float(estimate), float(low), float(high))
 
 
@@ -445,8 +502,9 @@ def performance_profiles(score_dict: Mapping[str, Scores],
 
     profiles = {}
     for agent, tasks in tasks_by_agent.items():
-        fraction, low, high = bootstrap.bootstrap(
+        fraction, low, high = _bootstrap_or_nan(
             tasks, statistic, reps, confidence, _rng(seed, agent),
+            f'performance profile of {agent!r}',
             numbers_per_rep=sum(t.size for t in tasks) * taus.size)
         profiles[agent] = Profile(taus.copy(), fraction, low, high)
     return profiles
@@ -508,7 +566,8 @@ def learning_curve_intervals(curves: Mapping[str, Any], steps: Any,
     function = _WITHIN_TASK[metric]
     result = {}
     for agent, curve in curves.items():
-        estimate, low, high = bootstrap.bootstrap([curve], function, reps, confidence,
-                                                  _rng(seed, agent, 'curve'))
+        estimate, low, high = _bootstrap_or_nan([curve], function, reps, confidence,
+                                                _rng(seed, agent, 'curve'),
+                                                f'learning curve of {agent!r}')
         result[agent] = Curve(steps.copy(), estimate, low, high)
     return result
