@@ -166,6 +166,30 @@ def sweep(args) -> int:
     return 1 if failed else 0
 
 
+class _warnings_as_lines:
+    """Shows the comparison's warnings as 'gridlab: warning: ...' lines."""
+
+    def __enter__(self):
+        import warnings
+        from gridlab.experiments.compare import CompareWarning
+        self._category = CompareWarning
+        self._catcher = warnings.catch_warnings(record=True)
+        self._caught = self._catcher.__enter__()
+        warnings.simplefilter('always', CompareWarning)
+        return self
+
+    def __exit__(self, *exc_info):
+        import warnings
+        self._catcher.__exit__(*exc_info)
+        for warning in self._caught:
+            if issubclass(warning.category, self._category):
+                print(f'gridlab: warning: {warning.message}', file=sys.stderr)
+            else:
+                warnings.warn_explicit(warning.message, warning.category,
+                                       warning.filename, warning.lineno)
+        return False
+
+
 def _names(text: str) -> list:
     return [name.strip() for name in text.split(',') if name.strip()]
 
@@ -194,7 +218,8 @@ def _split_values(text: str) -> list:
 def compare(args) -> int:
     from gridlab.experiments import compare as compare_lib
     try:
-        path = compare_lib.compare(args.paths, out=args.out)
+        with _warnings_as_lines():
+            path = compare_lib.compare(args.paths, out=args.out)
     except compare_lib.CompareError as error:
         raise UsageError(str(error)) from None
     print(compare_lib.format_table(path))

@@ -12,11 +12,19 @@ reference: the goal reward on a GridWorld task (reaching the goal without a
 penalty), the `reward_threshold` of a Gymnasium task, and otherwise the best
 return any run reached on that task. The plots (`intervals.png`,
 `profiles.png`, `curves.png`) go beside it.
+
+A run whose score is not a finite number (NaN, say) is left out with a
+`CompareWarning` naming it. The files of an earlier comparison are removed
+before a new one is computed, so a comparison that fails leaves none that
+looks current. Where every group has one run, intervals are undefined: their
+bounds are NaN (see `gridlab.analysis.stats`), said once in a CompareWarning.
 """
 
 import csv
 import json
+import math
 import pathlib
+import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from gridlab.core import files
@@ -25,10 +33,35 @@ from gridlab.core.errors import ExperimentError
 from gridlab.envs.catalogue import is_gymnasium_task
 
 AGGREGATE_COLUMNS = ('agent', 'task', 'metric', 'estimate', 'low', 'high')
+COMPARISON_FILES = ('aggregate.csv', 'intervals.png', 'profiles.png', 'curves.png')
 
 
 class CompareError(ExperimentError):
     """Nothing comparable where `gridlab compare` was pointed."""
+
+
+class CompareWarning(UserWarning):
+    """Something left out of, or undefined in, a comparison (one line each)."""
+
+
+def remove_comparison(out) -> None:
+    """Removes the files an earlier comparison wrote into `out`."""
+    for name in COMPARISON_FILES:
+        try:
+            (pathlib.Path(out) / name).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _score(row: Dict[str, Any]) -> Optional[float]:
+    try:
+        return float(row['mean_return'])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _where(row: Dict[str, Any]) -> str:
+    return row.get('directory') or f'{label(row)} on {row["task"]}, seed {row["seed"]}'
 
 
 def label(row: Dict[str, Any]) -> str:
@@ -86,26 +119,70 @@ def _reference(task: str, rows: List[Dict[str, Any]]) -> Tuple[float, float, str
 
 def write_comparison(out, rows: Iterable[Dict[str, Any]], *, reps: int = 2_000,
                      seed: int = 0) -> pathlib.Path:
-    """Writes aggregate.csv and the comparison plots into `out`; returns the CSV."""
+    """Writes aggregate.csv and the comparison plots into `out`; returns the CSV.
+
+    The earlier comparison's files go first, whatever happens next. Runs
+    with a non-finite score are left out with a CompareWarning; two runs of
+    one agent, settings, task and seed are refused (CompareError).
+    """
+    from gridlab.analysis import stats
     from gridlab.experiments import aggregates
     out = pathlib.Path(out)
-    done = [dict(row, agent=label(row), score=row['mean_return']) for row in rows
-            if row.get('status') == 'completed' and row.get('mean_return') is not None]
+    remove_comparison(out)
+    completed = [row for row in rows if row.get('status') == 'completed'
+                 and row.get('mean_return') is not None]
+    done, dropped = [], []
+    for row in completed:
+        score = _score(row)
+        if score is None or not math.isfinite(score):
+            dropped.append(row)
+        else:
+            done.append(dict(row, agent=label(row), score=score))
+    if dropped:
+        warnings.warn(CompareWarning(
+            f'left out {len(dropped)} completed run{"s" * (len(dropped) > 1)} whose '
+            f'score (mean_return) is not a finite number: {_where(dropped[0])} has '
+            f'{dropped[0]["mean_return"]!r}' + (' and others' if len(dropped) > 1
+                                                  else '')), stacklevel=2)
     if not done:
-        raise CompareError('no completed runs to compare')
+        raise CompareError('no completed runs with a finite score to compare'
+                           if dropped else 'no completed runs to compare')
+    _refuse_repeated_runs(done)
     tasks = sorted({row['task'] for row in done})
     references = {task: _reference(task, done) for task in tasks}
-    per_task = aggregates.aggregate_rows(done, reps=reps, seed=seed)
-    rows_out = [row for row in per_task if row['task'] != aggregates.ALL_TASKS]
-    if len(tasks) > 1:
-        normalised = aggregates.aggregate_rows(
-            done, reps=reps, seed=seed, improvement=False,
-            normalize={task: references[task][:2] for task in tasks})
-        rows_out += [dict(row, metric=f'normalised_{row["metric"]}') for row in normalised
-                     if row['task'] == aggregates.ALL_TASKS]
-    _write_aggregate(out / 'aggregate.csv', rows_out)
-    _plots(out, done, references, reps, seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', stats.SingleRunWarning)
+        per_task = aggregates.aggregate_rows(done, reps=reps, seed=seed)
+        rows_out = [row for row in per_task if row['task'] != aggregates.ALL_TASKS]
+        if len(tasks) > 1:
+            normalised = aggregates.aggregate_rows(
+                done, reps=reps, seed=seed, improvement=False,
+                normalize={task: references[task][:2] for task in tasks})
+            rows_out += [dict(row, metric=f'normalised_{row["metric"]}')
+                         for row in normalised if row['task'] == aggregates.ALL_TASKS]
+        _write_aggregate(out / 'aggregate.csv', rows_out)
+        _plots(out, done, references, reps, seed)
+    for warning in caught:
+        if not issubclass(warning.category, stats.SingleRunWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    if any(issubclass(w.category, stats.SingleRunWarning) for w in caught):
+        warnings.warn(CompareWarning(
+            'some agents have one run per task, so their intervals are undefined '
+            '(low and high are NaN in aggregate.csv); run more seeds for intervals'),
+            stacklevel=2)
     return out / 'aggregate.csv'
+
+
+def _refuse_repeated_runs(done: List[Dict[str, Any]]) -> None:
+    seen: Dict[tuple, Dict[str, Any]] = {}
+    for row in done:
+        key = (row['agent'], row['task'], str(row['seed']))
+        other = seen.setdefault(key, row)
+        if other is not row:
+            raise CompareError(
+                f'two runs of {row["agent"]} on {row["task"]} with seed {row["seed"]} '
+                f'({_where(other)} and {_where(row)}); compare each run once')
 
 
 def _write_aggregate(path: pathlib.Path, rows: List[Dict[str, Any]]) -> None:
