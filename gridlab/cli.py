@@ -75,18 +75,33 @@ def _ended(error: BaseException) -> int:
     return _EXIT_CODES.get(name, 1)
 
 
+# What a resumed run keeps as it was configured: {flag: its argparse name}.
+_RESUME_FIXES = {'--agent': 'agent', '--task': 'task', '--observation': 'observation',
+                 '--seed': 'seed', '--discount': 'discount', '--set': 'set',
+                 '--config': 'config', '--out': 'out', '--device': 'device',
+                 '--eval-episodes': 'eval_episodes', '--eval-every': 'eval_every',
+                 '--num-envs': 'num_envs', '--video-every': 'video_every',
+                 '--tensorboard': 'tensorboard', '--overwrite': 'overwrite'}
+
+
 def train(args) -> int:
     from gridlab.core.errors import Terminated
     from gridlab.experiments import resume, run, signals
     restore_signals = signals.stop_on_signals()
     try:
+        checkpointing = dict(checkpoint_every=args.checkpoint_every,
+                             checkpoint_seconds=args.checkpoint_seconds or None)
         if args.resume:
-            if args.agent or args.task or args.set or args.config:
-                raise UsageError('--resume continues a run as it was configured; '
-                                 'give no --agent, --task, --set or --config with it')
-            resume.resume_experiment(args.resume,
-                                         progress=None if args.progress else False,
-                                         log_every=args.log_every)
+            given = [flag for flag, value in _RESUME_FIXES.items()
+                     if getattr(args, value) not in (None, False)]
+            if given:
+                raise UsageError(f'--resume continues a run as it was configured; it '
+                                 f'cannot take {", ".join(given)} (only a new total '
+                                 '--steps or --episodes, and how to log and checkpoint)')
+            resume.resume_experiment(args.resume, steps=args.steps,
+                                     episodes=args.episodes,
+                                     progress=None if args.progress else False,
+                                     log_every=args.log_every, **checkpointing)
             return 0
         settings = _run_settings(args)
         for key in ('agent', 'task'):
@@ -103,7 +118,7 @@ def train(args) -> int:
             eval_every=settings.get('eval_every'), overwrite=args.overwrite,
             progress=None if args.progress else False, log_every=args.log_every,
             tensorboard=args.tensorboard, video_every=args.video_every,
-            num_envs=args.num_envs,
+            num_envs=args.num_envs, **checkpointing,
             command=['gridlab'] + list(args.argv))
     except (KeyboardInterrupt, Terminated, BrokenPipeError) as error:
         return _ended(error)
@@ -341,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='greedy episodes per evaluation (default 5)')
     p.add_argument('--eval-every', type=_positive, metavar='STEPS',
                    help='evaluate, checkpoint and keep best.pt every STEPS steps')
+    p.add_argument('--checkpoint-every', type=_positive, metavar='STEPS',
+                   help='also checkpoint every STEPS steps (default: by time only)')
+    p.add_argument('--checkpoint-seconds', type=_seconds, metavar='S', default=60.,
+                   help='checkpoint every S seconds, so a killed run loses at most '
+                        'that much; 0 for never (default 60)')
     p.add_argument('--num-envs', type=_positive, metavar='N',
                    help='train on N copies at once, stepped as arrays (agents with '
                         'a batched train(), such as ppo or dqn; default: the tuned number, '

@@ -7,6 +7,7 @@ it is complete and flushed to disk; `os.replace` is atomic there.
 """
 
 import contextlib
+import hashlib
 import os
 import pathlib
 import tempfile
@@ -69,3 +70,12 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     """Writes `text` (UTF-8) to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding='utf-8')
+
+
+def sha256(path: PathLike) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()

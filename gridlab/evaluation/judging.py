@@ -44,10 +44,15 @@ def _on_every_cell(environment, cells: np.ndarray, read) -> dict:
             for y, x in np.argwhere(cells)}
 
 
+class NonFiniteValues(ValueError):
+    """An agent's action values are NaN or infinite where it acts."""
+
+
 def q_table(agent, environment) -> np.ndarray:
     """An agent's `q_values` on every cell of a GridWorld, (H, W, A).
 
-    Walls and cliffs, where the agent never acts, get NaN.
+    Walls and cliffs, where the agent never acts, get NaN. Raises
+    `NonFiniteValues` if the agent's own values anywhere else are not finite.
     """
     values = _on_every_cell(
         environment, ~(environment.walls | environment.cliffs),
@@ -56,6 +61,11 @@ def q_table(agent, environment) -> np.ndarray:
     table = np.full(tuple(environment.shape) + (num_actions,), np.nan)
     for cell, row in values.items():
         table[cell] = row
+    bad = [cell for cell, row in values.items() if not np.isfinite(row).all()]
+    if bad:
+        raise NonFiniteValues(f'{type(agent).__name__}.q_values are NaN or infinite on '
+                              f'{len(bad)} of {len(values)} cells (first {bad[0]}): the '
+                              'agent has no greedy policy to judge (training diverged?)')
     return table
 
 

@@ -12,20 +12,25 @@ agents with action values on a GridWorld also q_values.png and policy.png.
 """
 
 import dataclasses
-import json
+import math
 import pathlib
+import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from gridlab.core import Checkpointable, ReportsLoss, TrainsOnBatches, agent_discount, files
+from gridlab.core import Checkpointable, ReportsLoss, TrainsOnBatches, agent_discount
+from gridlab.core import validation
+from gridlab.core.checkpoints import Checkpointing
 from gridlab.core.errors import ExperimentError
 from gridlab.envs import catalogue
 from gridlab.envs.wrappers import setup_environment
+from gridlab.evaluation import judging
 from gridlab.evaluation.greedy import evaluation_statistics
 from gridlab.experiments import hyperparameters as hyperparameters_lib
 from gridlab.experiments import pictures, run_folder, signals
 from gridlab.experiments.config import RunConfig, check_log_every
-from gridlab.experiments.periodic import PeriodicEvaluation
+from gridlab.experiments.periodic import (CHECKPOINT_SECONDS, PeriodicCheckpoint,
+                                          PeriodicEvaluation)
 from gridlab.loops import loggers
 from gridlab.loops.batched import BatchedEnvironmentLoop
 from gridlab.loops.environment_loop import EnvironmentLoop
@@ -35,6 +40,9 @@ from gridlab.viz import recording, report
 TERMINAL_FIELDS = {'episode': 'episode', 'total_steps': 'steps',
                    'episode_return': 'return', 'episode_length': 'length',
                    'steps_per_second': 'steps/s', 'loss_avg': 'loss'}
+# Batched training runs in calls of at most this many steps, between which
+# episode rows are written and checkpoints taken.
+BATCHED_CHUNK_STEPS = 100_000
 
 
 @dataclasses.dataclass
@@ -76,22 +84,33 @@ class Run:
                                   'trains on batches, such as ppo or dqn')
         self._evaluation_environment = None
         self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
+        self.best_evaluation = -math.inf  # Of the evaluations before a resume.
+        self.trained_on = trained_on(config)
         self.log = loggers.InMemoryLogger()
         self._start = time.perf_counter()
         self._evaluation_seconds = 0.
 
     # ------------------------------------------------------------ checkpoints
 
+    def save_agent(self, path: pathlib.Path) -> None:
+        """The agent's checkpoint at `path`, saying what it was trained on."""
+        save_agent(self.actor, path, self.trained_on)
+
     def save_checkpoint(self, total_steps: int, episodes: int) -> None:
+        """agent.pt and run_state.json, as one unit, after `episodes` whole
+        episodes (the rows of episodes.csv up to `total_steps`)."""
         if not isinstance(self.actor, Checkpointable):
             return
-        self.actor.save(self.out / 'agent.pt')
         state = {'episodes': episodes, 'total_steps': total_steps,
                  'training_seconds': self.elapsed_training()}
         random_state = getattr(self.environment, 'random_state', None)
         if isinstance(random_state, dict):
             state['environment_random_state'] = random_state
-        files.atomic_write_text(self.out / 'run_state.json', json.dumps(state) + '\n')
+        run_folder.commit_checkpoint(self.out, self.save_agent, state)
+
+    def checkpoint_at_episode_end(self, total_steps: int) -> None:
+        """A checkpoint taken as an episode ends, before its row is logged."""
+        self.save_checkpoint(total_steps, self.log_episodes() + 1)
 
     def elapsed_training(self) -> float:
         return self.training_seconds + (time.perf_counter() - self._start -
@@ -113,12 +132,23 @@ class Run:
             statistics = evaluation_statistics(self._evaluation_environment, self.actor,
                                                episodes)
             if not self.config.gymnasium:
-                statistics['optimal_fraction'] = pictures.optimal_fraction(
-                    self.environment, self.actor)
+                statistics['optimal_fraction'] = self.judged(
+                    pictures.optimal_fraction, self.environment, self.actor)
         row.update({k: v for k, v in statistics.items() if k != 'episodes'})
         sink.write(row)
-        self.save_checkpoint(total_steps, self.log_episodes())
         self._evaluation_seconds += time.perf_counter() - start
+
+    def judged(self, judge, *args):
+        """`judge(*args)`, or None and a warning in summary.json (and on stderr)
+        if the agent's values are NaN: a judgement of them would be meaningless."""
+        try:
+            return judge(*args)
+        except judging.NonFiniteValues as error:
+            warnings = self.summary.setdefault('warnings', [])
+            if str(error) not in warnings:
+                warnings.append(str(error))
+                print(f'gridlab: warning: {error}', file=sys.stderr)
+            return None
 
     def log_episodes(self) -> int:
         return self.episodes_done + len(self.log.data)
@@ -136,6 +166,45 @@ class Run:
                 'steps': self.steps_done + int(sum(row.get('episode_length', 0)
                                                    for row in rows)),
                 'seconds': round(self.elapsed_training(), 3)}
+
+
+def trained_on(config: RunConfig) -> Dict[str, Any]:
+    """What a run's checkpoints say they were trained on: its task and observation."""
+    record = config.to_record()
+    return {'task': record['task'], 'observation': record['observation']}
+
+
+def save_agent(actor, path: pathlib.Path, trained_on: Dict[str, Any]) -> None:
+    """Saves `actor`; gridlab's agents also record what they were trained on."""
+    if isinstance(actor, Checkpointing):
+        actor.save(path, trained_on=trained_on)
+    else:  # Another agent's own `Checkpointable` format.
+        actor.save(path)
+
+
+def restore_agent(actor, path: pathlib.Path, trained_on: Dict[str, Any]) -> None:
+    """Restores `actor` from `path`, refusing a checkpoint trained on another task."""
+    try:
+        if isinstance(actor, Checkpointing):
+            actor.restore(path, trained_on=trained_on)
+        else:
+            actor.restore(path)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        raise ExperimentError(str(error)) from None
+
+
+def check_checkpointing(checkpoint_every, checkpoint_seconds) -> None:
+    """checkpoint_every: steps (or None); checkpoint_seconds: > 0 seconds (or None)."""
+    try:
+        validation.check_optional_positive_int('checkpoint_every', checkpoint_every)
+    except (TypeError, ValueError) as error:
+        raise ExperimentError(str(error)) from None
+    if checkpoint_seconds is not None and (
+            isinstance(checkpoint_seconds, bool) or
+            not isinstance(checkpoint_seconds, (int, float)) or
+            not 0 < checkpoint_seconds < math.inf):
+        raise ExperimentError(f'checkpoint_seconds must be a positive number of seconds '
+                              f'or None, got {checkpoint_seconds!r}')
 
 
 def new_summary(config: RunConfig, run: Run, command: Optional[List[str]]) -> None:
@@ -173,6 +242,8 @@ def run_experiment(agent: str,
                    video_every: Optional[int] = None,
                    num_envs: Optional[int] = None,
                    pictures: bool = True,
+                   checkpoint_every: Optional[int] = None,
+                   checkpoint_seconds: Optional[float] = CHECKPOINT_SECONDS,
                    command: Optional[List[str]] = None) -> RunResult:
     """Trains `agent` on `task` and writes the run folder; returns it and its summary.
 
@@ -209,6 +280,11 @@ def run_experiment(agent: str,
         the tuned number for this agent on this task, else one.
       pictures: draw learning_curve.png, q_values.png and policy.png (sweeps
         leave them out: thousands of runs, each read through aggregates).
+      checkpoint_every, checkpoint_seconds: also checkpoint (agent.pt and
+        run_state.json, from which `--resume` continues) every this many
+        training steps and every this many seconds (default 60; None for
+        neither), so that a killed run loses at most that much. A checkpoint
+        costs a save of the agent (milliseconds for gridlab's networks).
       command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
@@ -221,17 +297,21 @@ def run_experiment(agent: str,
         num_envs=num_envs, pictures=pictures)
     return run_from_config(config, out, overwrite=overwrite, progress=progress,
                            log_every=log_every, verbose=verbose, tensorboard=tensorboard,
-                           video=video, command=command)
+                           video=video, checkpoint_every=checkpoint_every,
+                           checkpoint_seconds=checkpoint_seconds, command=command)
 
 
 def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
         progress: Optional[bool] = None, log_every: float = 1., verbose: bool = True,
         tensorboard: bool = False, video: bool = True,
+        checkpoint_every: Optional[int] = None,
+        checkpoint_seconds: Optional[float] = CHECKPOINT_SECONDS,
         command: Optional[List[str]] = None) -> RunResult:
     """Trains as `config` says and writes the run folder (see `run_experiment`)."""
     if out is not None and not str(out).strip():
         raise ExperimentError("out is empty; expected a folder name such as runs/mine")
     check_log_every(log_every)
+    check_checkpointing(checkpoint_every, checkpoint_seconds)
     out = (pathlib.Path(out) if out is not None else
            run_folder.default_directory(config.agent, config.task, config.seed))
     current = Run(config, out, {})
@@ -239,7 +319,9 @@ def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
     lock = run_folder.prepare(out, overwrite)
     try:
         return train(current, progress=progress, log_every=log_every, verbose=verbose,
-                     tensorboard=tensorboard, video=video)
+                     tensorboard=tensorboard, video=video,
+                     checkpoints=PeriodicCheckpoint(current, checkpoint_every,
+                                                    checkpoint_seconds))
     finally:
         lock.release()
 
@@ -258,7 +340,8 @@ def _logger(run: Run, verbose: bool, log_every: float, tensorboard: bool):
     return loggers.Dispatcher(sinks)
 
 
-def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunResult:
+def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
+          checkpoints: PeriodicCheckpoint) -> RunResult:
     """Trains, evaluates and writes the folder of a prepared run."""
     config, summary, out = run.config, run.summary, run.out
     run.write_status('running')  # A folder says what it holds from the start.
@@ -266,7 +349,7 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunR
     say(f'gridlab: training {config.label} '
         f'({summary["config"]["observation"]} observations) -> {out}')
     logger = _logger(run, verbose, log_every, tensorboard)
-    observers = []
+    observers = [checkpoints]
     evaluation = None
     if config.eval_every:
         evaluation = PeriodicEvaluation(run, config.eval_every, config.eval_episodes)
@@ -284,7 +367,7 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunR
         try:
             with logger:
                 if config.batched:
-                    _train_on_batches(run, logger, steps, evaluation)
+                    _train_on_batches(run, logger, steps, evaluation, checkpoints)
                 else:
                     EnvironmentLoop(run.environment, run.actor, logger=logger,
                                     label=config.label,
@@ -299,7 +382,9 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunR
         summary['training'] = run.training_summary()
         run.save_checkpoint(summary['training']['steps'], summary['training']['episodes'])
         run.write_status('evaluating')  # Evaluable from here on.
-        complete = [row for row in run.log.data if not row['cut_short']]
+        # From the whole record on disk: a resumed run's rows before the resume too.
+        complete = [row for row in run_folder.read_episodes(out / 'episodes.csv')
+                    if not row['cut_short']]
         if complete and config.pictures:
             pictures.write_learning_curve(complete, out / 'learning_curve.png',
                                           agent=config.agent, task=config.task,
@@ -313,11 +398,12 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunR
                                             out / 'evaluation.mp4', label=config.label)
         if not config.gymnasium:  # A GridWorld: judge it against planning.
             if config.pictures:
-                summary['evaluation'].update(pictures.policy_pictures(
-                    run.environment, run.actor, out, config.agent, config.task))
+                judged = run.judged(pictures.policy_pictures, run.environment, run.actor,
+                                    out, config.agent, config.task)
+                summary['evaluation'].update(judged or {'optimal_fraction': None})
             else:
-                summary['evaluation']['optimal_fraction'] = pictures.optimal_fraction(
-                    run.environment, run.actor)
+                summary['evaluation']['optimal_fraction'] = run.judged(
+                    pictures.optimal_fraction, run.environment, run.actor)
     except BaseException as ending:
         _keep_what_there_is(run, ending)
         raise
@@ -328,11 +414,14 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video) -> RunR
     return RunResult(out, summary)
 
 
-def _train_on_batches(run: Run, logger, steps: int, evaluation) -> None:
+def _train_on_batches(run: Run, logger, steps: int, evaluation,
+                      checkpoints: PeriodicCheckpoint) -> None:
     """Training on `num_envs` copies through the batched loop; one CSV row per episode.
 
-    Episodes finish in many copies at once, so each row's `total_steps` is
-    the step count at the end of the training call.
+    The loop runs in calls of whole rounds, up to `BATCHED_CHUNK_STEPS`
+    steps (or the checkpoint interval) each, the same training as one call; after each, the episodes
+    that finished in it are logged, each row's `total_steps` the count at
+    the end of the call, and a checkpoint is taken when one is due.
     """
     config = run.config
     environment = catalogue.batched_environment(
@@ -345,13 +434,23 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation) -> None:
             evaluation.at(run.steps_done + done_steps)
         return False
 
-    result = BatchedEnvironmentLoop(environment, run.actor, stop=stop).run(steps)
-    for episode_return in result.episode_returns:
-        logger.write({'episode': run.episodes_done + len(run.log.data),
-                      'episode_return': float(episode_return),
-                      'total_steps': run.steps_done + int(result.steps),
-                      'cut_short': False})
-    run.steps_done += int(result.steps)
+    loop = BatchedEnvironmentLoop(environment, run.actor, stop=stop)
+    steps = validation.check_nonnegative_int('steps', steps)
+    rounds_left = -(-steps // loop.round_steps)  # The loop's budget, rounded up.
+    chunk = max(1, min(BATCHED_CHUNK_STEPS, checkpoints.every or BATCHED_CHUNK_STEPS)
+            // loop.round_steps)
+    while rounds_left > 0:
+        rounds = min(chunk, rounds_left)
+        result = loop.run(rounds * loop.round_steps)
+        rounds_left -= rounds
+        for episode_return in result.episode_returns:
+            logger.write({'episode': run.log_episodes(),
+                          'episode_return': float(episode_return),
+                          'total_steps': run.steps_done + int(result.steps),
+                          'cut_short': False})
+        run.steps_done += int(result.steps)
+        if rounds_left and checkpoints.due(run.steps_done):
+            run.save_checkpoint(run.steps_done, run.log_episodes())
 
 
 def _keep_what_there_is(run: Run, ending: BaseException) -> None:

@@ -11,17 +11,23 @@ import json
 import os
 import pathlib
 import platform
-import shutil
 import subprocess
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from gridlab.core import files
 from gridlab.core.errors import ExperimentError
 
+AGENT_FILE, STATE_FILE = 'agent.pt', 'run_state.json'
+# The next checkpoint's agent, before run_state.json commits it (`commit_checkpoint`).
+PENDING_AGENT = '.agent.pending.pt'
 RUN_FILES = ('episodes.csv', 'evaluation.csv', 'learning_curve.png', 'q_values.png',
-             'policy.png', 'evaluation.mp4', 'agent.pt', 'best.pt', 'run_state.json',
-             'summary.json', 'report.html', 'tensorboard', 'videos')
+             'policy.png', 'evaluation.mp4', AGENT_FILE, 'best.pt', STATE_FILE,
+             PENDING_AGENT, 'summary.json', 'report.html', 'tensorboard', 'videos')
 LOCK_FILE = '.gridlab.lock'
+# What gridlab writes inside the folders among RUN_FILES; --overwrite removes
+# only these there, and the folder itself only once it is empty.
+WRITTEN_IN = {'videos': ('step_*.mp4', '.step_*.part*'),
+              'tensorboard': ('events.out.tfevents.*',)}
 
 
 def default_directory(agent: str, task: str, seed: int) -> pathlib.Path:
@@ -80,7 +86,30 @@ def _check_folder(out: pathlib.Path, overwrite: bool) -> list:
         raise ExperimentError(f'{str(out)!r} already holds a run ({", ".join(old)}); '
                               'pass overwrite (--overwrite) to replace it, or choose '
                               'another folder (--out)')
+    if old:
+        try:
+            read_summary(out)
+        except ExperimentError:
+            raise ExperimentError(
+                f'{str(out)!r} holds {", ".join(old)} but no gridlab run (no readable '
+                'summary.json); overwrite (--overwrite) replaces only a run gridlab '
+                'wrote: move those files away or choose another folder (--out)') from None
     return old
+
+
+def _remove(path: pathlib.Path) -> None:
+    """Removes a file gridlab wrote; in its folders, only what gridlab writes there."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+    for pattern in WRITTEN_IN.get(path.name, ()):
+        for written in path.glob(pattern):
+            if written.is_file() or written.is_symlink():
+                written.unlink()
+    try:
+        path.rmdir()
+    except OSError:  # Something of the user's is in it: it stays, and so does the folder.
+        pass
 
 
 def prepare(out: pathlib.Path, overwrite: bool) -> FolderLock:
@@ -103,10 +132,7 @@ def prepare(out: pathlib.Path, overwrite: bool) -> FolderLock:
     try:
         old = _check_folder(out, overwrite)  # Again, now that no one else can start.
         for path in [out / name for name in old] + leftovers(out):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            _remove(path)
     except BaseException:
         lock.release()
         raise
@@ -141,6 +167,63 @@ def read_summary(run: pathlib.Path) -> dict:
             raise ExperimentError(f'{str(run / "summary.json")!r} is damaged: config '
                                   f'{key} = {value!r} is not what gridlab writes there')
     return summary
+
+
+def commit_checkpoint(out: pathlib.Path, write_agent: Callable[[pathlib.Path], Any],
+                      state: dict) -> None:
+    """Writes agent.pt and run_state.json as one unit.
+
+    The agent goes to a pending file first; run_state.json, which names the
+    pending file's SHA-256, is the commit (one atomic rename); then the
+    pending file becomes agent.pt. A kill at any point leaves a pair that
+    `checkpoint_state` either accepts whole or completes: the old one, or
+    the new one.
+    """
+    pending = out / PENDING_AGENT
+    write_agent(pending)
+    state = dict(state, agent_sha256=files.sha256(pending))
+    files.atomic_write_text(out / STATE_FILE, json.dumps(state) + '\n')
+    os.replace(pending, out / AGENT_FILE)
+
+
+def checkpoint_state(out: pathlib.Path) -> dict:
+    """run_state.json of the folder's last checkpoint, checked against agent.pt.
+
+    Completes a commit a kill interrupted after run_state.json was written;
+    refuses a pair that disagrees (agent.pt from another checkpoint).
+    """
+    state_path, agent, pending = out / STATE_FILE, out / AGENT_FILE, out / PENDING_AGENT
+    if not state_path.is_file() or not (agent.is_file() or pending.is_file()):
+        raise ExperimentError(f'{str(out)!r} has no checkpoint to resume from '
+                              '(agent.pt and run_state.json)')
+    try:
+        state = json.loads(state_path.read_text())
+        int(state['episodes']), int(state['total_steps'])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ExperimentError(f'{str(state_path)!r} is damaged') from None
+    expected = state.get('agent_sha256')
+    if expected is not None:  # Written by every gridlab since the pair became a unit.
+        if pending.is_file() and files.sha256(pending) == expected:
+            os.replace(pending, agent)  # The interrupted last step of the commit.
+        elif not agent.is_file() or files.sha256(agent) != expected:
+            raise ExperimentError(
+                f'{str(agent)!r} is not the checkpoint {str(state_path)!r} describes '
+                '(replaced or damaged); refusing to resume from a mismatched pair')
+    pending.unlink(missing_ok=True)  # An uncommitted next checkpoint.
+    return state
+
+
+def read_episodes(path: pathlib.Path) -> List[Dict[str, Any]]:
+    """The rows of a run's episodes.csv: episode_return (float), episode_length
+    (int, or None where not logged) and cut_short (bool); [] if there is none."""
+    if not path.is_file():
+        return []
+    with open(path, newline='', encoding='utf-8') as f:
+        return [{'episode_return': float(row['episode_return']),
+                 'episode_length': (int(float(row['episode_length']))
+                                    if row.get('episode_length') else None),
+                 'cut_short': row.get('cut_short') == 'True'}
+                for row in csv.DictReader(f)]
 
 
 def keep_rows_up_to(path: pathlib.Path, total_steps: int) -> None:

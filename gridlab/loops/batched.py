@@ -122,6 +122,17 @@ class BatchedEnvironmentLoop:
     def num_envs(self) -> int:
         return int(self.environment.num_envs)
 
+    @property
+    def round_steps(self) -> int:
+        """Environment steps (all copies) in one round of
+        `agent.batch_steps_per_update` batch steps: `run`'s budgets are whole rounds."""
+        return self.num_envs * self._round_length()
+
+    def _round_length(self) -> int:
+        return validation.check_positive_int(
+            f'{type(self.agent).__name__}.batch_steps_per_update',
+            self.agent.batch_steps_per_update)
+
     def run(self, num_steps: int) -> TrainingSummary:
         """Trains for `num_steps` environment steps, all copies together.
 
@@ -130,9 +141,7 @@ class BatchedEnvironmentLoop:
         environment; later runs carry on from the last step.
         """
         num_steps = validation.check_positive_int('num_steps', num_steps)
-        round_length = validation.check_positive_int(
-            f'{type(self.agent).__name__}.batch_steps_per_update',
-            self.agent.batch_steps_per_update)
+        round_length = self._round_length()
         started, paused = time.perf_counter(), 0.
         if self._timestep is None:
             self._start()
