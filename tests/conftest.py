@@ -4,9 +4,11 @@ Test files import the stubs with `from conftest import ConstantActor`.
 """
 
 import numpy as np
+import pytest
 import torch
 
 import gridlab
+from gridlab import registry
 
 # The agents' networks are tiny: one thread is faster than two, and on a busy
 # machine threads that wait on each other make tests crawl.
@@ -45,3 +47,25 @@ class TableActor(gridlab.PassiveActor):
 def planned_actor(env) -> TableActor:
     """Greedy on Q* from planning: the optimal policy."""
     return TableActor(env, gridlab.optimal_q_values(env))
+
+
+class InterruptOnce(registry.resolve('q-learning').load()):
+    """Q-learning that is interrupted (Ctrl-C) once, at the start of its 40th episode."""
+    interrupted = False
+    episodes = 0
+
+    def observe_first(self, timestep):
+        type(self).episodes += 1
+        if type(self).episodes == 40 and not type(self).interrupted:
+            type(self).interrupted = True
+            raise KeyboardInterrupt
+        super().observe_first(timestep)
+
+
+@pytest.fixture
+def flaky(monkeypatch):
+    """The name of InterruptOnce as a registered agent, its count reset."""
+    monkeypatch.setattr(registry, '_REGISTERED_HERE', {})
+    registry.register('flaky', InterruptOnce)
+    InterruptOnce.interrupted, InterruptOnce.episodes = False, 0
+    return 'flaky'

@@ -10,6 +10,7 @@ import gridlab
 from gridlab import cli
 from gridlab import experiments
 from gridlab import registry
+from conftest import InterruptOnce
 
 
 def rows(path):
@@ -172,27 +173,6 @@ def test_evaluation_during_training_leaves_training_unchanged(tmp_path):
     best_agent.restore(tmp_path / 'judged' / 'best.pt')
     returns, _ = greedy_replay(gridlab.build_gridworld_task('obstacle'), best_agent, 5)
     assert np.mean(returns) == pytest.approx(best)
-
-
-class InterruptOnce(registry.resolve('q-learning').load()):
-    """Q-learning that is interrupted once, at the start of its 40th episode."""
-    interrupted = False
-    episodes = 0
-
-    def observe_first(self, timestep):
-        type(self).episodes += 1
-        if type(self).episodes == 40 and not type(self).interrupted:
-            type(self).interrupted = True
-            raise KeyboardInterrupt
-        super().observe_first(timestep)
-
-
-@pytest.fixture
-def flaky(monkeypatch):
-    monkeypatch.setattr(registry, '_REGISTERED_HERE', {})
-    registry.register('flaky', InterruptOnce)
-    InterruptOnce.interrupted, InterruptOnce.episodes = False, 0
-    return 'flaky'
 
 
 def test_resume_continues_exactly_where_the_run_stopped(flaky, tmp_path):

@@ -19,6 +19,7 @@ from gridlab.core import files, specs
 from gridlab.evaluation import judging
 from gridlab.experiments import periodic, pictures, run_folder
 from gridlab.experiments import run as run_lib
+from conftest import InterruptOnce
 
 GRIDLAB = [sys.executable, '-m', 'gridlab.cli']
 
@@ -118,30 +119,14 @@ def test_a_batched_run_killed_by_the_os_resumes_from_its_last_checkpoint(killers
     assert done['training']['episodes'] == len(logged)
 
 
-class InterruptAt40(registry.resolve('q-learning').load()):
-    """Q-learning interrupted (Ctrl-C) once, at the start of its 40th episode."""
-    episodes, interrupted = 0, False
-
-    def observe_first(self, timestep):
-        type(self).episodes += 1
-        if type(self).episodes == 40 and not type(self).interrupted:
-            type(self).interrupted = True
-            raise KeyboardInterrupt
-        super().observe_first(timestep)
-
-
 @pytest.fixture
-def interrupted_run(tmp_path, monkeypatch):
+def interrupted_run(tmp_path, flaky):
     """A run folder of q-learning on obstacle, interrupted at its 40th episode."""
-    monkeypatch.setattr(registry, '_REGISTERED_HERE', {})
-    registry.register('interrupted', InterruptAt40)
-    InterruptAt40.episodes, InterruptAt40.interrupted = 0, False
-
     def make(name='stopped', seed=3, **settings):
         out = tmp_path / name
-        InterruptAt40.episodes, InterruptAt40.interrupted = 0, False
+        InterruptOnce.episodes, InterruptOnce.interrupted = 0, False
         with pytest.raises(KeyboardInterrupt):
-            gridlab.run_experiment('interrupted', 'obstacle', out, seed=seed, steps=3_000,
+            gridlab.run_experiment(flaky, 'obstacle', out, seed=seed, steps=3_000,
                                    verbose=False, video=False, **settings)
         return out
     return make
