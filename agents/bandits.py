@@ -49,7 +49,7 @@ class BanditAgent(Checkpointing, gridlab.Actor):
         self._counts = np.zeros(shape, dtype=np.int64)
         self._steps = 0
         self._step_size = step_size
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(validation.check_optional_seed('seed', seed))
         self._context = 0
         self._pending = None  # (context, arm, reward) awaiting update().
 

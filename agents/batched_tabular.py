@@ -193,6 +193,8 @@ class _BatchedTabular:
             if len(seeds) != n:
                 raise ValueError(f'seeds must hold one seed per learner ({n}), got '
                                  f'{len(seeds)}')
+        seeds = [validation.check_optional_seed(f'seeds[{i}]', seed)
+                 for i, seed in enumerate(seeds)]
         settings = TabularSettings(step_size, epsilon, final_epsilon, decay_steps,
                                    initial_value, discount)
         self._step_size, self.discount = settings.step_size, settings.discount

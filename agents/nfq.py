@@ -117,6 +117,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             training's: a batch step of N copies brings up to N).
         """
         refuse_renamed(type(self).__name__, renamed)
+        seed = validation.check_optional_seed('seed', seed)
         actions = environment_spec.actions
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions '
@@ -131,6 +132,14 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         replay_capacity = validation.check_positive_int('replay_capacity', replay_capacity)
         min_replay_size = validation.check_optional_positive_int(
             'min_replay_size', min_replay_size)
+        # Learning waits for max(min_replay_size, batch_size) transitions in
+        # replay: more than it holds, and the agent would never learn.
+        for name, needed in (('batch_size', batch_size), ('min_replay_size',
+                                                          min_replay_size or 0)):
+            if needed > replay_capacity:
+                raise ValueError(f'{name}={needed:,} is more than replay_capacity='
+                                 f'{replay_capacity:,} transitions: the agent would never '
+                                 f'learn; give {name} <= replay_capacity')
         if max_grad_norm is not None:
             # Clipping to a norm <= 0 would silently turn learning around.
             max_grad_norm = validation.check_positive('max_grad_norm', max_grad_norm)
@@ -140,7 +149,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                                                allow_empty=True)
         self._update_every = validation.check_positive_int('update_every', update_every)
         self._unlearned = 0  # update() calls since the last learning step.
-        q_network = network
+        q_network = networks.check_network('network', network)
         self.discount = float(discount)
         self._observation_spec = environment_spec.observations
         self._num_actions = actions.num_values

@@ -34,6 +34,7 @@ import numpy as np
 
 import gridlab
 from gridlab.planning import option_models as options_lib
+from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 from agents.common.exploration import (EpsilonGreedyExplorer, ExploresEpsilonGreedily,
                                        random_argmax, restored_table)
@@ -77,6 +78,7 @@ class _OptionAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             discount, seed: as for `agents.tabular.QLearning` (epsilon is the
             chance of a random available option when choosing one).
         """
+        seed = validation.check_optional_seed('seed', seed)
         observations, actions = discrete_specs(environment_spec, type(self).__name__,
                                                'a state index')
         if not options:

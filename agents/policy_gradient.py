@@ -17,6 +17,7 @@ from torch import nn
 
 import gridlab
 from gridlab.core import validation
+from agents.common import networks
 from agents.common.policy_agent import PolicyAgent, policy_mlp
 
 
@@ -55,7 +56,7 @@ class PolicyGradientAgent(PolicyAgent):
         if network is not None and dropout:
             raise ValueError('dropout applies to the default network; add it to '
                              'your own network instead')
-        self._network = network
+        self._network = networks.check_network('network', network)
         self._hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
         self._dropout = validation.check_in_range('dropout', dropout, 0., 1.,
                                                   high_open=True)

@@ -5,7 +5,7 @@ from dm_env import specs
 
 import gridlab
 from agents.common.exploration import restored_generator
-from gridlab.core import PassiveActor
+from gridlab.core import PassiveActor, validation
 from gridlab.core.checkpoints import Checkpointing
 
 
@@ -22,7 +22,7 @@ class RandomAgent(Checkpointing, PassiveActor):
             raise ValueError(
                 'RandomAgent needs a DiscreteArray or BoundedArray action spec, '
                 f'got {self._spec!r}')
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(validation.check_optional_seed('seed', seed))
 
     def select_action(self, observation):
         if isinstance(self._spec, specs.DiscreteArray):

@@ -28,6 +28,7 @@ from dm_env import specs
 import gridlab
 from agents.common.exploration import restored_generator
 from agents.common.observations import discrete_specs, state_index
+from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 
 
@@ -52,7 +53,7 @@ class RandomPolicySearch(Checkpointing, gridlab.Actor):
         self._num_states = observations.num_values
         self._num_actions = actions.num_values
         self._episodes_per_candidate = int(episodes_per_candidate)
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(validation.check_optional_seed('seed', seed))
         self._candidate = self._draw_candidate()
         self._best_policy: Optional[np.ndarray] = None
         self._best_score = -np.inf

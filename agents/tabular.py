@@ -73,6 +73,7 @@ class _TabularAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             pull the agent toward them.
         """
         refuse_renamed(type(self).__name__, renamed)
+        seed = validation.check_optional_seed('seed', seed)
         observations, actions = discrete_specs(
             environment_spec, type(self).__name__,
             'a state index, e.g. ObservationType.STATE_INDEX')

@@ -15,6 +15,41 @@ from torch import nn
 
 from gridlab.core import validation
 
+# The most parameters one network may have: 50M float32 weights are 200 MB,
+# about 1 GB with their gradients, Adam's two moments and a target copy;
+# thousands of times gridlab's networks. Checked before anything is allocated,
+# so that `hidden_sizes=100000,100000` is refused by name instead of ending
+# in the allocator's "can't allocate 40000000000 bytes".
+MAX_PARAMETERS = 50_000_000
+
+
+def mlp_parameters(sizes: Sequence[int]) -> int:
+    """The weights and biases of Linear layers of these sizes."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+def check_network_size(sizes: Sequence[int], name: str = 'hidden_sizes') -> int:
+    """The parameter count of an MLP with layers `sizes`; a ValueError naming
+    `name` and the estimated size if it is above `MAX_PARAMETERS`."""
+    count = mlp_parameters(sizes)
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f'{name} make a network with layers {tuple(sizes)}: {count:,} parameters, '
+            f'{4 * count / 1e9:,.1f} GB as float32 before gradients and optimizer '
+            f'state; the cap is {MAX_PARAMETERS:,} parameters '
+            f'({4 * MAX_PARAMETERS / 1e6:,.0f} MB, '
+            f'agents.common.networks.MAX_PARAMETERS): give smaller {name}')
+    return count
+
+
+def check_network(name: str, network) -> Optional[nn.Module]:
+    """None (the agent builds its default network) or a torch.nn.Module."""
+    if network is not None and not isinstance(network, nn.Module):
+        raise validation.ParameterTypeError(
+            f'{name} must be a torch.nn.Module (or None for the default network, '
+            f'built from hidden_sizes), got {network!r}')
+    return network
+
 
 class Rescale(nn.Module):
     """Maps each input from [minimum, maximum] to [-1, 1]."""
@@ -91,6 +126,7 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
     if len(sizes) < 2:
         raise ValueError(f'an MLP needs two or more positive layer sizes, got '
                          f'{tuple(sizes)!r}')
+    check_network_size(sizes)
     dropout = validation.check_in_range('dropout', dropout, 0., 1., high_open=True)
     if dropout and generator is None:
         raise ValueError('dropout needs a torch.Generator, so that runs repeat')

@@ -29,6 +29,7 @@ def seeded_generators(seed: Optional[int]) -> Tuple[int, torch.Generator,
     The torch stream builds the weights (under `seeded`) and draws what
     torch draws; the numpy one samples `select_action`'s actions.
     """
+    seed = validation.check_optional_seed('seed', seed)
     torch_seed, numpy_seed = np.random.SeedSequence(seed).generate_state(2)
     return (int(torch_seed), torch.Generator().manual_seed(int(torch_seed)),
             np.random.default_rng(numpy_seed))

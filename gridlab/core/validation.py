@@ -66,6 +66,30 @@ def check_optional_positive_int(name: str, value) -> Optional[int]:
     return None if value is None else check_int(name, value, minimum=1)
 
 
+# The one seed rule of gridlab (the CLI, config files, `run_experiment`, every
+# agent's constructor): an int in [0, 2**63 - 1], which numpy, torch
+# (`torch.manual_seed` overflows above 2**64 - 1) and a results table's int64
+# column all take as it is.
+MAX_SEED = 2 ** 63 - 1
+SEED_EXPECTED = 'an integer in [0, 2**63 - 1]'
+
+
+def check_seed(name: str, value) -> int:
+    """`value` as a seed: an int in [0, MAX_SEED] (numpy integers accepted)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (numbers.Integral, np.integer)):
+        _fail(ParameterTypeError, name, value, SEED_EXPECTED)
+    value = operator.index(value)
+    if not 0 <= value <= MAX_SEED:
+        _fail(ValueError, name, value, SEED_EXPECTED)
+    return value
+
+
+def check_optional_seed(name: str, value) -> Optional[int]:
+    """None (fresh entropy), or a seed as `check_seed` takes it."""
+    return None if value is None else check_seed(name, value)
+
+
 def check_finite(name: str, value, expected: str = 'a finite number') -> float:
     """`value` as a finite float; refuses bools, strings, NaN and infinities."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
