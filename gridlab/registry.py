@@ -14,6 +14,7 @@ Any Actor class also runs by its import path, `my_package.module:MyAgent`.
 """
 
 import dataclasses
+import difflib
 import functools
 import importlib
 import inspect
@@ -22,10 +23,16 @@ from importlib import metadata
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from gridlab.core import Actor
+from gridlab.core.errors import ExperimentError
 from gridlab.envs.gridworld import ObservationType
 
 GROUP = 'gridlab.agents'
 DEFAULT_STEPS = 20_000  # Training budget of an agent that names none.
+
+
+class AgentConstructionError(ExperimentError):
+    """An agent's constructor raised: one line naming the agent and the error,
+    which is kept as `__cause__` (its traceback is the constructor's)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +83,9 @@ class AgentEntry:
         """Builds the agent; `seed` and `device` go only where accepted.
 
         `environment` is needed by agents with `environment_arguments`.
-        Raises ValueError naming any hyperparameter the class does not take.
+        Raises ValueError naming any hyperparameter the class does not take,
+        and `AgentConstructionError` (a ValueError) from whatever the
+        constructor raised, which is its `__cause__`.
         """
         cls = self.load()
         parameters = constructor_parameters(cls)
@@ -95,12 +104,31 @@ class AgentEntry:
             if not callable(arguments_of):
                 raise ValueError(f'environment_arguments {self.environment_arguments!r} '
                                  f'is not a function')
-            kwargs = {**arguments_of(environment), **kwargs}
+            try:
+                kwargs = {**arguments_of(environment), **kwargs}
+            except Exception as error:
+                raise AgentConstructionError(
+                    f'constructing agent {cls.__name__} failed: its '
+                    f'environment_arguments {self.environment_arguments!r} raised '
+                    f'{_one_line(error)}') from error
         if 'seed' in parameters:
             kwargs.setdefault('seed', seed)
         if device is not None and 'device' in parameters:
             kwargs.setdefault('device', device)
-        return cls(environment_spec, **kwargs)
+        try:
+            return cls(environment_spec, **kwargs)
+        except Exception as error:  # Ctrl-C and signals (BaseExceptions) pass.
+            raise AgentConstructionError(
+                f'constructing agent {cls.__name__} failed: {_one_line(error)}') from error
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one line: its message, led by its type unless it is one
+    of the ValueErrors and TypeErrors whose messages say what was wrong."""
+    message = ' '.join(str(error).split()) or '(no message)'
+    if isinstance(error, (ValueError, TypeError)):
+        return message
+    return f'{type(error).__name__}: {message}'
 
 
 def constructor_parameters(cls: type) -> Dict[str, inspect.Parameter]:
@@ -126,24 +154,42 @@ def constructor_parameters(cls: type) -> Dict[str, inspect.Parameter]:
 def _import(path: str, what: str, form: str):
     """The object at 'package.module:name', or a ValueError saying why not."""
     module_name, _, name = path.partition(':')
-    if not module_name or not name:
-        raise ValueError(f'{what} {path!r}: expected {form}')
+    if not module_name or not name or ':' in name:
+        raise ValueError(f'{what} {path!r}: expected {form} (one colon, between the '
+                         'module and the name)')
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ValueError(f'{what} {path!r}: cannot import {module_name!r} '
                          f'({error})') from None
-    return getattr(module, name, None)
+    except Exception as error:  # The module itself is broken.
+        raise ValueError(f'{what} {path!r}: importing {module_name!r} failed: '
+                         f'{_one_line(error)}') from error
+    if not hasattr(module, name):
+        public = [n for n in vars(module) if not n.startswith('_')]
+        close = difflib.get_close_matches(name, public, n=1)
+        hint = f' (did you mean {close[0]!r}?)' if close else ''
+        raise ValueError(f'{what} {path!r}: module {module_name!r} has no attribute '
+                         f'{name!r}{hint}')
+    return getattr(module, name)
 
 
 def import_class(path: str) -> type:
     """The Actor class at 'package.module:Class', or a ValueError saying why not."""
-    cls = _import(path, 'agent', "a registered name or 'package.module:Class'")
+    cls = _import(path, 'agent', "'package.module:Class'")
     module_name, _, name = path.partition(':')
     if not (isinstance(cls, type) and issubclass(cls, Actor)):
-        raise ValueError(f'agent {path!r}: {name!r} in {module_name!r} is not a '
-                         'gridlab.Actor subclass')
+        raise ValueError(f'agent {path!r}: {name!r} in {module_name!r} is '
+                         f'{_kind(cls)}, not a gridlab.Actor subclass')
     return cls
+
+
+def _kind(value) -> str:
+    if isinstance(value, type):
+        return f'the class {value.__qualname__}'
+    if callable(value):
+        return 'a function'
+    return f'a {type(value).__name__}'
 
 
 def _entries_from(name: str, value: Any) -> Dict[str, AgentEntry]:
@@ -195,12 +241,17 @@ def agents() -> Dict[str, AgentEntry]:
 
 def resolve(name: str) -> AgentEntry:
     """The entry for a registered name or a 'package.module:Class' path."""
+    if not isinstance(name, str):
+        raise ValueError(f"agent must be a registered name or 'package.module:Class', "
+                         f'got {name!r}')
     registered = agents()
     if name in registered:
         return registered[name]
     if ':' in name:
         cls = import_class(name)
         return AgentEntry(cls, description=(cls.__doc__ or '').strip().split('\n')[0])
-    raise ValueError(f'unknown agent {name!r}; expected one of '
+    close = difflib.get_close_matches(name, list(registered), n=1)
+    hint = f' (did you mean {close[0]!r}?)' if close else ''
+    raise ValueError(f'unknown agent {name!r}{hint}; expected one of '
                      f'{", ".join(registered) or "(none registered)"}, or '
                      "'package.module:Class'")
