@@ -6,6 +6,7 @@ as arrays, and `evaluation_seed` says how the copy that judges a run is seeded,
 so that training, evaluation and `gridlab evaluate` agree on what they build.
 """
 
+import difflib
 from typing import Dict, Optional
 
 from gridlab.core.errors import ExperimentError
@@ -36,11 +37,22 @@ def is_gymnasium_task(task: str) -> bool:
 
 def check_task(task: str) -> bool:
     """Whether `task` is a Gymnasium id (else a GridWorld task); raises for neither."""
+    if not isinstance(task, str) or not task.strip():
+        raise ExperimentError(f'task must be a task name (see `gridlab tasks`), got '
+                              f'{task!r}')
     if is_gymnasium_task(task):
         return True
     if task not in tasks_lib.TASKS:
+        import gymnasium
+        close = difflib.get_close_matches(
+            task, list(tasks_lib.TASKS) + list(gymnasium.registry), n=1, cutoff=0.6)
+        if not close:  # Case apart: 'cartpole-v1' is CartPole-v1.
+            folded = {name.lower(): name for name in
+                      list(tasks_lib.TASKS) + list(gymnasium.registry)}
+            close = [folded[task.lower()]] if task.lower() in folded else []
+        hint = f' (did you mean {close[0]!r}?)' if close else ''
         raise ExperimentError(
-            f'unknown task {task!r}; expected one of {", ".join(tasks_lib.TASKS)}, '
+            f'unknown task {task!r}{hint}; expected one of {", ".join(tasks_lib.TASKS)}, '
             f'or a Gymnasium id such as {", ".join(GYMNASIUM_TASKS)} '
             '(see `gridlab tasks`)')
     return False
