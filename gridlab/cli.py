@@ -31,7 +31,7 @@ def _config(args) -> dict:
     if not args.config:
         return {}
     try:
-        return hp.load_config(args.config)
+        return hp.load_config(args.config, 'sweep' if args.run is sweep else 'train')
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -40,8 +40,7 @@ def _run_settings(args) -> dict:
     """Run settings from --config, overridden by the flags given."""
     from gridlab.experiments import hyperparameters as hp
     settings = _config(args)
-    for key in ('agent', 'task', 'seed', 'steps', 'episodes', 'observation',
-                'discount', 'device', 'eval_episodes', 'eval_every'):
+    for key in hp.TRAIN_KEYS:
         value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
@@ -117,8 +116,8 @@ def train(args) -> int:
             eval_episodes=settings.get('eval_episodes', 5),
             eval_every=settings.get('eval_every'), overwrite=args.overwrite,
             progress=None if args.progress else False, log_every=args.log_every,
-            tensorboard=args.tensorboard, video_every=args.video_every,
-            num_envs=args.num_envs, **checkpointing,
+            tensorboard=args.tensorboard, video_every=settings.get('video_every'),
+            num_envs=settings.get('num_envs'), **checkpointing,
             command=['gridlab'] + list(args.argv))
     except (KeyboardInterrupt, Terminated, BrokenPipeError) as error:
         return _ended(error)
@@ -286,7 +285,18 @@ def _argument(convert, accepts, expected: str):
 _positive = _argument(int, lambda value: value >= 1, 'a positive integer')
 _seconds = _argument(float, lambda value: 0. <= value < float('inf'),
                      'a number of seconds >= 0')
-_seed = _argument(int, lambda value: value >= 0, 'a non-negative integer seed')
+
+
+def _seed(text: str) -> int:
+    """--seed: gridlab's one seed rule (`validation.check_seed`), in one line."""
+    from gridlab.core import validation
+    try:
+        return validation.check_seed('seed', int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected {validation.SEED_EXPECTED}, got {text!r}') from None
+
+
 _unit_interval = _argument(float, lambda value: 0. <= value <= 1., 'a number in [0, 1]')
 
 

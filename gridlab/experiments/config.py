@@ -8,7 +8,9 @@ and its summary read the frozen result and check nothing again.
 """
 
 import dataclasses
+import inspect
 import math
+import re
 import types
 from typing import Any, Dict, Mapping, Optional
 
@@ -56,6 +58,39 @@ def observation_type(name, entry: registry.AgentEntry, agent: str) -> Observatio
     return kind
 
 
+DEVICES = ('cpu', 'cuda', 'auto')
+
+
+def check_device(device, parameters: Mapping[str, Any], agent: str) -> Optional[str]:
+    """The device a run records: where the agent's networks really run.
+
+    An agent without a `device` argument (a table, a bandit) has no network
+    to place: its device is None, and asking for CUDA for it is refused.
+    'auto' (and an agent's default of None) is resolved to 'cuda' or 'cpu'.
+    """
+    if device is not None and not (isinstance(device, str) and (
+            device in DEVICES or re.fullmatch(r'cuda:\d+', device))):
+        raise ExperimentError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got "
+                              f'{device!r}')
+    if 'device' not in parameters:
+        if device is not None and device.startswith('cuda'):
+            raise ExperimentError(
+                f'agent {agent!r} has no network to put on {device!r} (it computes '
+                'with numpy, on the CPU); a device applies to agents with networks, '
+                'such as dqn or ppo: give no --device')
+        return None
+    if device is None:
+        device = parameters['device'].default
+        device = None if device is inspect.Parameter.empty else device
+    import torch
+    if device is None or device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    elif device.startswith('cuda') and not torch.cuda.is_available():
+        raise ExperimentError(f'device {device!r} was asked for, but torch sees no CUDA '
+                              "GPU here; use device 'cpu' (--device cpu) or 'auto'")
+    return device
+
+
 def _resolve_agent(agent: str) -> registry.AgentEntry:
     try:
         return registry.resolve(agent)
@@ -76,7 +111,9 @@ class RunConfig:
       steps, episodes: the training budget (exactly one is set).
       environment_discount: what the task's TimeSteps carry.
       hyperparameters: the agent's constructor arguments, typed.
-      device, eval_episodes, eval_every, video_every, num_envs, pictures: see
+      device: where the agent's networks run ('auto' resolved), None for an
+        agent without networks (`check_device`).
+      eval_episodes, eval_every, video_every, num_envs, pictures: see
         `gridlab.run_experiment`.
       entry, parameters: the agent's registry entry and constructor
         signature (not part of what a run records).
@@ -89,7 +126,7 @@ class RunConfig:
     episodes: Optional[int]
     environment_discount: float
     hyperparameters: Mapping[str, Any]
-    device: str = 'cpu'
+    device: Optional[str] = 'cpu'  # None: an agent without networks.
     eval_episodes: int = 5
     eval_every: Optional[int] = None
     video_every: Optional[int] = None
@@ -130,7 +167,7 @@ class RunConfig:
         tuned = dict(entry.tuned.get(task, {}))
         gymnasium_task = catalogue.check_task(task)
         try:
-            validation.check_nonnegative_int('seed', seed)
+            seed = validation.check_seed('seed', seed)
         except (TypeError, ValueError) as error:
             raise ExperimentError(str(error)) from None
         if gymnasium_task:
@@ -166,6 +203,7 @@ class RunConfig:
         if discount is None:
             discount = catalogue.default_discount(task)
         parameters = registry.constructor_parameters(entry.load())
+        device = check_device(device, parameters, agent)
         try:
             values = hyperparameters_lib.typed(
                 parameters, hyperparameters_lib.merge(tuned.get('hyperparameters', {}),
@@ -183,16 +221,52 @@ class RunConfig:
     def from_record(cls, record: Mapping[str, Any]) -> 'RunConfig':
         """The configuration a run folder's summary.json recorded (`to_record`)."""
         observation = record.get('observation')
+        device = record.get('device')
+        if device is not None and 'device' not in registry.constructor_parameters(
+                _resolve_agent(record['agent']).load()):
+            device = None  # gridlab once recorded the flag even where it did nothing.
         return cls.create(
             record['agent'], record['task'], seed=record['seed'],
             observation=None if observation == 'gymnasium' else observation,
             steps=record.get('steps'), episodes=record.get('episodes'),
             discount=record.get('environment_discount'),
             hyperparameters=record.get('hyperparameters'),
-            device=record.get('device') or 'cpu',
+            device=device,
             eval_episodes=record.get('eval_episodes') or 5,
             eval_every=record.get('eval_every'), video_every=record.get('video_every'),
             num_envs=record.get('num_envs'), pictures=record.get('pictures', True))
+
+    def check_budget(self, steps_per_update: int) -> None:
+        """Refuses a step budget smaller than one learning update.
+
+        An agent that learns every `steps_per_update` steps of each copy (its
+        `batch_steps_per_update`: 1, or PPO's rollout_length) learns from no
+        budget below num_envs * steps_per_update steps: on one copy it would
+        never update, and batched training, which runs in whole rounds of
+        that many steps, would round the budget up to many times itself.
+        (Budgets above are rounded up to whole rounds: by less than a round.)
+        """
+        if self.steps is None or isinstance(steps_per_update, bool) or not isinstance(
+                steps_per_update, int) or steps_per_update < 1:
+            return  # A bad batch_steps_per_update is the batched loop's to refuse.
+        copies = self.num_envs if self.batched else 1
+        round_steps = copies * steps_per_update
+        if self.steps >= round_steps:
+            return
+        rollout = ' (rollout_length)' if 'rollout_length' in self.parameters else ''
+        smaller = ' or a smaller rollout_length' if rollout else ''
+        if not self.batched:
+            raise ExperimentError(
+                f'steps={self.steps:,} is less than one update of {self.agent}, which '
+                f'learns every {steps_per_update:,} steps{rollout}: it would never '
+                f'learn; give steps >= {steps_per_update:,}{smaller}')
+        per_update = f' x {steps_per_update:,} batch steps per update{rollout}' if (
+            steps_per_update > 1) else ''
+        raise ExperimentError(
+            f'steps={self.steps:,} is less than one round of batched training of '
+            f'{self.agent}: num_envs={self.num_envs:,} copies{per_update} = '
+            f'{round_steps:,} steps, which a batched run trains at least; give steps '
+            f'>= {round_steps:,}, or a smaller num_envs{smaller}')
 
     def to_record(self) -> Dict[str, Any]:
         """summary.json's "config": plain values that `from_record` reads back."""

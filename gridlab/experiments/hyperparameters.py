@@ -18,13 +18,30 @@ In a sweep file a value may be a list of values to try (see `gridlab.experiments
 """
 
 import ast
+import difflib
 import inspect
 import pathlib
+import sys
 import typing
 from typing import Any, Dict, Iterable, Mapping, Tuple
 
-RUN_KEYS = ('agent', 'task', 'seed', 'steps', 'episodes', 'observation', 'discount',
-            'device', 'eval_episodes', 'eval_every', 'agents', 'tasks', 'seeds')
+# What a config file may hold beside [hyperparameters], per command.
+TRAIN_KEYS = ('agent', 'task', 'seed', 'steps', 'episodes', 'observation', 'discount',
+              'device', 'eval_episodes', 'eval_every', 'num_envs', 'video_every')
+SWEEP_KEYS = ('agents', 'tasks', 'seeds', 'steps', 'episodes', 'eval_every')
+RUN_KEYS = tuple(dict.fromkeys(TRAIN_KEYS + SWEEP_KEYS))  # Either command's.
+# Constructor arguments that are run settings, not hyperparameters: gridlab
+# passes them itself (the run's seed and device), so --set cannot.
+RUN_ARGUMENTS = {'seed': "the run's seed: --seed (seed in a config file, seed= in "
+                         'run_experiment)',
+                 'device': "the run's device: --device (device in a config file, "
+                           'device= in run_experiment)'}
+
+
+def suggestion(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' for the choice nearest `name`, or ''."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f' (did you mean {close[0]!r}?)' if close else ''
 
 
 def parse_assignment(text: str) -> Tuple[str, str]:
@@ -102,6 +119,11 @@ def coerce(name: str, value: Any, parameter: inspect.Parameter) -> Any:
         return parsed
     if kind is float:
         parsed = _literal(text) if text is not None else value
+        if isinstance(parsed, str):
+            try:  # 'nan', 'inf': numbers, for the agent to refuse by name.
+                parsed = float(parsed)
+            except ValueError:
+                pass
         if isinstance(parsed, bool) or not isinstance(parsed, (int, float)):
             fail('a number' + (' or none' if optional else ''))
         return float(parsed)
@@ -117,30 +139,125 @@ def coerce(name: str, value: Any, parameter: inspect.Parameter) -> Any:
         if text is None:
             fail('a string')
         return text
+    if kind is Any and isinstance(_object_type(parameter), type):
+        # A network, a callable: only Python can pass one.
+        cls = _object_type(parameter)
+        if text is not None or not isinstance(value, cls):
+            fail(f'a {_public_name(cls)} object, which only Python can '
+                 f'pass (run_experiment(hyperparameters=...) or the agent\'s '
+                 f'constructor), not --set or a config file; leave {name} unset for '
+                 'the default')
+        return value
     return _literal(text) if text is not None else value
+
+
+def _public_name(cls: type) -> str:
+    """'torch.nn.Module' for torch.nn.modules.module.Module: the shortest
+    module path that offers the class."""
+    parts = cls.__module__.split('.')
+    for i in range(1, len(parts) + 1):
+        module = sys.modules.get('.'.join(parts[:i]))
+        if module is not None and getattr(module, cls.__qualname__, None) is cls:
+            return f'{".".join(parts[:i])}.{cls.__qualname__}'
+    return f'{cls.__module__}.{cls.__qualname__}'
+
+
+def _object_type(parameter: inspect.Parameter):
+    """The class an argument annotated with a class other than plain data
+    takes (`Optional[nn.Module]` -> nn.Module), else None."""
+    annotation = parameter.annotation
+    if typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    if (isinstance(annotation, type) and annotation is not inspect.Parameter.empty and
+            typing.get_origin(annotation) is None and
+            annotation not in (bool, int, float, str, object) and
+            not issubclass(annotation, (tuple, list, dict))):
+        return annotation
+    return None
 
 
 def typed(parameters: Mapping[str, inspect.Parameter], values: Mapping[str, Any],
           agent: str = 'the agent') -> Dict[str, Any]:
-    """`values` typed by `parameters`; unknown names are one ValueError."""
-    unknown = sorted(set(values) - set(parameters))
+    """`values` typed by `parameters`; unknown names are one ValueError.
+
+    `seed` and `device` are run settings (`RUN_ARGUMENTS`), refused here
+    even for agents whose constructors take them.
+    """
+    for name in values:
+        if name in RUN_ARGUMENTS:
+            raise ValueError(f'{name} is not a hyperparameter but {RUN_ARGUMENTS[name]}')
+    offered = [name for name in parameters if name not in RUN_ARGUMENTS]
+    unknown = sorted(set(values) - set(offered))
     if unknown:
+        hint = suggestion(unknown[0], offered) if len(unknown) == 1 else ''
         raise ValueError(f'{agent} has no hyperparameter '
-                         f'{", ".join(map(repr, unknown))}; it takes '
-                         f'{", ".join(parameters) or "none"}')
+                         f'{", ".join(map(repr, unknown))}{hint}; it takes '
+                         f'{", ".join(offered) or "none"}')
     return {name: coerce(name, value, parameters[name]) for name, value in values.items()}
 
 
-def load_config(path) -> Dict[str, Any]:
-    """A TOML or YAML run file as a dict (run settings and `hyperparameters`)."""
+class _DuplicateKey(Exception):
+    def __init__(self, key, first_line: int, line: int):
+        super().__init__(key, first_line, line)
+        self.key, self.first_line, self.line = key, first_line, line
+
+
+def _yaml_loader():
+    """PyYAML's SafeLoader, refusing a key given twice in one mapping (PyYAML
+    keeps the last silently; TOML refuses, and so does gridlab)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == 'tag:yaml.org,2002:merge':  # '<<', YAML's merge key.
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:  # An unhashable key: SafeLoader refuses it itself.
+                    continue
+                if first is not key_node.start_mark:
+                    raise _DuplicateKey(key, first.line + 1, key_node.start_mark.line + 1)
+            return super().construct_mapping(node, deep)
+    return UniqueKeyLoader
+
+
+COMMANDS = {'train': TRAIN_KEYS, 'sweep': SWEEP_KEYS}
+
+
+def load_config(path, command: str = 'train') -> Dict[str, Any]:
+    """A TOML or YAML file of settings for `gridlab train` (or `sweep`) as a dict.
+
+    Beside `hyperparameters`, it may hold `TRAIN_KEYS` (or `SWEEP_KEYS`);
+    anything else, a key given twice, or a file that is not TOML/YAML text
+    is a ValueError naming the file.
+    """
     path = pathlib.Path(path)
+    where = f'config file {str(path)!r}'
+    if path.is_dir():
+        raise ValueError(f'{where} is a folder; expected a .toml or .yaml file')
     if not path.is_file():
-        raise ValueError(f'config file {str(path)!r} does not exist')
+        raise ValueError(f'{where} does not exist')
     suffix = path.suffix.lower()
     if suffix not in ('.toml', '.yaml', '.yml'):
-        raise ValueError(f'config file {str(path)!r}: expected a .toml, .yaml or '
-                         '.yml file')
-    text = path.read_text(encoding='utf-8')
+        raise ValueError(f'{where}: expected a .toml, .yaml or .yml file')
+    kind = 'TOML' if suffix == '.toml' else 'YAML'
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValueError(f'{where} cannot be read: {error.strerror or error}') from None
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as error:
+        raise ValueError(f'{where} is not text: byte 0x{data[error.start]:02x} at '
+                         f'position {error.start} is not UTF-8; expected {kind} text '
+                         'of settings') from None
+    if '\x00' in text:
+        raise ValueError(f'{where} is not text (it holds NUL bytes); expected {kind} '
+                         'text of settings')
     if suffix == '.toml':
         try:
             import tomllib
@@ -149,24 +266,44 @@ def load_config(path) -> Dict[str, Any]:
         parse, errors = tomllib.loads, tomllib.TOMLDecodeError
     else:
         import yaml
-        parse, errors = yaml.safe_load, yaml.YAMLError
+        loader = _yaml_loader()
+        parse, errors = (lambda source: yaml.load(source, Loader=loader)), yaml.YAMLError
     try:
         content = parse(text)
+    except _DuplicateKey as duplicate:
+        raise ValueError(f'{where}: key {duplicate.key!r} is given twice (lines '
+                         f'{duplicate.first_line} and {duplicate.line}); expected each '
+                         'setting once') from None
     except errors as error:
         message = ' '.join(str(error).split())
-        raise ValueError(f'config file {str(path)!r} is malformed: {message}') from None
+        raise ValueError(f'{where} is malformed {kind}: {message}') from None
     if content is None:
         content = {}
     if not isinstance(content, dict):
-        raise ValueError(f'config file {str(path)!r}: expected a table of settings')
-    unknown = sorted(set(content) - set(RUN_KEYS) - {'hyperparameters'})
+        raise ValueError(f'{where}: expected a table of settings (key = value), got '
+                         f'a {type(content).__name__}')
+    accepted = COMMANDS[command]
+    for key in content:
+        other = next((name for name, keys in COMMANDS.items()
+                      if name != command and key in keys and key not in accepted), None)
+        if other is not None:
+            raise ValueError(f'{where}: {key!r} is a setting of `gridlab {other}`, not '
+                             f'of `gridlab {command}`; expected '
+                             f'{", ".join(accepted)} or a [hyperparameters] table')
+    unknown = [key for key in content if key not in accepted and key != 'hyperparameters']
     if unknown:
-        raise ValueError(f'config file {str(path)!r}: unknown setting(s) '
-                         f'{", ".join(map(repr, unknown))}; expected '
-                         f'{", ".join(RUN_KEYS)} or a [hyperparameters] table')
+        hint = suggestion(unknown[0], accepted + ('hyperparameters',))
+        raise ValueError(f'{where}: unknown setting(s) '
+                         f'{", ".join(map(repr, unknown))}{hint}; expected '
+                         f'{", ".join(accepted)} or a [hyperparameters] table')
     hyperparameters = content.get('hyperparameters', {})
     if not isinstance(hyperparameters, dict):
-        raise ValueError(f'config file {str(path)!r}: hyperparameters must be a table')
+        raise ValueError(f'{where}: hyperparameters must be a table, got '
+                         f'{hyperparameters!r}')
+    for name in hyperparameters:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f'{where}: hyperparameter name {name!r} is not an '
+                             'argument name')
     return content
 
 

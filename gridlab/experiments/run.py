@@ -58,7 +58,7 @@ def build_agent(config: RunConfig, spec, environment):
         return config.entry.make(spec, seed=config.seed, device=config.device,
                                  environment=environment, **config.hyperparameters)
     except (ValueError, TypeError) as error:  # A device not here, a bad value.
-        raise ExperimentError(f'{config.label}: {error}') from None
+        raise ExperimentError(f'{config.label}: {error}') from error
 
 
 def evaluation_copy(config: RunConfig):
@@ -82,6 +82,7 @@ class Run:
             raise ExperimentError(f'agent {config.agent!r} trains on one environment at '
                                   'a time; num_envs (--num-envs) needs an agent that '
                                   'trains on batches, such as ppo or dqn')
+        config.check_budget(getattr(self.actor, 'batch_steps_per_update', 1))
         self._evaluation_environment = None
         self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
         self.best_evaluation = -math.inf  # Of the evaluations before a resume.
