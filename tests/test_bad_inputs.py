@@ -343,3 +343,29 @@ def test_a_batch_larger_than_replay_would_never_learn(capsys, tmp_path):
                                          'replay_capacity=10'):
         NeuralFittedQAgent(spec_of(OBS.AGENT_GOAL_POS), replay_capacity=10,
                            batch_size=4, min_replay_size=50)
+
+
+def test_batched_copies_that_cannot_fit_in_memory_are_refused_before_any_is_built(
+        capsys, tmp_path, monkeypatch):
+    from gridlab.experiments import config
+    monkeypatch.setattr(config, 'available_memory', lambda: 10 ** 7)  # 10 MB.
+    err = refused(capsys, tmp_path, '--agent', 'ppo', '--task', 'simple', '--steps',
+                  '320000', '--num-envs', '10000')
+    assert 'num_envs=10,000 copies of simple would need about 24.5 MB' in err
+    assert '10.0 MB available' in err and 'give a smaller num_envs' in err
+
+
+def test_conv_channels_too_big_are_refused_by_name(capsys, tmp_path):
+    err = refused(capsys, tmp_path, '--agent', 'dqn', '--task', 'simple', '--steps',
+                  '10', '--set', 'conv_channels=100000,100000')
+    assert 'conv_channels make a network with channels (3, 100000, 100000)' in err
+    assert 'allocate' not in err
+
+
+def test_an_empty_observation_or_a_name_set_twice_is_refused(capsys, tmp_path):
+    err = refused(capsys, tmp_path, '--agent', 'q-learning', '--task', 'simple',
+                  '--steps', '10', '--observation', '')
+    assert "unknown observation type ''" in err
+    err = refused(capsys, tmp_path, '--agent', 'q-learning', '--task', 'simple',
+                  '--steps', '10', '--set', 'step_size=0.1', '--set', 'step_size=0.2')
+    assert '--set step_size is given twice (step_size=0.1 and step_size=0.2)' in err

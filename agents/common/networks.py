@@ -28,13 +28,22 @@ def mlp_parameters(sizes: Sequence[int]) -> int:
     return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
-def check_network_size(sizes: Sequence[int], name: str = 'hidden_sizes') -> int:
-    """The parameter count of an MLP with layers `sizes`; a ValueError naming
-    `name` and the estimated size if it is above `MAX_PARAMETERS`."""
-    count = mlp_parameters(sizes)
+def conv_parameters(channels: Sequence[int], kernel: int = 3) -> int:
+    """The weights and biases of kernel x kernel convolutions between these
+    channel counts."""
+    return sum((n_in * kernel * kernel + 1) * n_out
+               for n_in, n_out in zip(channels[:-1], channels[1:]))
+
+
+def check_network_size(sizes: Sequence[int], name: str = 'hidden_sizes',
+                       count: Optional[int] = None, kind: str = 'layers') -> int:
+    """The parameter count of an MLP with layers `sizes` (or `count`, if
+    given); a ValueError naming `name` and the estimated size if it is above
+    `MAX_PARAMETERS`."""
+    count = mlp_parameters(sizes) if count is None else count
     if count > MAX_PARAMETERS:
         raise ValueError(
-            f'{name} make a network with layers {tuple(sizes)}: {count:,} parameters, '
+            f'{name} make a network with {kind} {tuple(sizes)}: {count:,} parameters, '
             f'{4 * count / 1e9:,.1f} GB as float32 before gradients and optimizer '
             f'state; the cap is {MAX_PARAMETERS:,} parameters '
             f'({4 * MAX_PARAMETERS / 1e6:,.0f} MB, '
@@ -116,7 +125,8 @@ class SeededDropout(nn.Module):
 
 
 def mlp(sizes: Sequence[int], dropout: float = 0.,
-        generator: Optional[torch.Generator] = None) -> nn.Sequential:
+        generator: Optional[torch.Generator] = None,
+        name: str = 'hidden_sizes') -> nn.Sequential:
     """Linear layers of the given sizes with ReLUs between them.
 
     With `dropout`, a `SeededDropout` drawing from `generator` follows each
@@ -126,7 +136,7 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
     if len(sizes) < 2:
         raise ValueError(f'an MLP needs two or more positive layer sizes, got '
                          f'{tuple(sizes)!r}')
-    check_network_size(sizes)
+    check_network_size(sizes, name)
     dropout = validation.check_in_range('dropout', dropout, 0., 1., high_open=True)
     if dropout and generator is None:
         raise ValueError('dropout needs a torch.Generator, so that runs repeat')
@@ -169,6 +179,9 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     num_actions = validation.check_positive_int('num_actions', num_actions)
     torso = [input_scaling(observation_spec)]
     if len(shape) == 3:
+        channels = (shape[-1],) + tuple(conv_channels)
+        check_network_size(channels, 'conv_channels', conv_parameters(channels),
+                           'channels')
         torso.append(ChannelsFirst())
         channels, size = shape[-1], min(shape[:2])
         pixels = np.dtype(observation_spec.dtype) == np.uint8
@@ -190,6 +203,7 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
         table = nn.Linear(features, num_actions, bias=False)
         nn.init.zeros_(table.weight)
         return nn.Sequential(*torso, table)
-    layers = torso + list(mlp((features,) + tuple(hidden_sizes))) + [nn.ReLU()]
+    name = 'conv_channels and hidden_sizes' if len(shape) == 3 else 'hidden_sizes'
+    layers = torso + list(mlp((features,) + tuple(hidden_sizes), name=name)) + [nn.ReLU()]
     layers.append(_head(hidden_sizes[-1], num_actions, dueling))
     return nn.Sequential(*layers)

@@ -10,9 +10,12 @@ and its summary read the frozen result and check nothing again.
 import dataclasses
 import inspect
 import math
+import os
 import re
 import types
 from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
 
 from gridlab import registry
 from gridlab.core import validation
@@ -176,7 +179,8 @@ class RunConfig:
                                       f'the Gymnasium environment {task!r}')
             kind = None
         else:
-            kind = observation_type(observation or tuned.get('observation'), entry, agent)
+            kind = observation_type(observation if observation is not None
+                                    else tuned.get('observation'), entry, agent)
         if steps is not None and episodes is not None:
             raise ExperimentError('give steps or episodes, not both')
         if steps is None and episodes is None:
@@ -236,8 +240,9 @@ class RunConfig:
             eval_every=record.get('eval_every'), video_every=record.get('video_every'),
             num_envs=record.get('num_envs'), pictures=record.get('pictures', True))
 
-    def check_budget(self, steps_per_update: int) -> None:
-        """Refuses a step budget smaller than one learning update.
+    def check_budget(self, steps_per_update: int, spec=None) -> None:
+        """Refuses a step budget smaller than one learning update, and (given
+        the environment's `spec`) batched copies that cannot fit in memory.
 
         An agent that learns every `steps_per_update` steps of each copy (its
         `batch_steps_per_update`: 1, or PPO's rollout_length) learns from no
@@ -246,9 +251,13 @@ class RunConfig:
         that many steps, would round the budget up to many times itself.
         (Budgets above are rounded up to whole rounds: by less than a round.)
         """
-        if self.steps is None or isinstance(steps_per_update, bool) or not isinstance(
+        if isinstance(steps_per_update, bool) or not isinstance(
                 steps_per_update, int) or steps_per_update < 1:
             return  # A bad batch_steps_per_update is the batched loop's to refuse.
+        if self.batched and spec is not None:
+            self._check_batched_memory(steps_per_update, spec)
+        if self.steps is None:
+            return
         copies = self.num_envs if self.batched else 1
         round_steps = copies * steps_per_update
         if self.steps >= round_steps:
@@ -268,6 +277,25 @@ class RunConfig:
             f'{round_steps:,} steps, which a batched run trains at least; give steps '
             f'>= {round_steps:,}, or a smaller num_envs{smaller}')
 
+    def _check_batched_memory(self, steps_per_update: int, spec) -> None:
+        """num_envs copies hold an observation each, twice, and an agent that
+        learns every T batch steps keeps T of them with their actions,
+        rewards and discounts: refused (before any is allocated) if that
+        estimate is more memory than this machine has available."""
+        observation = spec.observations
+        observation_bytes = int(np.prod(observation.shape, dtype=np.int64)) * max(
+            np.dtype(observation.dtype).itemsize, 8 if not observation.shape else 1)
+        actions = int(getattr(spec.actions, 'num_values', 1) or 1)
+        per_copy = (steps_per_update + 2) * (observation_bytes + 8 * (actions + 4))
+        estimate, available = self.num_envs * per_copy, available_memory()
+        if available is not None and estimate > available:
+            raise ExperimentError(
+                f'num_envs={self.num_envs:,} copies of {self.task} would need about '
+                f'{_size(estimate)} ({per_copy:,} bytes a copy: observations, '
+                f'actions, rewards{" over a rollout" if steps_per_update > 1 else ""}); '
+                f'this machine has {_size(available)} available: give a smaller '
+                'num_envs')
+
     def to_record(self) -> Dict[str, Any]:
         """summary.json's "config": plain values that `from_record` reads back."""
         return {'agent': self.agent, 'task': self.task,
@@ -280,6 +308,27 @@ class RunConfig:
                 'hyperparameters': dict(self.hyperparameters),
                 # float32 discounts read back as 0.8999999761581421: record 0.9.
                 'environment_discount': float(f'{self.environment_discount:.7g}')}
+
+
+def _size(count: int) -> str:
+    """Bytes as '24.5 MB' or '34.3 GB'."""
+    return f'{count / 1e9:,.1f} GB' if count >= 1e9 else f'{count / 1e6:,.1f} MB'
+
+
+def available_memory() -> Optional[int]:
+    """Bytes of memory available to a new allocation (Linux's MemAvailable;
+    else the physical memory), or None where neither can be read."""
+    try:
+        with open('/proc/meminfo') as meminfo:
+            for line in meminfo:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def check_log_every(log_every) -> None:

@@ -341,5 +341,13 @@ def merge(*layers: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def parse_sets(assignments: Iterable[str]) -> Dict[str, str]:
-    """Repeated --set NAME=VALUE as a dict of strings (typed later)."""
-    return dict(parse_assignment(text) for text in assignments)
+    """Repeated --set NAME=VALUE as a dict of strings (typed later); a name
+    set twice is a ValueError (which of the two was meant?)."""
+    values: Dict[str, str] = {}
+    for text in assignments:
+        name, value = parse_assignment(text)
+        if name in values:
+            raise ValueError(f'--set {name} is given twice ({name}={values[name]} and '
+                             f'{name}={value}); expected each name once')
+        values[name] = value
+    return values

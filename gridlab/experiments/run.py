@@ -82,7 +82,7 @@ class Run:
             raise ExperimentError(f'agent {config.agent!r} trains on one environment at '
                                   'a time; num_envs (--num-envs) needs an agent that '
                                   'trains on batches, such as ppo or dqn')
-        config.check_budget(getattr(self.actor, 'batch_steps_per_update', 1))
+        config.check_budget(getattr(self.actor, 'batch_steps_per_update', 1), spec)
         self._evaluation_environment = None
         self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
         self.best_evaluation = -math.inf  # Of the evaluations before a resume.
