@@ -32,10 +32,10 @@ SWEEP_KEYS = ('agents', 'tasks', 'seeds', 'steps', 'episodes', 'eval_every')
 RUN_KEYS = tuple(dict.fromkeys(TRAIN_KEYS + SWEEP_KEYS))  # Either command's.
 # Constructor arguments that are run settings, not hyperparameters: gridlab
 # passes them itself (the run's seed and device), so --set cannot.
-RUN_ARGUMENTS = {'seed': "the run's seed: --seed (seed in a config file, seed= in "
-                         'run_experiment)',
-                 'device': "the run's device: --device (device in a config file, "
-                           'device= in run_experiment)'}
+RUN_ARGUMENTS = {'seed': "the run's seed: give it with --seed (--seeds in a sweep), "
+                         'seed in a config file or seed= in run_experiment',
+                 'device': "the run's device: give it with --device, device in a "
+                           'config file or device= in run_experiment'}
 
 
 def suggestion(name: str, choices: Iterable[str]) -> str:
