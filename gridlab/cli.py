@@ -161,22 +161,38 @@ def sweep(args) -> int:
     from gridlab.experiments.signals import stop_on_signals
     restore_signals = stop_on_signals()
     try:
-        result = sweep_lib.run_sweep(
-            agents, tasks, str(seeds), args.out, grid, backend=args.backend,
-            workers=args.workers, address=args.address,
-            steps=args.steps if args.steps is not None else settings.get('steps'),
-            episodes=args.episodes if args.episodes is not None else settings.get('episodes'),
-            eval_every=args.eval_every if args.eval_every is not None
-            else settings.get('eval_every'))
+        with _warnings_as_lines():
+            result = sweep_lib.run_sweep(
+                agents, tasks, str(seeds), args.out, grid, backend=args.backend,
+                workers=args.workers, address=args.address,
+                steps=args.steps if args.steps is not None else settings.get('steps'),
+                episodes=args.episodes if args.episodes is not None
+                else settings.get('episodes'),
+                eval_every=args.eval_every if args.eval_every is not None
+                else settings.get('eval_every'),
+                max_runs=None if args.max_runs == 0 else args.max_runs)
+        failed = result.failed
+        print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} runs '
+              f'completed; results in {result.directory}')
+        if failed:
+            first = failed[0]
+            print(f'gridlab: {len(failed)} run{"s" * (len(failed) > 1)} did not complete'
+                  f' (first: {first["directory"]}: {first.get("error") or first["status"]})'
+                  '; run the same command to redo them', file=sys.stderr)
+    except BrokenPipeError:
+        # Nobody reads our output any more (`gridlab sweep ... 2>&1 | head`); the
+        # workers were stopped and results.csv written, as for a signal.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        return _EXIT_CODES['SIGPIPE']
     except (KeyboardInterrupt, Terminated) as error:
-        print(f'gridlab: sweep stopped; finished runs are kept in {args.out} '
-              '(run the same command to continue)', file=sys.stderr)
+        print(f'gridlab: sweep stopped; finished runs are kept in {args.out} and '
+              'listed in its results.csv (run the same command to continue)',
+              file=sys.stderr)
         return _EXIT_CODES.get(str(error) if isinstance(error, Terminated) else 'SIGINT', 1)
     finally:
         restore_signals()
-    failed = result.failed
-    print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} runs '
-          f'completed; results in {result.directory}')
     return 1 if failed else 0
 
 
@@ -420,6 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--workers', type=_positive,
                    help='parallel runs (default: the number of CPUs)')
     p.add_argument('--address', help='join the Ray cluster at this address')
+    p.add_argument('--max-runs', type=_argument(int, lambda value: value >= 0,
+                                                 'a number of runs >= 0'),
+                   default=10_000, metavar='N',
+                   help='refuse a sweep of more than N runs (default 10000; 0: no cap)')
     p.set_defaults(run=sweep)
 
     p = commands.add_parser(

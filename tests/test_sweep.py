@@ -135,3 +135,92 @@ def test_compare_works_on_plain_run_folders(tmp_path, capsys):
     assert 'iqm' in out
     code, _, err = run(capsys, 'compare', str(tmp_path / 'nothing'))
     assert code == 2 and err.count('\n') == 1
+
+
+# ------------------------------------------------- refused before any run
+
+
+def test_finished_runs_of_other_settings_are_refused_naming_the_setting(tmp_path,
+                                                                       capsys):
+    root = tmp_path / 'sweep'
+    argv = ['sweep', '--agents', 'random', '--tasks', 'simple', '--seeds', '0-1',
+            '--workers', '1', '--out', str(root)]
+    code, _, err = run(capsys, *argv, '--steps', '300')
+    assert code == 0, err
+    before = {p: p.read_bytes() for p in root.rglob('summary.json')}
+    code, _, err = run(capsys, *argv, '--steps', '200')
+    assert code == 2 and err.count('\n') == 1, err
+    assert 'steps=300' in err and 'steps=200' in err and '--out' in err
+    assert {p: p.read_bytes() for p in root.rglob('summary.json')} == before
+    # Every recorded setting counts; the same command again reuses the runs.
+    code, _, err = run(capsys, *argv, '--steps', '300', '--eval-every', '100')
+    assert code == 2 and 'eval_every=None' in err and 'eval_every=100' in err, err
+    code, out, err = run(capsys, *argv, '--steps', '300')
+    assert code == 0 and '2/2 runs completed' in out, err
+    assert {p: p.read_bytes() for p in root.rglob('summary.json')} == before
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--agents', 'q-learning,q-learning'], "agents lists 'q-learning' more than once"),
+    (['--agents', 'q-learning', '--tasks', 'simple,simple'], "tasks lists 'simple'"),
+    (['--agents', 'q-learning', '--set', 'step_size=0.1,0.1'],
+     "the values '0.1' and '0.1' are one setting"),
+    (['--agents', 'q-learning', '--set', 'initial_value=1,1.0'],
+     "the values '1' and '1.0' are one setting"),
+    (['--agents', 'q-learning', '--seeds', '0-100000000'], '100,000,001 runs'),
+    (['--agents', 'q-learning,sarsa', '--seeds', '0-5000'], '10,002 runs'),
+    (['--agents', 'q-learning', '--seeds', '0-3', '--max-runs', '3'], '--max-runs 4'),
+])
+def test_repeats_and_oversized_sweeps_are_refused_before_any_run(argv, message,
+                                                                 tmp_path, capsys):
+    import time
+    out = tmp_path / 'sweep'
+    if '--tasks' not in argv:
+        argv = argv + ['--tasks', 'simple']
+    start = time.perf_counter()
+    code, _, err = run(capsys, 'sweep', *argv, '--steps', '50', '--out', str(out))
+    assert code == 2 and message in err and err.count('\n') == 1, err
+    assert time.perf_counter() - start < 5  # Said at once, not after minutes.
+    assert not out.exists()
+
+
+def test_the_cap_can_be_lifted_and_long_preparation_shows_progress(tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setattr(sweep._Ticker, 'EVERY', 0.)
+    root = tmp_path / 'sweep'
+    code, out, err = run(capsys, 'sweep', '--agents', 'random', '--tasks', 'simple',
+                         '--seeds', '0-3', '--max-runs', '4', '--steps', '20',
+                         '--workers', '1', '--out', str(root))
+    assert code == 0 and '4/4 runs completed' in out, err
+    assert 'gridlab sweep: checking settings, 1/1' in err
+    assert 'gridlab sweep: reading run folders, 4/4' in err
+    assert sweep.count_seeds('0-100000000,5') == 100_000_001
+    with pytest.raises(sweep.SweepError, match='100,000,001 seeds'):
+        sweep.parse_seeds('0-100000000', max_count=10)
+
+
+def test_values_that_differ_get_folders_that_differ(tmp_path, capsys):
+    root = tmp_path / 'sweep'
+    code, out, err = run(capsys, 'sweep', '--agents', 'sweep_agents:Labelled',
+                         '--tasks', 'simple', '--set', 'label=a/b,a_b,a%2Fb',
+                         '--steps', '20', '--workers', '1', '--out', str(root))
+    assert code == 0 and '3/3 runs completed' in out, err
+    table = rows(root / 'results.csv')
+    assert len({r['directory'] for r in table}) == 3
+    labels = {r['hyperparameters']: json.loads(
+        (__import__('pathlib').Path(r['directory']) / 'summary.json').read_text()
+    )['config']['hyperparameters']['label'] for r in table}
+    assert labels == {'label=a/b': 'a/b', 'label=a_b': 'a_b', 'label=a%2Fb': 'a%2Fb'}
+
+
+def test_two_agent_names_for_one_folder_are_refused(tmp_path, capsys):
+    from gridlab import registry
+    registry.register('sweep_agents.Labelled', registry.resolve('sweep_agents:Labelled'))
+    try:
+        code, _, err = run(capsys, 'sweep', '--agents',
+                           'sweep_agents:Labelled,sweep_agents.Labelled', '--tasks',
+                           'simple', '--steps', '20', '--out', str(tmp_path / 'sweep'))
+    finally:
+        registry.unregister('sweep_agents.Labelled')
+    assert code == 2 and err.count('\n') == 1 and 'would share the run folder' in err
+    assert not (tmp_path / 'sweep').exists()
