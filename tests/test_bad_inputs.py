@@ -369,3 +369,22 @@ def test_an_empty_observation_or_a_name_set_twice_is_refused(capsys, tmp_path):
     err = refused(capsys, tmp_path, '--agent', 'q-learning', '--task', 'simple',
                   '--steps', '10', '--set', 'step_size=0.1', '--set', 'step_size=0.2')
     assert '--set step_size is given twice (step_size=0.1 and step_size=0.2)' in err
+
+
+def test_numpy_numbers_are_numbers_and_hyperparameters_must_be_a_mapping():
+    config = RunConfig.create('q-learning', 'simple', steps=np.int64(10),
+                              discount=np.float32(0.5), eval_episodes=np.int64(2))
+    assert (config.steps, config.eval_episodes) == (10, 2)
+    assert type(config.steps) is int and config.environment_discount == 0.5
+    with pytest.raises(ExperimentError, match="hyperparameters must be a mapping.*"
+                                              "got 'step_size=0.1'"):
+        RunConfig.create('q-learning', 'simple', hyperparameters='step_size=0.1')
+
+
+def test_a_byte_order_mark_and_an_empty_hyperparameters_table_are_fine(tmp_path):
+    path = tmp_path / 'bom.toml'
+    path.write_bytes(b'\xef\xbb\xbfagent = "q-learning"\n')
+    assert hp.load_config(path) == {'agent': 'q-learning'}
+    path = tmp_path / 'empty.yaml'
+    path.write_text('agent: q-learning\nhyperparameters:\n')
+    assert hp.load_config(path)['hyperparameters'] == {}

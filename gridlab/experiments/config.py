@@ -25,20 +25,25 @@ from gridlab.envs.gridworld import ObservationType
 from gridlab.experiments import hyperparameters as hyperparameters_lib
 
 
-def check_positive_int(name: str, value, optional: bool = False) -> None:
-    """An ExperimentError naming `name` unless value is an int >= 1 (or None
-    when optional)."""
+def check_positive_int(name: str, value, optional: bool = False) -> Optional[int]:
+    """`value` as an int >= 1 (numpy integers too; None when optional), or an
+    ExperimentError naming `name`: `validation.check_positive_int`'s rule."""
     if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ExperimentError(f'{name} must be a positive integer, got {value!r}')
+        return None
+    try:
+        return validation.check_positive_int(name, value)
+    except ValueError as error:  # ParameterTypeError is one too.
+        raise ExperimentError(str(error)) from None
 
 
-def check_discount(name: str, value) -> None:
-    if value is not None and (isinstance(value, bool) or
-                              not isinstance(value, (int, float)) or
-                              not 0. <= value <= 1.):
-        raise ExperimentError(f'{name} must be a number in [0, 1], got {value!r}')
+def check_discount(name: str, value) -> Optional[float]:
+    """None, or `value` as a float in [0, 1] (`validation.check_probability`)."""
+    if value is None:
+        return None
+    try:
+        return validation.check_probability(name, value)
+    except ValueError as error:
+        raise ExperimentError(str(error)) from None
 
 
 def observation_type(name, entry: registry.AgentEntry, agent: str) -> ObservationType:
@@ -188,16 +193,16 @@ class RunConfig:
                 episodes, steps = tuned.get('episodes'), tuned.get('steps')
             else:
                 episodes, steps = entry.budget()
-        check_positive_int('steps', steps, optional=True)
-        check_positive_int('episodes', episodes, optional=True)
+        steps = check_positive_int('steps', steps, optional=True)
+        episodes = check_positive_int('episodes', episodes, optional=True)
         check_positive_int(f'tuned num_envs of {agent} on {task}', tuned.get('num_envs'),
                            optional=True)
         check_discount(f'tuned discount of {agent} on {task}', tuned.get('discount'))
-        check_discount('discount', discount)
-        check_positive_int('eval_episodes', eval_episodes)
-        for name, value in (('eval_every', eval_every), ('video_every', video_every),
-                            ('num_envs', num_envs)):
-            check_positive_int(name, value, optional=True)
+        discount = check_discount('discount', discount)
+        eval_episodes = check_positive_int('eval_episodes', eval_episodes)
+        eval_every = check_positive_int('eval_every', eval_every, optional=True)
+        video_every = check_positive_int('video_every', video_every, optional=True)
+        num_envs = check_positive_int('num_envs', num_envs, optional=True)
         if num_envs is None and episodes is None:  # A budget in episodes is one copy's.
             num_envs = tuned.get('num_envs')
         if num_envs is not None and num_envs > 1 and episodes is not None:
@@ -208,6 +213,9 @@ class RunConfig:
             discount = catalogue.default_discount(task)
         parameters = registry.constructor_parameters(entry.load())
         device = check_device(device, parameters, agent)
+        if hyperparameters is not None and not isinstance(hyperparameters, Mapping):
+            raise ExperimentError(f'hyperparameters must be a mapping of names to values '
+                                  f"such as {{'step_size': 0.1}}, got {hyperparameters!r}")
         try:
             values = hyperparameters_lib.typed(
                 parameters, hyperparameters_lib.merge(tuned.get('hyperparameters', {}),

@@ -250,7 +250,7 @@ def load_config(path, command: str = 'train') -> Dict[str, Any]:
     except OSError as error:
         raise ValueError(f'{where} cannot be read: {error.strerror or error}') from None
     try:
-        text = data.decode('utf-8')
+        text = data.decode('utf-8-sig')  # A byte-order mark (Windows editors) is fine.
     except UnicodeDecodeError as error:
         raise ValueError(f'{where} is not text: byte 0x{data[error.start]:02x} at '
                          f'position {error.start} is not UTF-8; expected {kind} text '
@@ -296,6 +296,8 @@ def load_config(path, command: str = 'train') -> Dict[str, Any]:
         raise ValueError(f'{where}: unknown setting(s) '
                          f'{", ".join(map(repr, unknown))}{hint}; expected '
                          f'{", ".join(accepted)} or a [hyperparameters] table')
+    if content.get('hyperparameters', ()) is None:  # YAML's `hyperparameters:` alone.
+        content['hyperparameters'] = {}
     hyperparameters = content.get('hyperparameters', {})
     if not isinstance(hyperparameters, dict):
         raise ValueError(f'{where}: hyperparameters must be a table, got '
