@@ -388,3 +388,10 @@ def test_a_byte_order_mark_and_an_empty_hyperparameters_table_are_fine(tmp_path)
     path = tmp_path / 'empty.yaml'
     path.write_text('agent: q-learning\nhyperparameters:\n')
     assert hp.load_config(path)['hyperparameters'] == {}
+
+
+def test_an_agent_module_that_fails_to_import_is_one_line(capsys, tmp_path, monkeypatch):
+    (tmp_path / 'broken_agents.py').write_text("raise RuntimeError('half-written file')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    err = refused(capsys, tmp_path, '--agent', 'broken_agents:Agent', '--task', 'simple')
+    assert "importing 'broken_agents' failed: RuntimeError: half-written file" in err
