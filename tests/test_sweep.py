@@ -28,6 +28,10 @@ def test_seeds_and_the_product():
     for bad in ('3-1', 'x', '-2', ''):
         with pytest.raises(sweep.SweepError, match='seeds'):
             sweep.parse_seeds(bad)
+    # The seed rule of every run (validation.check_seed), before any run starts.
+    with pytest.raises(sweep.SweepError, match=r'2\*\*63 - 1'):
+        sweep.parse_seeds('99999999999999999999')
+    assert sweep.parse_seeds(f'{2**63 - 1}') == [2**63 - 1]
     specs = sweep.expand(['q-learning', 'sarsa'], ['simple', 'obstacle'], [0, 1, 2],
                          {'step_size': ['0.1', '0.5']}, steps=100)
     assert len(specs) == 2 * 2 * 3 * 2

@@ -43,6 +43,7 @@ import time
 import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from gridlab.core import validation
 from gridlab.core.errors import ExperimentError, Terminated
 from gridlab.experiments.config import RunConfig
 from gridlab.experiments import compare, results, run_folder, signals
@@ -117,8 +118,9 @@ def _seed_ranges(text: str) -> List[Tuple[int, int]]:
         except ValueError:
             raise SweepError(f'seeds {text!r}: expected ranges and numbers such as '
                              '0-9 or 0,3,7') from None
-        if low < 0:
-            raise SweepError(f'seeds {text!r}: expected non-negative integers')
+        if low < 0 or high > validation.MAX_SEED:
+            raise SweepError(f'seeds {text!r}: expected seeds that are '
+                             f'{validation.SEED_EXPECTED}')
         ranges.append((low, high))
     merged: List[Tuple[int, int]] = []
     for low, high in sorted(ranges):
