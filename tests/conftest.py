@@ -3,6 +3,8 @@
 Test files import the stubs with `from conftest import ConstantActor`.
 """
 
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -69,3 +71,16 @@ def flaky(monkeypatch):
     registry.register('flaky', InterruptOnce)
     InterruptOnce.interrupted, InterruptOnce.episodes = False, 0
     return 'flaky'
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 512 KiB tmpfs: a real file system that fills up (mounting needs root, as CI has)."""
+    mount = tmp_path / 'disk'
+    mount.mkdir()
+    result = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=512k', 'tmpfs',
+                             str(mount)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f'mounting a tmpfs needs root, as CI has: {result.stderr.strip()}')
+    yield mount
+    subprocess.run(['umount', '-l', str(mount)], check=False)

@@ -101,19 +101,6 @@ def test_a_closed_output_ends_the_run_like_a_signal(tmp_path):
     assert (out / 'agent.pt').is_file()
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 512 KiB tmpfs: a real file system that fills up."""
-    mount = tmp_path / 'disk'
-    mount.mkdir()
-    result = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=512k', 'tmpfs',
-                             str(mount)], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f'mounting a tmpfs needs root, as CI has: {result.stderr.strip()}')
-    yield mount
-    subprocess.run(['umount', '-l', str(mount)], check=False)
-
-
 def test_a_full_disk_is_one_line_and_keeps_whole_rows(tiny_disk):
     out = tiny_disk / 'run'
     process = start(out, '--video-every', '2000')

@@ -4,11 +4,11 @@ repeats nothing, and the folder's files that stay what they say they are."""
 import csv
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -22,31 +22,7 @@ from gridlab.experiments import run as run_lib
 from conftest import InterruptOnce
 
 GRIDLAB = [sys.executable, '-m', 'gridlab.cli']
-
-# An agent that kills its own process with SIGKILL (as the OOM killer would:
-# no handler runs, nothing is flushed) at the start of its KILL_AT-th episode,
-# or at its KILL_AT-th batch of actions.
-KILLERS = textwrap.dedent('''
-    import os, signal
-    from agents.tabular import QLearning
-    from agents.ppo import PPO
-
-    def _count(agent):
-        agent.calls = getattr(agent, 'calls', 0) + 1
-        if agent.calls == int(os.environ.get('KILL_AT', 0)):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    class KilledQLearning(QLearning):
-        def observe_first(self, timestep):
-            _count(self)
-            super().observe_first(timestep)
-
-    class KilledPPO(PPO):
-        def select_actions(self, observations, acting=None):
-            _count(self)
-            return super().select_actions(observations, acting)
-''')
-
+TESTS = pathlib.Path(__file__).resolve().parent
 
 def rows(path):
     with open(path, newline='', encoding='utf-8') as f:
@@ -58,13 +34,14 @@ def summary(out):
 
 
 @pytest.fixture
-def killers(tmp_path, monkeypatch):
-    (tmp_path / 'killers.py').write_text(KILLERS)
+def killers():
+    """Runs gridlab in a process whose faulty_agents agents SIGKILL it at `kill_at`."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(tmp_path), os.environ.get('PYTHONPATH', '')]))
+        filter(None, [str(TESTS), os.environ.get('PYTHONPATH')])))
 
     def gridlab_cli(*argv, kill_at=0):
-        return subprocess.run(GRIDLAB + list(argv), env=dict(env, KILL_AT=str(kill_at)),
+        return subprocess.run(GRIDLAB + list(argv),
+                              env=dict(env, GRIDLAB_TEST_KILL_AT=str(kill_at)),
                               capture_output=True, text=True, timeout=600)
     return gridlab_cli
 
@@ -80,7 +57,7 @@ def key(row):
 ])
 def test_a_run_killed_by_the_os_resumes_without_losing_or_repeating_an_episode(
         killers, tmp_path, checkpointing):
-    common = ['train', '--agent', 'killers:KilledQLearning', '--task', 'obstacle',
+    common = ['train', '--agent', 'faulty_agents:KilledQLearning', '--task', 'obstacle',
               '--seed', '3', '--steps', '3000', '--no-progress', *checkpointing]
     killed = killers(*common, '--out', str(tmp_path / 'killed'), kill_at=40)
     assert killed.returncode == -signal.SIGKILL
@@ -101,7 +78,7 @@ def test_a_batched_run_killed_by_the_os_resumes_from_its_last_checkpoint(killers
                                                                          tmp_path):
     out = tmp_path / 'ppo'
     common = ['--no-progress', '--checkpoint-every', '1000', '--checkpoint-seconds', '0']
-    killed = killers('train', '--agent', 'killers:KilledPPO', '--task', 'simple',
+    killed = killers('train', '--agent', 'faulty_agents:KilledPPO', '--task', 'simple',
                      '--num-envs', '4', '--steps', '6000', '--set', 'rollout_length=16',
                      '--out', str(out), *common, kill_at=700)  # 700 x 4 copies: 2,800 steps
     assert killed.returncode == -signal.SIGKILL

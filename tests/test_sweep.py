@@ -205,7 +205,7 @@ def test_the_cap_can_be_lifted_and_long_preparation_shows_progress(tmp_path, cap
 
 def test_values_that_differ_get_folders_that_differ(tmp_path, capsys):
     root = tmp_path / 'sweep'
-    code, out, err = run(capsys, 'sweep', '--agents', 'sweep_agents:Labelled',
+    code, out, err = run(capsys, 'sweep', '--agents', 'faulty_agents:Labelled',
                          '--tasks', 'simple', '--set', 'label=a/b,a_b,a%2Fb',
                          '--steps', '20', '--workers', '1', '--out', str(root))
     assert code == 0 and '3/3 runs completed' in out, err
@@ -219,12 +219,12 @@ def test_values_that_differ_get_folders_that_differ(tmp_path, capsys):
 
 def test_two_agent_names_for_one_folder_are_refused(tmp_path, capsys):
     from gridlab import registry
-    registry.register('sweep_agents.Labelled', registry.resolve('sweep_agents:Labelled'))
+    registry.register('faulty_agents.Labelled', registry.resolve('faulty_agents:Labelled'))
     try:
         code, _, err = run(capsys, 'sweep', '--agents',
-                           'sweep_agents:Labelled,sweep_agents.Labelled', '--tasks',
+                           'faulty_agents:Labelled,faulty_agents.Labelled', '--tasks',
                            'simple', '--steps', '20', '--out', str(tmp_path / 'sweep'))
     finally:
-        registry.unregister('sweep_agents.Labelled')
+        registry.unregister('faulty_agents.Labelled')
     assert code == 2 and err.count('\n') == 1 and 'would share the run folder' in err
     assert not (tmp_path / 'sweep').exists()

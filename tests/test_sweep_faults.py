@@ -4,7 +4,7 @@ The sweep equivalents of tests/test_faults.py: a worker killed by the OS
 (SIGKILL from inside, as the out-of-memory killer would), SIGTERM to the
 sweep, its main process killed, two sweeps into one folder, a full disk (a
 real tmpfs, as there), and a closed output. The agents misbehave through
-`sweep_agents.Fragile` (see tests/sweep_agents.py).
+`faulty_agents.Fragile` (see tests/faulty_agents.py).
 """
 
 import csv
@@ -22,7 +22,7 @@ from gridlab.experiments import sweep
 
 TESTS = pathlib.Path(__file__).resolve().parent
 GRIDLAB = [sys.executable, '-m', 'gridlab.cli']
-FRAGILE = 'sweep_agents:Fragile'
+FRAGILE = 'faulty_agents:Fragile'
 
 
 def rows(path):
@@ -68,7 +68,7 @@ def wait_for(condition, process, seconds=120):
 
 
 def run_folder(out, seed):
-    return out / 'simple' / 'sweep_agents.Fragile' / 'defaults' / f'seed{seed}'
+    return out / 'simple' / 'faulty_agents.Fragile' / 'defaults' / f'seed{seed}'
 
 
 def status(out, seed):
@@ -228,19 +228,6 @@ def test_the_final_line_into_a_closed_pipe_is_quiet(tmp_path):
         capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() in ('0', '141'), result
     assert {r['status'] for r in rows(out / 'results.csv')} == {'completed'}
-
-
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 512 KiB tmpfs: a real file system that fills up (as in test_faults.py)."""
-    mount = tmp_path / 'disk'
-    mount.mkdir()
-    result = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=512k', 'tmpfs',
-                             str(mount)], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f'mounting a tmpfs needs root, as CI has: {result.stderr.strip()}')
-    yield mount
-    subprocess.run(['umount', '-l', str(mount)], check=False)
 
 
 def test_a_full_disk_is_one_line_leaves_whole_files_and_a_rerun_finishes(tiny_disk):
