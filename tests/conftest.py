@@ -3,7 +3,9 @@
 Test files import the stubs with `from conftest import ConstantActor`.
 """
 
+import signal
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -84,3 +86,26 @@ def tiny_disk(tmp_path):
         pytest.fail(f'mounting a tmpfs needs root, as CI has: {result.stderr.strip()}')
     yield mount
     subprocess.run(['umount', '-l', str(mount)], check=False)
+
+
+def interruptible():
+    """A `preexec_fn` for a gridlab process a test starts: the default Ctrl-C handler.
+
+    A test run started in the background (`pytest &`) inherits an ignored
+    SIGINT, and Python then installs no Ctrl-C handler: give the process the
+    default one, as a terminal would.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def wait_for(condition, process, seconds=120):
+    """Polls `condition()` until it holds; fails if `process` ends first or time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process.poll() is not None:
+            raise AssertionError(f'gridlab exited early: {process.communicate()}')
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError('timed out waiting for gridlab')

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ import torch
 import gridlab
 from gridlab import cli
 from gridlab.loops import loggers
+from conftest import interruptible, wait_for
 
 GRIDLAB = [sys.executable, '-m', 'gridlab.cli']
 LONG_RUN = ['train', '--agent', 'q-learning', '--task', 'maze', '--steps', '50000000',
@@ -32,30 +32,11 @@ def rows(path):
         return list(csv.DictReader(f))
 
 
-def _interruptible():
-    # A test run started in the background (`pytest &`) inherits an ignored
-    # SIGINT, and Python then installs no Ctrl-C handler: give the run the
-    # default one, as a terminal would.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def start(out, *extra, **kwargs):
     return subprocess.Popen(GRIDLAB + LONG_RUN + ['--out', str(out), *extra],
                             stdout=kwargs.pop('stdout', subprocess.DEVNULL),
                             stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_interruptible, **kwargs)
-
-
-def wait_for(condition, process, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if process.poll() is not None:
-            raise AssertionError(f'gridlab exited early: {process.stderr.read()}')
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError('timed out waiting for the run')
+                            preexec_fn=interruptible, **kwargs)
 
 
 def has_checkpoint(out):

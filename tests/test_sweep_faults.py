@@ -19,6 +19,7 @@ import time
 import pytest
 
 from gridlab.experiments import sweep
+from conftest import interruptible, wait_for
 
 TESTS = pathlib.Path(__file__).resolve().parent
 GRIDLAB = [sys.executable, '-m', 'gridlab.cli']
@@ -41,10 +42,6 @@ def environment(**variables):
     return env
 
 
-def _interruptible():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # As in tests/test_faults.py.
-
-
 def start(out, seeds, *extra, slow='', **kwargs):
     argv = GRIDLAB + ['sweep', '--agents', FRAGILE, '--tasks', 'simple', '--seeds',
                       seeds, '--steps', '3000', '--workers', '2', '--out', str(out),
@@ -52,19 +49,7 @@ def start(out, seeds, *extra, slow='', **kwargs):
     return subprocess.Popen(argv, env=environment(GRIDLAB_TEST_SLOW_SEEDS=slow),
                             stdout=kwargs.pop('stdout', subprocess.PIPE),
                             stderr=kwargs.pop('stderr', subprocess.PIPE), text=True,
-                            preexec_fn=_interruptible, **kwargs)
-
-
-def wait_for(condition, process, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if process.poll() is not None:
-            raise AssertionError(f'the sweep exited early: {process.communicate()}')
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError('timed out waiting for the sweep')
+                            preexec_fn=interruptible, **kwargs)
 
 
 def run_folder(out, seed):
