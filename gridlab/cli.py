@@ -21,6 +21,15 @@ from typing import List, Optional
 from gridlab import registry
 
 
+def _version() -> str:
+    """The installed gridlab's version (from its package metadata)."""
+    from importlib import metadata
+    try:
+        return metadata.version('gridlab')
+    except metadata.PackageNotFoundError:  # Run from a checkout not installed.
+        return 'unknown (not installed)'
+
+
 class UsageError(Exception):
     """A bad argument: reported in one line, without a traceback."""
 
@@ -345,6 +354,8 @@ def _train_epilog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog='gridlab', description='Train and look at reinforcement-learning agents.')
+    parser.add_argument('--version', action='version', version=f'gridlab {_version()}',
+                        help="print gridlab's version and exit")
     commands = parser.add_subparsers(dest='command', required=True,
                                      parser_class=_Parser)
 
@@ -400,16 +411,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--overwrite', action='store_true',
                    help='replace the run already in --out')
     p.add_argument('--log-every', type=_seconds, default=1.,
-                   help='seconds between progress lines')
+                   help='seconds between progress lines (default 1)')
     p.add_argument('--no-progress', dest='progress', action='store_false',
-                   help='no progress bar')
+                   help='no progress bar (default: one in a terminal)')
     p.set_defaults(run=train)
 
     p = commands.add_parser('evaluate', help='reload a run and evaluate it greedily')
-    p.add_argument('run_dir')
-    p.add_argument('--episodes', type=_positive, default=5)
-    p.add_argument('--video', help='write a video of the first episodes here')
-    p.add_argument('--device', choices=('cpu', 'cuda', 'auto'))
+    p.add_argument('run_dir', help='a run folder written by gridlab train')
+    p.add_argument('--episodes', type=_positive, default=5,
+                   help='greedy episodes, on the run\'s separately seeded evaluation '
+                        'copy of its task (default 5)')
+    p.add_argument('--video', metavar='PATH',
+                   help='also write a video (.mp4 or .gif) of the greedy episodes here')
+    p.add_argument('--device', choices=('cpu', 'cuda', 'auto'),
+                   help='where the network runs (default: as the run was trained)')
     p.set_defaults(run=evaluate)
 
     p = commands.add_parser(
@@ -426,13 +441,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--config', help='a .toml or .yaml file: agents, tasks, seeds, '
                                     '[hyperparameters] with lists of values')
     length = p.add_mutually_exclusive_group()
-    length.add_argument('--episodes', type=_positive)
-    length.add_argument('--steps', type=_positive)
+    length.add_argument('--episodes', type=_positive,
+                        help='training episodes of each run (default: per agent, as in '
+                             'gridlab train)')
+    length.add_argument('--steps', type=_positive,
+                        help='training steps of each run (default: per agent, as in '
+                             'gridlab train)')
     p.add_argument('--eval-every', type=_positive, metavar='STEPS',
-                   help='evaluate every STEPS steps (gives steps to optimal)')
+                   help='evaluate every STEPS steps (gives steps to optimal; default: '
+                        'only at the end)')
     p.add_argument('--out', required=True, help='the sweep folder')
     p.add_argument('--backend', choices=('local', 'ray'), default='local',
-                   help='local process pool (default) or Ray')
+                   help='local: a process pool on this machine; ray: Ray tasks, on a '
+                        'cluster with --address (default local)')
     p.add_argument('--workers', type=_positive,
                    help='parallel runs (default: the number of CPUs)')
     p.add_argument('--address', help='join the Ray cluster at this address')
@@ -455,8 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=list_tasks)
 
     p = commands.add_parser('show', help='draw a task to a PNG file')
-    p.add_argument('task')
-    p.add_argument('--out', required=True)
+    p.add_argument('task', help='a GridWorld task from `gridlab tasks`')
+    p.add_argument('--out', required=True, help='the PNG file to write')
     p.set_defaults(run=show_task)
 
     p = commands.add_parser('report', help='write report.html for a run or a sweep folder')

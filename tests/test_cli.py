@@ -278,3 +278,32 @@ def test_evaluate_checks_the_video_path_before_evaluating(tmp_path, capsys):
     code, _, err = run(capsys, 'evaluate', str(out_dir), '--video',
                        str(tmp_path / 'missing' / 'v.mp4'))
     assert code == 2 and 'existing folder' in err
+
+
+def test_version_is_the_installed_packages(capsys):
+    from importlib import metadata
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(['--version'])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f'gridlab {metadata.version("gridlab")}'
+
+
+def _subcommands(parser):
+    import argparse
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def test_every_argument_of_every_command_says_what_it_is_and_its_default():
+    parser = cli.build_parser()
+    for name, command in {'gridlab': parser, **_subcommands(parser)}.items():
+        for action in command._actions:
+            if action.dest in ('help', 'command'):
+                continue
+            where = f'gridlab {name} {action.option_strings or action.dest}'
+            assert action.help and len(action.help) > 10, where
+            # A default other than None/False is stated in the help.
+            if action.default not in (None, False, True) and action.dest != 'version':
+                shown = (f'{action.default:g}' if isinstance(action.default, float)
+                         else str(action.default))
+                assert f'default {shown}' in action.help, (where, action.default)
