@@ -89,7 +89,8 @@ _RESUME_FIXES = {'--agent': 'agent', '--task': 'task', '--observation': 'observa
                  '--config': 'config', '--out': 'out', '--device': 'device',
                  '--eval-episodes': 'eval_episodes', '--eval-every': 'eval_every',
                  '--num-envs': 'num_envs', '--video-every': 'video_every',
-                 '--tensorboard': 'tensorboard', '--overwrite': 'overwrite'}
+                 '--tensorboard': 'tensorboard', '--overwrite': 'overwrite',
+                 '--init-from': 'init_from'}
 
 
 def train(args) -> int:
@@ -127,6 +128,7 @@ def train(args) -> int:
             progress=None if args.progress else False, log_every=args.log_every,
             tensorboard=args.tensorboard, video_every=settings.get('video_every'),
             num_envs=settings.get('num_envs'), **checkpointing,
+            init_from=args.init_from,
             command=['gridlab'] + list(args.argv))
     except (KeyboardInterrupt, Terminated, BrokenPipeError) as error:
         return _ended(error)
@@ -408,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='also log to RUN/tensorboard (needs gridlab[tensorboard])')
     p.add_argument('--resume', metavar='RUN',
                    help='continue an interrupted run from its checkpoint')
+    p.add_argument('--init-from', metavar='RUN',
+                   help='start from the saved agent of RUN (same agent, any task its '
+                        'networks fit) instead of a new one; a new run, in --out')
     p.add_argument('--overwrite', action='store_true',
                    help='replace the run already in --out')
     p.add_argument('--log-every', type=_seconds, default=1.,

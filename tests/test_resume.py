@@ -279,3 +279,28 @@ def test_periodic_checkpoints_by_steps_and_by_time():
         run_lib.check_checkpointing(None, float('nan'))
     with pytest.raises(experiments.ExperimentError, match='checkpoint_every'):
         run_lib.check_checkpointing(0, None)
+
+
+def test_init_from_starts_a_new_run_from_a_saved_agent(tmp_path, capsys):
+    common = dict(verbose=False, video=False, pictures=False)
+    trained = gridlab.run_experiment('q-learning', 'simple', tmp_path / 'trained',
+                                     steps=5_000, **common)
+    reached = trained.summary['evaluation']['mean_return']
+    assert reached == 10.  # The goal's reward: the greedy policy reaches it.
+    fresh = gridlab.run_experiment('q-learning', 'simple', tmp_path / 'fresh', steps=1,
+                                   seed=1, **common)
+    started = gridlab.run_experiment('q-learning', 'simple', tmp_path / 'started',
+                                     steps=1, seed=1, init_from=tmp_path / 'trained',
+                                     **common)
+    assert fresh.summary['evaluation']['mean_return'] < reached
+    assert started.summary['evaluation']['mean_return'] == reached
+    assert started.summary['init_from'] == {
+        'run': str(tmp_path / 'trained'), 'task': 'simple', 'observation': 'state_index',
+        'status': 'completed', 'steps': 5_000}
+    assert cli.main(['train', '--agent', 'sarsa', '--task', 'simple', '--out',
+                     str(tmp_path / 'other'), '--init-from', str(tmp_path / 'trained')]) == 2
+    assert "holds a 'q-learning' run" in capsys.readouterr().err
+    assert not (tmp_path / 'other').exists()
+    assert cli.main(['train', '--resume', str(tmp_path / 'started'), '--init-from',
+                     str(tmp_path / 'trained')]) == 2
+    assert '--init-from' in capsys.readouterr().err

@@ -183,8 +183,13 @@ def save_agent(actor, path: pathlib.Path, trained_on: Dict[str, Any]) -> None:
         actor.save(path)
 
 
-def restore_agent(actor, path: pathlib.Path, trained_on: Dict[str, Any]) -> None:
-    """Restores `actor` from `path`, refusing a checkpoint trained on another task."""
+def restore_agent(actor, path: pathlib.Path,
+                  trained_on: Optional[Dict[str, Any]]) -> None:
+    """Restores `actor` from `path`, refusing a checkpoint trained on other than
+    `trained_on` (None: on anything)."""
+    if not isinstance(actor, Checkpointable):
+        raise ExperimentError(f'{type(actor).__name__} cannot be restored from a '
+                              'checkpoint (it has no save/restore)')
     try:
         if isinstance(actor, Checkpointing):
             actor.restore(path, trained_on=trained_on)
@@ -245,6 +250,7 @@ def run_experiment(agent: str,
                    pictures: bool = True,
                    checkpoint_every: Optional[int] = None,
                    checkpoint_seconds: Optional[float] = CHECKPOINT_SECONDS,
+                   init_from=None,
                    command: Optional[List[str]] = None) -> RunResult:
     """Trains `agent` on `task` and writes the run folder; returns it and its summary.
 
@@ -286,6 +292,9 @@ def run_experiment(agent: str,
         training steps and every this many seconds (default 60; None for
         neither), so that a killed run loses at most that much. A checkpoint
         costs a save of the agent (milliseconds for gridlab's networks).
+      init_from: a run folder of the same agent: start from its saved agent
+        (agent.pt: weights, optimiser, schedules) instead of a new one, on
+        this task and seed; summary.json records it as `init_from`.
       command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
@@ -299,7 +308,8 @@ def run_experiment(agent: str,
     return run_from_config(config, out, overwrite=overwrite, progress=progress,
                            log_every=log_every, verbose=verbose, tensorboard=tensorboard,
                            video=video, checkpoint_every=checkpoint_every,
-                           checkpoint_seconds=checkpoint_seconds, command=command)
+                           checkpoint_seconds=checkpoint_seconds, init_from=init_from,
+                           command=command)
 
 
 def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
@@ -307,7 +317,7 @@ def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
         tensorboard: bool = False, video: bool = True,
         checkpoint_every: Optional[int] = None,
         checkpoint_seconds: Optional[float] = CHECKPOINT_SECONDS,
-        command: Optional[List[str]] = None) -> RunResult:
+        init_from=None, command: Optional[List[str]] = None) -> RunResult:
     """Trains as `config` says and writes the run folder (see `run_experiment`)."""
     if out is not None and not str(out).strip():
         raise ExperimentError("out is empty; expected a folder name such as runs/mine")
@@ -317,6 +327,8 @@ def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
            run_folder.default_directory(config.agent, config.task, config.seed))
     current = Run(config, out, {})
     new_summary(config, current, command)
+    if init_from is not None:
+        current.summary['init_from'] = start_from(current, pathlib.Path(init_from))
     lock = run_folder.prepare(out, overwrite)
     try:
         return train(current, progress=progress, log_every=log_every, verbose=verbose,
@@ -325,6 +337,24 @@ def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
                                                     checkpoint_seconds))
     finally:
         lock.release()
+
+
+def start_from(run: Run, folder: pathlib.Path) -> Dict[str, Any]:
+    """Loads the agent of the run in `folder` into `run`'s; what summary.json says of it.
+
+    The whole agent state comes back (weights, optimiser, exploration
+    schedule, random generators), from a run of the same agent on any task
+    whose networks or tables fit; the new run's environment is its own.
+    """
+    summary = run_folder.read_summary(folder)
+    source = summary['config']
+    if source['agent'] != run.config.agent:
+        raise ExperimentError(f'init_from {str(folder)!r} holds a {source["agent"]!r} '
+                              f'run; this run trains {run.config.agent!r}')
+    restore_agent(run.actor, folder / run_folder.AGENT_FILE, trained_on=None)
+    return {'run': str(folder), 'task': source['task'],
+            'observation': source.get('observation'), 'status': summary.get('status'),
+            'steps': (summary.get('training') or {}).get('steps')}
 
 
 def _logger(run: Run, verbose: bool, log_every: float, tensorboard: bool):
