@@ -26,6 +26,7 @@ from gridlab.envs import (ACTION_NAMES, TASKS, Action, ContextualBandit, Environ
                           ObservationType, SinglePrecisionWrapper, TabularMDP,
                           TabularModel, build_gridworld_task, setup_environment)
 from gridlab.envs import gridworld as _gridworld
+from gridlab.envs.adapters import gymnasium_ids as _gymnasium_ids
 from gridlab.envs.observation_wrappers import DiscretisedObservation, OneHotObservation
 from gridlab.evaluation import (TrainingResult, actions_optimal_fraction, greedy_actions,
                                 greedy_is_optimal, greedy_return_from_start,
@@ -91,6 +92,10 @@ __all__ = sorted([
 # module draws it (viz), so that `world.plot_grid()` works without envs
 # importing a layer above it.
 _gridworld.set_painter(lambda: _importlib.import_module('gridlab.viz.world_pictures'))
+
+# gymnasium.make('gridlab/simple-v0') works once gridlab is imported, without
+# gridlab importing Gymnasium (see gridlab/envs/adapters/gymnasium_ids.py).
+_gymnasium_ids.register_with_gymnasium()
 
 
 def __getattr__(name):

@@ -142,3 +142,38 @@ def test_as_gymnasium_needs_discrete_actions():
     cartpole_like = gridlab.GymnasiumWrapper(gymnasium.make('MountainCarContinuous-v0'))
     with pytest.raises(ValueError, match='discrete actions'):
         gridlab.as_gymnasium(cartpole_like)
+
+
+@pytest.mark.parametrize('task', list(gridlab.TASKS))
+def test_every_task_is_a_gymnasium_id_that_passes_gymnasiums_checker(task):
+    env = gymnasium.make(f'gridlab/{task}-v0', render_mode='rgb_array')
+    check_env(env.unwrapped, skip_render_check=False)
+    # What gymnasium.make builds is the task itself, seen through the adapter.
+    grid = gridlab.build_gridworld_task(task)
+    observation, _ = env.reset(seed=0)
+    assert observation == grid.reset().observation
+    np.testing.assert_array_equal(env.unwrapped.environment.walls, grid.walls)
+
+
+def test_gymnasium_make_passes_the_tasks_options_through():
+    env = gymnasium.make('gridlab/simple-v0', observation_type='grid', seed=3,
+                         max_episode_length=4)
+    observation, _ = env.reset()
+    assert observation.shape == (9, 10, 3)
+    truncated = [env.step(0)[3] for _ in range(4)]
+    assert truncated == [False, False, False, True]
+    vector = gymnasium.make_vec('gridlab/simple-v0', num_envs=3)  # As SB3 and CleanRL do.
+    assert vector.reset(seed=0)[0].shape == (3,)
+    with pytest.raises(ValueError, match="observation_type must be one of .* 'pixels'"):
+        gymnasium.make('gridlab/simple-v0', observation_type='pixels')
+
+
+def test_the_ids_are_there_whichever_is_imported_first():
+    import subprocess
+    import sys
+    for order in ('import gridlab, gymnasium', 'import gymnasium, gridlab'):
+        result = subprocess.run(
+            [sys.executable, '-c', f'{order}\nimport sys\n'
+             'print(gymnasium.make("gridlab/maze-v0").spec.id)'],
+            capture_output=True, text=True, timeout=120)
+        assert result.stdout.strip() == 'gridlab/maze-v0', (order, result.stderr)
