@@ -88,6 +88,7 @@ class Run:
         self.best_evaluation = -math.inf  # Of the evaluations before a resume.
         self.trained_on = trained_on(config)
         self.log = loggers.InMemoryLogger()
+        self._checkpoint_due: Optional[int] = None  # See checkpoint_at_episode_end.
         self._start = time.perf_counter()
         self._evaluation_seconds = 0.
 
@@ -110,8 +111,16 @@ class Run:
         run_folder.commit_checkpoint(self.out, self.save_agent, state)
 
     def checkpoint_at_episode_end(self, total_steps: int) -> None:
-        """A checkpoint taken as an episode ends, before its row is logged."""
-        self.save_checkpoint(total_steps, self.log_episodes() + 1)
+        """A checkpoint asked for as an episode ends, taken once its row is
+        logged (`checkpoint_if_due`): one taken before would count an episode
+        that a kill in between leaves out of episodes.csv for good."""
+        self._checkpoint_due = total_steps
+
+    def checkpoint_if_due(self) -> None:
+        """The checkpoint `checkpoint_at_episode_end` asked for, if any."""
+        if self._checkpoint_due is not None:
+            total_steps, self._checkpoint_due = self._checkpoint_due, None
+            self.save_checkpoint(total_steps, self.log_episodes())
 
     def elapsed_training(self) -> float:
         return self.training_seconds + (time.perf_counter() - self._start -
@@ -357,8 +366,21 @@ def start_from(run: Run, folder: pathlib.Path) -> Dict[str, Any]:
             'steps': (summary.get('training') or {}).get('steps')}
 
 
+class _CheckpointAfterRow(loggers.Logger):
+    """A sink that takes the checkpoint due at the episode whose row it is given."""
+
+    def __init__(self, run: Run):
+        self._run = run
+
+    def write(self, data) -> None:
+        self._check_open()
+        self._run.checkpoint_if_due()
+
+
 def _logger(run: Run, verbose: bool, log_every: float, tensorboard: bool):
-    sinks = [loggers.CSVLogger(run.out / 'episodes.csv', append=run.resumed), run.log]
+    # The row on disk and in memory first, then any checkpoint due at its episode.
+    sinks = [loggers.CSVLogger(run.out / 'episodes.csv', append=run.resumed), run.log,
+             _CheckpointAfterRow(run)]
     if verbose:
         fields = dict(TERMINAL_FIELDS)
         if not run.config.entry.logs_loss:  # The CSV keeps it.

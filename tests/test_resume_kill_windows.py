@@ -1,0 +1,55 @@
+"""kill -9 at the awkward moments of a run: right after a checkpoint is committed."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+
+import gridlab
+
+# A run of q-learning that SIGKILLs itself as soon as its COMMITth checkpoint is
+# committed (agent.pt and run_state.json both written), as the OS might.
+KILLED_AFTER_COMMIT = '''
+import os, signal, sys
+import gridlab
+from gridlab.experiments import run_folder
+real, commits = run_folder.commit_checkpoint, []
+def commit(*args, **kwargs):
+    real(*args, **kwargs)
+    commits.append(1)
+    if len(commits) == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+run_folder.commit_checkpoint = commit
+gridlab.run_experiment('q-learning', 'obstacle', sys.argv[1], seed=3, steps=3_000,
+                       verbose=False, video=False, pictures=False,
+                       checkpoint_every=500, checkpoint_seconds=None, **{EVAL})
+'''
+
+
+def rows(path):
+    with open(path, newline='', encoding='utf-8') as f:
+        return [(r['episode'], r['episode_length'], r['episode_return'], r['total_steps'])
+                for r in csv.DictReader(f)]
+
+
+def test_a_kill_right_after_a_checkpoint_loses_no_episode_row(tmp_path):
+    for evaluation in ('', "'eval_every': 700"):
+        killed = tmp_path / f'killed{len(evaluation)}'
+        script = KILLED_AFTER_COMMIT.replace('{EVAL}', '{' + evaluation + '}')
+        process = subprocess.run([sys.executable, '-c', script, str(killed), '2'],
+                                 capture_output=True, text=True, timeout=300)
+        assert process.returncode == -signal.SIGKILL, process.stderr
+        state = json.loads((killed / 'run_state.json').read_text())
+        # Every episode the checkpoint counts has its row on disk.
+        assert len([r for r in rows(killed / 'episodes.csv')
+                    if int(r[3]) <= state['total_steps']]) == state['episodes']
+        gridlab.experiments.resume_experiment(killed, progress=False, verbose=False,
+                                              video=False, checkpoint_seconds=None)
+        whole = gridlab.run_experiment(
+            'q-learning', 'obstacle', tmp_path / f'whole{len(evaluation)}', seed=3,
+            steps=3_000, verbose=False, video=False, pictures=False,
+            **({'eval_every': 700} if evaluation else {}))
+        after = rows(killed / 'episodes.csv')
+        assert after == rows(whole.directory / 'episodes.csv')
+        assert [int(r[0]) for r in after] == list(range(len(after)))
