@@ -260,7 +260,7 @@ def compare(args) -> int:
     from gridlab.experiments import compare as compare_lib
     try:
         with _warnings_as_lines():
-            path = compare_lib.compare(args.paths, out=args.out)
+            path = compare_lib.compare(args.paths, out=args.out, metric=args.metric)
     except compare_lib.CompareError as error:
         raise UsageError(str(error)) from None
     print(compare_lib.format_table(path))
@@ -475,6 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('paths', nargs='+', help='a sweep folder, or run folders')
     p.add_argument('--out', help='where to write aggregate.csv and the plots '
                                  '(default: the sweep folder)')
+    p.add_argument('--metric', default='auc', metavar='NAME',
+                   help='each run\'s score: auc (area under its learning curve per '
+                        'step) or a results.csv column: mean_return, success_rate, '
+                        'optimal_fraction, steps_to_optimal, ... (default auc)')
     p.set_defaults(run=compare)
 
     p = commands.add_parser('tasks', help='list the tasks')

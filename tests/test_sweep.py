@@ -124,7 +124,7 @@ def test_compare_works_on_plain_run_folders(tmp_path, capsys):
                                '2', '--out', str(tmp_path / 'runs' / f'{agent}-{seed}'))
             assert code == 0, err
     code, out, err = run(capsys, 'compare', str(tmp_path / 'runs'), '--out',
-                         str(tmp_path / 'cmp'))
+                         str(tmp_path / 'cmp'), '--metric', 'mean_return')
     assert code == 0, err
     aggregate = rows(tmp_path / 'cmp' / 'aggregate.csv')
     iqm = {r['agent']: float(r['estimate']) for r in aggregate if r['metric'] == 'iqm'}

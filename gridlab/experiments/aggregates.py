@@ -99,7 +99,8 @@ def aggregate_rows(results: Iterable[Mapping[str, Any]], *,
                    seed: int = 0, gamma: float = 1.0,
                    normalize: Optional[Mapping[str, Tuple[float, float]]]
                    = None,
-                   improvement: bool = True) -> List[Dict[str, Any]]:
+                   improvement: bool = True,
+                   lower_is_better: bool = False) -> List[Dict[str, Any]]:
     """Rows for aggregate.csv: agent, task, metric, estimate, low, high.
 
     Per agent and task: each metric over that task's runs (the median is the
@@ -118,6 +119,8 @@ def aggregate_rows(results: Iterable[Mapping[str, Any]], *,
         metrics: names from 'mean', 'median', 'iqm', 'optimality_gap'.
         reps, confidence, seed, gamma: as in `stats.interval_estimates`.
         improvement: whether to add the probability-of-improvement rows.
+        lower_is_better: for scores where less is better (steps to optimal):
+            the probability of improvement is then P(X < Y).
     """
     scores = scores_from_results(results, score_key=score_key,
                                  normalize=normalize)
@@ -133,7 +136,10 @@ def aggregate_rows(results: Iterable[Mapping[str, Any]], *,
             rows.extend(_rows(agent, ALL_TASKS, stats.interval_estimates(
                 {agent: by_name}, metrics, **settings)[agent]))
     if improvement:
-        rows.extend(_improvement_rows(scores, reps, confidence, seed))
+        sign = -1. if lower_is_better else 1.
+        rows.extend(_improvement_rows(
+            {agent: {task: sign * runs for task, runs in tasks.items()}
+             for agent, tasks in scores.items()}, reps, confidence, seed))
     return rows
 
 

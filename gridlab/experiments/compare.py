@@ -1,16 +1,27 @@
 """Comparing agents over many runs: a sweep folder or any set of run folders.
 
     gridlab compare sweeps/tabular            # or: gridlab compare runs/a runs/b ...
+    gridlab compare sweeps/tabular --metric optimal_fraction
 
-Each run's score is its final greedy mean return. Per agent (an agent with
+Each run's score is one number, its `metric` (`METRICS`): by default `auc`,
+the area under its learning curve per step (the mean, over the step grid
+every run of the task covers, of the mean return of its last 10 episodes),
+which tells a fast learner from a slow one where the final greedy return
+(`mean_return`) saturates at the goal's reward; or any numeric column of
+results.csv. For the columns where less is better (steps, seconds,
+std_return, steps_to_optimal), the probability of improvement is that of a
+lower value, and a run that never became optimal counts as taking its
+whole budget (steps_to_optimal) or time (seconds_to_optimal). Per agent (an agent with
 other hyperparameters counts as another agent, named `agent[name=value]`)
 and task, `aggregate.csv` holds the mean, median and interquartile mean with
 stratified bootstrap intervals, and the probability of improvement between
 every pair of agents (Agarwal et al., 2021; `gridlab.analysis.stats`). Across tasks,
-scores are normalised so that 0 is a return of 0 and 1 is the task's
-reference: the goal reward on a GridWorld task (reaching the goal without a
-penalty), the `reward_threshold` of a Gymnasium task, and otherwise the best
-return any run reached on that task. The plots (`intervals.png`,
+returns (mean_return, auc) are normalised so that 0 is a return of 0 and 1 is
+the task's reference: the goal reward on a GridWorld task (reaching the goal
+without a penalty), the `reward_threshold` of a Gymnasium task, and otherwise
+the best return any run reached on that task; fractions (success_rate,
+optimal_fraction) are already on [0, 1]; the other metrics have no across-task
+rows or score plots. The plots (`intervals.png`,
 `profiles.png`, `curves.png`) go beside it.
 
 A run whose score is not a finite number (NaN, say) is left out with a
@@ -28,12 +39,22 @@ import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from gridlab.core import files
-from gridlab.experiments import results
+from gridlab.experiments import aggregates, results
 from gridlab.core.errors import ExperimentError
 from gridlab.envs.catalogue import is_gymnasium_task
 
-AGGREGATE_COLUMNS = ('agent', 'task', 'metric', 'estimate', 'low', 'high')
+# `score`: which number of each run the statistics are of (`METRICS`).
+AGGREGATE_COLUMNS = ('agent', 'task', 'score', 'metric', 'estimate', 'low', 'high')
 COMPARISON_FILES = ('aggregate.csv', 'intervals.png', 'profiles.png', 'curves.png')
+# metric -> its kind: 'return' (normalised by the task's reference across
+# tasks), 'fraction' (on [0, 1] already) or 'lower' (less is better).
+METRICS = {'auc': 'return', 'mean_return': 'return', 'success_rate': 'fraction',
+           'optimal_fraction': 'fraction', 'std_return': 'lower', 'steps': 'lower',
+           'seconds': 'lower', 'steps_to_optimal': 'lower',
+           'seconds_to_optimal': 'lower'}
+DEFAULT_METRIC = 'auc'
+# A run that never became optimal took at least its whole budget.
+_CENSORED_AT = {'steps_to_optimal': 'steps', 'seconds_to_optimal': 'seconds'}
 
 
 class CompareError(ExperimentError):
@@ -53,10 +74,65 @@ def remove_comparison(out) -> None:
             pass
 
 
-def _score(row: Dict[str, Any]) -> Optional[float]:
+def check_metric(metric) -> str:
+    if metric not in METRICS:
+        raise CompareError(f'metric must be one of {", ".join(METRICS)}, got {metric!r}')
+    return metric
+
+
+def _score(row: Dict[str, Any], metric: str) -> Optional[float]:
+    value = row.get(metric)
+    if value in (None, '') and metric in _CENSORED_AT:
+        value = row.get(_CENSORED_AT[metric])
     try:
-        return float(row['mean_return'])
-    except (KeyError, TypeError, ValueError):
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def with_auc(rows: List[Dict[str, Any]], curves_csv: Optional[pathlib.Path] = None
+             ) -> List[Dict[str, Any]]:
+    """`rows` with each run's `auc`: the mean of its learning curve over the
+    steps that every run of its task covers (None where there are none).
+
+    The curves come from `curves_csv` (a sweep's, on one grid) if given, else
+    from each run folder's episodes.csv on a grid up to the task's longest run.
+    """
+    from gridlab.experiments import run_folder
+    if curves_csv is not None and curves_csv.is_file():
+        points: Dict[tuple, Dict[int, float]] = {}
+        with open(curves_csv, newline='') as f:
+            for row in csv.DictReader(f):
+                key = (label(row), row['task'], str(row['seed']))
+                points.setdefault(key, {})[int(row['step'])] = float(row['mean_return'])
+        curves = {id(row): points.get((label(row), row['task'], str(row['seed'])), {})
+                  for row in rows}
+    else:
+        horizons: Dict[str, int] = {}
+        for row in rows:
+            steps = _number(row.get('steps'))
+            horizons[row['task']] = max(horizons.get(row['task'], 0), int(steps or 0))
+        curves = {}
+        for row in rows:
+            grid = run_folder.curve_grid(horizons[row['task']]) if horizons[row['task']] \
+                else []
+            curve = run_folder.learning_curve(pathlib.Path(row['directory']), grid) \
+                if row.get('directory') else []
+            curves[id(row)] = {s: v for s, v in zip(grid, curve) if v is not None}
+    out = []
+    for task in dict.fromkeys(row['task'] for row in rows):
+        runs = [row for row in rows if row['task'] == task]
+        covered = set.intersection(*(set(curves[id(row)]) for row in runs))
+        for row in runs:
+            values = [curves[id(row)][s] for s in sorted(covered)]
+            out.append(dict(row, auc=sum(values) / len(values) if values else None))
+    return out
+
+
+def _number(value) -> Optional[float]:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
         return None
 
 
@@ -79,9 +155,12 @@ def _row_from_run(directory: pathlib.Path) -> Optional[Dict[str, Any]]:
     given = config.get('hyperparameters') or {}
     tag = ','.join(f'{k}={v}' for k, v in sorted(given.items())) or 'defaults'
     evaluation = summary.get('evaluation', {})
+    training = summary.get('training', {})
     return {'agent': config['agent'], 'task': config['task'], 'seed': config['seed'],
             'hyperparameters': tag, 'status': summary.get('status'),
-            'mean_return': evaluation.get('mean_return'),
+            'steps': training.get('steps'), 'seconds': training.get('seconds'),
+            **{key: evaluation.get(key) for key in
+               ('mean_return', 'std_return', 'success_rate', 'optimal_fraction')},
             'directory': str(directory)}
 
 
@@ -104,7 +183,7 @@ def collect(paths: Sequence) -> List[Dict[str, Any]]:
 
 
 def _reference(task: str, rows: List[Dict[str, Any]]) -> Tuple[float, float, str]:
-    """(low, high, why) for normalising `task`'s returns."""
+    """(low, high, why) for normalising `task`'s returns (rows' `score`)."""
     from gridlab.envs.tasks import TASKS, build_gridworld_task
     if task in TASKS:
         return 0., float(build_gridworld_task(task).layout.max()), 'goal reward'
@@ -113,27 +192,31 @@ def _reference(task: str, rows: List[Dict[str, Any]]) -> Tuple[float, float, str
         threshold = gymnasium.spec(task).reward_threshold
         if threshold:
             return 0., float(threshold), 'reward_threshold'
-    best = max(row['mean_return'] for row in rows if row['task'] == task)
+    best = max(row['score'] for row in rows if row['task'] == task)
     return 0., (best if best > 0 else 1.), 'best run'
 
 
 def write_comparison(out, rows: Iterable[Dict[str, Any]], *, reps: int = 2_000,
-                     seed: int = 0) -> pathlib.Path:
+                     seed: int = 0, metric: str = DEFAULT_METRIC,
+                     curves_csv: Optional[pathlib.Path] = None) -> pathlib.Path:
     """Writes aggregate.csv and the comparison plots into `out`; returns the CSV.
 
-    The earlier comparison's files go first, whatever happens next. Runs
-    with a non-finite score are left out with a CompareWarning; two runs of
-    one agent, settings, task and seed are refused (CompareError).
+    Each run's score is its `metric` (see `METRICS`; `auc` from `curves_csv`,
+    default `out`/curves.csv, or the run folders). The earlier comparison's
+    files go first, whatever happens next. Runs with a non-finite score are
+    left out with a CompareWarning; two runs of one agent, settings, task and
+    seed are refused (CompareError).
     """
     from gridlab.analysis import stats
-    from gridlab.experiments import aggregates
     out = pathlib.Path(out)
+    check_metric(metric)
     remove_comparison(out)
-    completed = [row for row in rows if row.get('status') == 'completed'
-                 and row.get('mean_return') is not None]
+    completed = [row for row in rows if row.get('status') == 'completed']
+    if metric == 'auc':
+        completed = with_auc(completed, curves_csv or out / 'curves.csv')
     done, dropped = [], []
     for row in completed:
-        score = _score(row)
+        score = _score(row, metric)
         if score is None or not math.isfinite(score):
             dropped.append(row)
         else:
@@ -141,24 +224,28 @@ def write_comparison(out, rows: Iterable[Dict[str, Any]], *, reps: int = 2_000,
     if dropped:
         warnings.warn(CompareWarning(
             f'left out {len(dropped)} completed run{"s" * (len(dropped) > 1)} whose '
-            f'score (mean_return) is not a finite number: {_where(dropped[0])} has '
-            f'{dropped[0]["mean_return"]!r}' + (' and others' if len(dropped) > 1
-                                                  else '')), stacklevel=2)
+            f'score ({metric}) is not a finite number: {_where(dropped[0])} has '
+            f'{dropped[0].get(metric)!r}' + (' and others' if len(dropped) > 1
+                                               else '')), stacklevel=2)
     if not done:
         raise CompareError('no completed runs with a finite score to compare'
                            if dropped else 'no completed runs to compare')
     _refuse_repeated_runs(done)
     tasks = sorted({row['task'] for row in done})
-    references = {task: _reference(task, done) for task in tasks}
+    kind = METRICS[metric]
+    references = {task: (_reference(task, done) if kind == 'return' else
+                         (0., 1., metric)) for task in tasks} if kind != 'lower' else {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', stats.SingleRunWarning)
-        per_task = aggregates.aggregate_rows(done, reps=reps, seed=seed)
-        rows_out = [row for row in per_task if row['task'] != aggregates.ALL_TASKS]
-        if len(tasks) > 1:
+        per_task = aggregates.aggregate_rows(done, reps=reps, seed=seed,
+                                             lower_is_better=kind == 'lower')
+        rows_out = [dict(row, score=metric) for row in per_task
+                    if row['task'] != aggregates.ALL_TASKS]
+        if len(tasks) > 1 and references:
             normalised = aggregates.aggregate_rows(
                 done, reps=reps, seed=seed, improvement=False,
                 normalize={task: references[task][:2] for task in tasks})
-            rows_out += [dict(row, metric=f'normalised_{row["metric"]}')
+            rows_out += [dict(row, score=metric, metric=f'normalised_{row["metric"]}')
                          for row in normalised if row['task'] == aggregates.ALL_TASKS]
         _write_aggregate(out / 'aggregate.csv', rows_out)
         _plots(out, done, references, reps, seed)
@@ -220,7 +307,7 @@ def _plots(out: pathlib.Path, done, references, reps: int, seed: int) -> None:
             columns.append(values)
         if all(columns) and len({len(c) for c in columns}) == 1:
             scores[agent] = np.array(columns).T
-    if scores:
+    if scores and references:
         title = ('normalised score (1 = ' + ', '.join(
             sorted({why for _, _, why in references.values()})) + ')')
         intervals = stats.interval_estimates(scores, reps=reps, seed=seed)
@@ -259,23 +346,80 @@ def _read_curves(path: pathlib.Path):
     return {name: np.array(values) for name, values in curves.items()}, steps
 
 
-def compare(paths: Sequence, out=None) -> pathlib.Path:
+def compare(paths: Sequence, out=None, metric: str = DEFAULT_METRIC) -> pathlib.Path:
     """`gridlab compare`: aggregate.csv and plots for a sweep or run folders."""
+    check_metric(metric)
     rows = collect(paths)
+    sweep_curves = (pathlib.Path(paths[0]) / 'curves.csv' if len(paths) == 1 and
+                    (pathlib.Path(paths[0]) / 'results.csv').is_file() else None)
     if out is None:
         out = pathlib.Path(paths[0]) if len(paths) == 1 else pathlib.Path('.')
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return write_comparison(out, rows)
+    return write_comparison(out, rows, metric=metric, curves_csv=sweep_curves)
 
 
 def format_table(path) -> str:
-    """aggregate.csv as aligned text for the terminal."""
+    """aggregate.csv as aligned text for the terminal.
+
+    One table of the statistics (a row per agent and task, a column per
+    metric), then the probability of improvement as a matrix per task: the
+    row agent's chance to beat the column agent's (agents numbered, so that
+    long names with their settings fit).
+    """
     with open(path, newline='') as f:
         rows = list(csv.DictReader(f))
-    lines = [f'{"agent":<28} {"task":<14} {"metric":<44} {"estimate":>9}  interval']
-    for row in rows:
-        lines.append(f'{row["agent"][:28]:<28} {row["task"][:14]:<14} '
-                     f'{row["metric"][:44]:<44} {float(row["estimate"]):>9.3f}  '
-                     f'[{float(row["low"]):.3f}, {float(row["high"]):.3f}]')
+    agents = list(dict.fromkeys(row['agent'] for row in rows))
+    number = {agent: i + 1 for i, agent in enumerate(agents)}
+    score = rows[0].get('score', 'score') if rows else 'score'
+    lines = [f'score: {score}', 'agents:']
+    lines += [f'  {number[agent]:>2}  {agent}' for agent in agents]
+    statistics = [row for row in rows
+                  if not row['metric'].startswith(aggregates.IMPROVEMENT_METRIC)]
+    per_task = [row for row in statistics if row['task'] != aggregates.ALL_TASKS]
+    across = [row for row in statistics if row['task'] == aggregates.ALL_TASKS]
+    for title, group in (('per task', per_task),
+                         ('across tasks (normalised scores)', across)):
+        if group:
+            lines += ['', f'{title}:'] + _statistics_table(group, number)
+    improvements = [row for row in rows if row['metric'].startswith(
+        aggregates.IMPROVEMENT_METRIC)]
+    for task in dict.fromkeys(row['task'] for row in improvements):
+        beats = {(row['agent'], row['metric'][len(aggregates.IMPROVEMENT_METRIC):]):
+                 float(row['estimate']) for row in improvements if row['task'] == task}
+        shown = [a for a in agents if any(a in pair for pair in beats)]
+        lines.append('')
+        lines.append(f'P(row beats column) on {task}:')
+        lines.append('     ' + ''.join(f'{number[a]:>7}' for a in shown))
+        for x in shown:
+            lines.append(f'{number[x]:>5}' + ''.join(
+                f'{beats[x, y]:>7.3f}' if (x, y) in beats else f'{"-":>7}'
+                for y in shown))
     return '\n'.join(lines) + f'\n(written to {path})'
+
+
+def _statistics_table(rows: List[Dict[str, Any]], number: Dict[str, int]) -> List[str]:
+    """A row per agent and task, a column per metric: estimate [low, high],
+    each column as wide as its widest cell."""
+    metrics = list(dict.fromkeys(row['metric'] for row in rows))
+    keys = list(dict.fromkeys((row['agent'], row['task']) for row in rows))
+    cells = {(row['agent'], row['task'], row['metric']):
+             f'{_short(row["estimate"])} [{_short(row["low"])}, {_short(row["high"])}]'
+             for row in rows}
+    widths = {m: max([len(m)] + [len(cells.get((a, t, m), '')) for a, t in keys]) + 2
+              for m in metrics}
+    lines = [(f'{"agent":>5}  {"task":<12}' +
+              ''.join(f'{m:<{widths[m]}}' for m in metrics)).rstrip()]
+    for agent, task in keys:
+        lines.append((f'{number[agent]:>5}  {task[:12]:<12}' + ''.join(
+            f'{cells.get((agent, task, m), ""):<{widths[m]}}' for m in metrics)).rstrip())
+    return lines
+
+
+def _short(value) -> str:
+    """A number in a few characters: 3 decimals below 100, 1 below 1,000,
+    whole above."""
+    number = float(value)
+    if abs(number) >= 1000:
+        return f'{number:,.0f}'
+    return f'{number:.1f}' if abs(number) >= 100 else f'{number:.3f}'

@@ -12,7 +12,7 @@ import os
 import pathlib
 import platform
 import subprocess
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from gridlab.core import files
 from gridlab.core.errors import ExperimentError
@@ -215,15 +215,40 @@ def checkpoint_state(out: pathlib.Path) -> dict:
 
 def read_episodes(path: pathlib.Path) -> List[Dict[str, Any]]:
     """The rows of a run's episodes.csv: episode_return (float), episode_length
-    (int, or None where not logged) and cut_short (bool); [] if there is none."""
+    (int, or None where not logged), total_steps (int) and cut_short (bool);
+    [] if there is none."""
     if not path.is_file():
         return []
     with open(path, newline='', encoding='utf-8') as f:
         return [{'episode_return': float(row['episode_return']),
                  'episode_length': (int(float(row['episode_length']))
                                     if row.get('episode_length') else None),
+                 'total_steps': int(float(row['total_steps'])),
                  'cut_short': row.get('cut_short') == 'True'}
                 for row in csv.DictReader(f)]
+
+
+CURVE_POINTS = 50  # Points on the step grid of a learning curve.
+
+
+def curve_grid(horizon: int, points: int = CURVE_POINTS) -> List[int]:
+    """`points` evenly spaced steps up to `horizon` (fewer if they coincide)."""
+    return sorted({max(1, round(horizon * (i + 1) / points)) for i in range(points)})
+
+
+def learning_curve(directory: pathlib.Path, grid: Sequence[int],
+                   window: int = 10) -> List[Optional[float]]:
+    """The mean return of the last `window` whole episodes at each grid step
+    (None before the first episode ends)."""
+    rows = [row for row in read_episodes(directory / 'episodes.csv')
+            if not row['cut_short']]
+    curve, i = [], 0
+    for step in grid:
+        while i < len(rows) and rows[i]['total_steps'] <= step:
+            i += 1
+        recent = [row['episode_return'] for row in rows[max(0, i - window):i]]
+        curve.append(sum(recent) / len(recent) if recent else None)
+    return curve
 
 
 def keep_rows_up_to(path: pathlib.Path, total_steps: int) -> None:

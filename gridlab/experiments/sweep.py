@@ -50,7 +50,6 @@ from gridlab.experiments import compare, results, run_folder, signals
 from gridlab.experiments.run import run_experiment
 from gridlab.viz import report
 
-CURVE_POINTS = 50  # Points on the common step grid of curves.csv.
 # A sweep holds at most this many runs unless `max_runs` (--max-runs) says
 # more: a typo such as --seeds 0-100000000 is refused at once, not worked on.
 MAX_RUNS = 10_000
@@ -360,25 +359,6 @@ def _time_to_optimal(directory: pathlib.Path) -> Dict[str, Any]:
                 return {'steps_to_optimal': int(float(row['total_steps'])),
                         'seconds_to_optimal': float(row['training_seconds'])}
     return {'steps_to_optimal': None, 'seconds_to_optimal': None}
-
-
-def learning_curve(directory: pathlib.Path, grid: Sequence[int],
-                   window: int = 10) -> List[Optional[float]]:
-    """The mean return of the last `window` whole episodes at each grid step."""
-    path = directory / 'episodes.csv'
-    if not path.is_file():
-        return [None] * len(grid)
-    with open(path, newline='') as f:
-        rows = [row for row in csv.DictReader(f) if row.get('cut_short') != 'True']
-    ends = [int(float(row['total_steps'])) for row in rows]
-    returns = [float(row['episode_return']) for row in rows]
-    curve, i = [], 0
-    for step in grid:
-        while i < len(ends) and ends[i] <= step:
-            i += 1
-        recent = returns[max(0, i - window):i]
-        curve.append(sum(recent) / len(recent) if recent else None)
-    return curve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -879,11 +859,10 @@ def write_curves(root: pathlib.Path, specs: Sequence[RunSpec],
     horizon = steps or (max(budgets) if budgets else 0)
     if horizon <= 0:
         return
-    grid = sorted({max(1, round(horizon * (i + 1) / CURVE_POINTS))
-                   for i in range(CURVE_POINTS)})
+    grid = run_folder.curve_grid(horizon)
     rows = []
     for spec in specs:
-        curve = learning_curve(spec.directory(root), grid)
+        curve = run_folder.learning_curve(spec.directory(root), grid)
         for step, value in zip(grid, curve):
             if value is not None and math.isfinite(value):
                 rows.append({'agent': spec.agent, 'task': spec.task, 'seed': spec.seed,
