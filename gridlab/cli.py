@@ -338,12 +338,23 @@ def _train_epilog() -> str:
     lines = ['defaults per agent (GridWorld observation, training budget):']
     agents = registry.agents()
     width = max(map(len, agents), default=0)
+    tuned = []
     for name, entry in agents.items():
         episodes, steps = entry.budget()
         budget = f'{steps:,} steps' if steps else f'{episodes:,} episodes'
-        tuned = ', '.join(entry.tuned)
-        lines.append(f'  {name:<{width}}  {entry.observation.name.lower():<15} {budget}'
-                     + (f' (tuned for {tuned})' if tuned else ''))
+        lines.append(f'  {name:<{width}}  {entry.observation.name.lower():<15} {budget}')
+        for task, settings in entry.tuned.items():
+            tuned.append((name, task, settings))
+    if tuned:
+        lines += ['', 'tuned (agents/hyperparams.toml; used unless you give the setting):']
+        pair_width = max(len(f'{name} on {task}') for name, task, _ in tuned)
+        for name, task, settings in tuned:
+            budget = (f'{settings["steps"]:,} steps' if settings.get('steps') else
+                      f'{settings["episodes"]:,} episodes' if settings.get('episodes')
+                      else 'the default budget')
+            copies = f' on {settings["num_envs"]} copies' if settings.get('num_envs') else ''
+            lines.append(f'  {f"{name} on {task}":<{pair_width}}  {budget}{copies}, '
+                         f'{len(settings.get("hyperparameters", {}))} settings')
     lines += ['',
               'examples:',
               '  gridlab train --agent dqn --task simple',

@@ -307,3 +307,22 @@ def test_every_argument_of_every_command_says_what_it_is_and_its_default():
                 shown = (f'{action.default:g}' if isinstance(action.default, float)
                          else str(action.default))
                 assert f'default {shown}' in action.help, (where, action.default)
+
+
+def test_train_help_lists_every_tuned_pair_with_its_budget(capsys):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10.
+        import tomli as tomllib
+    tuned = tomllib.loads((pathlib.Path(__file__).parents[1] / 'agents' /
+                           'hyperparams.toml').read_text())
+    with pytest.raises(SystemExit):
+        cli.main(['train', '--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    for agent, tasks in tuned.items():
+        for task, settings in tasks.items():
+            budget = (f'{settings["steps"]:,} steps' if 'steps' in settings
+                      else f'{settings["episodes"]:,} episodes')
+            assert f'{agent} on {task} {budget}' in text, (agent, task)
+    # The per-agent defaults no longer look tuned for a task they are not for.
+    assert 'tuned for' not in text
