@@ -6,7 +6,10 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 import gridlab
+from conftest import interruptible
 
 # A run of q-learning that SIGKILLs itself as soon as its COMMITth checkpoint is
 # committed (agent.pt and run_state.json both written), as the OS might.
@@ -53,3 +56,39 @@ def test_a_kill_right_after_a_checkpoint_loses_no_episode_row(tmp_path):
         after = rows(killed / 'episodes.csv')
         assert after == rows(whole.directory / 'episodes.csv')
         assert [int(r[0]) for r in after] == list(range(len(after)))
+
+
+# `gridlab train` whose SIGNAL lands just after its 10th row reaches episodes.csv,
+# before the run has counted that episode.
+SIGNALLED_AFTER_A_ROW = '''
+import os, signal, sys
+from gridlab import cli
+from gridlab.loops import loggers
+real, rows = loggers.CSVLogger.write, []
+def write(self, data):
+    real(self, data)
+    if self.path.name == 'episodes.csv':
+        rows.append(data)
+        if len(rows) == 10:
+            os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+loggers.CSVLogger.write = write
+sys.exit(cli.main(sys.argv[2:]))
+'''
+
+
+@pytest.mark.parametrize('name, code', [('SIGTERM', 143), ('SIGINT', 130)])
+def test_a_signal_between_a_row_and_its_count_is_held_until_both(tmp_path, name, code):
+    out = tmp_path / 'run'
+    process = subprocess.run(
+        [sys.executable, '-c', SIGNALLED_AFTER_A_ROW, name, 'train', '--agent',
+         'q-learning', '--task', 'maze', '--steps', '50000000', '--eval-every', '500',
+         '--no-progress', '--log-every', '0', '--out', str(out)],
+        capture_output=True, text=True, timeout=300, preexec_fn=interruptible)
+    assert process.returncode == code, process.stderr
+    done = json.loads((out / 'summary.json').read_text())
+    state = json.loads((out / 'run_state.json').read_text())
+    logged = rows(out / 'episodes.csv')
+    assert len(logged) == 10
+    assert done['training']['episodes'] == state['episodes'] == 10
+    assert done['training']['steps'] == state['total_steps'] == sum(
+        int(r[1]) for r in logged)

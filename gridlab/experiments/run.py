@@ -390,7 +390,17 @@ def _logger(run: Run, verbose: bool, log_every: float, tensorboard: bool):
     if tensorboard:
         from gridlab.loops.tensorboard_logger import TensorBoardLogger
         sinks.append(TensorBoardLogger(run.out / 'tensorboard'))
-    return loggers.Dispatcher(sinks)
+    return _WholeRows(sinks)
+
+
+class _WholeRows(loggers.Dispatcher):
+    """Writes each row to every sink with the stopping signals held
+    (`signals.held`): a Ctrl-C or SIGTERM lands before or after a row, never
+    between episodes.csv and the run's count of episodes."""
+
+    def write(self, data) -> None:
+        with signals.held():
+            super().write(data)
 
 
 def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
