@@ -92,3 +92,17 @@ def test_a_signal_between_a_row_and_its_count_is_held_until_both(tmp_path, name,
     assert done['training']['episodes'] == state['episodes'] == 10
     assert done['training']['steps'] == state['total_steps'] == sum(
         int(r[1]) for r in logged)
+
+
+@pytest.mark.parametrize('key, value', [('training_seconds', 'abc'), ('total_steps', -5),
+                                        ('episodes', 2.5), ('total_steps', True)])
+def test_a_run_state_with_values_gridlab_never_writes_is_refused_in_one_line(
+        tmp_path, key, value):
+    out = gridlab.run_experiment('q-learning', 'simple', tmp_path / 'run', steps=500,
+                                 verbose=False, video=False, pictures=False).directory
+    done = json.loads((out / 'summary.json').read_text())
+    (out / 'summary.json').write_text(json.dumps(dict(done, status='interrupted')))
+    state = json.loads((out / 'run_state.json').read_text())
+    (out / 'run_state.json').write_text(json.dumps(dict(state, **{key: value})))
+    with pytest.raises(gridlab.experiments.ExperimentError, match='run_state.json'):
+        gridlab.experiments.resume_experiment(out, verbose=False, video=False)

@@ -8,6 +8,7 @@ interrupted write leaves the previous version whole.
 import csv
 import io
 import json
+import math
 import os
 import pathlib
 import platform
@@ -198,9 +199,15 @@ def checkpoint_state(out: pathlib.Path) -> dict:
                               '(agent.pt and run_state.json)')
     try:
         state = json.loads(state_path.read_text())
-        int(state['episodes']), int(state['total_steps'])
+        counts = [state['episodes'], state['total_steps']]
+        seconds = state.get('training_seconds', 0.)
     except (OSError, ValueError, KeyError, TypeError):
         raise ExperimentError(f'{str(state_path)!r} is damaged') from None
+    # What gridlab writes: counts as whole numbers, seconds as a number >= 0.
+    if not (all(type(n) is int and n >= 0 for n in counts) and
+            type(seconds) in (int, float) and 0 <= seconds < math.inf):
+        raise ExperimentError(f'{str(state_path)!r} is damaged (episodes and '
+                              'total_steps must be counts, training_seconds seconds)')
     expected = state.get('agent_sha256')
     if expected is not None:  # Written by every gridlab since the pair became a unit.
         if pending.is_file() and files.sha256(pending) == expected:
