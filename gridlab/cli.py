@@ -90,7 +90,7 @@ _RESUME_FIXES = {'--agent': 'agent', '--task': 'task', '--observation': 'observa
                  '--eval-episodes': 'eval_episodes', '--eval-every': 'eval_every',
                  '--num-envs': 'num_envs', '--video-every': 'video_every',
                  '--tensorboard': 'tensorboard', '--overwrite': 'overwrite',
-                 '--init-from': 'init_from'}
+                 '--init-from': 'init_from', '--track': 'track'}
 
 
 def train(args) -> int:
@@ -128,7 +128,7 @@ def train(args) -> int:
             progress=None if args.progress else False, log_every=args.log_every,
             tensorboard=args.tensorboard, video_every=settings.get('video_every'),
             num_envs=settings.get('num_envs'), **checkpointing,
-            init_from=args.init_from,
+            init_from=args.init_from, track=args.track,
             command=['gridlab'] + list(args.argv))
     except (KeyboardInterrupt, Terminated, BrokenPipeError) as error:
         return _ended(error)
@@ -419,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='film a greedy episode every STEPS steps (RUN/videos/)')
     p.add_argument('--tensorboard', action='store_true',
                    help='also log to RUN/tensorboard (needs gridlab[tensorboard])')
+    p.add_argument('--track', choices=('mlflow', 'wandb'),
+                   help='also mirror the run into MLflow (an SQLite store beside the '
+                        'run folder, or MLFLOW_TRACKING_URI) or W&B (offline unless '
+                        'WANDB_MODE says otherwise); needs gridlab[mlflow] or '
+                        'gridlab[wandb] (default: neither)')
     p.add_argument('--resume', metavar='RUN',
                    help='continue an interrupted run from its checkpoint')
     p.add_argument('--init-from', metavar='RUN',

@@ -27,7 +27,7 @@ from gridlab.envs.wrappers import setup_environment
 from gridlab.evaluation import judging
 from gridlab.evaluation.greedy import evaluation_statistics
 from gridlab.experiments import hyperparameters as hyperparameters_lib
-from gridlab.experiments import pictures, run_folder, signals
+from gridlab.experiments import pictures, run_folder, signals, tracking
 from gridlab.experiments.config import RunConfig, check_log_every
 from gridlab.experiments.periodic import (CHECKPOINT_SECONDS, PeriodicCheckpoint,
                                           PeriodicEvaluation)
@@ -87,6 +87,7 @@ class Run:
         self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
         self.best_evaluation = -math.inf  # Of the evaluations before a resume.
         self.trained_on = trained_on(config)
+        self.tracker: Optional[tracking.Tracker] = None  # --track: MLflow or W&B.
         self.log = loggers.InMemoryLogger()
         self._checkpoint_due: Optional[int] = None  # See checkpoint_at_episode_end.
         self._start = time.perf_counter()
@@ -146,6 +147,8 @@ class Run:
                     pictures.optimal_fraction, self.environment, self.actor)
         row.update({k: v for k, v in statistics.items() if k != 'episodes'})
         sink.write(row)
+        if self.tracker is not None:
+            self.tracker.evaluation(row)
         self._evaluation_seconds += time.perf_counter() - start
 
     def judged(self, judge, *args):
@@ -260,6 +263,7 @@ def run_experiment(agent: str,
                    checkpoint_every: Optional[int] = None,
                    checkpoint_seconds: Optional[float] = CHECKPOINT_SECONDS,
                    init_from=None,
+                   track: Optional[str] = None,
                    command: Optional[List[str]] = None) -> RunResult:
     """Trains `agent` on `task` and writes the run folder; returns it and its summary.
 
@@ -304,6 +308,8 @@ def run_experiment(agent: str,
       init_from: a run folder of the same agent: start from its saved agent
         (agent.pt: weights, optimiser, schedules) instead of a new one, on
         this task and seed; summary.json records it as `init_from`.
+      track: also mirror the run into 'mlflow' or 'wandb' (offline), beside
+        the run folder (`gridlab.experiments.tracking`).
       command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
@@ -318,7 +324,7 @@ def run_experiment(agent: str,
                            log_every=log_every, verbose=verbose, tensorboard=tensorboard,
                            video=video, checkpoint_every=checkpoint_every,
                            checkpoint_seconds=checkpoint_seconds, init_from=init_from,
-                           command=command)
+                           track=track, command=command)
 
 
 def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
@@ -326,7 +332,8 @@ def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
         tensorboard: bool = False, video: bool = True,
         checkpoint_every: Optional[int] = None,
         checkpoint_seconds: Optional[float] = CHECKPOINT_SECONDS,
-        init_from=None, command: Optional[List[str]] = None) -> RunResult:
+        init_from=None, track: Optional[str] = None,
+        command: Optional[List[str]] = None) -> RunResult:
     """Trains as `config` says and writes the run folder (see `run_experiment`)."""
     if out is not None and not str(out).strip():
         raise ExperimentError("out is empty; expected a folder name such as runs/mine")
@@ -338,6 +345,10 @@ def run_from_config(config: RunConfig, out=None, *, overwrite: bool = False,
     new_summary(config, current, command)
     if init_from is not None:
         current.summary['init_from'] = start_from(current, pathlib.Path(init_from))
+    try:
+        current.tracker = tracking.make_tracker(track, out)
+    except (ValueError, ImportError) as error:
+        raise ExperimentError(str(error)) from None
     lock = run_folder.prepare(out, overwrite)
     try:
         return train(current, progress=progress, log_every=log_every, verbose=verbose,
@@ -390,6 +401,8 @@ def _logger(run: Run, verbose: bool, log_every: float, tensorboard: bool):
     if tensorboard:
         from gridlab.loops.tensorboard_logger import TensorBoardLogger
         sinks.append(TensorBoardLogger(run.out / 'tensorboard'))
+    if run.tracker is not None:
+        sinks.append(tracking.EpisodeRows(run.tracker))
     return _WholeRows(sinks)
 
 
@@ -408,6 +421,8 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
     """Trains, evaluates and writes the folder of a prepared run."""
     config, summary, out = run.config, run.summary, run.out
     run.write_status('running')  # A folder says what it holds from the start.
+    if run.tracker is not None:
+        run.tracker.start(summary)
     say = print if verbose else (lambda *args, **kwargs: None)
     say(f'gridlab: training {config.label} '
         f'({summary["config"]["observation"]} observations) -> {out}')
@@ -472,6 +487,8 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
         raise
     run.write_status('completed')
     report.write_run_report(out)
+    if run.tracker is not None:
+        run.tracker.finish(out, 'completed')
     say(f'gridlab: done in {summary["training"]["seconds"]:.1f} s; greedy mean '
         f'return {summary["evaluation"]["mean_return"]:.2f}; files in {out}')
     return RunResult(out, summary)
@@ -535,8 +552,10 @@ def _keep_what_there_is(run: Run, ending: BaseException) -> None:
     except Exception:  # The last checkpoint that was written stays.
         pass
     status = 'interrupted' if signals.is_interruption(ending) else 'failed'
-    for step in (lambda: run.write_status(status),
-                 lambda: report.write_run_report(run.out)):
+    steps = [lambda: run.write_status(status), lambda: report.write_run_report(run.out)]
+    if run.tracker is not None:
+        steps.append(lambda: run.tracker.finish(run.out, status))
+    for step in steps:
         try:
             step()
         except Exception:
