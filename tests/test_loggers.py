@@ -1,9 +1,11 @@
 """Tests for gridlab.loops.loggers."""
 
 import csv
+import errno
 
 import numpy as np
 import pytest
+import torch
 
 from gridlab.loops import loggers
 
@@ -206,3 +208,35 @@ def test_csv_logger_write_after_context_raises(tmp_path):
         logger.write({'step': 1})
     with pytest.raises(ValueError, match='closed CSVLogger'):
         logger.write({'step': 2})
+
+
+def test_csv_logger_a_failed_first_write_leaves_the_header_to_the_next(tmp_path):
+    logger = loggers.CSVLogger(tmp_path / 'log.csv')
+
+    class Full:
+        """A disk with no space left, then space again."""
+
+        def __init__(self, file):
+            self.file, self.full = file, True
+
+        def write(self, text):
+            if self.full:
+                raise OSError(errno.ENOSPC, 'No space left on device')
+            return self.file.write(text)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+    logger._file = Full(logger._file)
+    with pytest.raises(OSError):
+        logger.write({'episode': 0, 'episode_return': 1.5})
+    logger._file = logger._file.file if isinstance(logger._file, Full) else logger._file
+    logger.write({'episode': 1, 'episode_return': 2.5})
+    logger.close()
+    with open(tmp_path / 'log.csv', newline='') as f:
+        assert list(csv.reader(f)) == [['episode', 'episode_return'], ['1', '2.5']]
+
+
+def test_csv_logger_refuses_a_complex_tensor_naming_its_key(tmp_path):
+    with loggers.CSVLogger(tmp_path / 'log.csv') as logger:
+        with pytest.raises(TypeError, match="'phase'"):
+            logger.write({'phase': torch.tensor([1 + 2j])})

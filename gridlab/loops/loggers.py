@@ -239,6 +239,9 @@ def _plain(key: str, value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if hasattr(value, 'detach') and hasattr(value, 'tolist'):  # A torch tensor.
+        if value.is_complex():
+            raise TypeError(f'cannot log {key!r}: a tensor of dtype {value.dtype}; '
+                            'expected real numbers')
         return value.detach().cpu().tolist()
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in 'biuf':
@@ -320,7 +323,8 @@ class CSVLogger(Logger):
         cells = {key: _csv_cell(key, value) for key, value in data.items()}
         lines = io.StringIO()
         writer = csv.writer(lines, lineterminator='\n')
-        if self._fieldnames is None:
+        header = self._fieldnames is None  # This write starts the file.
+        if header:
             self._fieldnames = list(data)
             writer.writerow(self._fieldnames)
         new_keys = [key for key in data if key not in self._fieldnames]
@@ -335,6 +339,8 @@ class CSVLogger(Logger):
             self._file.flush()
         except OSError:
             self._cut_back_to(end)
+            if header:  # The header went with the row: the next write writes it.
+                self._fieldnames = None
             raise
 
     def _cut_back_to(self, end: int) -> None:
