@@ -149,6 +149,32 @@ def evaluate(args) -> int:
     return 0
 
 
+def tune(args) -> int:
+    from gridlab.core.errors import Terminated
+    from gridlab.experiments import tune as tune_lib
+    from gridlab.experiments.signals import stop_on_signals
+    restore_signals = stop_on_signals()
+    try:
+        with _warnings_as_lines():
+            result = tune_lib.run_tune(
+                args.agent, args.task, args.space, args.trials, args.out,
+                steps=args.steps, eval_every=args.eval_every,
+                eval_episodes=args.eval_episodes, seed=args.seed, workers=args.workers)
+    except (KeyboardInterrupt, Terminated) as error:
+        print(f'gridlab: search stopped; the study and its finished trials are kept in '
+              f'{args.out} (run the same command to continue)', file=sys.stderr)
+        return _EXIT_CODES.get(str(error) if isinstance(error, Terminated) else 'SIGINT', 1)
+    finally:
+        restore_signals()
+    states = ', '.join(f'{n} {state.lower()}' for state, n in result.states.items() if n)
+    print(f'gridlab: {len(result.trials)} trials ({states}); best objective '
+          f'{result.best_value:.4g} with ' + ', '.join(
+              f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}'
+              for k, v in result.best.items()))
+    print(f'gridlab: train with them: gridlab train --config {result.directory}/best.toml')
+    return 0
+
+
 def sweep(args) -> int:
     from gridlab.experiments import hyperparameters as hp
     from gridlab.experiments import sweep as sweep_lib
@@ -483,6 +509,35 @@ def build_parser() -> argparse.ArgumentParser:
                    default=10_000, metavar='N',
                    help='refuse a sweep of more than N runs (default 10000; 0: no cap)')
     p.set_defaults(run=sweep)
+
+    p = commands.add_parser(
+        'tune', help='search hyperparameters with Optuna (TPE, median pruning)',
+        description='Search an agent\'s hyperparameters on a task: every trial is a '
+                    'run folder under --out/trials, judged by the mean greedy return of '
+                    'its periodic evaluations; rerunning the command continues the '
+                    'study (study.db).',
+        epilog='space file example (TOML):\n  [step_size]\n  low = 0.01\n  high = 1.0\n'
+               '  log = true\n  [hidden_sizes]\n  choices = ["64", "64,64"]',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--agent', required=True, help='an agent name, as in gridlab train')
+    p.add_argument('--task', required=True, help='a task, as in gridlab train')
+    p.add_argument('--space', required=True, metavar='FILE',
+                   help='a .toml or .yaml file: a table per argument, with low, high '
+                        '(and log = true), or choices')
+    p.add_argument('--trials', type=_positive, required=True,
+                   help='trials in the study in all (a rerun adds up to this many)')
+    p.add_argument('--steps', type=_positive,
+                   help='training steps of each trial (default: per agent)')
+    p.add_argument('--eval-every', type=_positive, metavar='STEPS', required=True,
+                   help='evaluate (and let the pruner judge) every STEPS steps')
+    p.add_argument('--eval-episodes', type=_positive, default=5,
+                   help='greedy episodes per evaluation (default 5)')
+    p.add_argument('--seed', type=_seed, default=0,
+                   help='the seed of every trial\'s run and of the sampler (default 0)')
+    p.add_argument('--workers', type=_positive, default=1,
+                   help='processes sharing the study (default 1)')
+    p.add_argument('--out', required=True, help='the study folder')
+    p.set_defaults(run=tune)
 
     p = commands.add_parser(
         'compare', help='IQM, bootstrap intervals, probability of improvement',

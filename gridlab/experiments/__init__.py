@@ -12,6 +12,8 @@
     results.py          results.csv: the table a sweep writes and compare reads
     aggregates.py       results rows as scores, and aggregate.csv's rows
     compare.py          comparing runs (gridlab compare)
+    tune.py             hyperparameter search with Optuna (gridlab tune)
+    tracking.py         a run mirrored into MLflow or W&B (--track)
     bandits.py          bandit experiments
 """
 
@@ -20,6 +22,8 @@ from gridlab.experiments.config import RunConfig
 from gridlab.experiments.resume import evaluate_run, load_run, resume_experiment
 from gridlab.experiments.run import RunResult, run_experiment, run_from_config
 from gridlab.experiments.sweep import run_sweep
+from gridlab.experiments.tune import run_tune
 
 __all__ = ['ExperimentError', 'RunConfig', 'RunResult', 'evaluate_run', 'load_run',
-           'resume_experiment', 'run_experiment', 'run_from_config', 'run_sweep']
+           'resume_experiment', 'run_experiment', 'run_from_config', 'run_sweep',
+           'run_tune']

@@ -228,15 +228,10 @@ def _yaml_loader():
 COMMANDS = {'train': TRAIN_KEYS, 'sweep': SWEEP_KEYS}
 
 
-def load_config(path, command: str = 'train') -> Dict[str, Any]:
-    """A TOML or YAML file of settings for `gridlab train` (or `sweep`) as a dict.
-
-    Beside `hyperparameters`, it may hold `TRAIN_KEYS` (or `SWEEP_KEYS`);
-    anything else, a key given twice, or a file that is not TOML/YAML text
-    is a ValueError naming the file.
-    """
-    path = pathlib.Path(path)
-    where = f'config file {str(path)!r}'
+def read_table(path: pathlib.Path, where: str) -> Dict[str, Any]:
+    """The table a TOML or YAML file holds; a ValueError naming `where` (the
+    file, as the message should call it) for anything else: a folder, a file
+    that is missing, not text or malformed, a key given twice."""
     if path.is_dir():
         raise ValueError(f'{where} is a folder; expected a .toml or .yaml file')
     if not path.is_file():
@@ -282,6 +277,19 @@ def load_config(path, command: str = 'train') -> Dict[str, Any]:
     if not isinstance(content, dict):
         raise ValueError(f'{where}: expected a table of settings (key = value), got '
                          f'a {type(content).__name__}')
+    return content
+
+
+def load_config(path, command: str = 'train') -> Dict[str, Any]:
+    """A TOML or YAML file of settings for `gridlab train` (or `sweep`) as a dict.
+
+    Beside `hyperparameters`, it may hold `TRAIN_KEYS` (or `SWEEP_KEYS`);
+    anything else, a key given twice, or a file that is not TOML/YAML text
+    is a ValueError naming the file.
+    """
+    path = pathlib.Path(path)
+    where = f'config file {str(path)!r}'
+    content = read_table(path, where)
     accepted = COMMANDS[command]
     for key in content:
         other = next((name for name, keys in COMMANDS.items()

@@ -208,10 +208,11 @@ class WandbTracker(Tracker):
         return None if self._run is None else pathlib.Path(self._run.dir).parent
 
 
-def make_tracker(kind: Optional[str], out: pathlib.Path) -> Optional[Tracker]:
-    """The tracker `kind` names ('mlflow', 'wandb') for the run in `out`, or None."""
-    if kind is None:
-        return None
+def make_tracker(kind, out: pathlib.Path) -> Optional[Tracker]:
+    """The tracker `kind` names ('mlflow', 'wandb') for the run in `out`, or
+    None; a `Tracker` given as `kind` is that tracker."""
+    if kind is None or isinstance(kind, Tracker):
+        return kind
     if kind not in TRACKERS:
         raise ValueError(f'track must be one of {", ".join(TRACKERS)} or None, '
                          f'got {kind!r}')

@@ -28,6 +28,7 @@ from typing import Iterable, List, Optional
 from gridlab.core import files
 
 __all__ = ['EMBED_LIMIT', 'ReportError', 'write_report', 'write_run_report',
+           'write_tune_report',
            'write_sweep_report']
 
 REPORT_NAME = 'report.html'
@@ -314,6 +315,29 @@ def write_sweep_report(sweep_dir) -> pathlib.Path:
     sections.append('<h2>Run reports</h2>' + (
         f'<ul>{"".join(links)}</ul>' if links else
         '<p class="muted">No run folders below this one.</p>'))
+    files.atomic_write_text(page, _page(title, sections))
+    return page
+
+
+def write_tune_report(study_dir, trials: List[dict], best: dict, best_value: float,
+                      states: dict) -> pathlib.Path:
+    """Writes study_dir/report.html for a `gridlab tune` study; returns its path."""
+    study = pathlib.Path(study_dir)
+    page = study / REPORT_NAME
+    title = f'Search: {study.resolve().name}'
+    sections = [f'<h1>{_escape(title)}</h1>',
+                '<h2>Best settings</h2>' + _key_values(
+                    {**best, 'objective (mean evaluation return)': best_value}),
+                '<h2>Trials</h2>' + _key_values(states)]
+    pictures = [_picture(study / name, caption) for name, caption in
+                (('history.png', 'Optimisation history'),
+                 ('importance.png', 'Hyperparameter importance'))
+                if (study / name).is_file()]
+    if pictures:
+        sections.append('<h2>Pictures</h2>' + ''.join(pictures))
+    if trials:
+        sections.append('<h2>Every trial</h2>' + _table(
+            list(trials[0]), [list(row.values()) for row in trials]))
     files.atomic_write_text(page, _page(title, sections))
     return page
 
