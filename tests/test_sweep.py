@@ -228,3 +228,15 @@ def test_two_agent_names_for_one_folder_are_refused(tmp_path, capsys):
         registry.unregister('faulty_agents.Labelled')
     assert code == 2 and err.count('\n') == 1 and 'would share the run folder' in err
     assert not (tmp_path / 'sweep').exists()
+
+
+def test_a_value_too_long_for_a_folder_name_is_refused_before_any_run(tmp_path, capsys):
+    root = tmp_path / 'sweep'
+    code, out, err = run(capsys, 'sweep', '--agents', 'faulty_agents:Labelled',
+                         '--tasks', 'simple', '--set', 'label=short,' + 'é' * 150,
+                         '--seeds', '0-1', '--steps', '20', '--workers', '1',
+                         '--out', str(root))
+    # 'label=' and 150 two-byte letters: 306 bytes. It ended the sweep after the
+    # short runs, in 'File name too long', with no results.csv.
+    assert code == 2 and err.count('\n') == 1 and '306 bytes' in err, err
+    assert not root.exists()

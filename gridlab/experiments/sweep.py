@@ -241,11 +241,24 @@ def expand(agents: Sequence[str], tasks: Sequence[str], seeds: Sequence[int],
     return specs
 
 
+# The longest file name (in bytes) that common file systems take (ext4, APFS,
+# NTFS, tmpfs); a longer folder name fails only when its run starts.
+NAME_MAX = 255
+
+
 def _refuse_shared_folders(specs: Sequence[RunSpec]) -> None:
-    """Two runs in one folder would overwrite each other: refused."""
+    """Two runs in one folder would overwrite each other, and a folder name
+    longer than a file system takes cannot be made: refused."""
     root = pathlib.Path('.')
     owners: Dict[str, RunSpec] = {}
     for spec in specs:
+        long = next((part for part in spec.directory(root).parts
+                     if len(part.encode('utf-8')) > NAME_MAX), None)
+        if long is not None:
+            raise SweepError(f'{spec.agent[:60]} on {spec.task[:60]}: a run folder '
+                             f'name of {len(long.encode("utf-8")):,} bytes '
+                             f'({long[:40] + "..."!r}), more than the {NAME_MAX} a file '
+                             'system takes; give shorter values')
         folder = spec.directory(root).as_posix()
         other = owners.setdefault(folder, spec)
         if other is not spec:
