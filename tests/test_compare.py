@@ -185,3 +185,18 @@ def test_the_table_fits_a_terminal_and_names_every_agent_whole(finished_sweep, t
     assert long in text and 'random' in text
     assert max(len(line) for line in text.splitlines() if 'written to' not in line) <= 100
     assert 'P(row beats column) on simple:' in text
+
+
+def test_results_csv_is_read_exactly_or_refused_in_one_line(tmp_path):
+    path = tmp_path / 'results.csv'
+    big = 2 ** 62  # Two seeds float() cannot tell apart.
+    results.write_csv(path, results.RESULT_COLUMNS, [
+        {'agent': 'q-learning', 'task': 'simple', 'seed': seed, 'status': 'completed',
+         'mean_return': 1.5} for seed in (big, big + 1)])
+    assert [row['seed'] for row in results.read_results(path)] == [big, big + 1]
+    for text, said in [('agent,seed\nq,0,extra\n', 'row 1'),
+                       ('agent,seed,mean_return\nq,0,abc\n', "mean_return 'abc'"),
+                       ('agent,seed\nq,x\n', "seed 'x'"), ('agent\nq\n', 'no seed')]:
+        path.write_text(text)
+        with pytest.raises(compare.ExperimentError, match=said):
+            results.read_results(path)
