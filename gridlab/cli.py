@@ -600,9 +600,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    _configure_heavy_libraries(args)
     try:
+        _configure_heavy_libraries(args)
         return args.run(args)
+    except KeyboardInterrupt:  # Before a command took charge (importing torch, say).
+        print('gridlab: interrupted by SIGINT', file=sys.stderr)
+        return _EXIT_CODES['SIGINT']
     except (UsageError, ExperimentError) as error:  # Anything else is a bug:
         print(f'gridlab: error: {error}', file=sys.stderr)  # keep its traceback.
         return 2

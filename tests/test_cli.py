@@ -326,3 +326,22 @@ def test_train_help_lists_every_tuned_pair_with_its_budget(capsys):
             assert f'{agent} on {task} {budget}' in text, (agent, task)
     # The per-agent defaults no longer look tuned for a task they are not for.
     assert 'tuned for' not in text
+
+
+def test_ctrl_c_before_a_command_takes_charge_is_one_line(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt  # As while torch is still being imported.
+    monkeypatch.setattr(cli, '_configure_heavy_libraries', interrupted)
+    assert cli.main(['tasks']) == 130
+    assert capsys.readouterr().err == 'gridlab: interrupted by SIGINT\n'
+
+
+def test_compare_on_one_run_folder_writes_beside_it_not_into_it(tmp_path, monkeypatch,
+                                                                capsys):
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / 'runs' / 'one'
+    assert cli.main(['train', '--agent', 'random', '--task', 'simple', '--episodes', '2',
+                     '--out', str(run_dir), '--no-progress']) == 0
+    assert cli.main(['compare', str(run_dir), '--metric', 'mean_return']) == 0
+    assert not (run_dir / 'aggregate.csv').exists()
+    assert (tmp_path / 'aggregate.csv').is_file()

@@ -352,8 +352,10 @@ def compare(paths: Sequence, out=None, metric: str = DEFAULT_METRIC) -> pathlib.
     rows = collect(paths)
     sweep_curves = (pathlib.Path(paths[0]) / 'curves.csv' if len(paths) == 1 and
                     (pathlib.Path(paths[0]) / 'results.csv').is_file() else None)
-    if out is None:
-        out = pathlib.Path(paths[0]) if len(paths) == 1 else pathlib.Path('.')
+    if out is None:  # The sweep folder (or folder of runs); never a run's own folder.
+        single = pathlib.Path(paths[0])
+        out = single if len(paths) == 1 and not (single / 'summary.json').is_file() \
+            else pathlib.Path('.')
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     return write_comparison(out, rows, metric=metric, curves_csv=sweep_curves)
