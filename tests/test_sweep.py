@@ -240,3 +240,22 @@ def test_a_value_too_long_for_a_folder_name_is_refused_before_any_run(tmp_path, 
     # short runs, in 'File name too long', with no results.csv.
     assert code == 2 and err.count('\n') == 1 and '306 bytes' in err, err
     assert not root.exists()
+
+
+def test_progress_lines_name_the_setting_of_each_run(tmp_path, capsys):
+    root = tmp_path / 'sweep'
+    code, out, err = run(capsys, 'sweep', '--agents', 'q-learning', '--tasks', 'simple',
+                         '--set', 'step_size=0.1,0.5', '--seeds', '0', '--steps', '20',
+                         '--workers', '1', '--out', str(root))
+    assert code == 0 and '2/2 runs completed' in out, err
+    lines = [line for line in err.splitlines() if ' runs (' in line]
+    assert len(lines) == 2, err
+    # Two runs that differ only in their setting read differently.
+    assert sorted(line.split('(', 1)[1].split(')')[0] for line in lines) == [
+        'q-learning [step_size=0.1] on simple, seed 0: completed',
+        'q-learning [step_size=0.5] on simple, seed 0: completed']
+    # An agent's defaults add nothing to the line.
+    code, _, err = run(capsys, 'sweep', '--agents', 'random', '--tasks', 'simple',
+                       '--seeds', '0', '--steps', '20', '--workers', '1',
+                       '--out', str(tmp_path / 'defaults'))
+    assert code == 0 and '(random on simple, seed 0: completed)' in err, err

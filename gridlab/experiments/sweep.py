@@ -821,7 +821,11 @@ class _Progress:
             return
         elapsed = time.perf_counter() - self.start
         left = (self.total - self.done) * elapsed / self.finished_here
-        print(f'gridlab sweep: {self.done}/{self.total} runs ({row["agent"]} on '
+        # The setting, as RunSpec.describe names it: runs of a grid that differ
+        # only in it would otherwise read the same.
+        tag = row.get('hyperparameters') or 'defaults'
+        settings = '' if tag == 'defaults' else f' [{tag}]'
+        print(f'gridlab sweep: {self.done}/{self.total} runs ({row["agent"]}{settings} on '
               f'{row["task"]}, seed {row["seed"]}: {row["status"]}); '
               f'about {_duration(left)} left', file=sys.stderr, flush=True)
 
