@@ -69,14 +69,35 @@ def _run_settings(args) -> dict:
 _EXIT_CODES = {'SIGINT': 130, 'SIGHUP': 129, 'SIGTERM': 143, 'SIGPIPE': 141}
 
 
+def _output_closed() -> int:
+    """Nobody reads our output any more (`gridlab tasks | head -1`): the exit
+    code of a process that SIGPIPE ended, and nothing more said.
+
+    What is still buffered goes to /dev/null, so that Python's own flush at
+    exit does not fail again ('Exception ignored ... BrokenPipeError', exit 120).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream, closed in ((sys.stdout, True), (sys.stderr, False)):
+        if stream is None:
+            continue
+        try:
+            stream.flush()  # stderr may be the closed pipe (`2>&1 | head`).
+        except (OSError, ValueError):
+            closed = True
+        try:
+            if closed:
+                os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # A stream without a file (pytest's capsys).
+            pass
+    os.close(devnull)
+    return _EXIT_CODES['SIGPIPE']
+
+
 def _ended(error: BaseException) -> int:
     """Says in one line how a run was stopped; the conventional exit code."""
     from gridlab.core.errors import Terminated
     if isinstance(error, BrokenPipeError):
-        # Nobody reads our output any more (`gridlab train ... | head`).
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return _EXIT_CODES['SIGPIPE']
+        return _output_closed()  # `gridlab train ... | head`
     name = str(error) if isinstance(error, Terminated) else 'SIGINT'
     print(f'gridlab: interrupted by {name}; the log, the last checkpoint and '
           'summary.json are kept', file=sys.stderr)
@@ -359,6 +380,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
+    def _print_message(self, message, file=None):
+        # argparse drops a failed write of --help or --version silently and
+        # exits 0; a closed pipe is to end as in every other command (141).
+        file = file or sys.stderr
+        if message and file is not None:  # None: no console (pythonw).
+            file.write(message)
+
 
 def _train_epilog() -> str:
     lines = ['defaults per agent (GridWorld observation, training budget):']
@@ -596,6 +624,19 @@ _USER_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # A closed pipe often shows only when buffered output is flushed:
+            # here, where it can end the command quietly, not at interpreter exit.
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except BrokenPipeError:  # From any command, --help and --version included.
+        return _output_closed()
+
+
+def _main(argv: Optional[List[str]]) -> int:
     from gridlab.core.errors import ExperimentError  # Sweeps' errors are ones too.
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
