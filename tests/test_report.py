@@ -311,3 +311,35 @@ def test_gridlab_report_command(run_dir, tmp_path, capsys):
     assert re.search(r'report\.html', capsys.readouterr().out)
     assert cli.main(['report', str(tmp_path / 'nowhere')]) == 2
     assert 'is not a folder' in capsys.readouterr().err
+
+
+@pytest.fixture(scope='module')
+def real_sweep(tmp_path_factory):
+    """A sweep as `gridlab sweep` lays it out: TASK/AGENT/SETTING/seedS, with
+    the long agent names (agent[setting] on task) of the README's example."""
+    from gridlab.experiments import sweep
+    root = tmp_path_factory.mktemp('sweep') / 'tabular'
+    outcome = sweep.run_sweep(['q-learning', 'sarsa'], ['simple', 'obstacle'], '0-2', root,
+                              grid={'step_size': [0.1, 0.5]}, steps=2000, eval_every=500,
+                              workers=2, progress=False)
+    assert not outcome.failed and len(outcome.rows) == 24
+    return root
+
+
+def test_sweep_report_links_every_run_at_any_depth(real_sweep, tmp_path):
+    page = report.write_sweep_report(real_sweep)
+    hrefs = re.findall(r'<a href="([^"]+)"', page.read_text())
+    with (real_sweep / 'results.csv').open(newline='') as handle:
+        runs = [pathlib.Path(row['directory']) for row in csv.DictReader(handle)]
+    assert len(runs) == 24 and len(runs[0].relative_to(real_sweep).parts) == 4
+    assert sorted(hrefs) == sorted((run.relative_to(real_sweep) / 'report.html').as_posix()
+                                   for run in runs)
+    assert all((real_sweep / href).is_file() for href in hrefs)
+    # A run folder is a leaf: what lies inside it (videos/, a copied run) is
+    # part of that run, not another one of the sweep.
+    nested = tmp_path / 'sweep'
+    shutil.copytree(runs[0], nested / 'simple' / 'a' / 'b' / 'seed0')
+    shutil.copytree(runs[1], nested / 'simple' / 'a' / 'b' / 'seed0' / 'videos' / 'copy')
+    text = report.write_sweep_report(nested).read_text()
+    assert re.findall(r'<a href="([^"]+)"', text) == ['simple/a/b/seed0/report.html']
+

@@ -22,6 +22,7 @@ import base64
 import csv
 import html
 import json
+import os
 import pathlib
 from typing import Iterable, List, Optional
 
@@ -239,11 +240,18 @@ def _read_csv(path: pathlib.Path) -> Optional[List[dict]]:
 
 
 def _run_folders(sweep: pathlib.Path) -> List[pathlib.Path]:
-    """Folders under `sweep` (two levels at most) that hold a run."""
-    found = sorted({path.parent for pattern in ('*/summary.json',
-                                                 '*/*/summary.json')
-                    for path in sweep.glob(pattern)})
-    return found
+    """Folders below `sweep`, at any depth, that hold a run (a summary.json).
+
+    A sweep nests its runs four deep (TASK/AGENT/SETTING/seedS), a folder
+    of runs as the user made it. A run folder is a leaf: what it holds
+    (videos/, checkpoints) belongs to that run, so the walk stops there.
+    """
+    found = []
+    for folder, subfolders, names in os.walk(sweep):
+        if 'summary.json' in names and pathlib.Path(folder) != sweep:
+            found.append(pathlib.Path(folder))
+            subfolders.clear()
+    return sorted(found)
 
 
 def _aggregate_section(rows: Optional[List[dict]]) -> str:
@@ -270,8 +278,8 @@ def _aggregate_section(rows: Optional[List[dict]]) -> str:
 def write_sweep_report(sweep_dir) -> pathlib.Path:
     """Writes sweep_dir/report.html; returns its path.
 
-    Runs found below the folder (a summary.json one or two levels down) that
-    have no report yet get one, so every link on the page leads somewhere.
+    Runs found below the folder (a summary.json at any depth) that have no
+    report yet get one, so every link on the page leads somewhere.
 
     Raises:
         ReportError: if the folder does not exist or a CSV is unreadable.
