@@ -175,6 +175,30 @@ def test_evaluation_during_training_leaves_training_unchanged(tmp_path):
     assert np.mean(returns) == pytest.approx(best)
 
 
+
+def test_the_learning_curve_shows_the_periodic_evaluations(tmp_path, monkeypatch):
+    from gridlab.experiments import pictures
+    drawn = {}
+
+    def keep(figure, path):  # The figure itself, not its pixels.
+        drawn[path.name] = figure
+    monkeypatch.setattr(pictures, 'save_figure', keep)
+    out = tmp_path / 'evaluated'
+    experiments.run_experiment('q-learning', 'simple', out, seed=0, steps=1_500,
+                               eval_every=500, verbose=False, progress=False, video=False)
+    evaluations = rows(out / 'evaluation.csv')
+    assert len(evaluations) >= 2
+    labels = {line.get_label(): line for line in drawn['learning_curve.png'].axes[0].lines}
+    greedy = next(line for label, line in labels.items() if 'greedy evaluation' in label)
+    np.testing.assert_allclose(greedy.get_ydata(),
+                               [float(row['mean_return']) for row in evaluations])
+    # Without periodic evaluations there is no such series.
+    drawn.clear()
+    experiments.run_experiment('q-learning', 'simple', tmp_path / 'plain', seed=0,
+                               steps=1_500, verbose=False, progress=False, video=False)
+    assert not any('evaluation' in line.get_label()
+                   for line in drawn['learning_curve.png'].axes[0].lines)
+
 def test_resume_continues_exactly_where_the_run_stopped(flaky, tmp_path):
     common = dict(seed=3, steps=3_000, eval_every=100, verbose=False, video=False)
     with pytest.raises(KeyboardInterrupt):

@@ -593,6 +593,44 @@ def test_learning_curve_has_a_steps_axis_and_window_in_the_legend_title(tmp_path
         curves.plot_learning_curve(returns, episode_lengths=lengths[:5])
 
 
+
+def test_learning_curve_overlays_the_greedy_evaluations_when_there_are_some():
+    returns = np.r_[np.full(20, -5.), np.full(20, 2.)]  # exploratory, noisy later
+    lengths = np.full(40, 10)  # episode i ends at step 10 * (i + 1)
+    plain = curves.plot_learning_curve(returns, episode_lengths=lengths).axes[0]
+    assert len(plain.lines) == 2
+    assert not any('evaluation' in t.get_text() for t in plain.get_legend().get_texts())
+
+    figure = curves.plot_learning_curve(returns, episode_lengths=lengths,
+                                        evaluation_steps=[100, 250, 400],
+                                        evaluation_returns=[3., 9., 10.])
+    ax = figure.axes[0]
+    smooth, raw, greedy = ax.lines
+    np.testing.assert_allclose(greedy.get_ydata(), [3., 9., 10.])
+    # At the episodes that end at those steps: the evaluations' place in training.
+    np.testing.assert_allclose(greedy.get_xdata(), [9., 24., 39.])
+    assert greedy.get_marker() not in (None, '', 'None')
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [smooth.get_label(), raw.get_label(), greedy.get_label()]
+    assert 'exploratory' in smooth.get_label() and 'training' in raw.get_label()
+    assert 'greedy evaluation' in greedy.get_label()
+    # Every evaluation is inside the axes, above the training returns too.
+    low, high = ax.get_ylim()
+    assert low < -5 and high > 10
+    assert ax.get_xlim()[0] <= 9 and ax.get_xlim()[1] >= 39
+
+    # Comparisons on one axes: each agent's evaluations say whose they are.
+    figure = curves.plot_learning_curve(returns, label='dqn', episode_lengths=lengths,
+                                        evaluation_steps=[400], evaluation_returns=[1.])
+    assert figure.axes[0].lines[-1].get_label() == 'dqn: greedy evaluation'
+    assert figure.axes[0].lines[-1].get_color() == figure.axes[0].lines[0].get_color()
+    with pytest.raises(ValueError, match='evaluation_returns'):
+        curves.plot_learning_curve(returns, episode_lengths=lengths,
+                                   evaluation_steps=[100, 200], evaluation_returns=[1.])
+    with pytest.raises(ValueError, match='episode_lengths'):
+        curves.plot_learning_curve(returns, evaluation_steps=[100],
+                                   evaluation_returns=[1.])
+
 def test_gridworld_pictures_mark_start_and_goal_and_judge_the_policy():
     import gridlab  # pylint: disable=import-outside-toplevel
     env = gridlab.build_gridworld_task('obstacle')

@@ -33,12 +33,18 @@ def write_evaluation_video(environment, agent, path, label: Optional[str] = None
 
 
 def write_learning_curve(rows, path: pathlib.Path, *, agent: str, task: str,
-                         seed: int) -> None:
-    """learning_curve.png from episode rows (those not cut short)."""
+                         seed: int, evaluations=()) -> None:
+    """learning_curve.png from episode rows (those not cut short), with the
+    periodic greedy evaluations (evaluation.csv's rows) over them."""
     lengths = [row.get('episode_length') for row in rows]
+    known = None not in lengths  # Evaluations are placed by episode lengths.
     save_figure(curves.plot_learning_curve(
         [row['episode_return'] for row in rows],
-        episode_lengths=None if None in lengths else lengths,
+        episode_lengths=lengths if known else None,
+        evaluation_steps=[row['total_steps'] for row in evaluations]
+        if evaluations and known else None,
+        evaluation_returns=[row['mean_return'] for row in evaluations]
+        if evaluations and known else None,
         agent=agent, task=task, seed=seed), path)
 
 

@@ -464,9 +464,10 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
         complete = [row for row in run_folder.read_episodes(out / 'episodes.csv')
                     if not row['cut_short']]
         if complete and config.pictures:
-            pictures.write_learning_curve(complete, out / 'learning_curve.png',
-                                          agent=config.agent, task=config.task,
-                                          seed=config.seed)
+            pictures.write_learning_curve(
+                complete, out / 'learning_curve.png', agent=config.agent,
+                task=config.task, seed=config.seed,
+                evaluations=run_folder.read_evaluations(out / 'evaluation.csv'))
         # On a fresh, separately seeded copy of the task, as `gridlab evaluate`
         # does: the figure here is the one that command reproduces.
         summary['evaluation'] = evaluation_statistics(

@@ -235,6 +235,18 @@ def read_episodes(path: pathlib.Path) -> List[Dict[str, Any]]:
                 for row in csv.DictReader(f)]
 
 
+def read_evaluations(path: pathlib.Path) -> List[Dict[str, Any]]:
+    """The rows of a run's evaluation.csv (`--eval-every`): total_steps (int)
+    and mean_return (float) of each periodic greedy evaluation; [] if there
+    is none."""
+    if not path.is_file():
+        return []
+    with open(path, newline='', encoding='utf-8') as f:
+        return [{'total_steps': int(float(row['total_steps'])),
+                 'mean_return': float(row['mean_return'])}
+                for row in csv.DictReader(f)]
+
+
 CURVE_POINTS = 50  # Points on the step grid of a learning curve.
 
 

@@ -4,6 +4,8 @@
 (made with pyplot, as in `grid_plots`); call it again on the same axes to
 compare agents. A few far-out returns do not set the y-limits
 (`figures.robust_limits`), and a legend entry says what was left out.
+Periodic greedy evaluations, if given, are drawn over the training returns,
+which an exploring agent earns while it explores.
 """
 
 from typing import Optional, Sequence, Union
@@ -58,14 +60,19 @@ def _interpolate(x, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     return np.where(x > xp[-1], fp[-1] + (x - xp[-1]) * high_slope, y)
 
 
-def _steps_axis(ax: Axes, lengths: np.ndarray) -> None:
-    """A second x-axis, on top, in environment steps at the end of an episode."""
+def _episodes_and_steps(lengths: np.ndarray):
+    """(episodes, steps at their ends): the map between the two x-axes."""
     # Episode -1 "ends" at step 0, so even one episode gives two points.
     ends = np.r_[0., np.cumsum(lengths, dtype=np.float64)]
     episodes = np.arange(-1., len(lengths))
     # Episodes of no steps would make the map flat, with no inverse.
     ends += np.arange(len(ends)) * 1e-9
+    return episodes, ends
 
+
+def _steps_axis(ax: Axes, lengths: np.ndarray) -> None:
+    """A second x-axis, on top, in environment steps at the end of an episode."""
+    episodes, ends = _episodes_and_steps(lengths)
     top = ax.secondary_xaxis(
         'top', functions=(lambda x: _interpolate(x, episodes, ends),
                           lambda s: _interpolate(s, ends, episodes)))
@@ -79,7 +86,8 @@ def plot_learning_curve(returns: Union[Sequence[float], np.ndarray],
                         xlabel: str = 'Episode', ylabel: str = 'Return', *,
                         episode_lengths=None, agent: Optional[str] = None,
                         task: Optional[str] = None, seed: Optional[int] = None,
-                        clip: bool = True) -> Figure:
+                        clip: bool = True, evaluation_steps=None,
+                        evaluation_returns=None) -> Figure:
     """Plots episode returns faintly and their moving average boldly.
 
     Call it again with the same `ax` and a different `label` to compare
@@ -102,13 +110,19 @@ def plot_learning_curve(returns: Union[Sequence[float], np.ndarray],
             in environment steps.
         agent, task, seed: optional; name the run in the title.
         clip: False keeps every return inside the y-limits.
+        evaluation_steps, evaluation_returns: optional, together: the
+            environment step of each periodic greedy evaluation and its mean
+            return (a run's evaluation.csv), drawn as markers at the episode
+            that step falls in; needs `episode_lengths`. The legend then says
+            the training returns are exploratory.
 
     Returns:
         The figure that holds the axes.
 
     Raises:
-        ValueError: if `returns` is empty or not 1-D, `window` < 1, or
-            `episode_lengths` does not match `returns`.
+        ValueError: if `returns` is empty or not 1-D, `window` < 1,
+            `episode_lengths` does not match `returns`, or the evaluations
+            do not pair up or come without `episode_lengths`.
     """
     returns = as_array(returns, 'returns', 1, '(N,)').astype(np.float64)
     n = len(returns)
@@ -128,6 +142,8 @@ def plot_learning_curve(returns: Union[Sequence[float], np.ndarray],
                 f'episode_lengths must hold {n} non-negative step counts (one '
                 f'per return), got {len(episode_lengths)} values with minimum '
                 f'{episode_lengths.min() if len(episode_lengths) else None}')
+    evaluations = _check_evaluations(evaluation_steps, evaluation_returns,
+                                     episode_lengths)
     window = int(min(window, n))
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.4 if episode_lengths is not None
@@ -135,14 +151,28 @@ def plot_learning_curve(returns: Union[Sequence[float], np.ndarray],
 
     # The mean of episodes [i, i + window) is drawn at its last episode.
     episodes = np.arange(n)
-    smooth_label = label
+    smooth_label, raw_label = label, None
     if label is None and window > 1:
-        smooth_label = f'mean of {window} episodes'
+        smooth_label, raw_label = f'mean of {window} episodes', 'each episode'
+    if evaluations is not None and label is None:
+        # Beside greedy evaluations, training returns need saying what they
+        # are: an exploring agent's (epsilon = 0.6 looks unstable).
+        smooth_label = ('training episodes (exploratory)' if window == 1 else
+                        f'training (exploratory), mean of {window} episodes')
+        raw_label = 'each training episode' if window > 1 else None
     smooth, = ax.plot(episodes[window - 1:], moving_average(returns, window),
                       linewidth=2, label=smooth_label)
     ax.plot(episodes, returns, color=smooth.get_color(), alpha=0.25,
-            linewidth=1, zorder=smooth.get_zorder() - 0.5,
-            label='each episode' if label is None and window > 1 else None)
+            linewidth=1, zorder=smooth.get_zorder() - 0.5, label=raw_label)
+    shown = moving_average(returns, window)
+    if evaluations is not None:
+        where = _evaluation_episodes(evaluations[0], episode_lengths)
+        ax.plot(where, evaluations[1], color=smooth.get_color(), linestyle='--',
+                linewidth=1.2, marker='o', markersize=5, markerfacecolor='white',
+                zorder=smooth.get_zorder() + 1, clip_on=False,  # The last sits on the edge.
+                label='greedy evaluation' if label is None else
+                f'{label}: greedy evaluation')
+        shown = np.r_[shown, evaluations[1]]  # Never clipped: few, and the point.
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -151,11 +181,41 @@ def plot_learning_curve(returns: Union[Sequence[float], np.ndarray],
         ax.set_title(title, pad=24 if episode_lengths is not None else 6)
     if episode_lengths is not None:
         if n > 1:  # No margins: they would show steps before the first.
-            ax.set_xlim(0, n - 1)
+            low, high = 0, n - 1
+            if evaluations is not None and len(evaluations[0]):
+                low = min(low, where.min())
+                high = max(high, where.max())
+            ax.set_xlim(low, high)
         _steps_axis(ax, episode_lengths)
-    note = _limit_returns(ax, returns, moving_average(returns, window), clip)
+    note = _limit_returns(ax, returns, shown, clip)
     _legend(ax, window if label is not None and window > 1 else None, note)
     return ax.figure
+
+
+def _check_evaluations(steps, mean_returns, episode_lengths):
+    """(steps, returns) as float arrays, or None if neither is given."""
+    if steps is None and mean_returns is None:
+        return None
+    if steps is None or mean_returns is None:
+        given = 'evaluation_steps' if mean_returns is None else 'evaluation_returns'
+        raise ValueError('evaluation_steps and evaluation_returns go together: '
+                         f'got only {given}')
+    steps = as_array(steps, 'evaluation_steps', 1, '(E,)').astype(np.float64)
+    mean_returns = as_array(mean_returns, 'evaluation_returns', 1,
+                            f'({len(steps)},)').astype(np.float64)
+    if len(mean_returns) != len(steps):
+        raise ValueError(f'evaluation_returns must hold one mean return per '
+                         f'evaluation step ({len(steps)}), got {len(mean_returns)}')
+    if episode_lengths is None:
+        raise ValueError('evaluations need episode_lengths, to place their steps '
+                         'on the episode axis')
+    return steps, mean_returns
+
+
+def _evaluation_episodes(steps: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Where on the episode axis each evaluation's step falls (fractional)."""
+    episodes, ends = _episodes_and_steps(lengths)
+    return _interpolate(steps, ends, episodes)
 
 
 def _legend(ax: Axes, window: Optional[int], note: Optional[str]) -> None:
