@@ -343,3 +343,55 @@ def test_sweep_report_links_every_run_at_any_depth(real_sweep, tmp_path):
     text = report.write_sweep_report(nested).read_text()
     assert re.findall(r'<a href="([^"]+)"', text) == ['simple/a/b/seed0/report.html']
 
+
+# The page's width, and each image's natural and displayed size, as laid out.
+LAYOUT_FACTS = """
+(async () => {
+  await Promise.all([...document.images].map(img => img.decode().catch(() => null)));
+  const tables = [...document.querySelectorAll('table')].map(table => {
+    let box = table.parentElement;
+    const style = getComputedStyle(box);
+    return {width: table.getBoundingClientRect().width,
+            boxWidth: box.clientWidth, boxScrolls: ['auto', 'scroll'].includes(style.overflowX),
+            boxRight: box.getBoundingClientRect().right};
+  });
+  return {
+    viewport: window.innerWidth,
+    scrollWidth: document.scrollingElement.scrollWidth,
+    images: [...document.images].map(img => {
+      const rect = img.getBoundingClientRect();
+      return {alt: img.alt, complete: img.complete, naturalWidth: img.naturalWidth,
+              width: rect.width, right: rect.right};
+    }),
+    tables: tables,
+    numbers: [...document.querySelectorAll('td.number')].map(td => td.textContent),
+  };
+})()
+"""
+
+
+def test_sweep_report_reads_at_1280_pixels(real_sweep, browser):
+    browser.call('Emulation.setDeviceMetricsOverride', width=1280, height=900,
+                 deviceScaleFactor=1, mobile=False)
+    page = report.write_sweep_report(real_sweep)
+    open_page(browser, page)
+    assert browser.errors() == []
+    facts = browser.evaluate(LAYOUT_FACTS)
+    assert facts['viewport'] == 1280
+    # Nothing makes the page scroll sideways: a wide table scrolls in its own box.
+    assert facts['scrollWidth'] <= 1280, facts['scrollWidth']
+    for table in facts['tables']:
+        assert table['boxRight'] <= 1280
+        assert table['width'] <= table['boxWidth'] + 1 or table['boxScrolls'], table
+    # Every picture decodes and is shown at (nearly) its own size, so that its
+    # text stays as large as it was drawn, and inside the window.
+    assert sorted(image['alt'] for image in facts['images']) == [
+        'curves', 'intervals', 'profiles']
+    for image in facts['images']:
+        assert image['complete'] and image['naturalWidth'] > 300, image
+        assert image['width'] >= 0.9 * image['naturalWidth'], image
+        assert image['right'] <= 1280, image
+    # Numbers are rounded for reading (results.csv keeps them whole).
+    assert facts['numbers'] and all(
+        len(re.sub(r'[^0-9]', '', text.split('e')[0]).lstrip('0')) <= 6
+        for text in facts['numbers']), facts['numbers']

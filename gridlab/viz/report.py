@@ -47,6 +47,7 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif;
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
+.table-box { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f3f4f6; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -101,7 +102,10 @@ def _table(header: Iterable[str], rows: Iterable[Iterable]) -> str:
                 value, bool) else ''
             cells.append(f'<td{kind}>{_escape(text)}</td>')
         body.append('<tr>' + ''.join(cells) + '</tr>')
-    return f'<table><tr>{head}</tr>{"".join(body)}</table>'
+    # A table wider than the page (results.csv has 14 columns) scrolls in
+    # its own box, so the page around it does not scroll sideways.
+    return (f'<div class="table-box"><table><tr>{head}</tr>{"".join(body)}'
+            '</table></div>')
 
 
 def _key_values(mapping: dict) -> str:
@@ -239,6 +243,33 @@ def _read_csv(path: pathlib.Path) -> Optional[List[dict]]:
         raise ReportError(f'cannot read {str(path)!r}: {error}') from None
 
 
+def _csv_value(text):
+    """A CSV cell as the page shows it: a decimal number as a float (shown
+    to a few significant digits), anything else, whole numbers such as seeds
+    included, as written."""
+    if not isinstance(text, str) or not _is_number(text):
+        return text
+    try:
+        int(text)
+    except ValueError:
+        return float(text)
+    return text  # A seed of 2**62 is not a float.
+
+
+def _runs_table(sweep: pathlib.Path, rows: List[dict]) -> str:
+    """results.csv, rounded for reading, run folders named from the sweep's."""
+    def shown(name, value):
+        if name == 'directory' and value:
+            try:  # The sweep's own path, on every row, says nothing.
+                return pathlib.Path(value).resolve().relative_to(
+                    sweep.resolve()).as_posix()
+            except (OSError, ValueError):  # Elsewhere, or not a path here.
+                return value
+        return _csv_value(value)
+    return _table(list(rows[0]), [[shown(name, value) for name, value in row.items()]
+                                  for row in rows])
+
+
 def _run_folders(sweep: pathlib.Path) -> List[pathlib.Path]:
     """Folders below `sweep`, at any depth, that hold a run (a summary.json).
 
@@ -294,8 +325,7 @@ def write_sweep_report(sweep_dir) -> pathlib.Path:
 
     results = _read_csv(sweep / 'results.csv')
     if results:
-        sections.append('<h2>Runs</h2>' + _table(
-            list(results[0]), [list(row.values()) for row in results]))
+        sections.append('<h2>Runs</h2>' + _runs_table(sweep, results))
     else:
         sections.append('<h2>Runs</h2><p class="muted">No results.csv in this '
                         'folder.</p>')
