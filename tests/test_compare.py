@@ -200,3 +200,20 @@ def test_results_csv_is_read_exactly_or_refused_in_one_line(tmp_path):
         path.write_text(text)
         with pytest.raises(compare.ExperimentError, match=said):
             results.read_results(path)
+
+
+def test_tied_scores_give_a_profile_that_drops_from_every_run_to_none(finished_sweep,
+                                                                        tmp_path,
+                                                                        monkeypatch):
+    out = _copy_with_scores(finished_sweep, tmp_path / 'tied', [-5.] * 4)
+    drawn = {}
+    monkeypatch.setattr(compare, '_save', lambda figure, path: drawn.update({path.name: figure}))
+    compare.compare([out], metric='mean_return')
+    line, = [line for line in drawn['profiles.png'].axes[0].get_lines()
+             if line.get_label() == 'random']
+    taus, fraction = line.get_xdata(), line.get_ydata()
+    # Every run scores -0.5 of the goal reward: above every threshold below
+    # that, above none from it on; both sides are on the plot.
+    assert taus.min() < -0.5 < taus.max()
+    np.testing.assert_array_equal(fraction, np.where(taus < -0.5, 1., 0.))
+    assert set(fraction) == {0., 1.}

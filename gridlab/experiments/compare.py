@@ -312,7 +312,8 @@ def _plots(out: pathlib.Path, done, references, reps: int, seed: int) -> None:
             sorted({why for _, _, why in references.values()})) + ')')
         intervals = stats.interval_estimates(scores, reps=reps, seed=seed)
         _save(statistics.plot_interval_estimates(intervals, xlabel=title), out / 'intervals.png')
-        profiles = stats.performance_profiles(scores, reps=min(reps, 500), seed=seed)
+        profiles = stats.performance_profiles(scores, _thresholds(scores),
+                                              reps=min(reps, 500), seed=seed)
         _save(statistics.plot_performance_profiles(profiles, xlabel=f'threshold on {title}'),
               out / 'profiles.png')
     curves_path = out / 'curves.csv'
@@ -322,6 +323,18 @@ def _plots(out: pathlib.Path, done, references, reps: int, seed: int) -> None:
             _save(statistics.plot_learning_curves(curves, steps, reps=min(reps, 500), seed=seed,
                                                   ylabel='mean return of the last 10 episodes'),
                   out / 'curves.png')
+
+
+def _thresholds(scores) -> "np.ndarray":
+    """Profile thresholds a little past the lowest and highest score, so the
+    drop from every run to none is on the plot. From the lowest score to the
+    highest, as by default, tied scores (every run 1) are a single threshold
+    where no run is above it, and the plot is empty."""
+    import numpy as np
+    pooled = np.concatenate([np.ravel(s) for s in scores.values()])
+    low, high = float(pooled.min()), float(pooled.max())
+    margin = 0.05 * (high - low) or 0.05  # Scores are normalised: 1 is the reference.
+    return np.linspace(low - margin, high + margin, 101)
 
 
 def _read_curves(path: pathlib.Path):
