@@ -512,6 +512,139 @@ def test_plot_performance_profiles_draws_each_profile():
     assert line.get_label() == 'a'
 
 
+# ------------------------------------------------- figures that read at a glance
+# Layout is measured with the renderer (what savefig draws), not guessed.
+
+def _drawn(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _area(a, b) -> float:
+    """The area two display boxes share (0 if they only touch)."""
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(width, 0.) * max(height, 0.)
+
+
+def _shown_tick_labels(axis):
+    """The tick labels drawn: those of ticks inside the view (matplotlib keeps
+    a few outside it, undrawn)."""
+    low, high = sorted(axis.get_view_interval())
+    slack = 1e-9 * (high - low)
+    return [tick.label1 for tick in axis.get_major_ticks()
+            if low - slack <= tick.get_loc() <= high + slack]
+
+
+def _texts(figure):
+    """Every visible, non-empty label, title and tick label of the figure."""
+    found = [t for t in (figure._suptitle, figure._supxlabel, figure._supylabel)
+             if t is not None]
+    for ax in figure.axes:
+        found += [ax.title, ax.xaxis.label, ax.yaxis.label]
+        found += _shown_tick_labels(ax.xaxis) + _shown_tick_labels(ax.yaxis)
+    return [t for t in found if t.get_visible() and t.get_text().strip()]
+
+
+def assert_no_text_overlaps(figure):
+    renderer = _drawn(figure)
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in _texts(figure)]
+    inside = figure.bbox
+    for i, (text, box) in enumerate(boxes):
+        assert (box.x0 >= inside.x0 - 1 and box.x1 <= inside.x1 + 1 and
+                box.y0 >= inside.y0 - 1 and box.y1 <= inside.y1 + 1), \
+            f'{text!r} is outside the figure'
+        for other, other_box in boxes[i + 1:]:
+            assert _area(box, other_box) < 1., f'{text!r} overlaps {other!r}'
+
+
+LONG_NAMES = ['q-learning[step_size=0.1]', 'sarsa[step_size=0.5]',
+              'dqn[double=True,dueling=True,epsilon=0.05,learning_rate=0.001]']
+
+
+@pytest.mark.parametrize('tied', [False, True])
+def test_interval_plot_labels_do_not_overlap(tied):
+    intervals = {agent: {metric: (stats.Interval(1., 1., 1.) if tied else
+                                  stats.Interval(0.5 + i / 10, 0.4 + i / 10, 0.62 + i / 10))
+                         for metric in ('mean', 'median', 'iqm')}
+                 for i, agent in enumerate(LONG_NAMES)}
+    figure = statistics.plot_interval_estimates(
+        intervals, xlabel='normalised score (1 = goal reward)')
+    assert_no_text_overlaps(figure)
+    # The agents' names are beside the bars, not over them.
+    renderer = _drawn(figure)
+    for label in figure.axes[0].get_yticklabels():
+        for ax in figure.axes:
+            assert _area(label.get_window_extent(renderer),
+                         ax.get_window_extent(renderer)) < 1.
+    # Every name is still there, whole (wrapping adds only line breaks).
+    shown = [t.get_text().replace('\n', '') for t in figure.axes[0].get_yticklabels()]
+    assert shown == LONG_NAMES
+
+
+def _pixels_of(figure, colour, leave_out=()):
+    """How many pixels of the drawn figure are `colour`, outside `leave_out`."""
+    _drawn(figure)
+    image = np.asarray(figure.canvas.buffer_rgba())[..., :3].astype(int)
+    mask = (np.abs(image - np.array(colour) * 255).max(axis=-1) < 25)
+    height = image.shape[0]
+    for box in leave_out:  # Display boxes count from the bottom.
+        mask[max(0, int(height - box.y1) - 2):int(height - box.y0) + 2,
+             max(0, int(box.x0) - 2):int(box.x1) + 2] = False
+    return int(mask.sum())
+
+
+def test_tied_performance_profiles_each_show_their_colour():
+    scores = np.array([[0.2, 0.4], [0.6, 0.8], [0.9, 0.3]])
+    profiles = stats.performance_profiles(
+        {'a': scores, 'b': scores.copy(), 'c': scores + 0.05}, reps=50)
+    figure = statistics.plot_performance_profiles(profiles)
+    renderer = _drawn(figure)
+    legends = [legend.get_window_extent(renderer) for legend in
+               figure.legends + [ax.get_legend() for ax in figure.axes
+                                 if ax.get_legend() is not None]]
+    colours = statistics._colours(['a', 'b', 'c'])
+    # Drawn over one another, the first of two equal profiles was hidden.
+    for agent in 'abc':
+        assert _pixels_of(figure, colours[agent], legends) > 150, agent
+    # And the plot says that two are the same.
+    said = [t.get_text() for legend in figure.legends +
+            [ax.get_legend() for ax in figure.axes if ax.get_legend()]
+            for t in legend.get_texts()]
+    assert any('same profile' in text for text in said), said
+
+
+def test_learning_curves_legend_is_clear_of_the_data_and_the_flat_end_is_cut():
+    steps = np.arange(1, 51) * 400
+    rng = np.random.default_rng(0)
+    rise = np.minimum(steps / 4000, 1.)  # learnt by step 4,000 of 20,000
+    curves = {f'{name} on {task}': -100 + 110 * rise + rng.normal(0, 0.3, (10, 50))
+              for name in LONG_NAMES[:2] for task in ('simple', 'obstacle')}
+    figure = statistics.plot_learning_curves(curves, steps, reps=50,
+                                             ylabel='mean return of the last 10 episodes')
+    renderer = _drawn(figure)
+    ax, = figure.axes
+    legends = figure.legends + ([ax.get_legend()] if ax.get_legend() else [])
+    legend, = legends
+    assert _area(legend.get_window_extent(renderer), ax.get_window_extent(renderer)) < 1.
+    assert [t.get_text() for t in legend.get_texts()][:4] == [
+        f'{name} (10 runs)' for name in curves]
+    # The learning part fills most of the axes; the flat rest is cut and said so.
+    low, high = ax.get_xlim()
+    assert 4000 <= high <= 10000 and low <= steps[0]
+    assert 'not shown' in ax.get_xlabel() and '20,000' in ax.get_xlabel()
+    # Still drawn whole: only the view is cut.
+    assert max(line.get_xdata()[-1] for line in ax.get_lines()) == 20000
+    assert_no_text_overlaps(figure)
+
+    # Curves that keep changing to the end are shown to the end.
+    still = {'a': np.tile(steps / 1000., (3, 1))}
+    ax = statistics.plot_learning_curves(still, steps, reps=50).axes[0]
+    assert ax.get_xlim()[1] >= 20000 and 'not shown' not in ax.get_xlabel()
+
+
 def test_importing_stats_loads_neither_matplotlib_nor_scipy():
     code = ('import json, sys, gridlab.analysis.stats\n'
             'print(json.dumps([m for m in ("matplotlib", "scipy", "torch") '

@@ -3,7 +3,8 @@
 The checks turn a wrong array into a ValueError naming the argument and the
 shape it should have; `robust_limits` keeps a few far-out values (a cliff's
 -100, a first episode of -250) from flattening a colour scale or a curve,
-and `clip_note` says on the figure what was left out.
+and `clip_note` says on the figure what was left out; `settled_from` finds
+where curves have stopped changing, so a view can end there.
 """
 
 from typing import Optional, Tuple
@@ -116,6 +117,18 @@ def clip_note(what: str, values: np.ndarray, low: float, high: float,
     if not parts:
         return None
     return 'Clipped: ' + '; '.join(parts)
+
+
+def settled_from(series, tolerance: float) -> int:
+    """The first index from which every 1-D series in `series` stays within
+    `tolerance` of its own last value (at most the last index). A curve's
+    flat, converged end begins there; NaN counts as flat."""
+    first = 0
+    for values in series:
+        values = np.asarray(values, dtype=np.float64)
+        away = np.flatnonzero(np.abs(values - values[-1]) > tolerance)
+        first = max(first, int(away[-1]) + 1 if away.size else 0)
+    return first
 
 
 def with_names(base: Optional[str], agent: Optional[str] = None,
