@@ -13,11 +13,15 @@ the other way round). Agents are found through the entry-point group
 Any Actor class also runs by its import path, `my_package.module:MyAgent`.
 """
 
+import base64
 import dataclasses
 import difflib
 import functools
+import hashlib
 import importlib
+import importlib.util
 import inspect
+import pathlib
 import warnings
 from importlib import metadata
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -206,10 +210,91 @@ def _entries_from(name: str, value: Any) -> Dict[str, AgentEntry]:
                     'AgentEntry, an Actor class or a mapping of them')
 
 
+# Where gridlab's `agents` package is: beside `gridlab/` (the fixed layout) in
+# a checkout and in site-packages alike.
+_OWN_AGENTS = pathlib.Path(__file__).resolve().parents[1] / 'agents' / '__init__.py'
+_FIX = ('reinstall gridlab in a virtual environment of its own (python3 -m venv .venv, '
+        'then .venv/bin/pip install gridlab, or -e . in a checkout)')
+
+
+@functools.lru_cache(maxsize=None)
+def foreign_agents_package() -> Optional[str]:
+    """Why the top-level package `agents` Python finds is not gridlab's, in one
+    line; None when it is gridlab's, or when there is none at all (loading
+    the entry point then says so).
+
+    `agents` is a name other distributions use too (openai-agents): installed
+    into the same environment, one writes its files over gridlab's, and a
+    folder named agents earlier on sys.path shadows it. Then gridlab's agents
+    are gone or half there ('unknown agent ... (none registered)'). The
+    package is found, not imported: a foreign one may fail to import.
+    """
+    try:
+        spec = importlib.util.find_spec('agents')
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.origin is None or not spec.has_location:  # A namespace package.
+        where = ', '.join(spec.submodule_search_locations or ()) or '?'
+        return _foreign(where, f'it has no __init__.py; gridlab\'s is {_OWN_AGENTS}')
+    found = pathlib.Path(spec.origin).resolve()
+    if found != _OWN_AGENTS:
+        return _foreign(found, f'gridlab\'s is {_OWN_AGENTS}')
+    if not _as_installed(found):
+        return _foreign(found, 'its __init__.py is not the one gridlab installed there')
+    return None
+
+
+def _as_installed(path: pathlib.Path) -> bool:
+    """False if gridlab's installed files (its RECORD) list `path` with another
+    hash: another distribution wrote over it. True when they do not list it
+    (an editable install or a checkout: nothing to compare with)."""
+    try:
+        files = metadata.distribution('gridlab').files or ()
+    except metadata.PackageNotFoundError:
+        return True
+    for file in files:
+        if file.as_posix() != 'agents/__init__.py' or file.hash is None:
+            continue
+        if pathlib.Path(file.locate()).resolve() != path:
+            return True  # Another gridlab's RECORD (a checkout run beside a wheel).
+        if file.hash.mode != 'sha256':
+            return True
+        digest = base64.urlsafe_b64encode(
+            hashlib.sha256(path.read_bytes()).digest()).rstrip(b'=').decode()
+        return digest == file.hash.value
+    return True
+
+
+def _foreign(where, why: str) -> str:
+    try:
+        others = [name for name in metadata.packages_distributions().get('agents', ())
+                  if name.lower() != 'gridlab']
+    except Exception:  # Only to name the culprit; never a second error.
+        others = []
+    if others:
+        who = (f'{", ".join(sorted(set(others)))} also install'
+               f'{"s" * (len(set(others)) == 1)} a top-level package \'agents\'')
+    else:
+        who = ('another distribution installed one over it (openai-agents does) or a '
+               "folder named 'agents' comes first on sys.path")
+    return (f"the top-level package 'agents' at {where} is not gridlab's ({why}): "
+            f'{who}; {_FIX}')
+
+
+def _in_agents_package(path: str) -> bool:
+    """Whether 'package.module:name' lies in the top-level package `agents`."""
+    return path.partition(':')[0].split('.')[0] == 'agents'
+
+
 @functools.lru_cache(maxsize=None)
 def _registered() -> Tuple[Tuple[str, AgentEntry], ...]:
     entries: Dict[str, AgentEntry] = {}
+    foreign = foreign_agents_package()
     for point in sorted(metadata.entry_points(group=GROUP), key=lambda p: p.name):
+        if foreign and _in_agents_package(point.value):
+            continue  # Not gridlab's agents: `resolve` says so, in one line.
         try:
             entries.update(_entries_from(point.name, point.load()))
         except Exception as error:  # A broken plug-in must not break gridlab.
@@ -247,6 +332,9 @@ def resolve(name: str) -> AgentEntry:
     registered = agents()
     if name in registered:
         return registered[name]
+    foreign = foreign_agents_package()
+    if foreign and (':' not in name or _in_agents_package(name)):
+        raise ValueError(foreign)  # gridlab's own names are the ones missing.
     if ':' in name:
         cls = import_class(name)
         return AgentEntry(cls, description=(cls.__doc__ or '').strip().split('\n')[0])
