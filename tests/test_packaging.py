@@ -7,10 +7,12 @@ working tree and its stale build/ folder cannot leak into what is checked.
 
 import email.parser
 import hashlib
+import os
 import pathlib
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 
@@ -39,7 +41,7 @@ def project(tmp_path_factory) -> pathlib.Path:
 
 
 @pytest.fixture(scope='module')
-def wheel(project, tmp_path_factory) -> zipfile.ZipFile:
+def wheel_path(project, tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp('wheel')
     result = subprocess.run(
         [sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation',
@@ -47,7 +49,12 @@ def wheel(project, tmp_path_factory) -> zipfile.ZipFile:
     assert result.returncode == 0, result.stderr
     wheels = list(out.glob('gridlab-*.whl'))
     assert len(wheels) == 1, f'expected one gridlab wheel in {out}, got {wheels}'
-    with zipfile.ZipFile(wheels[0]) as archive:
+    return wheels[0]
+
+
+@pytest.fixture(scope='module')
+def wheel(wheel_path) -> zipfile.ZipFile:
+    with zipfile.ZipFile(wheel_path) as archive:
         yield archive
 
 
@@ -113,3 +120,62 @@ def test_the_sdist_carries_the_license_and_the_markers(project, tmp_path):
     missing = [m for m in ('LICENSE', 'gridlab/py.typed', 'agents/py.typed')
                if m not in members]
     assert not missing, f'the sdist {name} lacks {missing}'
+
+
+@pytest.fixture(scope='module')
+def installed(wheel_path, tmp_path_factory) -> pathlib.Path:
+    """A fresh virtual environment with the wheel installed: its site-packages.
+
+    Its dependencies (torch and the rest) come from this environment, through
+    a .pth line; a path added that way does not run this environment's own .pth
+    files, so the editable gridlab here stays out of it.
+    """
+    venv = tmp_path_factory.mktemp('venv') / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True,
+                   timeout=120)
+    python = venv / 'bin' / 'python'
+    result = subprocess.run([sys.executable, '-m', 'pip', '--python', str(python),
+                             'install', '-q', '--no-deps', str(wheel_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    site = pathlib.Path(subprocess.run(
+        [str(python), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+        capture_output=True, text=True, check=True).stdout.strip())
+    (site / 'dependencies.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
+    return site
+
+
+def _train(site, out):
+    script = site.parents[2] / 'bin' / 'gridlab'
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    return subprocess.run([str(script), 'train', '--agent', 'q-learning', '--task',
+                           'simple', '--steps', '100', '--no-progress', '--out', str(out)],
+                          capture_output=True, text=True, env=env, cwd=out.parent,
+                          timeout=300)
+
+
+def test_the_installed_wheel_trains_and_names_an_agents_package_written_over_its_own(
+        installed, tmp_path):
+    result = _train(installed, tmp_path / 'before')
+    assert result.returncode == 0, result.stderr
+    # What `pip install openai-agents` does to it: its own agents/__init__.py
+    # (here one whose dependencies are missing) over gridlab's, and a RECORD
+    # that lists it.
+    (installed / 'agents' / '__init__.py').write_text(
+        'from ._dependency_not_installed import Agent\n')
+    info = installed / 'openai_agents-0.0.0.dist-info'
+    info.mkdir()
+    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: openai-agents\n'
+                                   'Version: 0.0.0\n')
+    (info / 'RECORD').write_text('agents/__init__.py,,\n'
+                                 'openai_agents-0.0.0.dist-info/METADATA,,\n'
+                                 'openai_agents-0.0.0.dist-info/RECORD,,\n')
+    result = _train(installed, tmp_path / 'after')
+    err = result.stderr
+    assert result.returncode == 2, f'exit {result.returncode}; stderr:\n{err}'
+    assert err.count('\n') == 1, f'expected one line, got:\n{err}'
+    where = installed / 'agents' / '__init__.py'
+    assert err.startswith(f"gridlab: error: the top-level package 'agents' at {where} "
+                          "is not gridlab's (its __init__.py is not the one gridlab "
+                          "installed there): openai-agents also installs"), err
+    assert 'reinstall gridlab in a virtual environment of its own' in err, err
