@@ -47,7 +47,11 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif;
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
-.table-box { overflow-x: auto; max-width: 100%; }
+/* A long, wide table (results.csv) scrolls in its own box, both scroll bars
+   in sight, its header row kept on top. */
+.table-box { overflow: auto; max-width: 100%; max-height: 36em; }
+.table-box th { position: sticky; top: 0; }
+.table-box td { white-space: nowrap; }  /* 'q-' over 'learning' doubled each row */
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f3f4f6; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
