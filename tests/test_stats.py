@@ -564,8 +564,17 @@ LONG_NAMES = ['q-learning[step_size=0.1]', 'sarsa[step_size=0.5]',
               'dqn[double=True,dueling=True,epsilon=0.05,learning_rate=0.001]']
 
 
+@pytest.fixture(params=['default', 'ggplot'])
+def style(request):
+    """matplotlib's own style, and one with larger labels (Optuna's plots,
+    which `gridlab tune` draws, switch a process to it)."""
+    import matplotlib.style
+    with matplotlib.style.context(request.param):
+        yield request.param
+
+
 @pytest.mark.parametrize('tied', [False, True])
-def test_interval_plot_labels_do_not_overlap(tied):
+def test_interval_plot_labels_do_not_overlap(tied, style):
     intervals = {agent: {metric: (stats.Interval(1., 1., 1.) if tied else
                                   stats.Interval(0.5 + i / 10, 0.4 + i / 10, 0.62 + i / 10))
                          for metric in ('mean', 'median', 'iqm')}
@@ -616,7 +625,7 @@ def test_tied_performance_profiles_each_show_their_colour():
     assert any('same profile' in text for text in said), said
 
 
-def test_learning_curves_legend_is_clear_of_the_data_and_the_flat_end_is_cut():
+def test_learning_curves_legend_is_clear_of_the_data_and_the_flat_end_is_cut(style):
     steps = np.arange(1, 51) * 400
     rng = np.random.default_rng(0)
     rise = np.minimum(steps / 4000, 1.)  # learnt by step 4,000 of 20,000

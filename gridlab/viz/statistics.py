@@ -131,8 +131,9 @@ def _cut_at_convergence(ax, bands) -> str:
     if end > 0.75 * steps[-1]:
         return ''
     ax.set_xlim(right=end)
-    return (f'\n(steps {end:,.0f} to {steps[-1]:,.0f} not shown: every curve stays '
-            f'within {tolerance:.2g} of its last value there)')
+    # Short lines: the label fits the figure at a larger style's font too.
+    return (f'\n(steps {end:,.0f} to {steps[-1]:,.0f} not shown: every curve\n'
+            f'stays within {tolerance:.2g} of its last value there)')
 
 
 def plot_interval_estimates(intervals: Mapping[str, Mapping[str, Interval]],
