@@ -180,7 +180,8 @@ def tune(args) -> int:
             result = tune_lib.run_tune(
                 args.agent, args.task, args.space, args.trials, args.out,
                 steps=args.steps, eval_every=args.eval_every,
-                eval_episodes=args.eval_episodes, seed=args.seed, workers=args.workers)
+                eval_episodes=args.eval_episodes, seed=args.seed, workers=args.workers,
+                backend=args.backend, address=args.address)
     except (KeyboardInterrupt, Terminated) as error:
         print(f'gridlab: search stopped; the study and its finished trials are kept in '
               f'{args.out} (run the same command to continue)', file=sys.stderr)
@@ -539,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=sweep)
 
     p = commands.add_parser(
-        'tune', help='search hyperparameters with Optuna (TPE, median pruning)',
+        'tune', help='search hyperparameters with Optuna (TPE, pruning), here or on Ray Tune',
         description='Search an agent\'s hyperparameters on a task: every trial is a '
                     'run folder under --out/trials, judged by the mean greedy return of '
                     'its periodic evaluations; rerunning the command continues the '
@@ -563,7 +564,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=_seed, default=0,
                    help='the seed of every trial\'s run and of the sampler (default 0)')
     p.add_argument('--workers', type=_positive, default=1,
-                   help='processes sharing the study (default 1)')
+                   help='trials at a time: processes sharing the study, or Ray trials '
+                        'at once (default 1)')
+    p.add_argument('--backend', choices=('local', 'ray'), default='local',
+                   help='local: processes here, pruned by Optuna\'s median pruner; ray: '
+                        'Ray Tune with Optuna\'s TPE and the ASHA scheduler, on a cluster '
+                        'with --address (default local)')
+    p.add_argument('--address', help='join the Ray cluster at this address (host:port)')
     p.add_argument('--out', required=True, help='the study folder')
     p.set_defaults(run=tune)
 

@@ -119,3 +119,16 @@ def test_a_bad_search_space_is_one_line(tmp_path, capsys, text, message):
 def test_a_study_needs_periodic_evaluations(space, tmp_path):
     with pytest.raises(tune.TuneError, match='eval_every'):
         tune.run_tune('q-learning', 'simple', space, 3, tmp_path / 'out', steps=1000)
+
+
+def test_a_study_leaves_matplotlibs_style_as_it_found_it(tmp_path):
+    # Optuna's plots switch to ggplot; later figures of the process (a run's
+    # pictures, a sweep's comparison) must not be drawn in it.
+    import matplotlib
+    matplotlib.use('Agg')
+    before = dict(matplotlib.rcParams)
+    tune.run_tune('q-learning', 'simple', {'step_size': tune.Range(0.1, 1.)}, 2,
+                  tmp_path / 'study', steps=1000, eval_every=500)
+    assert (tmp_path / 'study' / 'history.png').is_file()
+    changed = {k for k in before if matplotlib.rcParams[k] != before[k]}
+    assert not changed

@@ -46,7 +46,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from gridlab.core import validation
 from gridlab.core.errors import ExperimentError, Terminated
 from gridlab.experiments.config import RunConfig
-from gridlab.experiments import compare, results, run_folder, signals
+from gridlab.experiments import compare, ray_cluster, results, run_folder, signals
 from gridlab.experiments.run import run_experiment
 from gridlab.viz import report
 
@@ -572,26 +572,8 @@ class _RayBackend:
     """Ray tasks, one CPU each; on the cluster at `address` or a local one."""
 
     def __init__(self, workers: Optional[int], address: Optional[str]):
-        try:
-            import ray
-        except ImportError:
-            raise SweepError("the Ray backend needs Ray: pip install 'gridlab[ray]'") from None
-        self._ray = ray
         # A Ray the caller started stays up; one started here is shut down.
-        self._started_here = not ray.is_initialized()
-        options = dict(include_dashboard=False, log_to_driver=False,
-                       ignore_reinit_error=True)
-        if address:
-            _check_reachable(address)  # ray.init waits minutes for a dead address.
-            options['address'] = address
-        else:
-            options['num_cpus'] = workers or os.cpu_count()
-        try:
-            ray.init(**options)
-        except Exception as error:  # Ray raises several types for "no cluster".
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise SweepError(f'cannot reach a Ray cluster at {address!r}: '
-                             f'{message}') from None
+        self._ray, self._started_here = ray_cluster.connect(address, workers, SweepError)
 
     def map(self, function, items: Sequence, root: str) -> Iterable:
         ray = self._ray
@@ -617,21 +599,6 @@ class _RayBackend:
     def close(self) -> None:
         if self._started_here:
             self._ray.shutdown()
-
-
-def _check_reachable(address: str, timeout: float = 5.) -> None:
-    """Raises SweepError unless something listens at a Ray address 'host:port'."""
-    import socket
-    if address == 'auto':
-        return  # Ray finds the local cluster itself.
-    target = address.split('://', 1)[-1]
-    host, _, port = target.rpartition(':')
-    try:
-        with socket.create_connection((host or '127.0.0.1', int(port)), timeout=timeout):
-            pass
-    except (OSError, ValueError) as error:
-        reason = getattr(error, 'strerror', None) or str(error) or type(error).__name__
-        raise SweepError(f'cannot reach a Ray cluster at {address!r}: {reason}') from None
 
 
 def make_backend(backend: str, workers: Optional[int], address: Optional[str]):

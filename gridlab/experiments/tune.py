@@ -26,14 +26,20 @@ output folder (`study.db`, Optuna's own RDB storage): rerunning the command
 continues it up to `trials`, and `workers` processes share it. The study writes
 `trials.csv`, the best settings as `best.toml` (for `gridlab train --config`),
 Optuna's history and importance plots, and `report.html`.
+
+With `backend='ray'` (`--backend ray [--address HOST:PORT]`) the trials run
+on Ray Tune instead, sampled by the same study through OptunaSearch and
+pruned by Ray's ASHA scheduler (see tune_ray); the folder and its files are
+the same, and either backend continues a study the other began.
 """
 
 import csv
 import dataclasses
+import functools
 import math
 import multiprocessing
 import pathlib
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from gridlab.core import files
 from gridlab.core.errors import ExperimentError
@@ -149,15 +155,19 @@ def _suggest(trial, space: Mapping[str, Any]) -> Dict[str, Any]:
     return settings
 
 
-class _Pruning(tracking.Tracker):
-    """Hands each evaluation to the Optuna trial; stops the run if it is pruned.
+class Pruned(Exception):
+    """A trial its pruner stopped (inside run_trial only)."""
+
+
+class _Reporter(tracking.Tracker):
+    """Hands each evaluation to the pruner: `report(value, step)`; False stops.
 
     The value reported at a step is the mean of the evaluations so far: the
     trial's objective, as far as it goes.
     """
 
-    def __init__(self, trial):
-        self._trial, self._returns = trial, []
+    def __init__(self, report: Callable[[float, int], bool]):
+        self._report, self._returns = report, []
 
     def start(self, summary):
         pass
@@ -166,40 +176,61 @@ class _Pruning(tracking.Tracker):
         pass
 
     def evaluation(self, row):
-        import optuna
         self._returns.append(float(row['mean_return']))
-        self._trial.report(sum(self._returns) / len(self._returns),
-                           int(row['total_steps']))
-        if self._trial.should_prune():
-            raise optuna.TrialPruned(f'pruned at step {row["total_steps"]:,}')
+        step = int(row['total_steps'])
+        if not self._report(sum(self._returns) / len(self._returns), step):
+            raise Pruned(f'pruned at step {step:,}')
 
     def finish(self, folder, status):
         pass
 
 
+def trial_folder(settings: Mapping[str, Any], number: int) -> str:
+    return str(pathlib.Path(settings['out']) / 'trials' / f'trial_{number:04d}')
+
+
+def run_trial(settings: Mapping[str, Any], number: int, chosen: Dict[str, Any],
+              report: Callable[[float, int], bool]) -> Optional[float]:
+    """Trains trial `number` with `chosen` into its run folder; its objective,
+    or None if `report` pruned it (its folder then says 'pruned')."""
+    out = pathlib.Path(trial_folder(settings, number))
+    try:
+        run_experiment(settings['agent'], settings['task'], out,
+                       seed=settings['seed'], steps=settings['steps'],
+                       eval_every=settings['eval_every'],
+                       eval_episodes=settings['eval_episodes'],
+                       hyperparameters=chosen, verbose=False, video=False,
+                       pictures=False, overwrite=True, track=_Reporter(report))
+    except Pruned:
+        summary = run_folder.read_summary(out)  # The folder says why it stopped.
+        summary['status'] = 'pruned'
+        run_folder.write_summary(out / 'summary.json', summary)
+        return None
+    with open(out / 'evaluation.csv', newline='') as f:
+        returns = [float(row['mean_return']) for row in csv.DictReader(f)]
+    return sum(returns) / len(returns)
+
+
+def _suggest_and_place(settings: Mapping[str, Any], trial, space) -> Dict[str, Any]:
+    """The trial's settings, with where its folder is recorded in the study."""
+    trial.set_user_attr('directory', trial_folder(settings, trial.number))
+    return _suggest(trial, space)
+
+
 def _objective(settings: Mapping[str, Any]):
     """The function Optuna calls with each trial (in any worker process)."""
     import optuna
-
     def objective(trial):
-        chosen = _suggest(trial, settings['space'])
-        out = pathlib.Path(settings['out']) / 'trials' / f'trial_{trial.number:04d}'
-        trial.set_user_attr('directory', str(out))
-        try:
-            run_experiment(settings['agent'], settings['task'], out,
-                           seed=settings['seed'], steps=settings['steps'],
-                           eval_every=settings['eval_every'],
-                           eval_episodes=settings['eval_episodes'],
-                           hyperparameters=chosen, verbose=False, video=False,
-                           pictures=False, overwrite=True, track=_Pruning(trial))
-        except optuna.TrialPruned:
-            summary = run_folder.read_summary(out)  # The folder says why it stopped.
-            summary['status'] = 'pruned'
-            run_folder.write_summary(out / 'summary.json', summary)
-            raise
-        with open(out / 'evaluation.csv', newline='') as f:
-            returns = [float(row['mean_return']) for row in csv.DictReader(f)]
-        return sum(returns) / len(returns)
+        chosen = _suggest_and_place(settings, trial, settings['space'])
+
+        def report(value: float, step: int) -> bool:
+            trial.report(value, step)
+            return not trial.should_prune()
+
+        value = run_trial(settings, trial.number, chosen, report)
+        if value is None:
+            raise optuna.TrialPruned()
+        return value
     return objective
 
 
@@ -232,9 +263,18 @@ class TuneResult:
 
 def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[int] = None,
              eval_every: Optional[int] = None, eval_episodes: int = 5, seed: int = 0,
-             workers: int = 1) -> TuneResult:
-    """Runs (or continues) the study in `out` up to `trials` trials; see the module."""
+             workers: int = 1, backend: str = 'local',
+             address: Optional[str] = None) -> TuneResult:
+    """Runs (or continues) the study in `out` up to `trials` trials; see the module.
+
+    `backend` 'local' runs `workers` processes here; 'ray' runs the trials on
+    Ray Tune (see tune_ray), on the cluster at `address` or one started here.
+    """
     import optuna
+    if backend not in ('local', 'ray'):
+        raise TuneError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if address is not None and backend != 'ray':
+        raise TuneError('address is for the Ray backend (--backend ray)')
     for name, value in (('trials', trials), ('workers', workers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise TuneError(f'{name} must be a positive integer, got {value!r}')
@@ -269,7 +309,12 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
                                                   optuna.trial.TrialState.FAIL)
         settings = dict(asked, space=space, out=str(out), trials=trials,
                         steps=config.steps, sampler_seed=seed)
-        if workers == 1:
+        if backend == 'ray':
+            tune_ray = _ray_backend()
+            tune_ray.search(settings, suggest=functools.partial(_suggest_and_place, settings),
+                            run_trial=run_trial, storage=_storage(out), study_name=STUDY,
+                            workers=workers, address=address, error=TuneError)
+        elif workers == 1:
             _work(settings)
         else:
             context = multiprocessing.get_context('spawn')
@@ -283,6 +328,16 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
                                                     storage=_storage(out)), asked)
     finally:
         lock.release()
+
+
+def _ray_backend():
+    """gridlab.experiments.tune_ray, which imports Ray Tune as it loads."""
+    try:
+        from gridlab.experiments import tune_ray
+    except ImportError as missing:
+        raise TuneError(f'the Ray backend of gridlab tune needs Ray Tune ({missing}): '
+                        "pip install 'gridlab[tune,ray]'") from None
+    return tune_ray
 
 
 def _write_outputs(out: pathlib.Path, study, asked: Dict[str, Any]) -> TuneResult:
@@ -326,7 +381,9 @@ def _plots(out: pathlib.Path, study, complete: int) -> None:
     import matplotlib
     matplotlib.use('Agg')
     from optuna.visualization import matplotlib as plots
-    with warnings.catch_warnings():
+    # rc_context: Optuna's plots switch matplotlib to its ggplot style, which
+    # would otherwise stay on for every later figure of this process.
+    with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter('ignore')  # Optuna marks these plots experimental.
         figures = {'history.png': plots.plot_optimization_history}
         if complete >= 2 and len(study.best_trial.params) >= 1:
