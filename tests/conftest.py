@@ -3,6 +3,7 @@
 Test files import the stubs with `from conftest import ConstantActor`.
 """
 
+import importlib
 import signal
 import subprocess
 import time
@@ -17,6 +18,35 @@ from gridlab import registry
 # The agents' networks are tiny: one thread is faster than two, and on a busy
 # machine threads that wait on each other make tests crawl.
 torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------- test tiers
+# `pip install -e '.[test]'` is the light tier: a test that needs an optional
+# library is skipped, naming it. `.[test-full]` with `pytest --full` (CI's
+# and the README's command) is the full one: there a missing library is a
+# failure, never a quiet skip.
+
+def pytest_addoption(parser):
+    parser.addoption('--full', action='store_true',
+                     help="the full test tier (pip install -e '.[test-full]'): a test "
+                          'that needs a missing optional library fails instead of '
+                          'being skipped')
+
+
+def pytest_configure(config):
+    global FULL
+    FULL = config.getoption('--full')
+
+
+FULL = False
+
+
+def needs(module: str, extra: str = 'test-full'):
+    """`module`, imported; in the light tier a skip naming it if it is missing."""
+    if FULL:
+        return importlib.import_module(module)
+    return pytest.importorskip(module, reason=f"needs {module} (pip install -e "
+                                              f"'.[{extra}]'; pytest --full runs it)")
 
 
 class ConstantActor(gridlab.PassiveActor):

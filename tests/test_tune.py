@@ -6,9 +6,12 @@ import json
 import pathlib
 
 import pytest
+from conftest import needs
 
 from gridlab import cli
 from gridlab.experiments import tune
+
+needs('optuna', 'tune')
 
 SPACE = '''
 [step_size]
@@ -132,3 +135,27 @@ def test_a_study_leaves_matplotlibs_style_as_it_found_it(tmp_path):
     assert (tmp_path / 'study' / 'history.png').is_file()
     changed = {k for k in before if matplotlib.rcParams[k] != before[k]}
     assert not changed
+
+
+def test_a_trial_of_several_seeds_is_judged_on_all_of_them(space, tmp_path):
+    out = tmp_path / 'study'
+    assert study(space, out, 3, '--seeds-per-trial', '2', '--seed', '7') == 0
+    table = rows(out / 'trials.csv')
+    for row in table:
+        trial = pathlib.Path(row['directory'])
+        runs = sorted(path.name for path in trial.iterdir())
+        if row['state'] == 'COMPLETE':
+            assert runs == ['seed_7', 'seed_8']
+            returns = [float(r['mean_return']) for seed in runs
+                       for r in rows(trial / seed / 'evaluation.csv')]
+            assert float(row['value']) == pytest.approx(sum(returns) / len(returns))
+            for seed in (7, 8):
+                summary = json.loads((trial / f'seed_{seed}' / 'summary.json').read_text())
+                assert summary['config']['seed'] == seed
+                assert summary['status'] == 'completed'
+            # The pruner saw the second run's evaluations after the first's.
+            assert int(row['steps']) > 3000
+    # The same folder with another number of seeds per trial is refused.
+    with pytest.raises(tune.TuneError, match='seeds_per_trial = 2, not 1'):
+        tune.run_tune('q-learning', 'simple', space, 4, out, steps=3000, eval_every=500,
+                      seed=7)

@@ -7,9 +7,13 @@ import json
 import pathlib
 
 import pytest
+from conftest import needs
 
 from gridlab import cli
 from gridlab.experiments import tune
+
+needs('optuna', 'tune')
+needs('ray.tune', 'ray')
 
 SPACE = '''
 [step_size]

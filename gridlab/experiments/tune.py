@@ -162,12 +162,15 @@ class Pruned(Exception):
 class _Reporter(tracking.Tracker):
     """Hands each evaluation to the pruner: `report(value, step)`; False stops.
 
-    The value reported at a step is the mean of the evaluations so far: the
-    trial's objective, as far as it goes.
+    The value reported is the mean of the trial's evaluations so far (over
+    its earlier seeds' runs too, in `returns`): its objective, as far as it
+    goes. The step counts the earlier runs' steps first (`offset`), so every
+    trial's n-th report is at the same step.
     """
 
-    def __init__(self, report: Callable[[float, int], bool]):
-        self._report, self._returns = report, []
+    def __init__(self, report: Callable[[float, int], bool], returns: List[float],
+                 offset: int):
+        self._report, self._returns, self._offset = report, returns, offset
 
     def start(self, summary):
         pass
@@ -177,7 +180,7 @@ class _Reporter(tracking.Tracker):
 
     def evaluation(self, row):
         self._returns.append(float(row['mean_return']))
-        step = int(row['total_steps'])
+        step = self._offset + int(row['total_steps'])
         if not self._report(sum(self._returns) / len(self._returns), step):
             raise Pruned(f'pruned at step {step:,}')
 
@@ -189,25 +192,37 @@ def trial_folder(settings: Mapping[str, Any], number: int) -> str:
     return str(pathlib.Path(settings['out']) / 'trials' / f'trial_{number:04d}')
 
 
+def run_folders(settings: Mapping[str, Any], number: int) -> List[pathlib.Path]:
+    """Trial `number`'s run folders: the trial's own, or with several seeds
+    per trial one per seed below it (seed_S)."""
+    folder = pathlib.Path(trial_folder(settings, number))
+    seeds = settings['seeds_per_trial']
+    if seeds == 1:
+        return [folder]
+    return [folder / f'seed_{settings["seed"] + i}' for i in range(seeds)]
+
+
 def run_trial(settings: Mapping[str, Any], number: int, chosen: Dict[str, Any],
               report: Callable[[float, int], bool]) -> Optional[float]:
-    """Trains trial `number` with `chosen` into its run folder; its objective,
-    or None if `report` pruned it (its folder then says 'pruned')."""
-    out = pathlib.Path(trial_folder(settings, number))
-    try:
-        run_experiment(settings['agent'], settings['task'], out,
-                       seed=settings['seed'], steps=settings['steps'],
-                       eval_every=settings['eval_every'],
-                       eval_episodes=settings['eval_episodes'],
-                       hyperparameters=chosen, verbose=False, video=False,
-                       pictures=False, overwrite=True, track=_Reporter(report))
-    except Pruned:
-        summary = run_folder.read_summary(out)  # The folder says why it stopped.
-        summary['status'] = 'pruned'
-        run_folder.write_summary(out / 'summary.json', summary)
-        return None
-    with open(out / 'evaluation.csv', newline='') as f:
-        returns = [float(row['mean_return']) for row in csv.DictReader(f)]
+    """Trains trial `number` with `chosen` into its run folder(s), one seed
+    after another; its objective (the mean greedy return of every evaluation
+    of every seed), or None if `report` pruned it (the run it stopped then
+    says 'pruned')."""
+    returns: List[float] = []
+    for index, out in enumerate(run_folders(settings, number)):
+        try:
+            run_experiment(settings['agent'], settings['task'], out,
+                           seed=settings['seed'] + index, steps=settings['steps'],
+                           eval_every=settings['eval_every'],
+                           eval_episodes=settings['eval_episodes'],
+                           hyperparameters=chosen, verbose=False, video=False,
+                           pictures=False, overwrite=True,
+                           track=_Reporter(report, returns, index * settings['steps']))
+        except Pruned:
+            summary = run_folder.read_summary(out)  # The folder says why it stopped.
+            summary['status'] = 'pruned'
+            run_folder.write_summary(out / 'summary.json', summary)
+            return None
     return sum(returns) / len(returns)
 
 
@@ -263,10 +278,13 @@ class TuneResult:
 
 def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[int] = None,
              eval_every: Optional[int] = None, eval_episodes: int = 5, seed: int = 0,
-             workers: int = 1, backend: str = 'local',
+             seeds_per_trial: int = 1, workers: int = 1, backend: str = 'local',
              address: Optional[str] = None) -> TuneResult:
     """Runs (or continues) the study in `out` up to `trials` trials; see the module.
 
+    With `seeds_per_trial` > 1 each trial trains that many seeds (seed,
+    seed + 1, ...) one after another and is judged on all of them, so that a
+    setting is not chosen for one lucky seed.
     `backend` 'local' runs `workers` processes here; 'ray' runs the trials on
     Ray Tune (see tune_ray), on the cluster at `address` or one started here.
     """
@@ -275,7 +293,8 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
         raise TuneError(f"backend must be 'local' or 'ray', got {backend!r}")
     if address is not None and backend != 'ray':
         raise TuneError('address is for the Ray backend (--backend ray)')
-    for name, value in (('trials', trials), ('workers', workers)):
+    for name, value in (('trials', trials), ('workers', workers),
+                        ('seeds_per_trial', seeds_per_trial)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise TuneError(f'{name} must be a positive integer, got {value!r}')
     config = RunConfig.create(agent, task, seed=seed, steps=steps, eval_every=eval_every,
@@ -294,7 +313,10 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
                                     direction='maximize', load_if_exists=True)
         recorded = study.user_attrs.get('settings')
         asked = {'agent': agent, 'task': task, 'seed': seed, 'steps': config.steps,
-                 'eval_every': config.eval_every, 'eval_episodes': eval_episodes}
+                 'eval_every': config.eval_every, 'eval_episodes': eval_episodes,
+                 'seeds_per_trial': seeds_per_trial}
+        if recorded is not None:  # Studies from before seeds_per_trial had one.
+            recorded = {'seeds_per_trial': 1, **recorded}
         if recorded is not None and recorded != asked:
             differs = next(key for key in asked if recorded.get(key) != asked[key])
             raise TuneError(f'{str(out)!r} holds a study with {differs} = '

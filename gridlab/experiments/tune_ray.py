@@ -90,9 +90,9 @@ def search(settings: Mapping[str, Any], *, suggest: Callable, run_trial: Callabl
                           mode='max', study_name=study_name, storage=storage,
                           sampler=optuna.samplers.TPESampler(seed=settings['sampler_seed']))
         # max_t above the last evaluation's step: ASHA stops a trial that reaches
-        # max_t, and a trial must be free to finish its run folder.
+        # max_t, and a trial must be free to finish its run folders.
         scheduler = ASHAScheduler(metric='objective', mode='max', time_attr='step',
-                                  max_t=settings['steps'] + 1,
+                                  max_t=_last_step(settings) + 1,
                                   grace_period=settings['eval_every'],
                                   reduction_factor=REDUCTION_FACTOR)
         out = pathlib.Path(settings['out']).resolve()
@@ -147,10 +147,15 @@ def _trainable(config: Dict[str, Any], settings: Dict[str, Any], run_trial: Call
     objective = run_trial(settings, config[NUMBER], chosen, report)
     if objective is not None:
         try:
-            tune.report({'objective': objective, 'step': settings['steps'] + 1,
+            tune.report({'objective': objective, 'step': _last_step(settings) + 1,
                          'finished': True})
         except SystemExit:
             pass  # Stopped at the end of its run, which is complete.
+
+
+def _last_step(settings: Mapping[str, Any]) -> int:
+    """The step of a trial's last evaluation, its seeds' runs end to end."""
+    return settings['seeds_per_trial'] * settings['steps']
 
 
 def _mark_pruned(study, wait: float = 30.) -> None:
@@ -162,22 +167,26 @@ def _mark_pruned(study, wait: float = 30.) -> None:
     for trial in study.get_trials(deepcopy=False,
                                   states=(optuna.trial.TrialState.PRUNED,)):
         folder = trial.user_attrs.get('directory')
-        if folder is None or not (pathlib.Path(folder) / 'summary.json').is_file():
-            continue
-        folder = pathlib.Path(folder)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                lock = run_folder.FolderLock(folder)
-                break
-            except ExperimentError:  # Its worker still holds it.
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        for summary_file in sorted(pathlib.Path(folder).glob('**/summary.json')
+                                   if folder else ()):
+            _mark(summary_file.parent, wait)
+
+
+def _mark(folder: pathlib.Path, wait: float) -> None:
+    """'pruned' on the run the pruner stopped (not on its finished seeds)."""
+    deadline = time.monotonic() + wait
+    while True:
         try:
-            summary = run_folder.read_summary(folder)
-            if summary.get('status') != 'pruned':
-                summary['status'] = 'pruned'
-                run_folder.write_summary(folder / 'summary.json', summary)
-        finally:
-            lock.release()
+            lock = run_folder.FolderLock(folder)
+            break
+        except ExperimentError:  # Its worker still holds it.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        summary = run_folder.read_summary(folder)
+        if summary.get('status') not in ('completed', 'pruned'):
+            summary['status'] = 'pruned'
+            run_folder.write_summary(folder / 'summary.json', summary)
+    finally:
+        lock.release()
