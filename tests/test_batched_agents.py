@@ -5,6 +5,7 @@ import dm_env
 import torch
 import numpy as np
 import pytest
+from conftest import needs
 
 import gridlab
 from agents import batched_tabular
@@ -41,6 +42,8 @@ BACKENDS = ['numpy', 'numba']
 @pytest.mark.parametrize('task', ['simple', 'cliff'])
 def test_each_learner_is_bit_identical_to_the_single_agent(batched_class, single_class,
                                                            task, backend):
+    if backend == 'numba':
+        needs('numba', 'fast')
     n = 4
     env = BatchedGridWorld.from_task(task, n, seed=0)
     # A small block makes the numpy path's random words refill many times.
@@ -64,6 +67,8 @@ def test_each_learner_is_bit_identical_to_the_single_agent(batched_class, single
                          [(BatchedQLearning, QLearning), (BatchedSARSA, SARSA)])
 def test_learners_with_other_hyperparameters_stay_identical(batched_class, single_class,
                                                             backend):
+    if backend == 'numba':
+        needs('numba', 'fast')
     env = BatchedGridWorld.from_task('obstacle', 3, seed=0)
     settings = dict(step_size=0.3, epsilon=0.5, final_epsilon=0.05, decay_steps=300,
                     initial_value=0., discount=0.95)
@@ -77,6 +82,7 @@ def test_learners_with_other_hyperparameters_stay_identical(batched_class, singl
 
 
 def test_compiled_and_numpy_paths_agree_on_many_learners():
+    needs('numba', 'fast')
     """Many seeds at once, with slips, a new goal every episode and truncations."""
     task = dict(task='simple', num_envs=64, seed=3, slip_probability=0.2,
                 randomize_goals=True, max_episode_length=30)
@@ -101,6 +107,7 @@ class _StepsOnly(BatchedGridWorld):
 @pytest.mark.parametrize('batched_class', [BatchedQLearning, BatchedSARSA])
 def test_compiled_training_steps_the_copies_as_step_would(batched_class, per_call,
                                                           monkeypatch):
+    needs('numba', 'fast')
     """The compiled kernel steps the environment itself when it can; the
     result is the path that calls `step` once per batch step, exactly, also
     when a call of train is split into many calls of the kernel."""
@@ -127,12 +134,13 @@ def test_compiled_training_steps_the_copies_as_step_would(batched_class, per_cal
 
 
 def test_a_ctrl_c_as_the_compiled_call_returns_leaves_the_copies_consistent(monkeypatch):
+    needs('numba', 'fast')
     task = gridlab.build_gridworld_task('cliff', max_episode_length=15)
     inside, outside = BatchedGridWorld(task, 8, seed=0), _StepsOnly(task, 8, seed=0)
     spec = inside.single_environment_spec()
     interrupted = BatchedQLearning(spec, 8, seeds=0, backend='numba')
     whole = BatchedQLearning(spec, 8, seeds=0, backend='numba')
-    kernels = pytest.importorskip('agents.batched_tabular_kernels')
+    kernels = needs('agents.batched_tabular_kernels', 'fast')
     kernel = kernels.train
 
     def train_then_interrupt(*args):

@@ -3,6 +3,7 @@
 import dm_env
 import numpy as np
 import pytest
+from conftest import needs
 
 import gridlab
 from agents.batched_tabular import BatchedQLearning
@@ -139,7 +140,7 @@ def test_bad_input_is_refused_by_name():
 
 
 def test_the_compiled_fast_path_reports_what_the_stepped_path_reports():
-    pytest.importorskip('numba')
+    needs('numba', 'fast')
 
     class Stepped(BatchedGridWorld):
         def lockstep(self):

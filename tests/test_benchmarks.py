@@ -13,6 +13,7 @@ import pathlib
 import sys
 
 import pytest
+from conftest import needs
 
 FOLDER = pathlib.Path(__file__).resolve().parents[1] / 'benchmarks'
 # Files starting with an underscore are shared code, not benchmarks.
@@ -31,8 +32,10 @@ def load(path):
 
 @pytest.mark.parametrize('path', BENCHMARKS, ids=lambda p: p.stem)
 def test_benchmark_reports_every_row(path, capsys):
+    if path.stem in ('sweep', 'tune'):  # Ray and Optuna: test-full.
+        needs('ray' if path.stem == 'sweep' else 'optuna')
     if path.stem == 'lunarlander':  # Gymnasium's Box2D: the box2d extra.
-        pytest.importorskip('Box2D', reason="LunarLander needs pip install -e '.[box2d]'")
+        needs('Box2D', 'box2d')
     rows = load(path).main(['--quick'])
     out = capsys.readouterr().out
     assert isinstance(rows, list) and rows, f'{path.name} returned no rows'

@@ -13,6 +13,7 @@ import sys
 import warnings
 
 import pytest
+from conftest import needs
 
 from gridlab.experiments import sweep
 from gridlab.experiments.compare import CompareWarning
@@ -82,6 +83,8 @@ def run_into_closed_pipe(argv, cwd, buffered):
                                      '--version'])
 def test_a_closed_output_ends_the_command_quietly(command, buffered, finished_sweep,
                                                   tmp_path):
+    if command == 'tune':
+        needs('optuna', 'tune')
     argv = _argv(command, finished_sweep, tmp_path)
     code, err = run_into_closed_pipe(argv, tmp_path, buffered)
     assert code == SIGPIPE_EXIT, (

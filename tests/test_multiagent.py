@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from pettingzoo.test import parallel_api_test
+from conftest import needs
 
 from agents.tabular import QLearning
 from gridlab import planning
@@ -12,7 +12,6 @@ from gridlab.evaluation import teams
 from gridlab.loops import multiagent as multiagent_loop
 from gridlab.envs.actions import Action
 from gridlab.envs.multiagent import MultiAgentGridWorld, build_multiagent_task
-from gridlab.envs.adapters.pettingzoo import as_pettingzoo
 
 UP, RIGHT, DOWN, LEFT = Action.UP, Action.RIGHT, Action.DOWN, Action.LEFT
 
@@ -28,6 +27,13 @@ CORRIDOR = """
     #....#
     ######
 """
+
+
+def pettingzoo_adapter():
+    """as_pettingzoo, if PettingZoo is here (gridlab[multiagent])."""
+    needs('pettingzoo', 'multiagent')
+    from gridlab.envs.adapters.pettingzoo import as_pettingzoo
+    return as_pettingzoo
 
 
 def make(layout, starts, goals, **kwargs):
@@ -341,6 +347,8 @@ def test_independent_q_learners_reach_the_passing_bay_optimum_on_most_seeds():
 @pytest.mark.parametrize('task', ['passing_bay', 'race'])
 @pytest.mark.parametrize('max_episode_length', [None, 20])
 def test_pettingzoo_parallel_api_test_passes(task, max_episode_length):
+    as_pettingzoo = pettingzoo_adapter()
+    parallel_api_test = needs('pettingzoo.test', 'multiagent').parallel_api_test
     environment = as_pettingzoo(build_multiagent_task(task, max_episode_length=max_episode_length))
     with warnings.catch_warnings():
         warnings.simplefilter('error')  # Its warnings are API violations too.
@@ -348,6 +356,7 @@ def test_pettingzoo_parallel_api_test_passes(task, max_episode_length):
 
 
 def test_pettingzoo_adapter_reports_termination_and_truncation():
+    as_pettingzoo = pettingzoo_adapter()
     environment = as_pettingzoo(MultiAgentGridWorld(CORRIDOR, [(1, 1), (1, 4)],
                                                     [(1, 2), (1, 3)], max_episode_length=3))
     observations, infos = environment.reset(seed=0)

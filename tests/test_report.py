@@ -27,6 +27,8 @@ os.environ.setdefault('MPLBACKEND', 'Agg')
 # pylint: disable=wrong-import-position
 import numpy as np
 import pytest
+import conftest
+from conftest import needs
 
 import gridlab
 from gridlab import cli
@@ -143,7 +145,10 @@ class Browser:
 
 @pytest.fixture
 def browser(tmp_path):
+    needs('websockets')
     if not os.path.exists(CHROMIUM):
+        if not conftest.FULL:
+            pytest.skip(f'needs chromium at {CHROMIUM} (apt-get install -y chromium)')
         pytest.fail(f'no chromium at {CHROMIUM}: install it with `apt-get '
                     'install -y chromium` (.ci/run does)')
     session = Browser(tmp_path / 'chromium-profile')

@@ -14,7 +14,7 @@ os.environ.setdefault('MPLBACKEND', 'Agg')
 # pylint: disable=wrong-import-position
 import numpy as np
 import pytest
-import scipy.stats
+from conftest import needs
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
@@ -55,7 +55,7 @@ def test_iqm_trims_a_quarter_of_the_runs_rounded_down():
 def test_iqm_equals_scipy_trim_mean_of_all_scores(num_runs):
     scores = np.random.default_rng(num_runs).normal(size=(num_runs, 3))
     assert stats.aggregate_iqm(scores) == pytest.approx(
-        scipy.stats.trim_mean(scores, proportiontocut=0.25, axis=None))
+        needs('scipy.stats', 'stats').trim_mean(scores, proportiontocut=0.25, axis=None))
 
 
 def test_probability_of_improvement_by_counting_pairs():
@@ -81,8 +81,9 @@ def test_probability_of_improvement_is_mann_whitney_u_over_pairs():
     rng = np.random.default_rng(1)
     x = np.round(rng.normal(size=(8, 3)), 1)  # Rounded, so there are ties.
     y = np.round(rng.normal(size=(5, 3)), 1)
+    mannwhitneyu = needs('scipy.stats', 'stats').mannwhitneyu
     expected = np.mean([
-        scipy.stats.mannwhitneyu(x[:, m], y[:, m],
+        mannwhitneyu(x[:, m], y[:, m],
                                  alternative='greater').statistic / (8 * 5)
         for m in range(3)])
     assert stats.probability_of_improvement(x, y) == pytest.approx(expected)
@@ -194,7 +195,7 @@ PROFILE_TOLERANCE = 1 / 40 + 1e-9
 
 
 def test_point_estimates_match_rliable():
-    from rliable import metrics
+    metrics = needs('rliable.metrics', 'stats')
     for name, scores in FIXED.items():
         assert stats.aggregate_mean(scores) == pytest.approx(
             metrics.aggregate_mean(scores))
@@ -213,7 +214,7 @@ def test_point_estimates_match_rliable():
 
 @pytest.mark.slow
 def test_intervals_match_rliable(rliable_random_state):
-    from rliable import library, metrics
+    library, metrics = needs('rliable.library', 'stats'), needs('rliable.metrics', 'stats')
     names = ('mean', 'median', 'iqm', 'optimality_gap')
 
     def aggregates(scores):
@@ -239,7 +240,7 @@ def test_intervals_match_rliable(rliable_random_state):
 @pytest.mark.slow
 def test_probability_of_improvement_interval_matches_rliable(
         rliable_random_state):
-    from rliable import library, metrics
+    library, metrics = needs('rliable.library', 'stats'), needs('rliable.metrics', 'stats')
     x, y = FIXED['A'], FIXED['B'][:7]
     points, intervals = library.get_interval_estimates(
         {'A,B': (x, y)}, metrics.probability_of_improvement, reps=REPS)
@@ -253,7 +254,7 @@ def test_probability_of_improvement_interval_matches_rliable(
 
 @pytest.mark.slow
 def test_performance_profiles_match_rliable(rliable_random_state):
-    from rliable import library
+    library = needs('rliable.library', 'stats')
     taus = np.linspace(0, 1, 11)
     fractions, bands = library.create_performance_profile(FIXED, taus,
                                                           reps=REPS)

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import needs
 
 from gridlab import cli
 from gridlab.experiments import compare
@@ -53,6 +54,8 @@ def test_seeds_and_the_product():
       '--address', '127.0.0.1:1'], 'cannot reach a Ray cluster'),
 ])
 def test_bad_sweeps_are_one_line_before_any_run(argv, message, tmp_path, capsys):
+    if '--backend' in argv:
+        needs('ray', 'ray')
     out = tmp_path / 'sweep'
     code, _, err = run(capsys, 'sweep', *argv, '--steps', '50', '--out', str(out))
     assert code == 2 and message in err and err.count('\n') == 1, err
@@ -75,6 +78,7 @@ SETTINGS = dict(agents=['q-learning', 'random'], tasks=['simple'], seeds='0-1',
 
 
 def test_every_backend_and_worker_count_gives_the_same_runs(tmp_path):
+    needs('ray', 'ray')
     results = {}
     for name, options in [('serial', dict(workers=1)), ('pool', dict(workers=2)),
                           ('ray', dict(backend='ray', workers=2))]:

@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from conftest import needs
+
+needs('tensorboard', 'tensorboard')
 from tensorboard.backend.event_processing.event_accumulator import \
-    EventAccumulator
+    EventAccumulator  # noqa: E402
 
 import gridlab
 from gridlab.loops import loggers

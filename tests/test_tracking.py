@@ -6,6 +6,7 @@ import json
 import struct
 
 import pytest
+from conftest import needs
 
 from gridlab import cli
 
@@ -25,6 +26,7 @@ def train(tmp_path, *extra):
 
 
 def test_mlflow_holds_the_config_every_row_and_the_files(tmp_path, monkeypatch):
+    needs('mlflow', 'mlflow')
     import mlflow
     monkeypatch.delenv('MLFLOW_TRACKING_URI', raising=False)
     out = train(tmp_path, '--track', 'mlflow', '--seed', '4')
@@ -70,6 +72,7 @@ def _wandb_records(path):
 
 
 def test_wandb_offline_holds_the_config_every_row_and_the_files(tmp_path, monkeypatch):
+    needs('wandb', 'wandb')
     monkeypatch.delenv('WANDB_MODE', raising=False)
     monkeypatch.setenv('WANDB_SILENT', 'true')
     out = train(tmp_path, '--track', 'wandb')

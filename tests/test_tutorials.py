@@ -11,8 +11,12 @@ import os
 import pathlib
 import re
 
-import nbformat
 import pytest
+from conftest import needs
+
+nbformat = needs('nbformat')
+needs('nbclient')
+needs('ipykernel')
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / 'tutorials').glob('*.ipynb'))

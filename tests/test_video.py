@@ -6,6 +6,7 @@ import types
 
 import numpy as np
 import pytest
+from conftest import needs
 
 from gridlab.viz import video
 
@@ -170,7 +171,7 @@ def test_display_video_embeds_the_file(tmp_path, fake_ipython, name, tag,
 
 
 def test_display_video_with_real_ipython(tmp_path, monkeypatch):
-    display = pytest.importorskip('IPython.display')
+    display = needs('IPython.display')
     monkeypatch.chdir(tmp_path)
     shown = video.display_video(moving_square())  # seed default: temp.mp4
     assert isinstance(shown, display.HTML)
