@@ -2,14 +2,13 @@
 Ray, into the same study folder, trials table and run folders as the local
 backend."""
 
-import csv
 import json
 import pathlib
 
 import pytest
 from conftest import needs
+from test_tune import rows, study
 
-from gridlab import cli
 from gridlab.experiments import tune
 
 needs('optuna', 'tune')
@@ -24,17 +23,6 @@ log = true
 low = 0.01
 high = 0.9
 '''
-
-
-def rows(path):
-    with open(path, newline='') as f:
-        return list(csv.DictReader(f))
-
-
-def study(space, out, trials, *extra):
-    return cli.main(['tune', '--agent', 'q-learning', '--task', 'simple', '--space',
-                     str(space), '--trials', str(trials), '--steps', '3000',
-                     '--eval-every', '500', '--out', str(out), *extra])
 
 
 @pytest.mark.slow
