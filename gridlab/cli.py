@@ -181,7 +181,8 @@ def tune(args) -> int:
                 args.agent, args.task, args.space, args.trials, args.out,
                 steps=args.steps, eval_every=args.eval_every,
                 eval_episodes=args.eval_episodes, seed=args.seed,
-                seeds_per_trial=args.seeds_per_trial, workers=args.workers,
+                seeds_per_trial=args.seeds_per_trial, metric=args.metric,
+                workers=args.workers,
                 backend=args.backend, address=args.address)
     except (KeyboardInterrupt, Terminated) as error:
         print(f'gridlab: search stopped; the study and its finished trials are kept in '
@@ -564,6 +565,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='greedy episodes per evaluation (default 5)')
     p.add_argument('--seed', type=_seed, default=0,
                    help='the seed of every trial\'s run and of the sampler (default 0)')
+    p.add_argument('--metric', default='mean_return',
+                   choices=('mean_return', 'success_rate', 'optimal_fraction', 'min_return'),
+                   help='the evaluation column a trial is judged on, averaged over its '
+                        'evaluations (default mean_return; optimal_fraction: the share '
+                        'of cells with an optimal greedy action, for GridWorld tasks)')
     p.add_argument('--seeds-per-trial', type=_positive, default=1, metavar='K',
                    help='train each trial on K seeds (--seed, --seed + 1, ...) one after '
                         'another and judge it on all of them (default 1)')

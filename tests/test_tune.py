@@ -159,3 +159,27 @@ def test_a_trial_of_several_seeds_is_judged_on_all_of_them(space, tmp_path):
     with pytest.raises(tune.TuneError, match='seeds_per_trial = 2, not 1'):
         tune.run_tune('q-learning', 'simple', space, 4, out, steps=3000, eval_every=500,
                       seed=7)
+
+
+def test_a_trial_can_be_judged_on_another_evaluation_column(space, tmp_path):
+    out = tmp_path / 'study'
+    assert study(space, out, 2, '--metric', 'optimal_fraction') == 0
+    for row in rows(out / 'trials.csv'):
+        fractions = [float(r['optimal_fraction'])
+                     for r in rows(pathlib.Path(row['directory']) / 'evaluation.csv')]
+        assert float(row['value']) == pytest.approx(sum(fractions) / len(fractions))
+    with pytest.raises(tune.TuneError, match="metric = 'optimal_fraction', not 'mean_return'"):
+        tune.run_tune('q-learning', 'simple', space, 3, out, steps=3000, eval_every=500)
+
+
+@pytest.mark.parametrize('agent, task, metric, message', [
+    ('q-learning', 'simple', 'std_return', "metric must be one of mean_return"),
+    ('q-learning', 'simple', 'auc', "got 'auc'"),
+    ('dqn', 'CartPole-v1', 'optimal_fraction', "'CartPole-v1' is a Gymnasium one"),
+])
+def test_a_metric_that_cannot_judge_a_trial_is_refused(agent, task, metric, message,
+                                                       tmp_path):
+    with pytest.raises(tune.TuneError, match=message):
+        tune.run_tune(agent, task, {'learning_rate' if agent == 'dqn' else 'step_size':
+                                    tune.Range(0.001, 0.1)}, 2, tmp_path,
+                      steps=1000, eval_every=500, metric=metric)

@@ -49,6 +49,8 @@ from gridlab.experiments.config import RunConfig
 from gridlab.experiments.run import run_experiment
 
 STUDY = 'gridlab'  # The study's name in study.db.
+# What a trial can be judged on: columns of its evaluations, more is better.
+METRICS = ('mean_return', 'success_rate', 'optimal_fraction', 'min_return')
 
 
 class TuneError(ExperimentError):
@@ -168,9 +170,10 @@ class _Reporter(tracking.Tracker):
     trial's n-th report is at the same step.
     """
 
-    def __init__(self, report: Callable[[float, int], bool], returns: List[float],
-                 offset: int):
-        self._report, self._returns, self._offset = report, returns, offset
+    def __init__(self, report: Callable[[float, int], bool], metric: str,
+                 returns: List[float], offset: int):
+        self._report, self._metric = report, metric
+        self._returns, self._offset = returns, offset
 
     def start(self, summary):
         pass
@@ -179,7 +182,16 @@ class _Reporter(tracking.Tracker):
         pass
 
     def evaluation(self, row):
-        self._returns.append(float(row['mean_return']))
+        try:
+            value = float(row.get(self._metric))
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise TuneError(f'metric {self._metric!r} is {row.get(self._metric)!r} in the '
+                            f'evaluation at '
+                            f'step {row["total_steps"]:,}; expected a number (a task with '
+                            'no planning has no optimal_fraction)')
+        self._returns.append(float(value))
         step = self._offset + int(row['total_steps'])
         if not self._report(sum(self._returns) / len(self._returns), step):
             raise Pruned(f'pruned at step {step:,}')
@@ -217,7 +229,8 @@ def run_trial(settings: Mapping[str, Any], number: int, chosen: Dict[str, Any],
                            eval_episodes=settings['eval_episodes'],
                            hyperparameters=chosen, verbose=False, video=False,
                            pictures=False, overwrite=True,
-                           track=_Reporter(report, returns, index * settings['steps']))
+                           track=_Reporter(report, settings['metric'], returns,
+                                           index * settings['steps']))
         except Pruned:
             summary = run_folder.read_summary(out)  # The folder says why it stopped.
             summary['status'] = 'pruned'
@@ -286,7 +299,8 @@ class TuneResult:
 
 def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[int] = None,
              eval_every: Optional[int] = None, eval_episodes: int = 5, seed: int = 0,
-             seeds_per_trial: int = 1, workers: int = 1, backend: str = 'local',
+             seeds_per_trial: int = 1, metric: str = 'mean_return', workers: int = 1,
+             backend: str = 'local',
              address: Optional[str] = None) -> TuneResult:
     """Runs (or continues) the study in `out` up to `trials` trials; see the module.
 
@@ -297,6 +311,9 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
     Ray Tune (see tune_ray), on the cluster at `address` or one started here.
     """
     import optuna
+    if metric not in METRICS:
+        raise TuneError(f'metric must be one of {", ".join(METRICS)} (a column of '
+                        f'evaluation.csv where more is better), got {metric!r}')
     if backend not in ('local', 'ray'):
         raise TuneError(f"backend must be 'local' or 'ray', got {backend!r}")
     if address is not None and backend != 'ray':
@@ -310,6 +327,9 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
     if config.eval_every is None:
         raise TuneError('eval_every (--eval-every) is needed: each trial is judged, and '
                         'pruned, by its periodic evaluations')
+    if metric == 'optimal_fraction' and config.gymnasium:
+        raise TuneError(f'metric optimal_fraction needs a task that planning can judge '
+                        f'(a GridWorld task); {task!r} is a Gymnasium one')
     if not isinstance(space, Mapping):
         space = load_space(space, agent, task)
     out = pathlib.Path(out)
@@ -322,9 +342,10 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
         recorded = study.user_attrs.get('settings')
         asked = {'agent': agent, 'task': task, 'seed': seed, 'steps': config.steps,
                  'eval_every': config.eval_every, 'eval_episodes': eval_episodes,
+                 'metric': metric,
                  'seeds_per_trial': seeds_per_trial}
-        if recorded is not None:  # Studies from before seeds_per_trial had one.
-            recorded = {'seeds_per_trial': 1, **recorded}
+        if recorded is not None:  # Studies from before these settings had these.
+            recorded = {'seeds_per_trial': 1, 'metric': 'mean_return', **recorded}
         if recorded is not None and recorded != asked:
             differs = next(key for key in asked if recorded.get(key) != asked[key])
             raise TuneError(f'{str(out)!r} holds a study with {differs} = '
