@@ -13,6 +13,8 @@
     aggregates.py       results rows as scores, and aggregate.csv's rows
     compare.py          comparing runs (gridlab compare)
     tune.py             hyperparameter search with Optuna (gridlab tune)
+    tune_ray.py         the same search on Ray Tune (OptunaSearch, ASHA)
+    ray_cluster.py      joining a Ray cluster, for sweeps and searches
     tracking.py         a run mirrored into MLflow or W&B (--track)
     bandits.py          bandit experiments
 """
