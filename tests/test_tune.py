@@ -168,6 +168,8 @@ def test_a_trial_can_be_judged_on_another_evaluation_column(space, tmp_path):
         fractions = [float(r['optimal_fraction'])
                      for r in rows(pathlib.Path(row['directory']) / 'evaluation.csv')]
         assert float(row['value']) == pytest.approx(sum(fractions) / len(fractions))
+    # The report says what the objective was.
+    assert 'objective (mean evaluation optimal_fraction)' in (out / 'report.html').read_text()
     with pytest.raises(tune.TuneError, match="metric = 'optimal_fraction', not 'mean_return'"):
         tune.run_tune('q-learning', 'simple', space, 3, out, steps=3000, eval_every=500)
 

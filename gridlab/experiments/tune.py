@@ -416,7 +416,7 @@ def _write_outputs(out: pathlib.Path, study, asked: Dict[str, Any]) -> TuneResul
     files.atomic_write_text(out / 'best.toml', '\n'.join(lines) + '\n')
     _plots(out, study, len(complete))
     from gridlab.viz import report
-    report.write_tune_report(out, rows, best.params, best.value, states)
+    report.write_tune_report(out, rows, best.params, best.value, states, asked['metric'])
     return TuneResult(out, dict(best.params), float(best.value), states, rows)
 
 

@@ -362,14 +362,16 @@ def write_sweep_report(sweep_dir) -> pathlib.Path:
 
 
 def write_tune_report(study_dir, trials: List[dict], best: dict, best_value: float,
-                      states: dict) -> pathlib.Path:
-    """Writes study_dir/report.html for a `gridlab tune` study; returns its path."""
+                      states: dict, metric: str = 'mean_return') -> pathlib.Path:
+    """Writes study_dir/report.html for a `gridlab tune` study; returns its path.
+    `metric` is the evaluation column whose mean over a trial's evaluations
+    is its objective."""
     study = pathlib.Path(study_dir)
     page = study / REPORT_NAME
     title = f'Search: {study.resolve().name}'
     sections = [f'<h1>{_escape(title)}</h1>',
                 '<h2>Best settings</h2>' + _key_values(
-                    {**best, 'objective (mean evaluation return)': best_value}),
+                    {**best, f'objective (mean evaluation {metric})': best_value}),
                 '<h2>Trials</h2>' + _key_values(states)]
     pictures = [_picture(study / name, caption) for name, caption in
                 (('history.png', 'Optimisation history'),
