@@ -329,9 +329,10 @@ def list_tasks(args) -> int:
 def show_task(args) -> int:
     from gridlab.envs import catalogue
     from gridlab.envs.gridworld import ObservationType
-    if catalogue.check_task(args.task):
+    kind = catalogue.check_task(args.task)
+    if kind != catalogue.GRIDWORLD:
         raise UsageError(f'`gridlab show` draws GridWorld tasks; {args.task!r} is a '
-                         'Gymnasium environment')
+                         f'{kind} task')
     environment = catalogue.make_environment(args.task, ObservationType.STATE_INDEX, 0)
     out = pathlib.Path(args.out)
     if not out.parent.is_dir():
@@ -435,11 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_train_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--agent', help=f'one of: {", ".join(registry.agents())}; or '
                                    'package.module:Class for any gridlab.Actor')
-    p.add_argument('--task', help='a task from `gridlab tasks` (GridWorld tasks and '
-                                  'Gymnasium ids)')
+    p.add_argument('--task', help='a task from `gridlab tasks` (GridWorld tasks, '
+                                  'Gymnasium ids, bsuite/EXPERIMENT/ID, MiniGrid-* '
+                                  'and MinAtar/GAME-v1 ids)')
     p.add_argument('--observation', help='GridWorld observation type: state_index, '
                                          'agent_onehot, grid, agent_goal_pos, rgb '
-                                         '(default: per agent, below)')
+                                         '(default: per agent, below); on MiniGrid: '
+                                         'symbolic (default), full, rgb')
     length = p.add_mutually_exclusive_group()
     length.add_argument('--episodes', type=_positive,
                         help='training episodes (default: per agent, below)')

@@ -4,7 +4,8 @@
 numbers) into one state index, so the tabular agents learn on it unchanged.
 `OneHotObservation` turns a state index (FrozenLake's, Taxi's, a GridWorld's
 STATE_INDEX) into a one-hot vector, so the neural and policy agents, which
-need arrays, learn on it. Rewards, discounts and step types pass through.
+need arrays, learn on it; `BatchedOneHotObservation` does the same for copies
+stepped as arrays. Rewards, discounts and step types pass through.
 """
 
 import abc
@@ -140,3 +141,52 @@ class OneHotObservation(ObservationWrapper):
 
     def observation_spec(self):
         return self._spec
+
+
+class BatchedOneHotObservation:
+    """Copies stepped as arrays (`GymnasiumVectorWrapper`, a suite's batched
+    source) whose state-index observations are seen one-hot, as
+    `OneHotObservation` shows one copy's: (num_envs,) indices become
+    (num_envs, num_values) float32 rows."""
+
+    def __init__(self, environment):
+        spec = environment.single_environment_spec()
+        if not isinstance(spec.observations, specs.DiscreteArray):
+            raise ValueError('BatchedOneHotObservation needs DiscreteArray observations '
+                             f'(state indices), got {spec.observations!r}')
+        self._environment = environment
+        self._spec = spec
+        self._num_values = spec.observations.num_values
+        self._eye = np.eye(self._num_values, dtype=np.float32)
+        self.num_envs = environment.num_envs
+
+    @classmethod
+    def if_state_index(cls, environment):
+        """`environment` one-hot if its observations are state indices, else itself."""
+        if isinstance(environment.single_environment_spec().observations,
+                      specs.DiscreteArray):
+            return cls(environment)
+        return environment
+
+    def __getattr__(self, name):  # discount, gymnasium_environment, ...
+        return getattr(self._environment, name)
+
+    def single_environment_spec(self):
+        return self._spec._replace(observations=specs.BoundedArray(
+            (self._num_values,), np.float32, 0., 1., name='observation'))
+
+    def _convert(self, timestep: dm_env.TimeStep) -> dm_env.TimeStep:
+        indices = np.asarray(timestep.observation)
+        if indices.min() < 0 or indices.max() >= self._num_values:
+            raise ValueError(f'observations {indices!r} are not state indices in '
+                             f'[0, {self._num_values})')
+        return timestep._replace(observation=self._eye[indices.astype(np.int64)])
+
+    def reset(self) -> dm_env.TimeStep:
+        return self._convert(self._environment.reset())
+
+    def step(self, actions) -> dm_env.TimeStep:
+        return self._convert(self._environment.step(actions))
+
+    def close(self) -> None:
+        self._environment.close()

@@ -13,14 +13,14 @@ import math
 import os
 import re
 import types
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Union
 
 import numpy as np
 
 from gridlab import registry
 from gridlab.core import validation
 from gridlab.core.errors import ExperimentError
-from gridlab.envs import catalogue
+from gridlab.envs import catalogue, suites
 from gridlab.envs.gridworld import ObservationType
 from gridlab.experiments import hyperparameters as hyperparameters_lib
 
@@ -112,10 +112,12 @@ class RunConfig:
 
     Attributes:
       agent: a registered agent name or 'package.module:Class'.
-      task: a GridWorld task or a Gymnasium id.
+      task: a GridWorld task, a suite's id (bsuite, MiniGrid, MinAtar) or a
+        Gymnasium id.
       seed: seeds the environment and the agent (the evaluation copy gets
         `gridlab.envs.catalogue.evaluation_seed(seed)`).
-      observation: the GridWorld observation type (None on Gymnasium tasks).
+      observation: the GridWorld observation type; on a suite with a choice
+        of observations (MiniGrid), the choice's name; else None.
       steps, episodes: the training budget (exactly one is set).
       environment_discount: what the task's TimeSteps carry.
       hyperparameters: the agent's constructor arguments, typed.
@@ -129,7 +131,7 @@ class RunConfig:
     agent: str
     task: str
     seed: int
-    observation: Optional[ObservationType]
+    observation: Union[ObservationType, str, None]
     steps: Optional[int]
     episodes: Optional[int]
     environment_discount: float
@@ -146,9 +148,32 @@ class RunConfig:
                                                       repr=False)
 
     @property
-    def gymnasium(self) -> bool:
-        """Whether the task is a Gymnasium environment (else a GridWorld)."""
-        return self.observation is None
+    def gridworld(self) -> bool:
+        """Whether the task is a GridWorld, which planning can judge exactly."""
+        return isinstance(self.observation, ObservationType)
+
+    @property
+    def one_hot_states(self) -> bool:
+        """Whether a state-index observation (FrozenLake-v1's, Taxi-v3's) is
+        encoded one-hot for this agent: agents that cannot learn from a
+        state index (DQN, NFQ, REINFORCE, actor-critic) see a one-hot vector;
+        tables, PPO and agents that accept any observation keep the index."""
+        return (not self.gridworld and
+                ObservationType.STATE_INDEX not in self.entry.accepts)
+
+    def environment(self, seed: Optional[int] = None, log_directory=None):
+        """One copy of the task as this run sees it (`seed`: the run's)."""
+        return catalogue.make_environment(
+            self.task, self.observation, self.seed if seed is None else seed,
+            self.environment_discount, one_hot_states=self.one_hot_states,
+            log_directory=log_directory)
+
+    def batched_environment(self, template=None):
+        """`num_envs` copies of the task as this run sees them."""
+        return catalogue.batched_environment(
+            self.task, self.observation, self.num_envs, self.seed,
+            self.environment_discount, template=template if self.gridworld else None,
+            one_hot_states=self.one_hot_states)
 
     @property
     def batched(self) -> bool:
@@ -173,19 +198,23 @@ class RunConfig:
         """
         entry = _resolve_agent(agent)
         tuned = dict(entry.tuned.get(task, {}))
-        gymnasium_task = catalogue.check_task(task)
+        task_kind = catalogue.check_task(task)
         try:
             seed = validation.check_seed('seed', seed)
         except (TypeError, ValueError) as error:
             raise ExperimentError(str(error)) from None
-        if gymnasium_task:
+        if observation is None:
+            observation = tuned.get('observation')
+        if task_kind == catalogue.GRIDWORLD:
+            kind = observation_type(observation, entry, agent)
+        elif task_kind == catalogue.GYMNASIUM:
             if observation is not None:
-                raise ExperimentError(f'observation applies to GridWorld tasks, not to '
-                                      f'the Gymnasium environment {task!r}')
+                raise ExperimentError(f'observation applies to GridWorld tasks and '
+                                      f'MiniGrid, not to the Gymnasium environment '
+                                      f'{task!r}')
             kind = None
         else:
-            kind = observation_type(observation if observation is not None
-                                    else tuned.get('observation'), entry, agent)
+            kind = suites.SUITES[task_kind].observation(observation)
         if steps is not None and episodes is not None:
             raise ExperimentError('give steps or episodes, not both')
         if steps is None and episodes is None:
@@ -239,7 +268,7 @@ class RunConfig:
             device = None  # gridlab once recorded the flag even where it did nothing.
         return cls.create(
             record['agent'], record['task'], seed=record['seed'],
-            observation=None if observation == 'gymnasium' else observation,
+            observation=None if observation in ('gymnasium', None) else observation,
             steps=record.get('steps'), episodes=record.get('episodes'),
             discount=record.get('environment_discount'),
             hyperparameters=record.get('hyperparameters'),
@@ -304,11 +333,17 @@ class RunConfig:
                 f'this machine has {_size(available)} available: give a smaller '
                 'num_envs')
 
+    def _observation_name(self) -> Optional[str]:
+        if isinstance(self.observation, ObservationType):
+            return self.observation.name.lower()
+        if catalogue.check_task(self.task) == catalogue.GYMNASIUM:
+            return 'gymnasium'  # What runs recorded before the suites came.
+        return self.observation  # A suite's choice; None where it has none.
+
     def to_record(self) -> Dict[str, Any]:
         """summary.json's "config": plain values that `from_record` reads back."""
         return {'agent': self.agent, 'task': self.task,
-                'observation': self.observation.name.lower() if self.observation
-                else 'gymnasium',
+                'observation': self._observation_name(),
                 'seed': self.seed, 'episodes': self.episodes, 'steps': self.steps,
                 'device': self.device, 'eval_episodes': self.eval_episodes,
                 'eval_every': self.eval_every, 'video_every': self.video_every,

@@ -5,7 +5,6 @@ import pathlib
 from typing import Any, Dict, Optional
 
 from gridlab.core.errors import ExperimentError
-from gridlab.envs import catalogue
 from gridlab.envs.wrappers import setup_environment
 from gridlab.evaluation.greedy import evaluation_statistics
 from gridlab.experiments import pictures, run_folder
@@ -103,8 +102,7 @@ def load_run(run_dir, device: Optional[str] = None):
     folder = pathlib.Path(run_dir)
     summary = run_folder.read_summary(folder)
     config = RunConfig.from_record(summary['config'])
-    made = catalogue.make_environment(config.task, config.observation, config.seed,
-                                      config.environment_discount)
+    made = config.environment()
     environment, spec = setup_environment(made)
     if device is not None:
         config = dataclasses.replace(config, device=device)

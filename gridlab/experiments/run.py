@@ -23,6 +23,7 @@ from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 from gridlab.core.errors import ExperimentError
 from gridlab.envs import catalogue
+from gridlab.envs.observation_wrappers import OneHotObservation
 from gridlab.envs.wrappers import setup_environment
 from gridlab.evaluation import judging
 from gridlab.evaluation.greedy import evaluation_statistics
@@ -63,9 +64,7 @@ def build_agent(config: RunConfig, spec, environment):
 
 def evaluation_copy(config: RunConfig):
     """The separately seeded copy of the task a run is judged on."""
-    return setup_environment(catalogue.make_environment(
-        config.task, config.observation, catalogue.evaluation_seed(config.seed),
-        config.environment_discount))[0]
+    return setup_environment(config.environment(catalogue.evaluation_seed(config.seed)))[0]
 
 
 class Run:
@@ -74,8 +73,8 @@ class Run:
     def __init__(self, config: RunConfig, out: pathlib.Path, summary: dict,
                  resumed: bool = False):
         self.config, self.out, self.summary, self.resumed = config, out, summary, resumed
-        self.raw_environment = catalogue.make_environment(
-            config.task, config.observation, config.seed, config.environment_discount)
+        # A suite that keeps its own log (bsuite) writes it into the run folder.
+        self.raw_environment = config.environment(log_directory=out)
         self.environment, spec = setup_environment(self.raw_environment)
         self.actor = build_agent(config, spec, self.raw_environment)
         if config.batched and not isinstance(self.actor, TrainsOnBatches):
@@ -142,7 +141,7 @@ class Run:
         with recording.preserved_random_state(self.actor):
             statistics = evaluation_statistics(self._evaluation_environment, self.actor,
                                                episodes)
-            if not self.config.gymnasium:
+            if self.config.gridworld:
                 statistics['optimal_fraction'] = self.judged(
                     pictures.optimal_fraction, self.environment, self.actor)
         row.update({k: v for k, v in statistics.items() if k != 'episodes'})
@@ -230,6 +229,9 @@ def new_summary(config: RunConfig, run: Run, command: Optional[List[str]]) -> No
     record = config.to_record()
     record['effective_discount'] = float(
         f'{record["environment_discount"] * agent_discount(run.actor):.7g}')
+    if isinstance(run.raw_environment, OneHotObservation):
+        # The agent needs arrays: it saw the task's state index one-hot.
+        run.summary['observation_encoding'] = 'one_hot'
     run.summary.update(
         config=record, status='running',
         hyperparameters=hyperparameters_lib.effective(config.parameters,
@@ -424,8 +426,10 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
     if run.tracker is not None:
         run.tracker.start(summary)
     say = print if verbose else (lambda *args, **kwargs: None)
-    say(f'gridlab: training {config.label} '
-        f'({summary["config"]["observation"]} observations) -> {out}')
+    observation = summary['config']['observation'] or 'its own'
+    if summary.get('observation_encoding'):
+        observation = f'{observation}, {summary["observation_encoding"]}'
+    say(f'gridlab: training {config.label} ({observation} observations) -> {out}')
     logger = _logger(run, verbose, log_every, tensorboard)
     observers = [checkpoints]
     evaluation = None
@@ -475,7 +479,7 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
         if video:
             pictures.write_evaluation_video(run.environment, run.actor,
                                             out / 'evaluation.mp4', label=config.label)
-        if not config.gymnasium:  # A GridWorld: judge it against planning.
+        if config.gridworld:  # Judged against planning.
             if config.pictures:
                 judged = run.judged(pictures.policy_pictures, run.environment, run.actor,
                                     out, config.agent, config.task)
@@ -505,10 +509,7 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation,
     the end of the call, and a checkpoint is taken when one is due.
     """
     config = run.config
-    environment = catalogue.batched_environment(
-        config.task, config.observation, config.num_envs, config.seed,
-        config.environment_discount, template=None if config.gymnasium
-        else run.raw_environment)
+    environment = config.batched_environment(template=run.raw_environment)
 
     def stop(agent, done_steps):
         if evaluation is not None:

@@ -327,9 +327,9 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
     if config.eval_every is None:
         raise TuneError('eval_every (--eval-every) is needed: each trial is judged, and '
                         'pruned, by its periodic evaluations')
-    if metric == 'optimal_fraction' and config.gymnasium:
+    if metric == 'optimal_fraction' and not config.gridworld:
         raise TuneError(f'metric optimal_fraction needs a task that planning can judge '
-                        f'(a GridWorld task); {task!r} is a Gymnasium one')
+                        f'(a GridWorld task); {task!r} is not one')
     if not isinstance(space, Mapping):
         space = load_space(space, agent, task)
     out = pathlib.Path(out)
