@@ -47,6 +47,10 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  discount: float = 1.,
                  hidden_sizes: Sequence[int] = (64, 64),
                  conv_channels: Sequence[int] = (8,),
+                 conv_kernels: Sequence[int] = (3,),
+                 conv_strides: Optional[Sequence[int]] = None,
+                 conv_padding: Optional[Sequence[int]] = None,
+                 conv_pools: Sequence[int] = (1,),
                  min_replay_size: Optional[int] = None,
                  loss: str = 'mse',
                  max_grad_norm: Optional[float] = None,
@@ -81,6 +85,13 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             linear, and on one-hot ones (`AGENT_ONEHOT`) a table of Q-values
             (see `make_q_network`).
           conv_channels: channels of its convolutions (image observations).
+          conv_kernels, conv_strides, conv_padding, conv_pools: their kernel
+            sizes, strides (None: 2 on large pictures, else 1), zero padding
+            (None: kernel // 2) and max-pool sizes (1: none), each one value
+            for every convolution or one per convolution (see
+            `agents.common.networks.conv_torso`). The MinAtar paper's network
+            is conv_channels=16, conv_kernels=3, conv_strides=1,
+            conv_padding=0, hidden_sizes=128.
           min_replay_size: transitions to collect before learning starts
             (default: `batch_size`).
           loss: 'mse' (squared TD error) or 'huber'.
@@ -163,7 +174,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             if q_network is None:
                 q_network = networks.make_q_network(
                     self._observation_spec, self._num_actions, hidden_sizes,
-                    conv_channels, **self._network_options())
+                    conv_channels, conv_kernels=conv_kernels, conv_strides=conv_strides,
+                    conv_padding=conv_padding, conv_pools=conv_pools,
+                    **self._network_options())
             self._q_network = q_network.to(self._device)
         # The fused kernel does Adam's arithmetic for all parameters in one
         # call; with networks this small the per-tensor calls would dominate.

@@ -50,9 +50,13 @@ _FIRST, _MID, _LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.M
 
 
 class Encoder(nn.Module):
-    """Observations to network inputs: one-hot for a state index, else scaled and flat."""
+    """Observations to network inputs: one-hot for a state index; arrays
+    scaled, then flat, or for (H, W, C) images with `conv` (the keyword
+    arguments of `networks.conv_torso`) through convolutions, which the
+    actor and the critic share."""
 
-    def __init__(self, spec: specs.Array, scale: bool = True):
+    def __init__(self, spec: specs.Array, scale: bool = True,
+                 conv: Optional[dict] = None):
         super().__init__()
         self.num_values = getattr(spec, 'num_values', None) if spec.shape == () else None
         if spec.shape == () and self.num_values is None:
@@ -60,11 +64,19 @@ class Encoder(nn.Module):
                              f'(DiscreteArray), got {spec!r}')
         self.scale = (networks.input_scaling(spec) if scale else nn.Identity()
                       ) if self.num_values is None else None
-        self.size = self.num_values or int(np.prod(spec.shape))
+        self.conv = None
+        if conv is not None and conv['channels'] and len(spec.shape) == 3:
+            self.conv = nn.Sequential(*networks.conv_torso(spec, **conv))
+            with torch.no_grad():  # The feature count, by running a dummy input.
+                self.size = self.conv(torch.zeros((1,) + tuple(spec.shape))).shape[-1]
+        else:
+            self.size = self.num_values or int(np.prod(spec.shape))
 
     def forward(self, x):
         if self.num_values is not None:
             return nn.functional.one_hot(x.long(), self.num_values).float()
+        if self.conv is not None:
+            return self.conv(self.scale(x))
         return self.scale(x).flatten(1)
 
 
@@ -106,7 +118,8 @@ def _with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
 
 
 class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
-    """PPO with separate actor and critic MLPs, on one or many environment copies."""
+    """PPO with separate actor and critic MLPs (after a shared conv torso on
+    images), on one or many environment copies."""
 
     def __init__(self,
                  environment_spec: gridlab.EnvironmentSpec,
@@ -122,7 +135,13 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
                  max_grad_norm: float = 0.5,
                  hidden_sizes: Sequence[int] = (64, 64),
                  activation: str = 'tanh',
+                 conv_channels: Sequence[int] = (16, 32, 64),
+                 conv_kernels: Sequence[int] = (2,),
+                 conv_strides: Optional[Sequence[int]] = None,
+                 conv_padding: Optional[Sequence[int]] = (0,),
+                 conv_pools: Sequence[int] = (2, 1, 1),
                  scale_observations: bool = True,
+                 normalize_advantages: bool = True,
                  policy_bias: bool = True,
                  learning_rate_decay_steps: Optional[int] = None,
                  count_bonus: float = 0.,
@@ -149,8 +168,26 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
           max_grad_norm: gradients are clipped to this global norm.
           hidden_sizes: widths of the hidden layers of both MLPs.
           activation: 'relu' or 'tanh', between the hidden layers.
+          conv_channels: image observations (H, W, C: a MiniGrid view, a
+            GRID) pass through convolutions of these channels, ReLUs between,
+            shared by the actor and the critic, before the MLPs; () flattens
+            them into the MLPs instead. Other observations ignore the conv
+            options.
+          conv_kernels, conv_strides, conv_padding, conv_pools: kernel sizes,
+            strides (None: 2 on large pictures, else 1), zero padding (None:
+            kernel // 2) and max-pool sizes (1: none), one value for every
+            convolution or one per convolution (see
+            `agents.common.networks.conv_torso`). The defaults are
+            rl-starter-files' MiniGrid torso: 2x2 convolutions of 16, 32 and
+            64 channels, unpadded, a 2x2 max-pool after the first.
           scale_observations: map array observations with finite bounds to
             [-1, 1]; False feeds them as they are.
+          normalize_advantages: scale each batch's advantages to mean 0 and
+            standard deviation 1. Where rewards are sparse (MiniGrid) a
+            batch without any is all value-estimate noise, which this would
+            blow up to full-size policy steps that wear the entropy down
+            before the goal is found; False keeps them as they are (as
+            rl-starter-files do).
           policy_bias: False leaves the bias out of the policy's last layer.
             With `hidden_sizes=()` on state indices the policy is then a
             table of logits, one row per cell: nothing learned in visited
@@ -189,6 +226,10 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self.entropy_cost = validation.check_nonnegative('entropy_cost', entropy_cost)
         self.max_grad_norm = validation.check_positive('max_grad_norm', max_grad_norm)
         self.learning_rate = validation.check_positive('learning_rate', learning_rate)
+        if not isinstance(normalize_advantages, (bool, np.bool_)):
+            raise validation.ParameterTypeError(
+                f'normalize_advantages must be True or False, got {normalize_advantages!r}')
+        self.normalize_advantages = bool(normalize_advantages)
         hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes, allow_empty=True)
         self.learning_rate_decay_steps = validation.check_optional_positive_int(
             'learning_rate_decay_steps', learning_rate_decay_steps)
@@ -203,7 +244,11 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self._device = resolve_device(device)
         torch_seed, self._generator, self._rng = seeded_generators(seed)
         with seeded(torch_seed):
-            self._encoder = Encoder(observations, scale_observations)
+            conv = dict(zip(('channels', 'kernels', 'strides', 'padding', 'pools'),
+                            networks.conv_options(
+                                conv_channels, conv_kernels, conv_strides, conv_padding,
+                                conv_pools))) if conv_channels else None
+            self._encoder = Encoder(observations, scale_observations, conv)
             sizes = (self._encoder.size,) + tuple(hidden_sizes)
             self._actor = _with_activation(networks.mlp(sizes + (self._num_actions,)),
                                            activation)
@@ -220,11 +265,16 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
                                         linears[-1] else last_gain)
                     if layer.bias is not None:
                         nn.init.zeros_(layer.bias)
+            for layer in self._encoder.modules():
+                if isinstance(layer, nn.Conv2d):  # CleanRL's too: ReLU's gain.
+                    nn.init.orthogonal_(layer.weight, np.sqrt(2))
+                    nn.init.zeros_(layer.bias)
         self._encoder.to(self._device)
         self._actor.to(self._device)
         self._critic.to(self._device)
-        self._parameter_list = list(self._actor.parameters()) + list(
-            self._critic.parameters())
+        self._parameter_list = (list(self._encoder.parameters())
+                                + list(self._actor.parameters())
+                                + list(self._critic.parameters()))
         # Fused on the CPU: one kernel per step for all parameters, not one per tensor.
         self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate, eps=1e-5,
                                            fused=True)
@@ -399,8 +449,8 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         old_log_probs = old_log_probs.reshape(-1)[index]
         advantages = advantages.reshape(-1)[index]
         targets = targets.reshape(-1)[index]
-        # Normalised over the whole batch, once, not per minibatch.
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if self.normalize_advantages:  # Over the whole batch, once, not per minibatch.
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         self.steps += length * n
         if self.learning_rate_decay_steps:
             fraction = max(0., 1. - self.steps / self.learning_rate_decay_steps)
@@ -434,12 +484,21 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     # ---------------------------------------------------------- checkpoints
 
     def _state(self) -> dict:
-        return {'actor': self._actor.state_dict(), 'critic': self._critic.state_dict(),
-                'optimizer': self._optimizer.state_dict(), 'steps': self.steps,
-                'rng': self._rng.bit_generator.state,
-                'generator': self._generator.get_state()}
+        state = {'actor': self._actor.state_dict(), 'critic': self._critic.state_dict(),
+                 'optimizer': self._optimizer.state_dict(), 'steps': self.steps,
+                 'rng': self._rng.bit_generator.state,
+                 'generator': self._generator.get_state()}
+        if self._encoder.conv is not None:  # Only a conv encoder learns.
+            state['encoder'] = self._encoder.state_dict()
+        return state
 
     def _load_state(self, state: dict) -> None:
+        if self._encoder.conv is not None:
+            if 'encoder' not in state:
+                raise ValueError('this checkpoint has no convolutional encoder, '
+                                 'which this PPO agent has: it was saved by an agent '
+                                 'with another network')
+            self._encoder.load_state_dict(state['encoder'])
         self._actor.load_state_dict(state['actor'])
         self._critic.load_state_dict(state['critic'])
         self._optimizer.load_state_dict(state['optimizer'])

@@ -12,7 +12,9 @@ MEASURED_IN_BENCHMARKS = {('ppo', 'LunarLander-v3'): 'benchmarks/lunarlander.py'
                           # Judged by bsuite's score in tests/test_bsuite.py.
                           ('dqn', 'bsuite/catch/0'): 'benchmarks/bsuite_dqn.py',
                           ('dqn', 'MinAtar/Breakout-v1'): 'benchmarks/minatar_dqn.py',
-                          ('dqn', 'MinAtar/SpaceInvaders-v1'): 'benchmarks/minatar_dqn.py'}
+                          ('dqn', 'MinAtar/SpaceInvaders-v1'): 'benchmarks/minatar_dqn.py',
+                          # Its slow learning check is in tests/test_minigrid.py.
+                          ('ppo', 'MiniGrid-DoorKey-5x5-v0'): 'benchmarks/minigrid_ppo.py'}
 PAIRS = [(name, task) for name, entry in registry.agents().items()
          for task in entry.tuned if (name, task) not in MEASURED_IN_BENCHMARKS]
 # What "learned" means per task: greedy success rate over 200 episodes.

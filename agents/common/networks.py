@@ -3,7 +3,8 @@
 Every network takes raw observations, shape (batch, *observation_shape) as
 float32, and scales them itself: bounded specs (grid coordinates, pixels) map
 to [-1, 1], so agents and notebooks never preprocess by hand. Vector
-observations get an MLP; images (H, W, C) get a small convolutional torso.
+observations get an MLP; images (H, W, C) get a small convolutional torso
+(`conv_torso`, the one conv builder, which PPO's encoder uses too).
 """
 
 from typing import Optional, Sequence
@@ -28,11 +29,12 @@ def mlp_parameters(sizes: Sequence[int]) -> int:
     return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
-def conv_parameters(channels: Sequence[int], kernel: int = 3) -> int:
+def conv_parameters(channels: Sequence[int], kernel=3) -> int:
     """The weights and biases of kernel x kernel convolutions between these
-    channel counts."""
-    return sum((n_in * kernel * kernel + 1) * n_out
-               for n_in, n_out in zip(channels[:-1], channels[1:]))
+    channel counts (`kernel` an int, or one per convolution)."""
+    kernels = [kernel] * (len(channels) - 1) if isinstance(kernel, int) else list(kernel)
+    return sum((n_in * k * k + 1) * n_out
+               for n_in, n_out, k in zip(channels[:-1], channels[1:], kernels))
 
 
 def check_network_size(sizes: Sequence[int], name: str = 'hidden_sizes',
@@ -150,10 +152,88 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
     return nn.Sequential(*layers)
 
 
+def _per_layer(name: str, value, layers: int, minimum: int) -> tuple:
+    """An int, or a sequence of one (every layer) or `layers` ints, as `layers` ints."""
+    values = (value,) if isinstance(value, (int, np.integer)) else value
+    if isinstance(values, (str, bytes)) or not hasattr(values, '__iter__'):
+        raise validation.ParameterTypeError(
+            f'{name} must be an integer or a sequence of integers, got {value!r}')
+    values = tuple(values)
+    if len(values) == 1:
+        values = values * layers
+    if len(values) != layers:
+        raise ValueError(f'{name} must give one value, or one per convolution '
+                         f'({layers}), got {value!r}')
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+            raise ValueError(f'{name}[{i}] must be an integer >= {minimum}, got {v!r}')
+    return tuple(int(v) for v in values)
+
+
+def conv_options(channels, kernels=3, strides=None, padding=None, pools=1) -> tuple:
+    """The conv options checked, one value per convolution (see `conv_torso`)."""
+    channels = validation.check_sizes('conv_channels', channels)
+    n = len(channels)
+    kernels = _per_layer('conv_kernels', kernels, n, 1)
+    strides = None if strides is None else _per_layer('conv_strides', strides, n, 1)
+    padding = (tuple(k // 2 for k in kernels) if padding is None
+               else _per_layer('conv_padding', padding, n, 0))
+    pools = _per_layer('conv_pools', pools, n, 1)
+    return channels, kernels, strides, padding, pools
+
+
+def conv_torso(observation_spec: specs.Array, channels: Sequence[int],
+               kernels=3, strides=None, padding=None, pools=1) -> list:
+    """The convolutional layers for (H, W, C) observations, as a list of
+    modules: channels-first, then per convolution Conv2d -> ReLU (-> a
+    max-pool), then Flatten. Scaling is the caller's (`input_scaling`).
+
+    The one conv builder: DQN's and NFQ's Q-networks and PPO's encoder use it.
+    `kernels`, `strides`, `padding` and `pools` are each an int or a sequence
+    of one (every convolution) or one per convolution. `strides=None`: 2 for
+    pictures (uint8) while the map is wider than 16, else 1, which shrinks a
+    picture toward grid size and keeps a grid (one cell per position) whole.
+    `padding=None`: kernel // 2 ("same" for odd kernels). A pool of 1 is none.
+    For example rl-starter-files' MiniGrid torso is channels (16, 32, 64),
+    kernels 2, padding 0, pools (2, 1, 1); the MinAtar paper's is channels
+    (16,), kernels 3, strides 1, padding 0.
+    """
+    shape = tuple(observation_spec.shape)
+    if len(shape) != 3:
+        raise ValueError(f'a convolutional torso needs (H, W, C) observations, got '
+                         f'shape {shape}')
+    channels, kernels, strides, padding, pools = conv_options(
+        channels, kernels, strides, padding, pools)
+    check_network_size((shape[-1],) + channels, 'conv_channels',
+                       conv_parameters((shape[-1],) + channels, kernels), 'channels')
+    pixels = np.dtype(observation_spec.dtype) == np.uint8
+    layers = [ChannelsFirst()]
+    in_channels, height, width = shape[-1], shape[0], shape[1]
+    for i, out_channels in enumerate(channels):
+        stride = (strides[i] if strides is not None
+                  else 2 if pixels and min(height, width) > 16 else 1)
+        height = (height + 2 * padding[i] - kernels[i]) // stride + 1
+        width = (width + 2 * padding[i] - kernels[i]) // stride + 1
+        layers += [nn.Conv2d(in_channels, out_channels, kernels[i], stride=stride,
+                             padding=padding[i]), nn.ReLU()]
+        if pools[i] > 1:
+            height, width = height // pools[i], width // pools[i]
+            layers.append(nn.MaxPool2d(pools[i]))
+        if height < 1 or width < 1:
+            raise ValueError(
+                f'convolution {i} leaves no feature map of a {shape[0]}x{shape[1]} '
+                f'observation: conv_kernels={kernels}, conv_strides={strides}, '
+                f'conv_padding={padding}, conv_pools={pools}; use smaller kernels, '
+                'strides or pools, or more padding')
+        in_channels = out_channels
+    return layers + [nn.Flatten()]
+
+
 def make_q_network(observation_spec: specs.Array, num_actions: int,
                    hidden_sizes: Sequence[int] = (64, 64),
                    conv_channels: Sequence[int] = (8,),
-                   dueling: bool = False) -> nn.Sequential:
+                   dueling: bool = False, conv_kernels=3, conv_strides=None,
+                   conv_padding=None, conv_pools=1) -> nn.Sequential:
     """An MLP for vector observations, a conv net for (H, W, C) images.
 
     One flat `nn.Sequential`: with networks this small, every extra module
@@ -169,6 +249,10 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     input that is the same in every state, such as a fixed task's walls in
     a GRID observation, is a feature of every transition: its step would be
     many times a cell's and would cap the step size the table can take.)
+
+    `conv_kernels`, `conv_strides`, `conv_padding` and `conv_pools` shape
+    the convolutions (see `conv_torso`); the defaults are 3x3 "same"
+    convolutions.
     """
     shape = tuple(observation_spec.shape)
     if not shape:
@@ -177,22 +261,15 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes, allow_empty=True)
     conv_channels = validation.check_sizes('conv_channels', conv_channels, allow_empty=True)
     num_actions = validation.check_positive_int('num_actions', num_actions)
+    if conv_channels:  # Checked whatever the observations, so typos surface.
+        conv_options(conv_channels, conv_kernels, conv_strides, conv_padding, conv_pools)
     torso = [input_scaling(observation_spec)]
-    if len(shape) == 3:
-        channels = (shape[-1],) + tuple(conv_channels)
-        check_network_size(channels, 'conv_channels', conv_parameters(channels),
-                           'channels')
-        torso.append(ChannelsFirst())
-        channels, size = shape[-1], min(shape[:2])
-        pixels = np.dtype(observation_spec.dtype) == np.uint8
-        for out_channels in conv_channels:
-            # Stride 2 shrinks a picture (uint8 RGB) toward grid size; a GRID
-            # observation is one cell per position and stays whole.
-            stride = 2 if pixels and size > 16 else 1
-            torso += [nn.Conv2d(channels, out_channels, 3, stride=stride, padding=1),
-                      nn.ReLU()]
-            channels, size = out_channels, (size + stride - 1) // stride
-    if len(shape) > 1:
+    if len(shape) == 3 and conv_channels:
+        torso += conv_torso(observation_spec, conv_channels, conv_kernels, conv_strides,
+                            conv_padding, conv_pools)
+    elif len(shape) == 3:  # No convolutions: the channels-first image, flat.
+        torso += [ChannelsFirst(), nn.Flatten()]
+    elif len(shape) > 1:
         torso.append(nn.Flatten())
     torso = [layer for layer in torso if not isinstance(layer, nn.Identity)]
     with torch.no_grad():  # The feature count, by running a dummy input.
