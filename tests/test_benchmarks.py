@@ -36,6 +36,10 @@ def test_benchmark_reports_every_row(path, capsys):
         needs('ray' if path.stem == 'sweep' else 'optuna')
     if path.stem == 'lunarlander':  # Gymnasium's Box2D: the box2d extra.
         needs('Box2D', 'box2d')
+    # The suites' benchmarks: each suite's extra.
+    suite = {'minatar_dqn': 'minatar', 'minigrid_ppo': 'minigrid', 'bsuite_dqn': 'bsuite'}
+    if path.stem in suite:
+        needs(suite[path.stem], suite[path.stem])
     rows = load(path).main(['--quick'])
     out = capsys.readouterr().out
     assert isinstance(rows, list) and rows, f'{path.name} returned no rows'

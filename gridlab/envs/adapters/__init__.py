@@ -6,4 +6,6 @@
     gymnasium_ids.py     the GridWorld tasks as Gymnasium ids (gridlab/simple-v0);
                          it loads Gymnasium only when Gymnasium is loaded anyway
     pettingzoo.py        a MultiAgentGridWorld as a PettingZoo ParallelEnv
+    minigrid.py          MiniGrid's MiniGrid-* ids as tasks (symbolic, full or rgb views)
+    minatar.py           MinAtar's MinAtar/<Game>-v1 ids as tasks, single and batched
 """
