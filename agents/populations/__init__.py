@@ -1,0 +1,13 @@
+"""Populations: many seeds of one neural agent trained as one, in one process.
+
+`PopulationPPO` (and the other populations here) hold N ordinary agents, one
+per seed, and train them together on N x k copies of a task through
+`gridlab.loops.BatchedEnvironmentLoop`: one batched forward pass for all
+members, each member's data, random streams, gradients and optimiser state
+its own. A population of one is the single agent, bit for bit.
+"""
+
+from agents.populations.population import Population, check_seeds
+from agents.populations.ppo import PopulationPPO
+
+__all__ = ['Population', 'PopulationPPO', 'check_seeds']
