@@ -64,7 +64,8 @@ _AGENTS = {
         environment_arguments='agents.options:hallway_arguments',
         description='intra-option Q-learning over primitives + hallway options'),
     'ppo': AgentEntry('agents.ppo:PPO', ObservationType.STATE_INDEX, steps=100_000,
-                      description='PPO: clipped surrogate, GAE, minibatch epochs'),
+                      description='PPO: clipped surrogate, GAE, minibatch epochs',
+                      population='agents.populations.ppo:PopulationPPO'),
 }
 
 # Each entry with its tuned settings, task by task.

@@ -1,0 +1,128 @@
+"""Many seeds of one neural agent: a population in one process vs single runs.
+
+    python benchmarks/population.py            # full run (a few minutes)
+    python benchmarks/population.py --quick    # a smoke run (used by the tests)
+    python benchmarks/population.py --device cuda
+
+PPO on CartPole-v1: N seeds trained as one `PopulationPPO` (stacked
+parameters, one batched forward for all members; each member bit for bit
+the single agent when alone, and its own data, generators and Adam state)
+beside the same N seeds as single `PPO` runs one after another, each for
+the same number of steps, on the same copies (k per seed). k = 1 is what
+`gridlab train --agent ppo --task CartPole-v1` trains on by default; k = 16
+is benchmarks/ppo.py's. Only some of the single runs are timed (`--singles`)
+and their median is multiplied by N: the row says so. Medians of the
+process's CPU time, which is the steadier clock on a shared machine, and of
+wall time.
+
+Peak memory per member: the rise of the process's peak resident memory
+(VmHWM) while a population trains, divided by N, measured in a fresh forked
+process. `agents.populations.memory.members_that_fit` turns such a figure
+into a population size for the memory at hand.
+"""
+
+import argparse
+import multiprocessing
+import statistics
+
+import torch
+
+import _common  # benchmarks/_common.py, beside this file
+from agents.populations import PopulationPPO
+from agents.populations.memory import resident_bytes
+from agents.ppo import PPO
+from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
+from gridlab.envs.catalogue import population_environment
+
+ROLLOUT = 32  # PPO's default rollout_length.
+
+
+def single_runs(seeds, copies: int, steps: int, device: str):
+    """Each seed trained alone, one after another: (wall s, CPU s) per run."""
+    times = []
+    for seed in seeds:
+        env = GymnasiumVectorWrapper('CartPole-v1', copies, seed=seed)
+        agent = PPO(env.single_environment_spec(), seed=seed, device=device)
+        with _common.Clock() as clock:
+            agent.train(env, steps)
+        times.append((clock.wall, clock.cpu))
+    return times
+
+
+def population_run(seeds, copies: int, steps: int, device: str):
+    env = population_environment('CartPole-v1', None, copies, list(seeds), 0.99)
+    population = PopulationPPO(env.single_environment_spec(), seeds=list(seeds),
+                               device=device)
+    with _common.Clock() as clock:
+        population.train(env, steps * len(seeds))
+    return clock.wall, clock.cpu
+
+
+def _peak_child(queue, seeds, copies, steps, device):
+    torch.set_num_threads(1)
+    before = resident_bytes()['current']
+    population_run(seeds, copies, steps, device)
+    queue.put(resident_bytes()['peak'] - before)
+
+
+def peak_bytes_per_member(seeds, copies: int, steps: int, device: str) -> float:
+    """Peak resident memory a population adds, per member (a forked process)."""
+    context = multiprocessing.get_context('fork')
+    queue = context.Queue()
+    child = context.Process(target=_peak_child, args=(queue, seeds, copies, steps, device))
+    child.start()
+    peak = queue.get(timeout=600)
+    child.join()
+    return max(peak, 0) / len(seeds)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='tiny smoke run')
+    parser.add_argument('--seeds', type=int, default=32, help='members (N)')
+    parser.add_argument('--singles', type=int, default=4,
+                        help='single runs timed (their median is multiplied by N)')
+    parser.add_argument('--rollouts', type=int, default=30,
+                        help='PPO updates per seed (each ROLLOUT x k steps)')
+    parser.add_argument('--repeats', type=int, default=3, help='population runs timed')
+    parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.singles, args.rollouts, args.repeats = 4, 2, 2, 1
+    torch.set_num_threads(1)
+    device = str(PPO(GymnasiumVectorWrapper('CartPole-v1', 1).single_environment_spec(),
+                     device=args.device).device)
+    seeds = list(range(args.seeds))
+    print(f'PPO on CartPole-v1: {args.seeds} seeds, {args.rollouts} updates each; '
+          f'device {device}; torch threads 1; medians of CPU time')
+    rows = []
+    for copies in (1, 16):
+        steps = args.rollouts * ROLLOUT * copies
+        singles = single_runs(seeds[:args.singles], copies, steps, device)
+        single_cpu = statistics.median(cpu for _, cpu in singles) * args.seeds
+        single_wall = statistics.median(wall for wall, _ in singles) * args.seeds
+        runs = [population_run(seeds, copies, steps, device) for _ in range(args.repeats)]
+        population_cpu = statistics.median(cpu for _, cpu in runs)
+        population_wall = statistics.median(wall for wall, _ in runs)
+        memory = peak_bytes_per_member(seeds, copies, steps, device)
+        label = f'PPO CartPole-v1, {copies} copies per seed'
+        total = steps * args.seeds
+        print(f'{label}: {args.seeds} single runs in sequence (from {args.singles} '
+              f'timed) CPU s {single_cpu:.2f} (wall {single_wall:.2f}); population '
+              f'CPU s {population_cpu:.2f} (wall {population_wall:.2f}); speedup '
+              f'{single_cpu / population_cpu:.1f}x; {total / population_cpu:,.0f} steps/s, '
+              f'{args.seeds * args.rollouts / population_cpu:,.1f} member-updates/s; peak '
+              f'memory {memory / 1e6:.2f} MB per member')
+        rows.append({'benchmark': label, 'device': device, 'members': args.seeds,
+                     'steps_each': steps, 'singles_timed': args.singles,
+                     'single_cpu_s': single_cpu, 'population_cpu_s': population_cpu,
+                     'single_wall_s': single_wall, 'population_wall_s': population_wall,
+                     'speedup': single_cpu / population_cpu,
+                     'steps_per_s': total / population_cpu,
+                     'member_updates_per_s': args.seeds * args.rollouts / population_cpu,
+                     'peak_mb_per_member': memory / 1e6})
+    return rows
+
+
+if __name__ == '__main__':
+    main()
