@@ -1,12 +1,15 @@
 """Populations: many seeds of one agent trained as one, checked against the
 single agents themselves (the independent answer)."""
 
+import dm_env
 import numpy as np
 import pytest
 import torch
 
+from agents.dqn import DQN
+from agents.nfq import NeuralFittedQAgent
 from agents.ppo import PPO
-from agents.populations import PopulationPPO, check_seeds
+from agents.populations import PopulationDQN, PopulationNFQ, PopulationPPO, check_seeds
 from gridlab.envs import ObservationType
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 from gridlab.envs.adapters.population_cartpole import MemberSeededCartPole
@@ -15,6 +18,8 @@ from gridlab.envs.concatenated import ConcatenatedEnvironments
 
 CARTPOLE = ('CartPole-v1', None, 0.99)
 SIMPLE = ('simple', ObservationType.STATE_INDEX, 0.9)
+SIMPLE_GRID = ('simple', ObservationType.GRID, 0.9)
+SIMPLE_POSITIONS = ('simple', ObservationType.AGENT_GOAL_POS, 0.9)
 
 
 def single_run(agent_class, task, seed, copies, steps, **settings):
@@ -31,19 +36,28 @@ def population_run(population_class, task, seeds, copies, steps, **settings):
     return population, population.train(env, steps * len(seeds))
 
 
+def assert_same_state(a, b, where='state'):
+    """Two checkpoint states (nested dicts of tensors and values) equal, bit for bit."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_state(a[key], b[key], f'{where}/{key}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, (where, a, b)
+
+
 def assert_same_agent(a, b, loss: bool = True):
-    """Weights, Adam state and random generators equal, bit for bit (and the
-    last loss, which checkpoints do not keep)."""
-    for p, q in zip(a._parameters(), b._parameters()):
-        assert torch.equal(p, q)
-    sa, sb = a._optimizer.state_dict(), b._optimizer.state_dict()
-    assert sa['param_groups'] == sb['param_groups']
-    assert sa['state'].keys() == sb['state'].keys()
-    for key in sa['state']:
-        for name, value in sa['state'][key].items():
-            assert torch.equal(value, sb['state'][key][name]), (key, name)
-    assert torch.equal(a._generator.get_state(), b._generator.get_state())
-    assert a.steps == b.steps
+    """Weights, optimiser state, counters and random generators equal, bit
+    for bit (and the last loss, which checkpoints do not keep)."""
+    assert_same_state(a._state(), b._state())
+    if hasattr(a, '_replay'):  # The replay's own generator draws the minibatches.
+        assert a._replay._rng.bit_generator.state == b._replay._rng.bit_generator.state
     assert a.last_loss == b.last_loss or not loss
 
 
@@ -209,3 +223,94 @@ def test_population_refuses_a_batch_that_is_not_n_times_k():
         population.select_actions(np.zeros((3, 4), np.float32))
     with pytest.raises(IndexError, match=r'member must be an integer in \[0, 2\), got 2'):
         population.member(2)
+
+
+# ----------------------------------------------------------- NFQ and DQN
+
+VALUE_AGENTS = {
+    'dqn-conv': (DQN, PopulationDQN, SIMPLE_GRID, {}),
+    'dqn-dueling-polyak': (DQN, PopulationDQN, SIMPLE_POSITIONS,
+                           dict(dueling=True, target_update_rate=0.1, double=False)),
+    'dqn-cartpole': (DQN, PopulationDQN, CARTPOLE, dict(loss='mse', max_grad_norm=None)),
+    'nfq': (NeuralFittedQAgent, PopulationNFQ, SIMPLE_POSITIONS, {}),
+    'nfq-sgd-table': (NeuralFittedQAgent, PopulationNFQ,
+                      ('simple', ObservationType.AGENT_ONEHOT, 0.9),
+                      dict(hidden_sizes=(), optimizer='sgd', learning_rate=10.)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(VALUE_AGENTS))
+def test_value_population_of_one_is_the_single_agent_bit_for_bit(name):
+    single_class, population_class, task, settings = VALUE_AGENTS[name]
+    copies, steps = 3, 3 * 120
+    settings = dict(settings, target_update_frequency=20) if single_class is DQN and (
+        'target_update_rate' not in settings) else settings
+    single, trained = single_run(single_class, task, 4, copies, steps, **settings)
+    population, together = population_run(population_class, task, [4], copies, steps,
+                                          **settings)
+    assert single.learner_steps > 50
+    assert_same_agent(population.member(0), single)
+    np.testing.assert_array_equal(together.episode_returns, trained.episode_returns)
+
+
+def fill_replays(population, singles, transitions: int, rng):
+    """The same random transitions into each member's replay and its single agent's."""
+    spec = singles[0]._observation_spec
+    for _ in range(transitions):
+        states = rng.uniform(0, 1, (population.size,) + spec.shape).astype(spec.dtype)
+        following = rng.uniform(0, 1, (population.size,) + spec.shape).astype(spec.dtype)
+        actions = rng.integers(0, singles[0]._num_actions, population.size)
+        rewards = rng.normal(size=population.size).astype(np.float32)
+        discounts = rng.choice([0., 0.9], population.size).astype(np.float32)
+        population._replay.add(np.arange(population.size), states, actions, rewards,
+                               discounts, following)
+        for m, single in enumerate(singles):
+            single._replay.add_first(dm_env.restart(states[m]))
+            single._replay.add(actions[m], dm_env.TimeStep(
+                dm_env.StepType.MID, rewards[m], discounts[m], following[m]))
+
+
+@pytest.mark.parametrize('name', sorted(VALUE_AGENTS))
+def test_value_member_learning_step_equals_the_single_agents_step(name):
+    single_class, population_class, task, settings = VALUE_AGENTS[name]
+    seeds = [2, 8, 13]
+    spec = batched_environment(task[0], task[1], 1, 0, task[2]).single_environment_spec()
+    population = population_class(spec, seeds=seeds, **settings)
+    singles = [single_class(spec, seed=seed, **settings) for seed in seeds]
+    fill_replays(population, singles, 64, np.random.default_rng(5))
+    before = [flat(s._q_network.parameters()) for s in singles]
+    for _ in range(3):  # Three steps: the Adam moments and the target take part too.
+        population._learn([0, 1, 2])
+        for single in singles:
+            single._learn()
+    for k, single in enumerate(singles):
+        member = population.member(k)
+        ours, theirs = flat(member._q_network.parameters()), flat(single._q_network.parameters())
+        difference = float(torch.linalg.vector_norm(ours - theirs))
+        assert difference <= 1e-6 * float(torch.linalg.vector_norm(theirs))
+        assert difference <= 1e-5 * float(torch.linalg.vector_norm(theirs - before[k]))
+        assert member.learner_steps == single.learner_steps == 3
+        assert member.last_loss == pytest.approx(single.last_loss, rel=1e-5)
+        assert (member._replay._rng.bit_generator.state ==
+                single._replay._rng.bit_generator.state)
+
+
+def test_dqn_members_are_independent():
+    copies, steps = 2, 2 * 100
+    a, _ = population_run(PopulationDQN, SIMPLE_GRID, [0, 1, 2], copies, steps,
+                          target_update_frequency=20)
+    b, _ = population_run(PopulationDQN, SIMPLE_GRID, [0, 7, 2], copies, steps,
+                          target_update_frequency=20)
+    for k in (0, 2):
+        assert_same_agent(a.member(k), b.member(k))
+    assert not torch.equal(flat(a.member(1)._q_network.parameters()),
+                           flat(b.member(1)._q_network.parameters()))
+
+
+def test_value_populations_refuse_what_they_cannot_stack():
+    spec = batched_environment('simple', ObservationType.GRID, 1, 0, 0.9
+                               ).single_environment_spec()
+    with pytest.raises(ValueError, match='count_bonus=1.0: a population of DQN'):
+        PopulationDQN(spec, seeds=[0, 1], count_bonus=1.)
+    with pytest.raises(ValueError, match='network=.*leave network out'):
+        PopulationDQN(spec, seeds=[0, 1], network=torch.nn.Linear(270, 4))

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from agents.common.torch_utils import resolve_device
-from agents.populations.stacked import StackedAdam, StackedMLP
+from agents.populations.stacked import StackedNetwork, stacked_optimizer
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 
@@ -47,7 +47,7 @@ class Population(Checkpointing):
 
     A subclass names the member networks it stacks and trains
     (`trained_networks`, in the order of the member's own optimiser's
-    parameters); `stacks[name]` is the `StackedMLP` of each.
+    parameters); `stacks[name]` is the `StackedNetwork` of each.
     """
 
     agent_class: type = None
@@ -62,9 +62,9 @@ class Population(Checkpointing):
                                          **hyperparameters) for seed in self.seeds]
         self._num_actions = int(environment_spec.actions.num_values)
         self.discount = self.members[0].discount
-        self.stacks = {name: StackedMLP([getattr(m, name) for m in self.members], name)
+        self.stacks = {name: StackedNetwork([getattr(m, name) for m in self.members], name)
                        for name in self.trained_networks}
-        self._adam = StackedAdam(self._parameters(), self.members[0]._optimizer)
+        self._optimizer = stacked_optimizer(self._parameters(), self.members[0]._optimizer)
 
     def _parameters(self) -> List:
         """The stacked leaves, in the order of a member's own optimiser's parameters."""
@@ -94,7 +94,7 @@ class Population(Checkpointing):
         agent = self.members[m]
         for name in self.trained_networks:
             self.stacks[name].write_member(m, getattr(agent, name))
-        self._adam.write_member(m, self._own_parameters(agent), agent._optimizer)
+        self._optimizer.write_member(m, self._own_parameters(agent), agent._optimizer)
         self._write_extra(m, agent)
         return agent
 
@@ -103,7 +103,7 @@ class Population(Checkpointing):
         agent = self.members[m]
         for name in self.trained_networks:
             self.stacks[name].read_member(m, getattr(agent, name))
-        self._adam.read_member(m, self._own_parameters(agent), agent._optimizer)
+        self._optimizer.read_member(m, self._own_parameters(agent), agent._optimizer)
         self._read_extra(m, agent)
 
     def _write_extra(self, m: int, agent) -> None:

@@ -197,11 +197,11 @@ class PopulationPPO(Population):
                 step_losses = self._losses(*(tensor[rows, index] for tensor in padded),
                                            lengths)
                 active = [m for m, count in enumerate(counts) if j < count]
-                self._adam.zero_grad()
+                self._optimizer.zero_grad()
                 # A sum of each member's own loss: each gradient is its member's.
                 step_losses[active].sum().backward()
                 clip_grad_norms_(parameters, first.max_grad_norm)
-                self._adam.step(lr, active)
+                self._optimizer.step(lr, active)
                 step_losses = step_losses.detach()
                 # Each member's last loss is that of its own last minibatch.
                 losses = step_losses if losses is None else torch.where(

@@ -21,6 +21,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
+from agents.common import networks
+
 
 class _BatchedLinear(torch.autograd.Function):
     """y[n] = x[n] @ W[n].T + b[n], with each member's gradients as F.linear's."""
@@ -51,6 +53,8 @@ def batched_linear(x: torch.Tensor, weight: torch.Tensor,
 
 # Layers without parameters that act elementwise: run on the stacked batch as is.
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Identity)
+_SUPPORTED = (nn.Linear, nn.Conv2d, networks.Rescale, networks.ChannelsFirst, nn.Flatten,
+              networks.DuelingHead) + _ELEMENTWISE
 
 
 def check_same_structure(networks: Sequence[nn.Module], what: str) -> None:
@@ -64,51 +68,74 @@ def check_same_structure(networks: Sequence[nn.Module], what: str) -> None:
                              'networks of one shape')
 
 
-class StackedMLP:
-    """N members' `nn.Sequential` MLPs of one shape, as stacked parameters.
+class StackedNetwork:
+    """N members' `nn.Sequential` networks of one shape, as stacked parameters.
 
-    The population owns the stacked tensors (leaves of shape (N, ...)); the
-    members' own networks are written from them on request
-    (`write_member`) and read back into them (`read_member`), in the order
-    of `network.parameters()`. Supports what gridlab's MLPs hold: Linear
-    layers (with or without a bias) and elementwise activations.
+    The population owns the stacked tensors (shape (N, ...), leaves when
+    `trainable`); the members' own networks are written from them on
+    request (`write_member`) and read back into them (`read_member`), in
+    the order of `network.parameters()`. Supports the layers of gridlab's
+    networks (`agents.common.networks`): Linear, Conv2d (run as one grouped
+    convolution), a dueling head, the input scaling, ReLU/Tanh, Flatten.
+    `forward` takes (N, B, *input) and returns (N, B, *output).
     """
 
-    def __init__(self, networks: Sequence[nn.Sequential], what: str = 'network'):
+    def __init__(self, networks: Sequence[nn.Sequential], what: str = 'network',
+                 trainable: bool = True):
         networks = list(networks)
         check_same_structure(networks, what)
+        if not isinstance(networks[0], nn.Sequential):
+            raise ValueError(f'{what}: a population stacks nn.Sequential networks, got '
+                             f'{type(networks[0]).__name__}')
         self._layers = list(networks[0])
         for layer in self._layers:
-            if not isinstance(layer, (nn.Linear,) + _ELEMENTWISE):
-                raise ValueError(f'{what}: a population stacks Linear layers and '
-                                 f'ReLU/Tanh activations; got {type(layer).__name__}')
-        # Per layer: the stacked weight and bias (None for activations).
-        self._stacked: List[Optional[Dict[str, Optional[torch.Tensor]]]] = []
+            if not isinstance(layer, _SUPPORTED):
+                raise ValueError(f'{what}: a population cannot stack a '
+                                 f'{type(layer).__name__} layer (it stacks '
+                                 f'{", ".join(t.__name__ for t in _SUPPORTED)})')
+        # Per layer: {parameter name: the members' tensors stacked}.
+        self._stacked: List[Dict[str, torch.Tensor]] = []
         for i, layer in enumerate(self._layers):
-            if not isinstance(layer, nn.Linear):
-                self._stacked.append(None)
-                continue
-            with torch.no_grad():
-                weight = torch.stack([net[i].weight for net in networks])
-                bias = (torch.stack([net[i].bias for net in networks])
-                        if layer.bias is not None else None)
-            self._stacked.append({'weight': weight.requires_grad_(),
-                                  'bias': bias.requires_grad_() if bias is not None
-                                  else None})
+            stacked = {}
+            for name, _ in layer.named_parameters():
+                with torch.no_grad():
+                    tensor = torch.stack([net[i].get_parameter(name) for net in networks])
+                stacked[name] = tensor.requires_grad_(trainable)
+            self._stacked.append(stacked)
 
     def parameters(self) -> List[torch.Tensor]:
-        """The stacked leaves, in the order of a member's `parameters()`."""
-        return [t for layer in self._stacked if layer is not None
-                for t in (layer['weight'], layer['bias']) if t is not None]
+        """The stacked tensors, in the order of a member's `parameters()`."""
+        return [t for layer in self._stacked for t in layer.values()]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, B, in) -> (N, B, out), each member through its own network."""
-        for layer, stacked in zip(self._layers, self._stacked):
-            x = layer(x) if stacked is None else batched_linear(
-                x, stacked['weight'], stacked['bias'])
+        """x (N, B, ...) -> (N, B, ...), each member through its own network."""
+        for layer, p in zip(self._layers, self._stacked):
+            if isinstance(layer, nn.Linear):
+                x = batched_linear(x, p['weight'], p.get('bias'))
+            elif isinstance(layer, networks.DuelingHead):
+                value = batched_linear(x, p['value.weight'], p['value.bias'])
+                advantage = batched_linear(x, p['advantage.weight'], p['advantage.bias'])
+                x = value + advantage - advantage.mean(dim=-1, keepdim=True)
+            elif isinstance(layer, nn.Conv2d):
+                x = _grouped_conv(layer, x, p['weight'], p.get('bias'))
+            elif isinstance(layer, networks.ChannelsFirst):
+                x = x.permute(0, 1, 4, 2, 3).contiguous()
+            elif isinstance(layer, nn.Flatten):
+                x = x.flatten(2)
+            else:  # Elementwise, or the input scaling (the same for every member).
+                x = layer(x)
         return x
 
     __call__ = forward
+
+    def copy_from(self, other: 'StackedNetwork', members=None) -> None:
+        """Sets these tensors to `other`'s (for `members` only, if given)."""
+        with torch.no_grad():
+            for mine, theirs in zip(self.parameters(), other.parameters()):
+                if members is None:
+                    mine.copy_(theirs)
+                else:
+                    mine[members] = theirs[members]
 
     def write_member(self, m: int, network: nn.Module) -> None:
         """Member m's parameters into `network` (the member's own)."""
@@ -121,6 +148,18 @@ class StackedMLP:
         with torch.no_grad():
             for own, stacked in zip(network.parameters(), self.parameters()):
                 stacked[m].copy_(own)
+
+
+def _grouped_conv(layer: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
+                  bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """Each member's convolution as one grouped one: (N, B, C, H, W) in and out."""
+    n, b = x.shape[:2]
+    inputs = x.transpose(0, 1).reshape((b, -1) + tuple(x.shape[3:]))
+    out = nn.functional.conv2d(
+        inputs, weight.reshape((-1,) + tuple(weight.shape[2:])),
+        bias.reshape(-1) if bias is not None else None, layer.stride, layer.padding,
+        layer.dilation, n)
+    return out.reshape((b, n, -1) + tuple(out.shape[2:])).transpose(0, 1)
 
 
 def clip_grad_norms_(parameters: Sequence[torch.Tensor], max_norm: float) -> None:
@@ -227,3 +266,46 @@ class StackedAdam:
                                  f'for its parameters ({sorted(steps)}); a member\'s '
                                  'parameters step together')
             self.steps[m] = steps.pop()
+
+
+class StackedSGD:
+    """N members' plain gradient descent (torch's SGD without momentum) on
+    stacked parameters: p -= lr * g, for the `active` members only."""
+
+    def __init__(self, parameters: Sequence[torch.Tensor], optimizer: torch.optim.SGD):
+        settings = optimizer.defaults
+        if settings.get('momentum') or settings.get('weight_decay') or settings.get(
+                'maximize') or settings.get('nesterov'):
+            raise ValueError('StackedSGD implements SGD without momentum, weight decay '
+                             f'or maximize; the members use {settings}')
+        self.parameters = list(parameters)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters:
+            p.grad = None
+
+    def step(self, lr: float, active: Optional[Sequence[int]] = None) -> None:
+        with torch.no_grad():
+            if active is None or len(active) == len(self.parameters[0]):
+                torch._foreach_add_(self.parameters, [p.grad for p in self.parameters],
+                                    alpha=-float(lr))
+                return
+            for m in active:
+                torch._foreach_add_([p[m] for p in self.parameters],
+                                    [p.grad[m] for p in self.parameters], alpha=-float(lr))
+
+    def write_member(self, m: int, own, optimizer) -> None:
+        """Plain SGD keeps no state."""
+
+    def read_member(self, m: int, own, optimizer) -> None:
+        """Plain SGD keeps no state."""
+
+
+def stacked_optimizer(parameters: Sequence[torch.Tensor], optimizer):
+    """The stacked counterpart of a member's own optimizer (Adam or plain SGD)."""
+    if isinstance(optimizer, torch.optim.Adam):
+        return StackedAdam(parameters, optimizer)
+    if isinstance(optimizer, torch.optim.SGD):
+        return StackedSGD(parameters, optimizer)
+    raise ValueError(f'a population stacks members that learn with Adam or plain SGD, '
+                     f'not {type(optimizer).__name__}')
