@@ -15,6 +15,10 @@ and their median is multiplied by N: the row says so. Medians of the
 process's CPU time, which is the steadier clock on a shared machine, and of
 wall time.
 
+DQN on `simple` (GRID observations, its default convolutional network):
+N seeds as one `PopulationDQN` beside single `DQN` runs, one copy each,
+the same steps.
+
 Peak memory per member: the rise of the process's peak resident memory
 (VmHWM) while a population trains, divided by N, measured in a fresh forked
 process. `agents.populations.memory.members_that_fit` turns such a figure
@@ -28,48 +32,57 @@ import statistics
 import torch
 
 import _common  # benchmarks/_common.py, beside this file
-from agents.populations import PopulationPPO
+from agents.dqn import DQN
+from agents.populations import PopulationDQN, PopulationPPO
 from agents.populations.memory import resident_bytes
 from agents.ppo import PPO
+from gridlab.envs import ObservationType
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
-from gridlab.envs.catalogue import population_environment
+from gridlab.envs.catalogue import batched_environment, population_environment
 
 ROLLOUT = 32  # PPO's default rollout_length.
 
 
-def single_runs(seeds, copies: int, steps: int, device: str):
+# (single agent, population, task, GridWorld observation, discount) per row kind.
+KINDS = {'ppo': (PPO, PopulationPPO, 'CartPole-v1', None, 0.99),
+         'dqn': (DQN, PopulationDQN, 'simple', ObservationType.GRID, 0.9)}
+
+
+def single_runs(kind: str, seeds, copies: int, steps: int, device: str):
     """Each seed trained alone, one after another: (wall s, CPU s) per run."""
+    agent_class, _, task, observation, discount = KINDS[kind]
     times = []
     for seed in seeds:
-        env = GymnasiumVectorWrapper('CartPole-v1', copies, seed=seed)
-        agent = PPO(env.single_environment_spec(), seed=seed, device=device)
+        env = batched_environment(task, observation, copies, seed, discount)
+        agent = agent_class(env.single_environment_spec(), seed=seed, device=device)
         with _common.Clock() as clock:
             agent.train(env, steps)
         times.append((clock.wall, clock.cpu))
     return times
 
 
-def population_run(seeds, copies: int, steps: int, device: str):
-    env = population_environment('CartPole-v1', None, copies, list(seeds), 0.99)
-    population = PopulationPPO(env.single_environment_spec(), seeds=list(seeds),
-                               device=device)
+def population_run(kind: str, seeds, copies: int, steps: int, device: str):
+    _, population_class, task, observation, discount = KINDS[kind]
+    env = population_environment(task, observation, copies, list(seeds), discount)
+    population = population_class(env.single_environment_spec(), seeds=list(seeds),
+                                  device=device)
     with _common.Clock() as clock:
         population.train(env, steps * len(seeds))
     return clock.wall, clock.cpu
 
 
-def _peak_child(queue, seeds, copies, steps, device):
+def _peak_child(queue, kind, seeds, copies, steps, device):
     torch.set_num_threads(1)
     before = resident_bytes()['current']
-    population_run(seeds, copies, steps, device)
+    population_run(kind, seeds, copies, steps, device)
     queue.put(resident_bytes()['peak'] - before)
 
 
-def peak_bytes_per_member(seeds, copies: int, steps: int, device: str) -> float:
+def peak_bytes_per_member(kind: str, seeds, copies: int, steps: int, device: str) -> float:
     """Peak resident memory a population adds, per member (a forked process)."""
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
-    child = context.Process(target=_peak_child, args=(queue, seeds, copies, steps, device))
+    child = context.Process(target=_peak_child, args=(queue, kind, seeds, copies, steps, device))
     child.start()
     peak = queue.get(timeout=600)
     child.join()
@@ -79,47 +92,53 @@ def peak_bytes_per_member(seeds, copies: int, steps: int, device: str) -> float:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='tiny smoke run')
-    parser.add_argument('--seeds', type=int, default=32, help='members (N)')
+    parser.add_argument('--seeds', type=int, default=32, help='PPO members (N)')
+    parser.add_argument('--dqn-seeds', type=int, default=16, help='DQN members')
     parser.add_argument('--singles', type=int, default=4,
                         help='single runs timed (their median is multiplied by N)')
     parser.add_argument('--rollouts', type=int, default=30,
                         help='PPO updates per seed (each ROLLOUT x k steps)')
+    parser.add_argument('--dqn-steps', type=int, default=2_000, help='DQN steps per seed')
     parser.add_argument('--repeats', type=int, default=3, help='population runs timed')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.singles, args.rollouts, args.repeats = 4, 2, 2, 1
+        args.seeds, args.dqn_seeds, args.singles, args.rollouts, args.repeats = 4, 4, 2, 2, 1
+        args.dqn_steps = 100
     torch.set_num_threads(1)
     device = str(PPO(GymnasiumVectorWrapper('CartPole-v1', 1).single_environment_spec(),
                      device=args.device).device)
-    seeds = list(range(args.seeds))
-    print(f'PPO on CartPole-v1: {args.seeds} seeds, {args.rollouts} updates each; '
-          f'device {device}; torch threads 1; medians of CPU time')
+    print(f'device {device}; torch threads 1; medians of CPU time (wall beside it)')
+    cases = [('ppo', args.seeds, copies, args.rollouts * ROLLOUT * copies, args.rollouts)
+             for copies in (1, 16)] + [('dqn', args.dqn_seeds, 1, args.dqn_steps, None)]
     rows = []
-    for copies in (1, 16):
-        steps = args.rollouts * ROLLOUT * copies
-        singles = single_runs(seeds[:args.singles], copies, steps, device)
-        single_cpu = statistics.median(cpu for _, cpu in singles) * args.seeds
-        single_wall = statistics.median(wall for wall, _ in singles) * args.seeds
-        runs = [population_run(seeds, copies, steps, device) for _ in range(args.repeats)]
+    for kind, members, copies, steps, updates in cases:
+        seeds = list(range(members))
+        singles = single_runs(kind, seeds[:args.singles], copies, steps, device)
+        single_cpu = statistics.median(cpu for _, cpu in singles) * members
+        single_wall = statistics.median(wall for wall, _ in singles) * members
+        runs = [population_run(kind, seeds, copies, steps, device)
+                for _ in range(args.repeats)]
         population_cpu = statistics.median(cpu for _, cpu in runs)
         population_wall = statistics.median(wall for wall, _ in runs)
-        memory = peak_bytes_per_member(seeds, copies, steps, device)
-        label = f'PPO CartPole-v1, {copies} copies per seed'
-        total = steps * args.seeds
-        print(f'{label}: {args.seeds} single runs in sequence (from {args.singles} '
-              f'timed) CPU s {single_cpu:.2f} (wall {single_wall:.2f}); population '
-              f'CPU s {population_cpu:.2f} (wall {population_wall:.2f}); speedup '
-              f'{single_cpu / population_cpu:.1f}x; {total / population_cpu:,.0f} steps/s, '
-              f'{args.seeds * args.rollouts / population_cpu:,.1f} member-updates/s; peak '
-              f'memory {memory / 1e6:.2f} MB per member')
-        rows.append({'benchmark': label, 'device': device, 'members': args.seeds,
+        memory = peak_bytes_per_member(kind, seeds, copies, steps, device)
+        task = KINDS[kind][2]
+        label = f'{kind.upper()} {task}, {members} seeds, {copies} copies per seed'
+        total = steps * members
+        print(f'{label}, {steps:,} steps each: {members} single runs in sequence (from '
+              f'{args.singles} timed) CPU s {single_cpu:.2f} (wall {single_wall:.2f}); '
+              f'population CPU s {population_cpu:.2f} (wall {population_wall:.2f}); '
+              f'speedup {single_cpu / population_cpu:.1f}x; '
+              f'{total / population_cpu:,.0f} steps/s, '
+              f'{members / population_cpu:,.2f} members/s (whole runs); peak memory '
+              f'{memory / 1e6:.2f} MB per member')
+        rows.append({'benchmark': label, 'device': device, 'members': members,
                      'steps_each': steps, 'singles_timed': args.singles,
                      'single_cpu_s': single_cpu, 'population_cpu_s': population_cpu,
                      'single_wall_s': single_wall, 'population_wall_s': population_wall,
                      'speedup': single_cpu / population_cpu,
                      'steps_per_s': total / population_cpu,
-                     'member_updates_per_s': args.seeds * args.rollouts / population_cpu,
+                     'members_per_s': members / population_cpu,
                      'peak_mb_per_member': memory / 1e6})
     return rows
 
