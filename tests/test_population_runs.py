@@ -32,8 +32,14 @@ def test_a_population_of_one_writes_the_single_runs_folder(tmp_path):
                             hyperparameters=SMALL, verbose=False, video=False,
                             pictures=False, **SETTINGS)
     member = member_folder(tmp_path / 'population', 5)
-    assert ((member / 'episodes.csv').read_text() ==
-            (tmp_path / 'single' / 'episodes.csv').read_text())
+    # The same episodes; the population logs each at the step it ended (a
+    # single batched run, at the end of the chunk of steps it ran in).
+    ours, theirs = (read_rows(folder / 'episodes.csv')
+                    for folder in (member, tmp_path / 'single'))
+    assert [(r['episode'], r['episode_return']) for r in ours] == [
+        (r['episode'], r['episode_return']) for r in theirs]
+    steps = [int(r['total_steps']) for r in ours]
+    assert steps == sorted(steps) and 0 < steps[0] and steps[-1] <= SETTINGS['steps']
     # Training seconds differ; the steps and the scores do not.
     ours, theirs = (read_rows(folder / 'evaluation.csv')
                     for folder in (member, tmp_path / 'single'))
@@ -90,12 +96,18 @@ def test_sweep_vectorize_seeds_groups_each_cells_seeds(tmp_path):
 
 
 def test_vectorize_seeds_refuses_agents_without_a_population(tmp_path):
-    with pytest.raises(SweepError, match="agent 'dqn' has no population class"):
-        run_sweep(['dqn'], ['simple'], '0-1', tmp_path, vectorize_seeds=True, steps=100,
-                  progress=False)
+    with pytest.raises(SweepError, match="agent 'reinforce' has no population class"):
+        run_sweep(['reinforce'], ['simple'], '0-1', tmp_path, vectorize_seeds=True,
+                  steps=100, progress=False)
     with pytest.raises(SweepError, match='budget in steps, not episodes'):
         run_sweep(['ppo'], ['CartPole-v1'], '0-1', tmp_path, vectorize_seeds=True,
                   episodes=3, progress=False)
+
+
+def test_dqn_population_runs_on_a_gridworld(tmp_path):
+    result = run_population('dqn', 'simple', '0-1', tmp_path, steps=300, progress=False)
+    assert [row['status'] for row in result.rows] == ['completed', 'completed']
+    assert all(row['optimal_fraction'] is not None for row in result.rows)
 
 
 def test_cli_train_seeds(tmp_path, capsys):

@@ -9,7 +9,7 @@ seed at once on N x k copies of the task (k = num_envs, 1 if unset: each
 seed drives k copies, stepped through the batched loop), member m being the
 agent its seed builds. Each seed's folder is an ordinary run folder:
 episodes.csv (its own episodes, in the order its own batched run would log
-them), evaluation.csv with --eval-every, agent.pt and run_state.json,
+them, each at the step it ended), evaluation.csv with --eval-every, agent.pt and run_state.json,
 summary.json (the config it was asked for, plus a "population" entry saying
 who it trained beside), the evaluation, report.html. Training seconds are
 the population's: its members trained in the same seconds.
@@ -46,14 +46,17 @@ class _MemberEpisodes:
 
     The loop's summary joins every copy's episodes; a member's run folder
     needs its own, in its own order (step, then copy), with the loop's own
-    arithmetic (float64 returns, restarts not counted).
+    arithmetic (float64 returns, restarts not counted), and the batch step
+    each ended at (so that its learning curve has a point per episode, not
+    one per chunk as a single batched run logs them).
     """
 
     def __init__(self, population, members: int):
         self._population, self._members = population, members
         self.batch_steps_per_update = population.batch_steps_per_update
         self._returns = None
-        self.ended: List[List[float]] = [[] for _ in range(members)]
+        self.batch_steps = 0
+        self.ended: List[List[tuple]] = [[] for _ in range(members)]
 
     def select_actions(self, observations, acting=None):
         return self._population.select_actions(observations, acting)
@@ -64,20 +67,22 @@ class _MemberEpisodes:
 
     def observe_batch(self, actions, next_timestep) -> None:
         self._population.observe_batch(actions, next_timestep)
+        self.batch_steps += 1
         step_types = np.asarray(next_timestep.step_type)
         self._returns += np.where(step_types != _FIRST, next_timestep.reward, 0.)
         ended = np.flatnonzero(step_types == _LAST)
         if ended.size:
             k = len(step_types) // self._members
             for copy in ended:
-                self.ended[copy // k].append(float(self._returns[copy]))
+                self.ended[copy // k].append((float(self._returns[copy]),
+                                              self.batch_steps))
             self._returns[ended] = 0.
 
     def update_batch(self) -> None:
         self._population.update_batch()
 
-    def take(self, m: int) -> List[float]:
-        """Member m's episode returns since the last take."""
+    def take(self, m: int) -> List[tuple]:
+        """Member m's (return, batch step it ended at) since the last take."""
         returns, self.ended[m] = self.ended[m], []
         return returns
 
@@ -193,14 +198,15 @@ def _train(population, runs: List[Run], environment, copies: int,
     try:
         while rounds_left > 0:
             rounds = min(chunk, rounds_left)
+            started = tracked.batch_steps
             result = loop.run(rounds * single_round * n)
             rounds_left -= rounds
             member_steps = int(result.steps) // n
             for m, (run, logger) in enumerate(zip(runs, loggers)):
-                for episode_return in tracked.take(m):
+                for episode_return, ended in tracked.take(m):
                     logger.write({'episode': run.log_episodes(),
                                   'episode_return': episode_return,
-                                  'total_steps': run.steps_done + member_steps,
+                                  'total_steps': run.steps_done + (ended - started) * copies,
                                   'cut_short': False})
                 run.steps_done += member_steps
             steps_done = runs[0].steps_done
