@@ -19,6 +19,11 @@ DQN on `simple` (GRID observations, its default convolutional network):
 N seeds as one `PopulationDQN` beside single `DQN` runs, one copy each,
 the same steps.
 
+`gridlab sweep` of N PPO seeds on CartPole-v1 (one copy each, `--steps`
+given): with `--vectorize-seeds` (one population, in one worker) beside the
+same sweep of separate runs on `--workers 2`; wall time of the whole sweep,
+run folders, evaluations, results.csv and comparison included.
+
 Peak memory per member: the rise of the process's peak resident memory
 (VmHWM) while a population trains, divided by N, measured in a fresh forked
 process. `agents.populations.memory.members_that_fit` turns such a figure
@@ -28,6 +33,8 @@ into a population size for the memory at hand.
 import argparse
 import multiprocessing
 import statistics
+import tempfile
+import time
 
 import torch
 
@@ -39,6 +46,7 @@ from agents.ppo import PPO
 from gridlab.envs import ObservationType
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 from gridlab.envs.catalogue import batched_environment, population_environment
+from gridlab.experiments import run_sweep
 
 ROLLOUT = 32  # PPO's default rollout_length.
 
@@ -71,6 +79,18 @@ def population_run(kind: str, seeds, copies: int, steps: int, device: str):
     return clock.wall, clock.cpu
 
 
+def sweep_seconds(seeds: int, steps: int, vectorize: bool) -> float:
+    """Wall seconds of a whole `gridlab sweep` of PPO seeds on CartPole-v1."""
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        result = run_sweep(['ppo'], ['CartPole-v1'], f'0-{seeds - 1}', out, steps=steps,
+                           workers=2, progress=False, vectorize_seeds=vectorize)
+        seconds = time.perf_counter() - started
+    if result.failed:
+        raise RuntimeError(f'the sweep failed: {result.failed[0]}')
+    return seconds
+
+
 def _peak_child(queue, kind, seeds, copies, steps, device):
     torch.set_num_threads(1)
     before = resident_bytes()['current']
@@ -100,11 +120,13 @@ def main(argv=None):
                         help='PPO updates per seed (each ROLLOUT x k steps)')
     parser.add_argument('--dqn-steps', type=int, default=2_000, help='DQN steps per seed')
     parser.add_argument('--repeats', type=int, default=3, help='population runs timed')
+    parser.add_argument('--sweep-steps', type=int, default=5_000,
+                        help='steps per seed in the sweep rows')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.dqn_seeds, args.singles, args.rollouts, args.repeats = 4, 4, 2, 2, 1
-        args.dqn_steps = 100
+        args.dqn_steps, args.sweep_steps = 100, 256
     torch.set_num_threads(1)
     device = str(PPO(GymnasiumVectorWrapper('CartPole-v1', 1).single_environment_spec(),
                      device=args.device).device)
@@ -140,6 +162,14 @@ def main(argv=None):
                      'steps_per_s': total / population_cpu,
                      'members_per_s': members / population_cpu,
                      'peak_mb_per_member': memory / 1e6})
+    separate = sweep_seconds(args.seeds, args.sweep_steps, vectorize=False)
+    together = sweep_seconds(args.seeds, args.sweep_steps, vectorize=True)
+    label = f'gridlab sweep, PPO CartPole-v1, {args.seeds} seeds'
+    print(f'{label}, {args.sweep_steps:,} steps each: --workers 2 wall s {separate:.1f}; '
+          f'--vectorize-seeds wall s {together:.1f}; {separate / together:.1f}x sooner')
+    rows.append({'benchmark': label, 'device': 'cpu', 'members': args.seeds,
+                 'steps_each': args.sweep_steps, 'workers_2_wall_s': separate,
+                 'vectorized_wall_s': together, 'speedup': separate / together})
     return rows
 
 
