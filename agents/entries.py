@@ -46,7 +46,9 @@ _AGENTS = {
                             accepts=_VECTOR, description='REINFORCE policy gradient'),
     'actor-critic': AgentEntry('agents.actor_critic:ActorCriticAgent',
                                ObservationType.AGENT_GOAL_POS, steps=60_000,
-                               accepts=_VECTOR, description='advantage actor-critic'),
+                               accepts=_VECTOR, description='advantage actor-critic',
+                               population='agents.populations.actor_critic:'
+                                          'PopulationActorCritic'),
     'random-search': AgentEntry('agents.random_search:RandomPolicySearch',
                                 ObservationType.STATE_INDEX, episodes=2_000,
                                 accepts=_INDEX,

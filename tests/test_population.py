@@ -1,15 +1,20 @@
 """Populations: many seeds of one agent trained as one, checked against the
 single agents themselves (the independent answer)."""
 
+import collections
+
 import dm_env
 import numpy as np
 import pytest
 import torch
 
+from agents.actor_critic import ActorCriticAgent
 from agents.dqn import DQN
 from agents.nfq import NeuralFittedQAgent
 from agents.ppo import PPO
-from agents.populations import PopulationDQN, PopulationNFQ, PopulationPPO, check_seeds
+from agents.populations import (PopulationActorCritic, PopulationDQN, PopulationNFQ,
+                                PopulationPPO, check_seeds)
+from gridlab import build_gridworld_task, run_loop, setup_environment
 from gridlab.envs import ObservationType
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 from gridlab.envs.adapters.population_cartpole import MemberSeededCartPole
@@ -314,3 +319,34 @@ def test_value_populations_refuse_what_they_cannot_stack():
         PopulationDQN(spec, seeds=[0, 1], count_bonus=1.)
     with pytest.raises(ValueError, match='network=.*leave network out'):
         PopulationDQN(spec, seeds=[0, 1], network=torch.nn.Linear(270, 4))
+
+
+# ----------------------------------------------------------- actor-critic
+
+@pytest.mark.parametrize('settings', [{}, {'n_steps': 5}], ids=['episodes', 'n-steps'])
+def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings):
+    seeds, steps = [3, 4, 6], 400
+    env = population_environment('simple', ObservationType.AGENT_GOAL_POS, 1, seeds, 0.9)
+    population = PopulationActorCritic(env.single_environment_spec(), seeds=seeds,
+                                       **settings)
+    transitions = [0] * len(seeds)  # Restarts are batch steps, not transitions.
+    for m, member in enumerate(population.members):
+        def counted(action, timestep, observe=member.observe, m=m):
+            transitions[m] += 1
+            observe(action, timestep)
+        member.observe = counted
+    together = population.train(env, steps * len(seeds))
+    returns = []
+    for m, seed in enumerate(seeds):  # Each in the one-environment loop, alone.
+        single_env = build_gridworld_task('simple',
+                                          observation_type=ObservationType.AGENT_GOAL_POS)
+        single_env, spec = setup_environment(single_env)
+        single = ActorCriticAgent(spec, seed=seed, **settings)
+        returns.append(run_loop(single_env, single, num_steps=transitions[m],
+                                progress=False, logger=None))
+        assert_same_agent(population.member(m), single)
+    # The episodes that ended in the population are those of the single runs
+    # (whose lists also hold each run's last, unfinished episode).
+    ended = collections.Counter(together.episode_returns.tolist())
+    alone = collections.Counter(r for member_returns in returns for r in member_returns)
+    assert not ended - alone and sum((alone - ended).values()) <= len(seeds)

@@ -8,7 +8,8 @@ its own. A population of one is the single agent, bit for bit.
 """
 
 from agents.populations.population import Population, check_seeds
+from agents.populations.actor_critic import PopulationActorCritic
 from agents.populations.dqn import PopulationDQN, PopulationNFQ
 from agents.populations.ppo import PopulationPPO
 
-__all__ = ['Population', 'PopulationDQN', 'PopulationNFQ', 'PopulationPPO', 'check_seeds']
+__all__ = ['Population', 'PopulationActorCritic', 'PopulationDQN', 'PopulationNFQ', 'PopulationPPO', 'check_seeds']

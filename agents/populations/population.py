@@ -64,7 +64,9 @@ class Population(Checkpointing):
         self.discount = self.members[0].discount
         self.stacks = {name: StackedNetwork([getattr(m, name) for m in self.members], name)
                        for name in self.trained_networks}
-        self._optimizer = stacked_optimizer(self._parameters(), self.members[0]._optimizer)
+        # Without trained networks the members learn in their own agents.
+        self._optimizer = (stacked_optimizer(self._parameters(), self.members[0]._optimizer)
+                           if self.trained_networks else None)
 
     def _parameters(self) -> List:
         """The stacked leaves, in the order of a member's own optimiser's parameters."""
@@ -94,7 +96,8 @@ class Population(Checkpointing):
         agent = self.members[m]
         for name in self.trained_networks:
             self.stacks[name].write_member(m, getattr(agent, name))
-        self._optimizer.write_member(m, self._own_parameters(agent), agent._optimizer)
+        if self._optimizer is not None:
+            self._optimizer.write_member(m, self._own_parameters(agent), agent._optimizer)
         self._write_extra(m, agent)
         return agent
 
@@ -103,7 +106,8 @@ class Population(Checkpointing):
         agent = self.members[m]
         for name in self.trained_networks:
             self.stacks[name].read_member(m, getattr(agent, name))
-        self._optimizer.read_member(m, self._own_parameters(agent), agent._optimizer)
+        if self._optimizer is not None:
+            self._optimizer.read_member(m, self._own_parameters(agent), agent._optimizer)
         self._read_extra(m, agent)
 
     def _write_extra(self, m: int, agent) -> None:

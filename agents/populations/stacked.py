@@ -87,7 +87,9 @@ class StackedNetwork:
         if not isinstance(networks[0], nn.Sequential):
             raise ValueError(f'{what}: a population stacks nn.Sequential networks, got '
                              f'{type(networks[0]).__name__}')
-        self._layers = list(networks[0])
+        # Nested Sequentials (a body and a head) run as one flat list of layers.
+        members = [_layers(net) for net in networks]
+        self._layers = members[0]
         for layer in self._layers:
             if not isinstance(layer, _SUPPORTED):
                 raise ValueError(f'{what}: a population cannot stack a '
@@ -99,7 +101,8 @@ class StackedNetwork:
             stacked = {}
             for name, _ in layer.named_parameters():
                 with torch.no_grad():
-                    tensor = torch.stack([net[i].get_parameter(name) for net in networks])
+                    tensor = torch.stack([layers[i].get_parameter(name)
+                                          for layers in members])
                 stacked[name] = tensor.requires_grad_(trainable)
             self._stacked.append(stacked)
 
@@ -148,6 +151,13 @@ class StackedNetwork:
         with torch.no_grad():
             for own, stacked in zip(network.parameters(), self.parameters()):
                 stacked[m].copy_(own)
+
+
+def _layers(network: nn.Module) -> List[nn.Module]:
+    """The layers of a Sequential, nested Sequentials opened, in order."""
+    if not isinstance(network, nn.Sequential):
+        return [network]
+    return [leaf for module in network for leaf in _layers(module)]
 
 
 def _member_convs(layer: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
