@@ -41,8 +41,8 @@ import torch
 import _common  # benchmarks/_common.py, beside this file
 from agents.dqn import DQN
 from agents.populations import PopulationDQN, PopulationPPO
-from agents.populations.memory import resident_bytes
 from agents.ppo import PPO
+from gridlab.core.memory import resident_bytes
 from gridlab.envs import ObservationType
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 from gridlab.envs.catalogue import batched_environment, population_environment

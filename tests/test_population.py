@@ -12,6 +12,7 @@ from agents.actor_critic import ActorCriticAgent
 from agents.dqn import DQN
 from agents.nfq import NeuralFittedQAgent
 from agents.ppo import PPO
+from agents.populations.memory import members_that_fit
 from agents.populations import (PopulationActorCritic, PopulationDQN, PopulationNFQ,
                                 PopulationPPO, check_seeds)
 from gridlab import build_gridworld_task, run_loop, setup_environment
@@ -350,3 +351,13 @@ def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings):
     ended = collections.Counter(together.episode_returns.tolist())
     alone = collections.Counter(r for member_returns in returns for r in member_returns)
     assert not ended - alone and sum((alone - ended).values()) <= len(seeds)
+
+
+def test_members_that_fit_the_memory_at_hand():
+    assert members_that_fit(1e6, available=100_000_000) == 50  # Half of it, by default.
+    assert members_that_fit(1e6, available=100_000_000, share=1.) == 100
+    assert members_that_fit(1e9, available=100) == 1  # At least one.
+    with pytest.raises(ValueError, match='bytes_per_member must be .* got 0'):
+        members_that_fit(0, available=10)
+    with pytest.raises(ValueError, match='share'):
+        members_that_fit(1e6, available=10, share=0.)

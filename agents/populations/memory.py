@@ -11,7 +11,7 @@ the environment), it is what grows with N. Measure it once
 from typing import Optional
 
 from gridlab.core import validation
-from gridlab.core.memory import available_memory, resident_bytes  # noqa: F401
+from gridlab.core.memory import available_memory
 
 
 def members_that_fit(bytes_per_member: float, available: Optional[int] = None,
