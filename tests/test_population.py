@@ -12,9 +12,9 @@ from agents.actor_critic import ActorCriticAgent
 from agents.dqn import DQN
 from agents.nfq import NeuralFittedQAgent
 from agents.ppo import PPO
-from agents.populations.memory import members_that_fit
 from agents.populations import (PopulationActorCritic, PopulationDQN, PopulationNFQ,
                                 PopulationPPO, check_seeds)
+from agents.populations.memory import members_that_fit
 from gridlab import build_gridworld_task, run_loop, setup_environment
 from gridlab.envs import ObservationType
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper

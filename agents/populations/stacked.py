@@ -213,7 +213,9 @@ class StackedAdam:
         self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format)
                             for p in self.parameters]
         n = self.parameters[0].shape[0]
-        self.steps = torch.zeros(n)  # Float32, as Adam keeps its 'step'.
+        # Float32, as Adam keeps its 'step', where the parameters are (the
+        # fused kernel reads the counts there).
+        self.steps = torch.zeros(n, device=self.parameters[0].device)
         self.beta1, self.beta2 = (float(b) for b in settings['betas'])
         self.eps, self.weight_decay = float(settings['eps']), float(settings['weight_decay'])
 
