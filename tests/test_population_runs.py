@@ -120,3 +120,14 @@ def test_cli_train_seeds(tmp_path, capsys):
     assert cli.main(['train', '--agent', 'ppo', '--task', 'CartPole-v1', '--seeds', '0-1',
                      '--seed', '3']) == 2
     assert 'cannot take --seed' in capsys.readouterr().err
+
+
+def test_cli_sweep_vectorize_seeds(tmp_path, capsys):
+    out = tmp_path / 'sweep'
+    assert cli.main(['sweep', '--agents', 'ppo', '--tasks', 'CartPole-v1', '--seeds', '0-1',
+                     '--steps', '256', '--num-envs', '2', '--set', 'rollout_length=16',
+                     '--vectorize-seeds', '--out', str(out), '--workers', '1']) == 0
+    assert '2/2 runs completed' in capsys.readouterr().out
+    summary = json.loads((member_folder(out, 0) / 'summary.json').read_text())
+    assert summary['population']['seeds'] == [0, 1]
+    assert summary['config']['num_envs'] == 2
