@@ -22,6 +22,7 @@ from dm_env import specs
 from gridlab.core.errors import ExperimentError
 from gridlab.envs import suites
 from gridlab.envs import tasks as tasks_lib
+from gridlab.envs.concatenated import ConcatenatedEnvironments
 from gridlab.envs.gridworld import ObservationType
 from gridlab.envs.observation_wrappers import BatchedOneHotObservation, OneHotObservation
 
@@ -186,7 +187,6 @@ def population_environment(task: str, observation, num_envs: int, seeds: Sequenc
     (whose restarts are drawn from each member's own generator); otherwise
     each member's environment is stepped in turn (`ConcatenatedEnvironments`).
     """
-    from gridlab.envs.concatenated import ConcatenatedEnvironments
     seeds = list(seeds)
     kind = check_task(task)
     if kind == GYMNASIUM:
