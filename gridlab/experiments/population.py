@@ -30,6 +30,7 @@ import numpy as np
 from gridlab.core.errors import ExperimentError
 from gridlab.core.specs import make_environment_spec
 from gridlab.envs import catalogue
+from gridlab.envs.wrappers import setup_environment
 from gridlab.experiments import run_folder
 from gridlab.experiments.config import RunConfig
 from gridlab.experiments.periodic import (CHECKPOINT_SECONDS, PeriodicCheckpoint,
@@ -132,18 +133,19 @@ def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
     first = configs[0]
     seeds = [config.seed for config in configs]
     copies = first.num_envs or 1
-    runs = [Run(config, out, {}) for config, out in zip(configs, directories)]
-    spec = make_environment_spec(runs[0].environment)
+    # The members' spec is the one a single run builds its agent from.
+    spec = make_environment_spec(setup_environment(first.environment())[0])
     try:
         population = population_class(spec, seeds=seeds, device=first.device,
                                       **first.hyperparameters)
     except (ValueError, TypeError) as error:
         raise ExperimentError(f'{first.label}: {error}') from error
+    runs = [Run(config, out, {}, actor=member)
+            for config, out, member in zip(configs, directories, population.members)]
     environment = catalogue.population_environment(
         first.task, first.observation, copies, seeds, first.environment_discount,
         one_hot_states=first.one_hot_states)
     for m, run in enumerate(runs):
-        run.actor = population.members[m]
         new_summary(run.config, run, command)
         run.summary['population'] = {'seeds': seeds, 'member': m, 'copies_each': copies,
                                      'class': population_class.__name__}

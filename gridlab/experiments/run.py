@@ -71,12 +71,15 @@ class Run:
     """One run in progress: its environment, agent, folder and summary."""
 
     def __init__(self, config: RunConfig, out: pathlib.Path, summary: dict,
-                 resumed: bool = False):
+                 resumed: bool = False, actor=None):
+        """`actor`: the run's agent if already built (a population's member),
+        else built here from `config`."""
         self.config, self.out, self.summary, self.resumed = config, out, summary, resumed
         # A suite that keeps its own log (bsuite) writes it into the run folder.
         self.raw_environment = config.environment(log_directory=out)
         self.environment, spec = setup_environment(self.raw_environment)
-        self.actor = build_agent(config, spec, self.raw_environment)
+        self.actor = (actor if actor is not None else
+                      build_agent(config, spec, self.raw_environment))
         if config.batched and not isinstance(self.actor, TrainsOnBatches):
             raise ExperimentError(f'agent {config.agent!r} trains on one environment at '
                                   'a time; num_envs (--num-envs) needs an agent that '
