@@ -50,6 +50,12 @@ class PopulationPPO(Population):
         """Builds one `agents.ppo.PPO(environment_spec, seed=s, device=device,
         **hyperparameters)` per seed in `seeds` (distinct integers)."""
         super().__init__(environment_spec, seeds, device, **hyperparameters)
+        if any(True for _ in self.members[0]._encoder.parameters()):
+            # The encoder runs once for every member: it must be a fixed map.
+            raise ValueError('PopulationPPO shares one observation encoder between its '
+                             'members, which needs an encoder without parameters (one-'
+                             'hot, scaling); this PPO encoder learns: train its seeds '
+                             'one by one')
         self._actor, self._critic = self.stacks['_actor'], self.stacks['_critic']
         self.rollout_length = self.members[0].rollout_length
         self._rollout = None
