@@ -131,3 +131,19 @@ def test_cli_sweep_vectorize_seeds(tmp_path, capsys):
     summary = json.loads((member_folder(out, 0) / 'summary.json').read_text())
     assert summary['population']['seeds'] == [0, 1]
     assert summary['config']['num_envs'] == 2
+
+
+def test_a_population_that_fails_says_so_in_every_unfinished_folder(tmp_path, monkeypatch):
+    from gridlab.experiments import population as population_lib
+
+    def broken(run, video):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(population_lib, 'conclude', broken)
+    result = run_population('ppo', 'CartPole-v1', '0-1', tmp_path, SMALL, progress=False,
+                            steps=64, num_envs=2)
+    assert [row['status'] for row in result.rows] == ['failed', 'failed']
+    assert 'No space left on device' in result.rows[0]['error']
+    for seed in (0, 1):
+        summary = json.loads((member_folder(tmp_path, seed) / 'summary.json').read_text())
+        assert summary['status'] == 'failed'
+        assert (member_folder(tmp_path, seed) / 'agent.pt').is_file()

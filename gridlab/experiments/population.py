@@ -161,7 +161,9 @@ def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
             try:
                 conclude(run, video)
             except BaseException as ending:
-                _keep_what_there_is(run, ending)
+                # This run and those not yet concluded say how it ended.
+                for later in runs[m:]:
+                    _keep_what_there_is(later, ending)
                 raise
             results.append(complete(run, print if verbose else (lambda *a: None)))
         return results
