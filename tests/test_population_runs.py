@@ -147,3 +147,34 @@ def test_a_population_that_fails_says_so_in_every_unfinished_folder(tmp_path, mo
         summary = json.loads((member_folder(tmp_path, seed) / 'summary.json').read_text())
         assert summary['status'] == 'failed'
         assert (member_folder(tmp_path, seed) / 'agent.pt').is_file()
+
+
+def test_an_interrupted_population_continues_from_its_checkpoints(tmp_path, monkeypatch):
+    from agents.populations.ppo import PopulationPPO
+    learn, calls = PopulationPPO._learn, [0]
+
+    def interrupted(self, *args):
+        calls[0] += 1
+        if calls[0] == 40:
+            raise KeyboardInterrupt
+        learn(self, *args)
+    monkeypatch.setattr(PopulationPPO, '_learn', interrupted)
+    monkeypatch.setattr('gridlab.experiments.population.BATCHED_CHUNK_STEPS', 128)
+    settings = dict(steps=2048, num_envs=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_population('ppo', 'CartPole-v1', '0-1', tmp_path, SMALL, progress=False,
+                       **settings)
+    stopped = [json.loads((member_folder(tmp_path, seed) / 'summary.json').read_text())
+               for seed in (0, 1)]
+    assert [s['status'] for s in stopped] == ['interrupted', 'interrupted']
+    monkeypatch.setattr(PopulationPPO, '_learn', learn)
+    result = run_population('ppo', 'CartPole-v1', '0-1', tmp_path, SMALL, progress=False,
+                            **settings)
+    assert [row['status'] for row in result.rows] == ['completed', 'completed']
+    for seed in (0, 1):
+        folder = member_folder(tmp_path, seed)
+        summary = json.loads((folder / 'summary.json').read_text())
+        assert 0 < summary['resumed_from_step'] < 2048
+        assert summary['training']['steps'] == 2048
+        steps = [int(row['total_steps']) for row in read_rows(folder / 'episodes.csv')]
+        assert steps == sorted(steps) and steps[-1] <= 2048

@@ -21,6 +21,7 @@ one-environment loop instead, so a population of one is the batched loop's
 run on one copy.
 """
 
+import json
 import pathlib
 from typing import List, Optional, Sequence
 
@@ -34,9 +35,10 @@ from gridlab.envs.wrappers import setup_environment
 from gridlab.experiments import run_folder
 from gridlab.experiments.config import RunConfig
 from gridlab.experiments.periodic import (CHECKPOINT_SECONDS, PeriodicCheckpoint,
-                                          PeriodicEvaluation)
+                                          PeriodicEvaluation, best_evaluation)
 from gridlab.experiments.run import (BATCHED_CHUNK_STEPS, Run, RunResult, _logger,
-                                     _keep_what_there_is, complete, conclude, new_summary)
+                                     _keep_what_there_is, complete, conclude, new_summary,
+                                     restore_agent)
 from gridlab.loops.batched import BatchedEnvironmentLoop
 
 _FIRST, _LAST = int(dm_env.StepType.FIRST), int(dm_env.StepType.LAST)
@@ -117,14 +119,65 @@ def _check_configs(configs: Sequence[RunConfig]) -> type:
     return population_class
 
 
+def _checkpoints(directories: Sequence[pathlib.Path],
+                 configs: Sequence[RunConfig]) -> Optional[List[dict]]:
+    """Each folder's checkpoint state, if every folder holds an unfinished run
+    of its config checkpointed at one step count (an interrupted population
+    of these seeds); else None."""
+    states = []
+    for directory, config in zip(directories, configs):
+        try:
+            summary = run_folder.read_summary(directory)
+            # What the config records, as JSON reads it back (tuples as lists);
+            # the summary adds to it (the effective discount).
+            expected = json.loads(json.dumps(config.to_record()))
+            if summary.get('status') == 'completed' or any(
+                    summary['config'].get(key) != value for key, value in expected.items()):
+                return None
+            states.append(run_folder.checkpoint_state(directory))
+        except ExperimentError:
+            return None
+    if len({state['total_steps'] for state in states}) != 1:
+        return None
+    return states
+
+
+def _resume(run: Run, member_index: int, population, state: dict) -> None:
+    """Run and member as the checkpoint left them (as `gridlab train --resume`
+    does for one run: the agent, its counters, its rows up to the checkpoint)."""
+    out = run.out
+    restore_agent(run.actor, out / run_folder.AGENT_FILE, run.trained_on)
+    population.read_member(member_index)
+    run.resumed = True
+    run.summary = run_folder.read_summary(out)
+    for key in ('training', 'evaluation', 'ended_by'):
+        run.summary.pop(key, None)
+    run.episodes_done, run.steps_done = int(state['episodes']), int(state['total_steps'])
+    run.training_seconds = float(state.get('training_seconds', 0.))
+    run.best_evaluation = best_evaluation(out / 'evaluation.csv')
+    for name in ('episodes.csv', 'evaluation.csv'):
+        run_folder.keep_rows_up_to(out / name, run.steps_done)
+    for path in run_folder.leftovers(out):
+        path.unlink()
+    run.summary['resumed_from_step'] = run.steps_done
+
+
 def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
-                     overwrite: bool = False, video: bool = True,
+                     overwrite: bool = False, resume: bool = False, video: bool = True,
                      checkpoint_every: Optional[int] = None,
                      checkpoint_seconds: Optional[float] = CHECKPOINT_SECONDS,
                      verbose: bool = False,
                      command: Optional[List[str]] = None) -> List[RunResult]:
     """Trains the seeds of `configs` as one population; writes `directories[i]`
-    as the run folder of `configs[i]`. Returns each run's result."""
+    as the run folder of `configs[i]`. Returns each run's result.
+
+    With `resume`, folders that all hold an interrupted population of these
+    runs, checkpointed at one step count, are continued from there: each
+    member from its agent.pt (weights, optimiser, generators, counters), its
+    episodes.csv from the checkpoint's row; the copies restart, and replay
+    and rollouts start empty, as for one resumed run. Otherwise (or if
+    they do not), the runs start afresh.
+    """
     population_class = _check_configs(configs)
     directories = [pathlib.Path(d) for d in directories]
     if len(directories) != len(configs):
@@ -149,10 +202,18 @@ def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
         new_summary(run.config, run, command)
         run.summary['population'] = {'seeds': seeds, 'member': m, 'copies_each': copies,
                                      'class': population_class.__name__}
+    states = _checkpoints(directories, configs) if resume else None
     locks = []
     try:
-        for run in runs:
-            locks.append(run_folder.prepare(run.out, overwrite))
+        for m, run in enumerate(runs):
+            if states is None:
+                locks.append(run_folder.prepare(run.out, overwrite))
+            else:
+                locks.append(run_folder.FolderLock(run.out))
+                _resume(run, m, population, states[m])
+                run.summary['population'] = {
+                    'seeds': seeds, 'member': m, 'copies_each': copies,
+                    'class': population_class.__name__}
         _train(population, runs, environment, copies, checkpoint_every,
                checkpoint_seconds, verbose)
         results = []

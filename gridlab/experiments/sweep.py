@@ -352,8 +352,10 @@ def run_group(specs: Sequence[RunSpec], root: str,
     """Trains the unfinished seeds of one (agent, task, settings) cell as one
     population (`gridlab.experiments.population`) in this process; returns
     every seed's (spec, row). Finished seeds are read, so rerunning a
-    sweep resumes each population with the seeds it has left. A population
-    that fails records every one of its unfinished runs as failed.
+    sweep resumes each population with the seeds it has left: continued
+    from their checkpoints if they were interrupted together, else afresh.
+    A population that fails records every one of its unfinished runs as
+    failed.
     """
     root_path = pathlib.Path(root)
     todo = [spec for spec in specs if not is_finished(spec.directory(root_path), spec)]
@@ -368,7 +370,7 @@ def run_group(specs: Sequence[RunSpec], root: str,
                 eval_episodes=spec.eval_episodes, num_envs=spec.num_envs,
                 device=spec.device, pictures=False) for spec in todo]
             train_population(configs, [spec.directory(root_path) for spec in todo],
-                             overwrite=True, video=False, verbose=verbose)
+                             overwrite=True, resume=True, video=False, verbose=verbose)
         except Exception as error:  # Recorded; the sweep goes on.
             failed = f'{type(error).__name__}: {error}'
             return [(spec, _row(spec, spec.directory(root_path), status='failed',
