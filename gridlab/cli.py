@@ -345,6 +345,42 @@ def _split_values(text: str) -> list:
     return [value.strip() for value in values if value.strip()]
 
 
+def bsuite(args) -> int:
+    """gridlab bsuite: the bsuite ids as sweeps, scored by bsuite's analysis."""
+    from gridlab.core.errors import Terminated
+    from gridlab.experiments import bsuite as bsuite_lib
+    from gridlab.experiments import hyperparameters as hp
+    from gridlab.experiments.signals import stop_on_signals
+    try:
+        settings = hp.parse_sets(args.set or [])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    restore_signals = stop_on_signals()
+    try:
+        with _warnings_as_lines():
+            result = bsuite_lib.run_bsuite(
+                args.agent, args.experiments, args.out, ids=args.ids, seed=args.seed,
+                episodes=args.episodes, steps=args.steps, hyperparameters=settings,
+                backend=args.backend, workers=args.workers, address=args.address)
+    except (KeyboardInterrupt, Terminated) as error:
+        print(f'gridlab: bsuite stopped; finished runs are kept in {args.out} (run the '
+              'same command to continue)', file=sys.stderr)
+        return _EXIT_CODES.get(str(error) if isinstance(error, Terminated) else 'SIGINT', 1)
+    finally:
+        restore_signals()
+    print(bsuite_lib.format_table(result.scores, result.categories))
+    print(f'gridlab: bsuite scores in {result.directory / "scores.csv"}; report in '
+          f'{result.directory / "report.html"}')
+    if result.failed:
+        first = result.failed[0]
+        print(f'gridlab: {len(result.failed)} run{"s" * (len(result.failed) > 1)} did '
+              f'not complete (first: {first["directory"]}: '
+              f'{first.get("error") or first["status"]}); run the same command to redo '
+              'them', file=sys.stderr)
+        return 1
+    return 0
+
+
 def compare(args) -> int:
     from gridlab.experiments import compare as compare_lib
     try:
@@ -592,6 +628,39 @@ def build_parser() -> argparse.ArgumentParser:
                         'population in one worker (agents with one: ppo); the same '
                         'run folders and results.csv')
     p.set_defaults(run=sweep)
+
+    p = commands.add_parser(
+        'bsuite', help="bsuite's experiments as sweeps, scored by bsuite's own analysis",
+        description="Run an agent on bsuite ids (each experiment a sweep in "
+                    "OUT/EXPERIMENT, every run writing bsuite's CSV log), then score "
+                    "each experiment with bsuite's analysis: OUT/scores.csv, "
+                    "categories.csv, scores.png, report.html. Rerunning the same "
+                    "command skips finished runs.",
+        epilog='example: gridlab bsuite --agent dqn --experiments catch,deep_sea '
+               '--ids 0-4 --out bsuite/dqn')
+    p.add_argument('--agent', required=True, help='an agent name or package.module:Class')
+    p.add_argument('--experiments', default='catch,deep_sea',
+                   help="comma-separated bsuite experiments, or all (default "
+                        "catch,deep_sea)")
+    p.add_argument('--ids', default='all',
+                   help="each experiment's ids: e.g. 0-4, 0,3,7 or all (default all)")
+    p.add_argument('--seed', type=_seed, default=0,
+                   help="the agent's seed (bsuite's ids fix the problems; default 0)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument('--episodes', type=_positive,
+                        help="training episodes of each run (default: bsuite's budget "
+                             "for its experiment, e.g. 10000 for catch)")
+    length.add_argument('--steps', type=_positive, help='training steps of each run')
+    p.add_argument('--set', action='append', metavar='NAME=VALUE',
+                   help='an agent argument (repeatable)')
+    p.add_argument('--out', required=True, help='the output folder')
+    p.add_argument('--backend', choices=('local', 'ray'), default='local',
+                   help='local: a process pool on this machine; ray: Ray tasks '
+                        '(default local)')
+    p.add_argument('--workers', type=_positive,
+                   help='parallel runs (default: the number of CPUs)')
+    p.add_argument('--address', help='join the Ray cluster at this address')
+    p.set_defaults(run=bsuite)
 
     p = commands.add_parser(
         'tune', help='search hyperparameters with Optuna (TPE, pruning), here or on Ray Tune',

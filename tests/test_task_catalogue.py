@@ -134,3 +134,14 @@ def test_dqn_trains_on_frozenlake_and_the_summary_says_one_hot(tmp_path):
     assert completed.returncode == 0, completed.stderr
     summary = json.loads((tmp_path / 'a' / 'summary.json').read_text())
     assert summary['config']['observation'] == 'gymnasium'
+
+
+def test_a_bsuite_task_trains_for_bsuites_own_budget_by_default():
+    from bsuite import sweep
+    # Independent of gridlab: bsuite's sweep says how long each id is run.
+    assert RunConfig.create('dqn', 'bsuite/deep_sea/3').episodes == sweep.EPISODES[
+        'deep_sea/3']
+    assert RunConfig.create('random', 'bsuite/cartpole/0').episodes == sweep.EPISODES[
+        'cartpole/0']
+    assert RunConfig.create('dqn', 'bsuite/deep_sea/3', steps=100).episodes is None
+    assert RunConfig.create('dqn', 'simple').steps == 5_000  # GridWorlds: the agent's.

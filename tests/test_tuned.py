@@ -8,7 +8,11 @@ from gridlab import registry
 # Pairs whose tuned budget is far too long for CI: their full runs are
 # benchmarks (which print steps, seconds and the greedy mean), and a quick run
 # of each benchmark is in tests/test_benchmarks.py.
-MEASURED_IN_BENCHMARKS = {('ppo', 'LunarLander-v3'): 'benchmarks/lunarlander.py'}
+MEASURED_IN_BENCHMARKS = {('ppo', 'LunarLander-v3'): 'benchmarks/lunarlander.py',
+                          # Judged by bsuite's score in tests/test_bsuite.py.
+                          ('dqn', 'bsuite/catch/0'): 'benchmarks/bsuite_dqn.py',
+                          ('dqn', 'MinAtar/Breakout-v1'): 'benchmarks/minatar_dqn.py',
+                          ('dqn', 'MinAtar/SpaceInvaders-v1'): 'benchmarks/minatar_dqn.py'}
 PAIRS = [(name, task) for name, entry in registry.agents().items()
          for task in entry.tuned if (name, task) not in MEASURED_IN_BENCHMARKS]
 # What "learned" means per task: greedy success rate over 200 episodes.

@@ -98,6 +98,17 @@ def default_discount(task: str) -> float:
     return suites.SUITES[kind].discount
 
 
+def default_episodes(task: str) -> Optional[int]:
+    """The training budget in episodes a task's suite sets for it (bsuite's
+    per-experiment budget, by which its analysis scores a run), or None."""
+    kind = check_task(task)
+    if kind in suites.SUITES:
+        adapter = suites.SUITES[kind].adapter()
+        if hasattr(adapter, 'num_episodes'):
+            return adapter.num_episodes(task)
+    return None
+
+
 def task_descriptions() -> Dict[str, str]:
     """Name -> one line, for every GridWorld task, the listed Gymnasium ids
     and each suite's examples (saying how to install a suite that is missing)."""

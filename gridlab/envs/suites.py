@@ -15,6 +15,8 @@ imported only when one of its tasks is built, by its adapter module
                                        copies stepped as arrays, as
                                        `GymnasiumVectorWrapper` steps them
                                        (a ValueError where the suite cannot)
+    num_episodes(task) -> int          optional: the suite's own training budget
+                                       (bsuite scores a run by it)
 """
 
 import dataclasses
@@ -94,7 +96,7 @@ SUITES = {
         name='bsuite', prefix='bsuite/', extra='bsuite', requires='bsuite',
         observations=(), discount=0.99, example='bsuite/catch/0',
         listed={'bsuite/catch/0': 'catch a falling ball (bsuite; any bsuite/EXPERIMENT/ID)',
-                'bsuite/deep_sea/10': 'deep-sea exploration, size 10 (bsuite)'}),
+                'bsuite/deep_sea/10': 'deep-sea exploration, size 30 (bsuite)'}),
     'minigrid': Suite(
         name='minigrid', prefix='MiniGrid-', extra='minigrid', requires='minigrid',
         observations=('symbolic', 'full', 'rgb'), discount=0.99,

@@ -220,6 +220,8 @@ class RunConfig:
         if steps is None and episodes is None:
             if 'steps' in tuned or 'episodes' in tuned:
                 episodes, steps = tuned.get('episodes'), tuned.get('steps')
+            elif catalogue.default_episodes(task) is not None:
+                episodes, steps = catalogue.default_episodes(task), None
             else:
                 episodes, steps = entry.budget()
         steps = check_positive_int('steps', steps, optional=True)

@@ -76,7 +76,8 @@ class Run:
         else built here from `config`."""
         self.config, self.out, self.summary, self.resumed = config, out, summary, resumed
         # A suite that keeps its own log (bsuite) writes it into the run folder.
-        self.raw_environment = config.environment(log_directory=out)
+        self.raw_environment = config.environment(
+            log_directory=out / run_folder.BSUITE_LOG)
         self.environment, spec = setup_environment(self.raw_environment)
         self.actor = (actor if actor is not None else
                       build_agent(config, spec, self.raw_environment))

@@ -21,19 +21,25 @@ from gridlab.core.errors import ExperimentError
 AGENT_FILE, STATE_FILE = 'agent.pt', 'run_state.json'
 # The next checkpoint's agent, before run_state.json commits it (`commit_checkpoint`).
 PENDING_AGENT = '.agent.pending.pt'
+# A bsuite task's own CSV log, which bsuite's analysis reads (`gridlab bsuite`).
+BSUITE_LOG = 'bsuite'
 RUN_FILES = ('episodes.csv', 'evaluation.csv', 'learning_curve.png', 'q_values.png',
              'policy.png', 'evaluation.mp4', AGENT_FILE, 'best.pt', STATE_FILE,
-             PENDING_AGENT, 'summary.json', 'report.html', 'tensorboard', 'videos')
+             PENDING_AGENT, 'summary.json', 'report.html', 'tensorboard', 'videos',
+             BSUITE_LOG)
 LOCK_FILE = '.gridlab.lock'
 # What gridlab writes inside the folders among RUN_FILES; --overwrite removes
 # only these there, and the folder itself only once it is empty.
 WRITTEN_IN = {'videos': ('step_*.mp4', '.step_*.part*'),
-              'tensorboard': ('events.out.tfevents.*',)}
+              'tensorboard': ('events.out.tfevents.*',),
+              BSUITE_LOG: ('bsuite_id_-_*.csv',)}
 
 
 def default_directory(agent: str, task: str, seed: int) -> pathlib.Path:
-    """runs/TASK-AGENT-seedS (an import path's ':' becomes '.')."""
-    return pathlib.Path('runs') / f'{task}-{agent.replace(":", ".")}-seed{seed}'
+    """runs/TASK-AGENT-seedS (an import path's ':' becomes '.', and a suite id's
+    '/' a '-': runs/bsuite-catch-0-dqn-seed0, one folder, not three)."""
+    return pathlib.Path('runs') / (f'{task.replace("/", "-")}-{agent.replace(":", ".")}'
+                                   f'-seed{seed}')
 
 
 class FolderLock:

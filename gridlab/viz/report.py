@@ -160,6 +160,10 @@ def _page(title: str, sections: List[str]) -> str:
             f'<body>{"".join(sections)}</body></html>\n')
 
 
+# The pieces of a page, for pages built elsewhere (`gridlab bsuite`'s report).
+escape, table, picture, page = _escape, _table, _picture, _page
+
+
 def _read_summary(run: pathlib.Path) -> dict:
     try:
         summary = json.loads((run / 'summary.json').read_text())
