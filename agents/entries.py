@@ -36,15 +36,19 @@ _AGENTS = {
                         description='tabular SARSA'),
     'nfq': AgentEntry('agents.nfq:NeuralFittedQAgent', ObservationType.AGENT_GOAL_POS,
                       steps=5_000, accepts=_ARRAYS,
-                      description='neural fitted Q-learning with replay'),
+                      description='neural fitted Q-learning with replay',
+                      population='agents.populations.dqn:PopulationNFQ'),
     'dqn': AgentEntry('agents.dqn:DQN', ObservationType.GRID, steps=5_000,
-                      accepts=_ARRAYS, description='DQN: target network, double'),
+                      accepts=_ARRAYS, description='DQN: target network, double',
+                      population='agents.populations.dqn:PopulationDQN'),
     'reinforce': AgentEntry('agents.policy_gradient:PolicyGradientAgent',
                             ObservationType.AGENT_GOAL_POS, steps=30_000,
                             accepts=_VECTOR, description='REINFORCE policy gradient'),
     'actor-critic': AgentEntry('agents.actor_critic:ActorCriticAgent',
                                ObservationType.AGENT_GOAL_POS, steps=60_000,
-                               accepts=_VECTOR, description='advantage actor-critic'),
+                               accepts=_VECTOR, description='advantage actor-critic',
+                               population='agents.populations.actor_critic:'
+                                          'PopulationActorCritic'),
     'random-search': AgentEntry('agents.random_search:RandomPolicySearch',
                                 ObservationType.STATE_INDEX, episodes=2_000,
                                 accepts=_INDEX,
@@ -64,7 +68,8 @@ _AGENTS = {
         environment_arguments='agents.options:hallway_arguments',
         description='intra-option Q-learning over primitives + hallway options'),
     'ppo': AgentEntry('agents.ppo:PPO', ObservationType.STATE_INDEX, steps=100_000,
-                      description='PPO: clipped surrogate, GAE, minibatch epochs'),
+                      description='PPO: clipped surrogate, GAE, minibatch epochs',
+                      population='agents.populations.ppo:PopulationPPO'),
 }
 
 # Each entry with its tuned settings, task by task.

@@ -137,6 +137,8 @@ def train(args) -> int:
         for key in ('agent', 'task'):
             if key not in settings:
                 raise UsageError(f'--{key} is required (or give it in --config)')
+        if args.seeds is not None:
+            return _train_population(args, settings)
         run.run_experiment(
             settings['agent'], settings['task'], args.out,
             seed=settings.get('seed', 0), observation=settings.get('observation'),
@@ -156,6 +158,42 @@ def train(args) -> int:
     finally:
         restore_signals()
     return 0
+
+
+# What `train --seeds` cannot take: these make sense for one run only.
+_POPULATION_REFUSES = {'--seed': 'seed', '--resume': 'resume', '--init-from': 'init_from',
+                       '--track': 'track', '--tensorboard': 'tensorboard',
+                       '--video-every': 'video_every', '--episodes': 'episodes',
+                       '--overwrite': 'overwrite'}
+
+
+def _train_population(args, settings: dict) -> int:
+    """`train --seeds`: the seeds as one population, a run folder each (a sweep's layout)."""
+    from gridlab.experiments import sweep as sweep_lib
+    given = [flag for flag, name in _POPULATION_REFUSES.items()
+             if getattr(args, name, None) not in (None, False)]
+    if given:
+        raise UsageError(f'--seeds trains the seeds as one population; it cannot take '
+                         f'{", ".join(given)} (a population trains for --steps; rerun '
+                         'the same command to finish the seeds left)')
+    out = args.out or str(pathlib.Path('runs') / f'{settings["task"]}-{settings["agent"]}'
+                          f'-seeds{args.seeds}'.replace('/', '%2F').replace(':', '.'))
+    with _warnings_as_lines():
+        result = sweep_lib.run_population(
+            settings['agent'], settings['task'], args.seeds, out,
+            settings['hyperparameters'], progress=bool(args.progress),
+            steps=settings.get('steps'), observation=settings.get('observation'),
+            discount=settings.get('discount'), eval_every=settings.get('eval_every'),
+            eval_episodes=settings.get('eval_episodes', 5),
+            num_envs=settings.get('num_envs'), device=settings.get('device', 'cpu'))
+    failed = result.failed
+    print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} seeds completed '
+          f'as one population; results in {result.directory}')
+    if failed:
+        first = failed[0]
+        print(f'gridlab: {len(failed)} did not complete (first: {first["directory"]}: '
+              f'{first.get("error") or first["status"]})', file=sys.stderr)
+    return 1 if failed else 0
 
 
 def evaluate(args) -> int:
@@ -231,7 +269,8 @@ def sweep(args) -> int:
                 else settings.get('episodes'),
                 eval_every=args.eval_every if args.eval_every is not None
                 else settings.get('eval_every'),
-                max_runs=None if args.max_runs == 0 else args.max_runs)
+                max_runs=None if args.max_runs == 0 else args.max_runs,
+                num_envs=args.num_envs, vectorize_seeds=args.vectorize_seeds)
         failed = result.failed
         print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} runs '
               f'completed; results in {result.directory}')
@@ -486,6 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='training steps (default: per agent, below)')
     p.add_argument('--seed', type=_seed, help='seeds the environment and the agent '
                                               '(default 0)')
+    p.add_argument('--seeds', metavar='SEEDS',
+                   help='e.g. 0-31: train these seeds as one population in this process '
+                        '(agents with one: ppo), a run folder each under --out, with '
+                        'results.csv and the comparison, as gridlab sweep lays them out')
     p.add_argument('--discount', type=_unit_interval,
                    help='the discount the TimeSteps carry; agents multiply their own '
                         '(1) onto it (default: the tuned one for this agent and task, '
@@ -578,6 +621,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                  'a number of runs >= 0'),
                    default=10_000, metavar='N',
                    help='refuse a sweep of more than N runs (default 10000; 0: no cap)')
+    p.add_argument('--num-envs', type=_positive, metavar='N',
+                   help='each run trains on N copies at once (as gridlab train)')
+    p.add_argument('--vectorize-seeds', action='store_true',
+                   help="train each (agent, task, settings) cell's seeds as one "
+                        'population in one worker (agents with one: ppo); the same '
+                        'run folders and results.csv')
     p.set_defaults(run=sweep)
 
     p = commands.add_parser(

@@ -59,6 +59,10 @@ class AgentEntry:
         (options drawn from a layout, say): the import path of a function
         `f(environment) -> dict` of constructor arguments, called on the
         environment the agent will train on.
+      population: the import path of the class that trains many seeds of
+        this agent as one (`agents.populations`), built as
+        `Population(spec, seeds=[...], device=..., **hyperparameters)`;
+        None if it has none (`--seeds` on `train`, `--vectorize-seeds`).
     """
     target: Union[str, type]
     observation: ObservationType = ObservationType.STATE_INDEX
@@ -69,12 +73,19 @@ class AgentEntry:
     tuned: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     logs_loss: bool = True
     environment_arguments: Optional[str] = None
+    population: Optional[str] = None
 
     def load(self) -> type:
         """The agent class."""
         if isinstance(self.target, str):
             return import_class(self.target)
         return self.target
+
+    def load_population(self) -> Optional[type]:
+        """The class that trains many seeds of this agent as one, or None."""
+        if not self.population:
+            return None
+        return _import(self.population, 'population', "'package.module:Class'")
 
     def budget(self) -> Tuple[Optional[int], Optional[int]]:
         """(episodes, steps): the default training length."""

@@ -259,6 +259,13 @@ class BatchedGridWorld:
         cells = self._buffers[self._current]['observation'].astype(np.intp)
         return np.stack(np.divmod(cells, self._shape[1]), axis=1)
 
+    @property
+    def deterministic(self) -> bool:
+        """Whether stepping draws nothing at random (no slip, one goal): then
+        copies seeded differently play the same game, and N environments of
+        k copies are one of N x k."""
+        return not self._slip and len(self._goals) == 1
+
     def reseed(self, seed: Optional[int]) -> None:
         """Restarts this environment's random generator (goals, slips)."""
         self._rng = np.random.default_rng(seed)

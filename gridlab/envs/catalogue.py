@@ -15,13 +15,14 @@ a `DiscreteArray`, and leaves any other observation alone.
 """
 
 import difflib
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 from dm_env import specs
 
 from gridlab.core.errors import ExperimentError
 from gridlab.envs import suites
 from gridlab.envs import tasks as tasks_lib
+from gridlab.envs.concatenated import ConcatenatedEnvironments
 from gridlab.envs.gridworld import ObservationType
 from gridlab.envs.observation_wrappers import BatchedOneHotObservation, OneHotObservation
 
@@ -184,3 +185,36 @@ def batched_environment(task: str, observation, num_envs: int, seed: int,
     if one_hot_states:
         environment = BatchedOneHotObservation.if_state_index(environment)
     return environment
+
+
+def population_environment(task: str, observation, num_envs: int, seeds: Sequence[int],
+                           discount: float, *, one_hot_states: bool = False):
+    """The copies a population trains on: for each seed, in order, the
+    `num_envs` copies its single run trains on (`batched_environment` with
+    that seed), joined into one batched environment of len(seeds) x num_envs.
+
+    Where it changes nothing a member sees, the copies are stepped as one
+    environment: a GridWorld that draws nothing at random, and CartPole
+    (whose restarts are drawn from each member's own generator); otherwise
+    each member's environment is stepped in turn (`ConcatenatedEnvironments`).
+    """
+    seeds = list(seeds)
+    kind = check_task(task)
+    if kind == GYMNASIUM:
+        from gridlab.envs.adapters import population_cartpole
+        if task in population_cartpole.TASKS:
+            from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
+            return GymnasiumVectorWrapper(
+                population_cartpole.MemberSeededCartPole(
+                    seeds, num_envs, population_cartpole.TASKS[task]),
+                seed=None, discount=discount)
+    environments = [batched_environment(task, observation, num_envs, seed, discount,
+                                        one_hot_states=one_hot_states) for seed in seeds]
+    if kind == GRIDWORLD and all(env.deterministic for env in environments) and len(
+            {env.environment.goal_state for env in environments}) == 1:
+        # One game for every member (a seeded goal, such as random_goal's,
+        # can differ between seeds): the copies are stepped as one.
+        from gridlab.envs.batched import BatchedGridWorld
+        return BatchedGridWorld(environments[0].environment, num_envs * len(seeds),
+                                seed=seeds[0])
+    return ConcatenatedEnvironments(environments)

@@ -8,7 +8,8 @@
     resume.py           continuing, reloading and evaluating a finished run
     signals.py          SIGTERM/SIGHUP as interruptions, and how a run ended
     hyperparameters.py  --set and --config, typed by the agent's signature
-    sweep.py            many runs on a process pool or Ray (gridlab sweep)
+    sweep.py            many runs on a process pool or Ray (gridlab sweep); run_population
+    population.py       many seeds of one agent trained as one population, a folder each
     results.py          results.csv: the table a sweep writes and compare reads
     aggregates.py       results rows as scores, and aggregate.csv's rows
     compare.py          comparing runs (gridlab compare)
@@ -23,9 +24,9 @@ from gridlab.core.errors import ExperimentError
 from gridlab.experiments.config import RunConfig
 from gridlab.experiments.resume import evaluate_run, load_run, resume_experiment
 from gridlab.experiments.run import RunResult, run_experiment, run_from_config
-from gridlab.experiments.sweep import run_sweep
+from gridlab.experiments.sweep import run_population, run_sweep
 from gridlab.experiments.tune import run_tune
 
 __all__ = ['ExperimentError', 'RunConfig', 'RunResult', 'evaluate_run', 'load_run',
-           'resume_experiment', 'run_experiment', 'run_from_config', 'run_sweep',
-           'run_tune']
+           'resume_experiment', 'run_experiment', 'run_from_config', 'run_population',
+           'run_sweep', 'run_tune']

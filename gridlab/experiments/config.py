@@ -10,7 +10,6 @@ and its summary read the frozen result and check nothing again.
 import dataclasses
 import inspect
 import math
-import os
 import re
 import types
 from typing import Any, Dict, Mapping, Optional, Union
@@ -20,6 +19,7 @@ import numpy as np
 from gridlab import registry
 from gridlab.core import validation
 from gridlab.core.errors import ExperimentError
+from gridlab.core.memory import available_memory  # noqa: F401 (tests patch it here)
 from gridlab.envs import catalogue, suites
 from gridlab.envs.gridworld import ObservationType
 from gridlab.experiments import hyperparameters as hyperparameters_lib
@@ -358,22 +358,6 @@ class RunConfig:
 def _size(count: int) -> str:
     """Bytes as '24.5 MB' or '34.3 GB'."""
     return f'{count / 1e9:,.1f} GB' if count >= 1e9 else f'{count / 1e6:,.1f} MB'
-
-
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to a new allocation (Linux's MemAvailable;
-    else the physical memory), or None where neither can be read."""
-    try:
-        with open('/proc/meminfo') as meminfo:
-            for line in meminfo:
-                if line.startswith('MemAvailable:'):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def check_log_every(log_every) -> None:

@@ -71,13 +71,16 @@ class Run:
     """One run in progress: its environment, agent, folder and summary."""
 
     def __init__(self, config: RunConfig, out: pathlib.Path, summary: dict,
-                 resumed: bool = False):
+                 resumed: bool = False, actor=None):
+        """`actor`: the run's agent if already built (a population's member),
+        else built here from `config`."""
         self.config, self.out, self.summary, self.resumed = config, out, summary, resumed
         # A suite that keeps its own log (bsuite) writes it into the run folder.
         self.raw_environment = config.environment(
             log_directory=out / run_folder.BSUITE_LOG)
         self.environment, spec = setup_environment(self.raw_environment)
-        self.actor = build_agent(config, spec, self.raw_environment)
+        self.actor = (actor if actor is not None else
+                      build_agent(config, spec, self.raw_environment))
         if config.batched and not isinstance(self.actor, TrainsOnBatches):
             raise ExperimentError(f'agent {config.agent!r} trains on one environment at '
                                   'a time; num_envs (--num-envs) needs an agent that '
@@ -462,35 +465,16 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
         finally:
             if evaluation is not None:
                 evaluation.close()
-        summary['training'] = run.training_summary()
-        run.save_checkpoint(summary['training']['steps'], summary['training']['episodes'])
-        run.write_status('evaluating')  # Evaluable from here on.
-        # From the whole record on disk: a resumed run's rows before the resume too.
-        complete = [row for row in run_folder.read_episodes(out / 'episodes.csv')
-                    if not row['cut_short']]
-        if complete and config.pictures:
-            pictures.write_learning_curve(
-                complete, out / 'learning_curve.png', agent=config.agent,
-                task=config.task, seed=config.seed,
-                evaluations=run_folder.read_evaluations(out / 'evaluation.csv'))
-        # On a fresh, separately seeded copy of the task, as `gridlab evaluate`
-        # does: the figure here is the one that command reproduces.
-        summary['evaluation'] = evaluation_statistics(
-            evaluation_copy(config), run.actor, config.eval_episodes)
-        if video:
-            pictures.write_evaluation_video(run.environment, run.actor,
-                                            out / 'evaluation.mp4', label=config.label)
-        if config.gridworld:  # Judged against planning.
-            if config.pictures:
-                judged = run.judged(pictures.policy_pictures, run.environment, run.actor,
-                                    out, config.agent, config.task)
-                summary['evaluation'].update(judged or {'optimal_fraction': None})
-            else:
-                summary['evaluation']['optimal_fraction'] = run.judged(
-                    pictures.optimal_fraction, run.environment, run.actor)
+        conclude(run, video)
     except BaseException as ending:
         _keep_what_there_is(run, ending)
         raise
+    return complete(run, say)
+
+
+def complete(run: Run, say=lambda *args: None) -> RunResult:
+    """Marks a concluded run completed: status, report.html, tracker; says so."""
+    summary, out = run.summary, run.out
     run.write_status('completed')
     report.write_run_report(out)
     if run.tracker is not None:
@@ -498,6 +482,38 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
     say(f'gridlab: done in {summary["training"]["seconds"]:.1f} s; greedy mean '
         f'return {summary["evaluation"]["mean_return"]:.2f}; files in {out}')
     return RunResult(out, summary)
+
+
+def conclude(run: Run, video: bool) -> None:
+    """What follows training: the last checkpoint, the learning curve, the
+    evaluation on a fresh copy, the video and (on a GridWorld) the judging."""
+    config, summary, out = run.config, run.summary, run.out
+    summary['training'] = run.training_summary()
+    run.save_checkpoint(summary['training']['steps'], summary['training']['episodes'])
+    run.write_status('evaluating')  # Evaluable from here on.
+    # From the whole record on disk: a resumed run's rows before the resume too.
+    rows = [row for row in run_folder.read_episodes(out / 'episodes.csv')
+            if not row['cut_short']]
+    if rows and config.pictures:
+        pictures.write_learning_curve(
+            rows, out / 'learning_curve.png', agent=config.agent,
+            task=config.task, seed=config.seed,
+            evaluations=run_folder.read_evaluations(out / 'evaluation.csv'))
+    # On a fresh, separately seeded copy of the task, as `gridlab evaluate`
+    # does: the figure here is the one that command reproduces.
+    summary['evaluation'] = evaluation_statistics(
+        evaluation_copy(config), run.actor, config.eval_episodes)
+    if video:
+        pictures.write_evaluation_video(run.environment, run.actor,
+                                        out / 'evaluation.mp4', label=config.label)
+    if config.gridworld:  # Judged against planning.
+        if config.pictures:
+            judged = run.judged(pictures.policy_pictures, run.environment, run.actor,
+                                out, config.agent, config.task)
+            summary['evaluation'].update(judged or {'optimal_fraction': None})
+        else:
+            summary['evaluation']['optimal_fraction'] = run.judged(
+                pictures.optimal_fraction, run.environment, run.actor)
 
 
 def _train_on_batches(run: Run, logger, steps: int, evaluation,

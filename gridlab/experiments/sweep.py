@@ -43,10 +43,12 @@ import time
 import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from gridlab import registry
 from gridlab.core import validation
 from gridlab.core.errors import ExperimentError, Terminated
 from gridlab.experiments.config import RunConfig
 from gridlab.experiments import compare, ray_cluster, results, run_folder, signals
+from gridlab.experiments.population import train_population
 from gridlab.experiments.run import run_experiment
 from gridlab.viz import report
 
@@ -73,6 +75,8 @@ class RunSpec:
     discount: Optional[float] = None
     eval_every: Optional[int] = None
     eval_episodes: int = 5
+    num_envs: Optional[int] = None
+    device: str = 'cpu'
 
     @property
     def tag(self) -> str:
@@ -221,7 +225,7 @@ def expand(agents: Sequence[str], tasks: Sequence[str], seeds: Sequence[int],
                 resolved = RunConfig.create(
                     agent, task, observation=settings.get('observation'),
                     steps=settings.get('steps'), episodes=settings.get('episodes'),
-                    hyperparameters=given)
+                    num_envs=settings.get('num_envs'), hyperparameters=given)
             except ExperimentError as error:
                 raise SweepError(f'{agent} on {task}: {error}') from None
             typed = tuple((name, resolved.hyperparameters[name]) for name in names)
@@ -272,7 +276,8 @@ def expected_config(spec: RunSpec) -> Dict[str, Any]:
         spec.agent, spec.task, seed=spec.seed, observation=spec.observation,
         steps=spec.steps, episodes=spec.episodes, discount=spec.discount,
         hyperparameters=dict(spec.hyperparameters), eval_episodes=spec.eval_episodes,
-        eval_every=spec.eval_every, pictures=False)
+        eval_every=spec.eval_every, num_envs=spec.num_envs, device=spec.device,
+        pictures=False)
     return json.loads(json.dumps(config.to_record()))
 
 
@@ -334,12 +339,52 @@ def run_one(spec: RunSpec, root: str) -> Dict[str, Any]:
                 observation=spec.observation, steps=spec.steps, episodes=spec.episodes,
                 discount=spec.discount, hyperparameters=dict(spec.hyperparameters),
                 eval_every=spec.eval_every, eval_episodes=spec.eval_episodes,
-                overwrite=True, progress=False, verbose=False, video=False,
-                pictures=False)
+                num_envs=spec.num_envs, device=spec.device, overwrite=True,
+                progress=False, verbose=False, video=False, pictures=False)
         except Exception as error:  # Recorded; the sweep goes on.
             return _row(spec, directory, status='failed',
                         error=f'{type(error).__name__}: {error}')
     return _row(spec, directory)
+
+
+def run_group(specs: Sequence[RunSpec], root: str,
+              verbose: bool = False) -> List[Tuple[RunSpec, Dict[str, Any]]]:
+    """Trains the unfinished seeds of one (agent, task, settings) cell as one
+    population (`gridlab.experiments.population`) in this process; returns
+    every seed's (spec, row). Finished seeds are read, so rerunning a
+    sweep resumes each population with the seeds it has left: continued
+    from their checkpoints if they were interrupted together, else afresh.
+    A population that fails records every one of its unfinished runs as
+    failed.
+    """
+    root_path = pathlib.Path(root)
+    todo = [spec for spec in specs if not is_finished(spec.directory(root_path), spec)]
+    if todo:
+        import torch
+        torch.set_num_threads(1)
+        try:
+            configs = [RunConfig.create(
+                spec.agent, spec.task, seed=spec.seed, observation=spec.observation,
+                steps=spec.steps, episodes=spec.episodes, discount=spec.discount,
+                hyperparameters=dict(spec.hyperparameters), eval_every=spec.eval_every,
+                eval_episodes=spec.eval_episodes, num_envs=spec.num_envs,
+                device=spec.device, pictures=False) for spec in todo]
+            train_population(configs, [spec.directory(root_path) for spec in todo],
+                             overwrite=True, resume=True, video=False, verbose=verbose)
+        except Exception as error:  # Recorded; the sweep goes on.
+            failed = f'{type(error).__name__}: {error}'
+            return [(spec, _row(spec, spec.directory(root_path), status='failed',
+                                error=failed) if spec in todo else
+                     _row(spec, spec.directory(root_path))) for spec in specs]
+    return [(spec, _row(spec, spec.directory(root_path))) for spec in specs]
+
+
+def _cells(specs: Sequence[RunSpec]) -> List[Tuple[RunSpec, ...]]:
+    """The specs grouped by everything but the seed, in their first order."""
+    cells: Dict[RunSpec, List[RunSpec]] = {}
+    for spec in specs:
+        cells.setdefault(dataclasses.replace(spec, seed=0), []).append(spec)
+    return [tuple(cell) for cell in cells.values()]
 
 
 def _row(spec: RunSpec, directory: pathlib.Path, status: Optional[str] = None,
@@ -632,7 +677,9 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
               episodes: Optional[int] = None, observation: Optional[str] = None,
               discount: Optional[float] = None, eval_every: Optional[int] = None,
               eval_episodes: int = 5, progress: bool = True,
-              aggregate: bool = True, max_runs: Optional[int] = MAX_RUNS) -> SweepResult:
+              aggregate: bool = True, max_runs: Optional[int] = MAX_RUNS,
+              num_envs: Optional[int] = None, device: str = 'cpu',
+              vectorize_seeds: bool = False) -> SweepResult:
     """Runs every combination; writes results.csv, curves.csv and the aggregates.
 
     Checks every name and value (and the size: at most `max_runs` runs, None
@@ -642,6 +689,11 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
     rerun. A run whose worker is killed is recorded as failed and the sweep
     goes on. A Ctrl-C, SIGTERM or closed output stops the workers (their
     runs are saved as interrupted) and writes results.csv; it re-raises.
+
+    `num_envs`, `device`: as `run_experiment`'s, for every run.
+    `vectorize_seeds`: the seeds of each (agent, task, settings) cell train
+    as one population in one worker (`run_group`), for agents that have
+    one; folders, rows and results.csv are as without it.
     """
     if isinstance(seeds, str):
         seeds_text = seeds
@@ -649,7 +701,10 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
         seeds = parse_seeds(seeds_text)
     specs = expand(agents, tasks, seeds, grid, steps=steps, episodes=episodes,
                    observation=observation, discount=discount, eval_every=eval_every,
-                   eval_episodes=eval_episodes, max_runs=max_runs, progress=progress)
+                   eval_episodes=eval_episodes, num_envs=num_envs, device=device,
+                   max_runs=max_runs, progress=progress)
+    if vectorize_seeds:
+        _check_vectorizable(specs)
     root = pathlib.Path(out)
     if root.exists() and not root.is_dir():
         raise SweepError(f'out {str(root)!r} is a file, not a folder')
@@ -668,13 +723,30 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
                              'right now; wait for it to end, or choose another --out'
                              ) from None
         finished = _finished_runs(specs, root, progress)
-        return _run(specs, finished, root, runner, steps, progress, aggregate)
+        return _run(specs, finished, root, runner, steps, progress, aggregate,
+                    vectorize_seeds)
     finally:
         try:
             runner.close()
         finally:
             if lock is not None:
                 lock.release()
+
+
+def run_population(agent: str, task: str, seeds, out,
+                   hyperparameters: Optional[Dict[str, Any]] = None, *,
+                   progress: bool = True, **settings) -> SweepResult:
+    """The seeds of one agent on one task trained as one population in this
+    process, laid out as a sweep of them: a run folder per seed under
+    `out` (TASK/AGENT/SETTINGS/seedS), results.csv and the comparison.
+
+    `gridlab train --seeds 0-31` is this. `settings` are `run_sweep`'s
+    (steps, observation, discount, eval_every, eval_episodes, num_envs,
+    device); rerunning it trains only the seeds not finished.
+    """
+    grid = {name: [value] for name, value in (hyperparameters or {}).items()}
+    return run_sweep([agent], [task], seeds, out, grid, backend='local', workers=1,
+                     progress=progress, vectorize_seeds=True, **settings)
 
 
 def _finished_runs(specs: Sequence[RunSpec], root: pathlib.Path,
@@ -716,18 +788,41 @@ def _finished_runs(specs: Sequence[RunSpec], root: pathlib.Path,
     return finished
 
 
+def _check_vectorizable(specs: Sequence[RunSpec]) -> None:
+    """Refuses, before anything trains, cells that cannot train as populations."""
+    for spec in specs:
+        entry = registry.resolve(spec.agent)
+        if not entry.population:
+            raise SweepError(f'agent {spec.agent!r} has no population class, so its seeds '
+                             'cannot train as one population (vectorize_seeds, '
+                             '--vectorize-seeds, train --seeds); train them one by one')
+        if spec.episodes is not None:
+            raise SweepError('a population (vectorize_seeds, --vectorize-seeds, train '
+                             '--seeds) trains for a budget in steps, not episodes; got '
+                             f'episodes={spec.episodes}')
+
+
 def _run(specs, finished, root: pathlib.Path, runner, steps, progress: bool,
-         aggregate: bool) -> SweepResult:
+         aggregate: bool, vectorize_seeds: bool = False) -> SweepResult:
     todo = [spec for spec in specs if spec not in finished]
     rows = {spec: _row(spec, spec.directory(root)) for spec in specs if spec in finished}
     progress_lines = _Progress(len(specs), len(rows), enabled=progress)
-    outcomes = runner.map(run_one, todo, str(root))
+    if vectorize_seeds:  # One item per cell: its unfinished seeds, as a population.
+        outcomes = runner.map(run_group, _cells(todo), str(root))
+    else:
+        outcomes = runner.map(run_one, todo, str(root))
     try:
-        for spec, outcome in outcomes:
-            if isinstance(outcome, Lost):
-                outcome = _record_lost(spec, spec.directory(root), outcome.reason)
-            rows[spec] = outcome
-            progress_lines.update(outcome)
+        for item, outcome in outcomes:
+            if vectorize_seeds:
+                pairs = (list(outcome) if not isinstance(outcome, Lost) else
+                         [(spec, outcome) for spec in item])
+            else:
+                pairs = [(item, outcome)]
+            for spec, row in pairs:
+                if isinstance(row, Lost):
+                    row = _record_lost(spec, spec.directory(root), row.reason)
+                rows[spec] = row
+                progress_lines.update(row)
     finally:
         outcomes.close()  # Stops the workers if the loop was interrupted.
         progress_lines.close()
