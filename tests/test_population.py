@@ -73,13 +73,16 @@ def alone_spec():
 
 # ------------------------------------------------------------------ PPO
 
+@pytest.mark.parametrize('normalize', [True, False], ids=['normalized', 'raw'])
 @pytest.mark.parametrize('task', [CARTPOLE, SIMPLE], ids=['CartPole-v1', 'simple'])
-def test_ppo_population_of_one_is_the_single_agent_bit_for_bit(task):
+def test_ppo_population_of_one_is_the_single_agent_bit_for_bit(task, normalize):
     copies, rollout = 4, 16
     steps = copies * rollout * 6
-    single, trained = single_run(PPO, task, 7, copies, steps, rollout_length=rollout)
+    single, trained = single_run(PPO, task, 7, copies, steps, rollout_length=rollout,
+                                 normalize_advantages=normalize)
     population, together = population_run(PopulationPPO, task, [7], copies, steps,
-                                          rollout_length=rollout)
+                                          rollout_length=rollout,
+                                          normalize_advantages=normalize)
     assert_same_agent(population.member(0), single)
     np.testing.assert_array_equal(together.episode_returns, trained.episode_returns)
     np.testing.assert_array_equal(together.episode_lengths, trained.episode_lengths)

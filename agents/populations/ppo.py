@@ -225,7 +225,8 @@ class PopulationPPO(Population):
         shape = tuple(observations.shape[2:])
         inputs = observations[:-1, columns].reshape((-1,) + shape)[index]
         advantages = advantages[:, columns].reshape(-1)[index]
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if member.normalize_advantages:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         return (inputs, actions[:, columns].reshape(-1)[index],
                 old_log_probs[:, columns].reshape(-1)[index], advantages,
                 targets[:, columns].reshape(-1)[index])
