@@ -382,17 +382,10 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         if rollout is None:
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
-        t, timestep = rollout.t, next_timestep
-        rollout.actions[t] = actions
-        reward = timestep.reward
+        timestep, reward = next_timestep, next_timestep.reward
         if self.count_bonus:
             reward = reward + self._bonus(timestep.observation, timestep.step_type)
-        rollout.rewards[t] = reward
-        np.multiply(timestep.discount, self.discount, out=rollout.discounts[t])
-        rollout.observations[t + 1] = timestep.observation
-        rollout.step_types[t + 1] = timestep.step_type
-        rollout.t += 1
-        rollout.awaiting = True
+        rollout.record(actions, timestep, reward, self.discount)
 
     def update_batch(self) -> None:
         """Learns once the rollout holds `rollout_length` batch steps."""
@@ -560,6 +553,19 @@ class _Rollout:
         self.t = 0  # Batch steps collected.
         self.noise = None  # The rollout's Gumbel noise, drawn at its first action.
         self.awaiting = True  # Whether the next select_actions is the loop's.
+
+    def record(self, actions, timestep: dm_env.TimeStep, reward, discount: float) -> None:
+        """One batch step: the actions taken, and what followed them (`reward`
+        the environment's plus any bonus; `discount` the agent's own, times
+        the TimeStep's)."""
+        t = self.t
+        self.actions[t] = actions
+        self.rewards[t] = reward
+        np.multiply(timestep.discount, discount, out=self.discounts[t])
+        self.observations[t + 1] = timestep.observation
+        self.step_types[t + 1] = timestep.step_type
+        self.t += 1
+        self.awaiting = True
 
     def start_next(self) -> None:
         self.observations[0] = self.observations[-1]

@@ -113,20 +113,14 @@ class PopulationPPO(Population):
         if rollout is None:
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
-        t, timestep, first = rollout.t, next_timestep, self.members[0]
-        rollout.actions[t] = actions
+        timestep, first = next_timestep, self.members[0]
         reward = np.asarray(timestep.reward, np.float32)
         if first.count_bonus:  # Each member counts the visits of its own copies.
             reward = reward + np.concatenate([
                 m._bonus(np.asarray(timestep.observation)[s],
                          np.asarray(timestep.step_type)[s])
                 for m, s in zip(self.members, self._slices(len(reward)))])
-        rollout.rewards[t] = reward
-        np.multiply(timestep.discount, first.discount, out=rollout.discounts[t])
-        rollout.observations[t + 1] = timestep.observation
-        rollout.step_types[t + 1] = timestep.step_type
-        rollout.t += 1
-        rollout.awaiting = True
+        rollout.record(actions, timestep, reward, first.discount)
 
     def update_batch(self) -> None:
         rollout = self._rollout

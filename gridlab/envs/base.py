@@ -55,3 +55,16 @@ def discrete_action(action, num_actions: int, what: str = 'action',
     if not 0 <= index < num_actions:
         raise ValueError(f'invalid {what} {action!r}: expected {expected}')
     return index
+
+
+def batch_actions(actions, num_envs: int) -> np.ndarray:
+    """`actions` as an integer array of shape (num_envs,), one per copy, or a
+    ValueError (wrong shape) or TypeError (not integers) saying which: the
+    one check of every batched environment (the range is each one's own)."""
+    actions = np.asarray(actions)
+    if actions.shape != (num_envs,):
+        raise ValueError(f'actions must have shape ({num_envs},), one per copy, got '
+                         f'shape {actions.shape}')
+    if actions.dtype.kind not in 'iu':
+        raise TypeError(f'actions must be integers, got dtype {actions.dtype}')
+    return actions

@@ -37,7 +37,7 @@ import dm_env
 import numpy as np
 from dm_env import specs
 
-from gridlab.envs import rendering
+from gridlab.envs import base, rendering
 from gridlab.core import validation
 from gridlab.envs.actions import NUM_ACTIONS
 from gridlab.envs.gridworld import GridWorld, ObservationType
@@ -427,13 +427,7 @@ class BatchedGridWorld:
         return self._timestep(records)
 
     def _check_actions(self, actions) -> np.ndarray:
-        actions = np.asarray(actions)
-        if actions.shape != (self._num_envs,):
-            raise ValueError(f'actions must have shape ({self._num_envs},), one per '
-                             f'copy, got shape {actions.shape}')
-        if actions.dtype.kind not in 'iu':
-            raise TypeError(f'actions must be integers in [0, {NUM_ACTIONS}), got '
-                            f'dtype {actions.dtype}')
+        actions = base.batch_actions(actions, self._num_envs)
         # One pass: negative values are huge once read as unsigned.
         if actions.view(actions.dtype.str.replace('i', 'u')).max() >= NUM_ACTIONS:
             bad = np.flatnonzero((actions < 0) | (actions >= NUM_ACTIONS))[0]

@@ -12,6 +12,8 @@ from typing import Sequence
 import dm_env
 import numpy as np
 
+from gridlab.envs import base
+
 
 class ConcatenatedEnvironments:
     """N batched environments (`BatchedGridWorld`, `GymnasiumVectorWrapper`,
@@ -47,10 +49,7 @@ class ConcatenatedEnvironments:
         return self._joined([env.reset() for env in self.environments])
 
     def step(self, actions) -> dm_env.TimeStep:
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f'actions must have shape ({self.num_envs},), one per '
-                             f'copy, got shape {actions.shape}')
+        actions = base.batch_actions(actions, self.num_envs)
         return self._joined([env.step(part) for env, part in
                              zip(self.environments, np.split(actions, self._bounds))])
 

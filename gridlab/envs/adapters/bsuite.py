@@ -333,10 +333,7 @@ class BatchedBsuite:
         return self._stack([copy.reset() for copy in self._copies])
 
     def step(self, actions) -> dm_env.TimeStep:
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f'actions must have shape ({self.num_envs},), one per '
-                             f'copy, got shape {actions.shape}')
+        actions = base.batch_actions(actions, self.num_envs)
         return self._stack([copy.step(action) for copy, action in
                             zip(self._copies, actions)])
 

@@ -27,6 +27,7 @@ from gymnasium.vector.utils import batch_space
 from gridlab.envs.adapters.gymnasium import (_headless_pygame, space_to_spec,
                                                      spec_to_space)
 from gridlab.core.specs import EnvironmentSpec
+from gridlab.envs import base
 
 _FIRST, _MID, _LAST = (np.uint8(t) for t in (dm_env.StepType.FIRST,
                                              dm_env.StepType.MID, dm_env.StepType.LAST))
@@ -160,12 +161,7 @@ class GymnasiumVectorWrapper:
     def step(self, actions) -> dm_env.TimeStep:
         if self._needs_reset:
             return self.reset()
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f'actions must have shape ({self.num_envs},), one per '
-                             f'copy, got shape {actions.shape}')
-        if actions.dtype.kind not in 'iu':
-            raise TypeError(f'actions must be integers, got dtype {actions.dtype}')
+        actions = base.batch_actions(actions, self.num_envs)
         observation, reward, terminated, truncated, _ = self._environment.step(
             actions.astype(np.int64))
         step_type = np.where(terminated | truncated, _LAST, _MID)

@@ -354,12 +354,7 @@ class BatchedMinAtar:
     def step(self, actions) -> dm_env.TimeStep:
         if not self._started:
             return self.reset()
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f'actions must have shape ({self.num_envs},), one per '
-                             f'copy, got shape {actions.shape}')
-        if actions.dtype.kind not in 'iu':
-            raise TypeError(f'actions must be integers, got dtype {actions.dtype}')
+        actions = base.batch_actions(actions, self.num_envs)
         num_actions = len(self._action_names)
         if actions.min() < 0 or actions.max() >= num_actions:
             expected = ', '.join(f'{i} ({name})' for i, name in enumerate(self._action_names))
