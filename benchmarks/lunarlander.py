@@ -17,7 +17,8 @@ one thread; seconds on two clocks, wall and the process's CPU time.
 
 Measured on a shared 2-core machine (load 4-8): seed 0 reached a greedy
 mean of 208.1 at 507,904 steps (wall 614 s, CPU 157 s), seed 1 200.3 at
-507,904 steps (wall 711 s, CPU 197 s). Past the first check above 200 the
+507,904 steps (wall 711 s, CPU 197 s); seed 2, measured later on a
+quieter machine, 217.2 at 507,904 steps (wall 137 s, CPU 48 s). Past the first check above 200 the
 greedy mean wanders (seed 0: 125 at 606k, 202 at 704k, 252 at 1.0M); the
 `gridlab train` command above, 1,015,808 steps, ended at 243.3 over 20
 episodes.
