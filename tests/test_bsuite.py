@@ -410,3 +410,26 @@ def test_dqn_reaches_a_bsuite_score_of_09_on_catch_within_bsuites_budget(tmp_pat
     assert result.summary['config']['hyperparameters']['decay_steps'] == 1_000
     row = bsuite_lib.score_runs([tmp_path / 'run'])[0]
     assert row['experiment'] == 'catch' and row['score'] >= 0.9
+
+
+def test_scoring_leaves_matplotlib_in_the_style_it_found(tmp_path):
+    # bsuite's plotting module switches matplotlib to ggplot as it is
+    # imported; run in a fresh process, where that import has not happened.
+    import subprocess
+    import sys
+    code = (
+        'import matplotlib as mpl\n'
+        'before = dict(mpl.rcParams)\n'
+        'from gridlab.experiments import bsuite as b\n'
+        'import pandas as pd\n'
+        'try:\n'
+        '    b.score_frame(pd.DataFrame({"bsuite_env": []}))\n'
+        'except Exception:\n'
+        '    pass\n'
+        'import sys\n'
+        'assert "bsuite.utils.plotting" in sys.modules, "the analysis was not imported"\n'
+        'changed = [k for k in before if before[k] != mpl.rcParams[k]]\n'
+        'assert not changed, changed\n')
+    completed = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]

@@ -177,7 +177,7 @@ def test_a_trial_can_be_judged_on_another_evaluation_column(space, tmp_path):
 @pytest.mark.parametrize('agent, task, metric, message', [
     ('q-learning', 'simple', 'std_return', "metric must be one of mean_return"),
     ('q-learning', 'simple', 'auc', "got 'auc'"),
-    ('dqn', 'CartPole-v1', 'optimal_fraction', "'CartPole-v1' is a Gymnasium one"),
+    ('dqn', 'CartPole-v1', 'optimal_fraction', "'CartPole-v1' is a Gymnasium task"),
 ])
 def test_a_metric_that_cannot_judge_a_trial_is_refused(agent, task, metric, message,
                                                        tmp_path):

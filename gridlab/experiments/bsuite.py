@@ -196,7 +196,12 @@ def score_frame(frame) -> List[Dict[str, Any]]:
     """One row per experiment in `frame` (bsuite's logs, `load_logs`), scored
     by bsuite's `summary_analysis.bsuite_score`: the score in [0, 1], its
     type and tags, whether every id ran its whole budget, and what was scored."""
-    from bsuite.experiments import summary_analysis
+    import matplotlib
+    # bsuite's plotting module, which its analysis imports, switches the
+    # whole process to matplotlib's ggplot style as it is imported: every
+    # later figure (curves.png, the report's) would change. Not outside this.
+    with matplotlib.rc_context():
+        from bsuite.experiments import summary_analysis
     rows = []
     # One experiment at a time, so that one bsuite cannot score (too few
     # episodes: deep_sea_stochastic's analysis skips the first 100) costs

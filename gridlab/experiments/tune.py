@@ -43,6 +43,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from gridlab.core import files
 from gridlab.core.errors import ExperimentError
+from gridlab.envs import catalogue
 from gridlab.experiments import hyperparameters as hyperparameters_lib
 from gridlab.experiments import run_folder, tracking
 from gridlab.experiments.config import RunConfig
@@ -328,8 +329,9 @@ def run_tune(agent: str, task: str, space, trials: int, out, *, steps: Optional[
         raise TuneError('eval_every (--eval-every) is needed: each trial is judged, and '
                         'pruned, by its periodic evaluations')
     if metric == 'optimal_fraction' and not config.gridworld:
+        kind = catalogue.check_task(task).replace('gymnasium', 'Gymnasium')
         raise TuneError(f'metric optimal_fraction needs a task that planning can judge '
-                        f'(a GridWorld task); {task!r} is not one')
+                        f'(a GridWorld task); {task!r} is a {kind} task')
     if not isinstance(space, Mapping):
         space = load_space(space, agent, task)
     out = pathlib.Path(out)
