@@ -218,10 +218,11 @@ class RunConfig:
         if steps is not None and episodes is not None:
             raise ExperimentError('give steps or episodes, not both')
         if steps is None and episodes is None:
+            suite_episodes = catalogue.default_episodes(task)  # bsuite's budget.
             if 'steps' in tuned or 'episodes' in tuned:
                 episodes, steps = tuned.get('episodes'), tuned.get('steps')
-            elif catalogue.default_episodes(task) is not None:
-                episodes, steps = catalogue.default_episodes(task), None
+            elif suite_episodes is not None:
+                episodes, steps = suite_episodes, None
             else:
                 episodes, steps = entry.budget()
         steps = check_positive_int('steps', steps, optional=True)
