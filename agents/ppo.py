@@ -198,8 +198,9 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
             copies).
           count_bonus: in batched training, each step's reward gains
             count_bonus / sqrt(visits of the observation reached), counted
-            over all copies (count-based exploration, as in MBIE-EB); for
-            state-index observations only. 0 turns it off.
+            over all copies (count-based exploration, as in MBIE-EB): of
+            each state index, or of each distinct integer array observation
+            (a MiniGrid view; counted by its bytes). 0 turns it off.
           count_bonus_decay_steps: if set, the count bonus falls linearly to
             0 over this many environment steps, so that what the policy
             finally maximises is the task's own return (a lasting bonus pulls
@@ -234,13 +235,17 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self.learning_rate_decay_steps = validation.check_optional_positive_int(
             'learning_rate_decay_steps', learning_rate_decay_steps)
         self.count_bonus = validation.check_nonnegative('count_bonus', count_bonus)
-        if self.count_bonus and not getattr(observations, 'num_values', None):
-            raise ValueError(f'count_bonus needs state-index observations (a '
-                             f'DiscreteArray spec); got count_bonus={count_bonus!r} '
-                             f'with {observations!r}')
         self.count_bonus_decay_steps = validation.check_optional_positive_int(
             'count_bonus_decay_steps', count_bonus_decay_steps)
-        self._visits = (np.zeros(observations.num_values) if count_bonus else None)
+        if self.count_bonus and not (getattr(observations, 'num_values', None) or
+                                     np.dtype(observations.dtype).kind in 'iub'):
+            # Every float observation (CartPole's) is new: counts would say nothing.
+            raise ValueError(f'count_bonus needs discrete observations, a state index '
+                             f'or an integer array (a MiniGrid view); got '
+                             f'count_bonus={count_bonus!r} with {observations!r}')
+        # Visits per state index, or per distinct observation's bytes.
+        self._visits = (np.zeros(observations.num_values)
+                        if getattr(observations, 'num_values', None) else {})
         self._device = resolve_device(device)
         torch_seed, self._generator, self._rng = seeded_generators(seed)
         with seeded(torch_seed):
@@ -415,11 +420,19 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     def _bonus(self, observations: np.ndarray, step_types: np.ndarray) -> np.ndarray:
         """count_bonus / sqrt(n(s')) for the cells reached (0 on restarts)."""
         reached = step_types != _FIRST
-        np.add.at(self._visits, observations[reached], 1)
+        if isinstance(self._visits, dict):
+            keys = [np.ascontiguousarray(o).tobytes() for o in observations]
+            for key, counted in zip(keys, reached):
+                if counted:
+                    self._visits[key] = self._visits.get(key, 0) + 1
+            visits = np.array([self._visits.get(key, 0) for key in keys], np.float64)
+        else:
+            np.add.at(self._visits, observations[reached], 1)
+            visits = self._visits[observations]
         scale = self.count_bonus
         if self.count_bonus_decay_steps:
             scale *= max(0., 1. - self.steps / self.count_bonus_decay_steps)
-        bonus = scale / np.sqrt(np.maximum(self._visits[observations], 1))
+        bonus = scale / np.sqrt(np.maximum(visits, 1))
         return np.where(reached, bonus, 0.).astype(np.float32)
 
     # ------------------------------------------------------------- learning

@@ -271,3 +271,18 @@ def test_ppo_follows_a_shortest_path_from_the_start(task, settings, budget):
 
     agent.train(batch, budget, stop=optimal)
     assert returns[-1] == pytest.approx(target, abs=1e-6), (len(returns), returns[-3:])
+
+
+def test_count_bonus_counts_each_distinct_array_observation():
+    # A picture-shaped observation (a MiniGrid view) is counted by its contents.
+    spec = gridlab.EnvironmentSpec(
+        dm_env.specs.BoundedArray((2, 2, 1), np.uint8, 0, 9, name='observation'),
+        dm_env.specs.DiscreteArray(3), dm_env.specs.Array((), np.float32),
+        dm_env.specs.BoundedArray((), np.float32, 0., 1.))
+    agent = PPO(spec, seed=0, count_bonus=2., conv_channels=())
+    a, b = np.zeros((2, 2, 1), np.uint8), np.ones((2, 2, 1), np.uint8)
+    first = agent._bonus(np.stack([a, a, b]), np.array([MID, MID, FIRST]))
+    # a reached twice in this step (2 / sqrt 2 each); b is a restart: no bonus.
+    np.testing.assert_allclose(first, [2 / np.sqrt(2), 2 / np.sqrt(2), 0.])
+    second = agent._bonus(np.stack([b, a]), np.array([MID, LAST]))
+    np.testing.assert_allclose(second, [2., 2 / np.sqrt(3)])
