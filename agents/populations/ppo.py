@@ -122,12 +122,8 @@ class PopulationPPO(Population):
                 for m, s in zip(self.members, self._slices(len(reward)))])
         rollout.record(actions, timestep, reward, first.discount)
 
-    def update_batch(self) -> None:
-        rollout = self._rollout
-        if rollout is None or rollout.t < self.rollout_length:
-            return
-        self._learn(*(tensor.to(self._device) for tensor in rollout.tensors))
-        rollout.start_next()
+    # PPO's own: learn once the rollout is full (here `_learn` is the population's).
+    update_batch = PPO.update_batch
 
     def train(self, environment, num_steps: int,
               stop: Optional[Callable[['PopulationPPO', int], bool]] = None
