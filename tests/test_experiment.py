@@ -255,3 +255,25 @@ def test_tuned_copies_and_discount_apply_unless_given(tmp_path):
             gridlab.run_experiment('tuned-ppo', 'simple', tmp_path / 'bad', verbose=False)
     finally:
         registry.unregister('tuned-ppo')
+
+
+def test_a_seeded_goal_is_where_training_had_it_when_the_run_is_judged(tmp_path):
+    # random_goal draws its goal from the seed; the evaluation copy, seeded
+    # apart, must still be the task trained on, not another goal.
+    from gridlab.envs.catalogue import evaluation_seed
+    from gridlab.experiments.config import RunConfig
+    from gridlab.experiments.run import evaluation_copy
+    goals = {seed: gridlab.build_gridworld_task('random_goal', seed=seed).goal_state
+             for seed in range(3)}
+    elsewhere = {seed: gridlab.build_gridworld_task(
+        'random_goal', seed=evaluation_seed(seed)).goal_state for seed in range(3)}
+    assert goals[2] != elsewhere[2]  # Without care, seed 2 is judged on another goal.
+    for seed in range(3):
+        config = RunConfig.create('q-learning', 'random_goal', seed=seed)
+        copy = evaluation_copy(config)
+        assert copy.goal_state == goals[seed]
+    # Seed 2 learned its own goal: greedy, it reaches it every time.
+    result = gridlab.run_experiment('q-learning', 'random_goal', tmp_path / 'run', seed=2,
+                                    steps=50_000, eval_episodes=5, verbose=False,
+                                    video=False, pictures=False)
+    assert result.summary['evaluation']['success_rate'] == 1.0

@@ -63,8 +63,16 @@ def build_agent(config: RunConfig, spec, environment):
 
 
 def evaluation_copy(config: RunConfig):
-    """The separately seeded copy of the task a run is judged on."""
-    return setup_environment(config.environment(catalogue.evaluation_seed(config.seed)))[0]
+    """The separately seeded copy of the task a run is judged on.
+
+    Its own seed draws its own randomness (restarts, slips), but it is the
+    task the run trained on: a GridWorld goal drawn from the run's seed (as
+    random_goal's is) stays where training had it.
+    """
+    environment = config.environment(catalogue.evaluation_seed(config.seed))
+    if config.gridworld:
+        environment.goal_state = config.environment().goal_state
+    return setup_environment(environment)[0]
 
 
 class Run:
