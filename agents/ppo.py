@@ -253,7 +253,8 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
                             networks.conv_options(
                                 conv_channels, conv_kernels, conv_strides, conv_padding,
                                 conv_pools))) if conv_channels else None
-            self._encoder = Encoder(observations, scale_observations, conv)
+            self._encoder = Encoder(observations, validation.check_bool(
+                'scale_observations', scale_observations), conv)
             sizes = (self._encoder.size,) + tuple(hidden_sizes)
             self._actor = _with_activation(networks.mlp(sizes + (self._num_actions,)),
                                            activation)

@@ -357,10 +357,29 @@ def test_select_actions_checks_its_batch():
         agent.select_actions(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match='update_every'):
         DQN(batched.single_environment_spec(), update_every=0)
+    with pytest.raises(ValueError, match='learning_steps'):
+        DQN(batched.single_environment_spec(), learning_steps=0)
     with gridlab.evaluation_mode(agent):
         actions = agent.select_actions(batched.reset().observation)
     q = agent.network(torch.as_tensor(batched.reset().observation))
     np.testing.assert_array_equal(actions, q.argmax(dim=1).numpy())
+
+
+def test_learning_steps_come_in_bursts_every_update_every_transitions():
+    from agents import DQN
+    spec = BatchedGridWorld.from_task(
+        'simple', 1, observation_type=gridlab.ObservationType.AGENT_GOAL_POS
+    ).single_environment_spec()
+    agent = DQN(spec, seed=0, batch_size=4, update_every=5, learning_steps=3)
+    observation = np.zeros(spec.observations.shape, spec.observations.dtype)
+    agent.observe_first(dm_env.restart(observation))
+    counts = []
+    for _ in range(17):
+        agent.observe(0, dm_env.transition(-1., observation))
+        agent.update()
+        counts.append(agent.learner_steps)
+    # Replay holds 4 transitions from the 4th on; bursts fall due at 5, 10, 15.
+    assert counts == [0] * 4 + [3] * 5 + [6] * 5 + [9] * 3
 
 
 def test_dqn_budget_counts_every_copy_and_stop_ends_training():

@@ -43,6 +43,22 @@ def test_built_from_the_spec_alone(agent_class, observation_type):
     assert returns and isinstance(agent.last_loss, float) and agent.last_loss > 0
 
 
+def test_unscaled_observations_reach_the_same_weights_as_they_are():
+    env, spec = setup()  # AGENT_GOAL_POS: coordinates bounded by the grid.
+    bounds = spec.observations
+    scaled = DQN(spec, seed=3)
+    raw = DQN(spec, seed=3, scale_observations=False)
+    observation = env.reset().observation
+    low, high = (np.broadcast_to(b, bounds.shape).astype(np.float32)
+                 for b in (bounds.minimum, bounds.maximum))
+    by_hand = 2 * (observation - low) / (high - low) - 1
+    assert not np.allclose(by_hand, observation)
+    # Same seed, same weights: the scaled network on x is the raw one on x mapped by hand.
+    np.testing.assert_allclose(scaled.q_values(observation), raw.q_values(by_hand),
+                               rtol=1e-6, atol=1e-6)
+    assert not np.allclose(raw.q_values(observation), scaled.q_values(observation))
+
+
 @pytest.mark.parametrize('agent_class', [NeuralFittedQAgent, DQN])
 def test_wrong_observations_get_a_clear_error(agent_class):
     _, spec = setup()

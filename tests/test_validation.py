@@ -71,6 +71,8 @@ def bad(kind: str):
         return st.one_of(_NOT_NUMBERS, _NON_FINITE, st.floats(0., 1e9))
     if kind == 'finite':
         return st.one_of(_NOT_NUMBERS, _NON_FINITE)
+    if kind == 'bool':  # A switch: truthy look-alikes must not pass as True.
+        return st.sampled_from(['no', 'True', 0, 1, None, [True]])
     raise AssertionError(kind)
 
 
@@ -114,7 +116,9 @@ CASES = {
         'batch_size': 'positive_int', 'learning_rate': 'positive',
         'discount': 'probability', 'replay_capacity': 'positive_int',
         'min_replay_size': 'positive_int', 'max_grad_norm': 'positive',
-        'epsilon': 'probability', 'decay_steps': 'nonnegative_int'}),
+        'epsilon': 'probability', 'decay_steps': 'nonnegative_int',
+        'update_every': 'positive_int', 'learning_steps': 'positive_int',
+        'scale_observations': 'bool'}),
     'DQN': (lambda **kw: DQN(VECTOR_SPEC, **kw), {
         'target_update_frequency': 'positive_int', 'target_update_rate': 'unit_open_low',
         'max_grad_norm': 'positive', 'batch_size': 'positive_int'}),
@@ -131,7 +135,7 @@ CASES = {
         'clip': 'unit_open_low', 'value_cost': 'nonnegative',
         'entropy_cost': 'nonnegative', 'max_grad_norm': 'positive',
         'count_bonus': 'nonnegative', 'learning_rate_decay_steps': 'positive_int',
-        'count_bonus_decay_steps': 'positive_int'}),
+        'count_bonus_decay_steps': 'positive_int', 'scale_observations': 'bool'}),
     'EpsilonGreedy': (lambda **kw: EpsilonGreedy(BANDIT_SPEC, **kw), {
         'epsilon': 'probability', 'decay_steps': 'nonnegative_int',
         'step_size': 'unit_open_low', 'initial_value': 'finite'}),

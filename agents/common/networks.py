@@ -233,7 +233,8 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
                    hidden_sizes: Sequence[int] = (64, 64),
                    conv_channels: Sequence[int] = (8,),
                    dueling: bool = False, conv_kernels=3, conv_strides=None,
-                   conv_padding=None, conv_pools=1) -> nn.Sequential:
+                   conv_padding=None, conv_pools=1,
+                   scale_observations: bool = True) -> nn.Sequential:
     """An MLP for vector observations, a conv net for (H, W, C) images.
 
     One flat `nn.Sequential`: with networks this small, every extra module
@@ -252,7 +253,8 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
 
     `conv_kernels`, `conv_strides`, `conv_padding` and `conv_pools` shape
     the convolutions (see `conv_torso`); the defaults are 3x3 "same"
-    convolutions.
+    convolutions. `scale_observations=False` feeds the observations in as
+    they are, without mapping finite bounds to [-1, 1] (`input_scaling`).
     """
     shape = tuple(observation_spec.shape)
     if not shape:
@@ -263,7 +265,7 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     num_actions = validation.check_positive_int('num_actions', num_actions)
     if conv_channels:  # Checked whatever the observations, so typos surface.
         conv_options(conv_channels, conv_kernels, conv_strides, conv_padding, conv_pools)
-    torso = [input_scaling(observation_spec)]
+    torso = [input_scaling(observation_spec) if scale_observations else nn.Identity()]
     if len(shape) == 3 and conv_channels:
         torso += conv_torso(observation_spec, conv_channels, conv_kernels, conv_strides,
                             conv_padding, conv_pools)

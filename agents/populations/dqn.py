@@ -208,7 +208,7 @@ class PopulationNFQ(Population):
                 self._unlearned[due] -= first._update_every
                 ready = [int(m) for m in due
                          if self._replay.size[m] >= self.members[m]._min_replay_size]
-                if ready:
+                for _ in range(first._learning_steps if ready else 0):
                     self._learn(ready)
         self._observations = np.array(timestep.observation)
 

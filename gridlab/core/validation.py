@@ -51,6 +51,13 @@ def check_int(name: str, value, minimum: Optional[int] = None,
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """True or False (a switch), not any truthy value such as 'no'."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f'{name} must be True or False, got {value!r}')
+    return bool(value)
+
+
 def check_positive_int(name: str, value) -> int:
     """An int >= 1 (counts, sizes, batch sizes)."""
     return check_int(name, value, minimum=1)
