@@ -15,6 +15,7 @@ import argparse
 import errno
 import os
 import pathlib
+import statistics
 import sys
 from typing import List, Optional
 
@@ -467,6 +468,18 @@ class _Parser(argparse.ArgumentParser):
             file.write(message)
 
 
+def _tuned_result(settings: dict) -> str:
+    """What a tuned pair's entry claims, in words: 'greedy mean_return 500
+    (median of seeds 0, 1, 2; each >= 475)'."""
+    result = settings['result']
+    median = statistics.median(result['values'])
+    seeds = ', '.join(map(str, result['seeds']))
+    # bsuite scores the training log; every other metric is the greedy evaluation's.
+    what = ('bsuite_score' if result['metric'] == 'bsuite_score' else
+            f'greedy {result["metric"]}')
+    return f'{what} {median:g} (median of seeds {seeds}; each >= {result["at_least"]:g})'
+
+
 def _train_epilog() -> str:
     lines = ['defaults per agent (GridWorld observation, training budget):']
     agents = registry.agents()
@@ -488,6 +501,8 @@ def _train_epilog() -> str:
             copies = f' on {settings["num_envs"]} copies' if settings.get('num_envs') else ''
             lines.append(f'  {f"{name} on {task}":<{pair_width}}  {budget}{copies}, '
                          f'{len(settings.get("hyperparameters", {}))} settings')
+            if 'result' in settings:  # Another package's tuned pairs may not say.
+                lines.append(f'  {"":<{pair_width}}  reaches {_tuned_result(settings)}')
     lines += ['',
               'examples:',
               '  gridlab train --agent dqn --task simple',

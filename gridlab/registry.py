@@ -51,7 +51,10 @@ class AgentEntry:
       accepts: the observation types it can learn from.
       description: one line for `gridlab train --help`.
       tuned: per task, settings that make it learn there at its default
-        budget: {'steps' or 'episodes', 'observation', 'hyperparameters'}.
+        budget: {'steps' or 'episodes', 'observation', 'num_envs',
+        'discount', 'hyperparameters', 'result'}, where 'result' states what
+        the pair reaches ({'metric', 'eval_episodes', 'seeds', 'values',
+        'at_least', 'benchmark'}; see agents/hyperparams.toml).
       logs_loss: show its `last_loss` (a network's loss) on the training
         line; False for agents whose "loss" says little there, such as a
         table's squared TD error (episodes.csv keeps it either way).

@@ -3,6 +3,7 @@
 import csv
 import json
 import pathlib
+import statistics
 import subprocess
 import sys
 
@@ -324,6 +325,11 @@ def test_train_help_lists_every_tuned_pair_with_its_budget(capsys):
             budget = (f'{settings["steps"]:,} steps' if 'steps' in settings
                       else f'{settings["episodes"]:,} episodes')
             assert f'{agent} on {task} {budget}' in text, (agent, task)
+            # And what it reaches: the median of the seeds the entry claims.
+            line = text.split(f'{agent} on {task} {budget}')[1].split(')')[0]
+            result = settings['result']
+            assert f'{result["metric"]} {statistics.median(result["values"]):g}' in line
+            assert f'>= {result["at_least"]:g}' in line
     # The per-agent defaults no longer look tuned for a task they are not for.
     assert 'tuned for' not in text
 
