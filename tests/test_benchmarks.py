@@ -58,3 +58,17 @@ def test_benchmark_reports_every_row(path, capsys):
             assert row['steps'] <= row['budget']
             if row['solved'] == 0:  # No seed solved: each used the whole budget.
                 assert row['steps'] == row['budget']
+
+
+def test_tune_ppo_cartpole_study(capsys):
+    # benchmarks/tune.py's second study (the test above runs the default one).
+    needs('optuna')
+    rows = load(FOLDER / 'tune.py').main(['--study', 'ppo-cartpole', '--quick'])
+    out = capsys.readouterr().out
+    assert 'ppo on CartPole-v1' in out
+    assert [row['settings'] for row in rows] == ['defaults', 'tuned']
+    for row in rows:
+        assert 0 <= row['solved'] <= row['seeds'] and row['steps'] <= row['budget']
+        assert 0 <= row['pruned_share'] < 1
+        if row['solved'] == 0:
+            assert row['steps'] == row['budget']
