@@ -425,6 +425,21 @@ def test_dqn_trains_on_copies_from_the_command_line(tmp_path):
                                num_envs=4, verbose=False, video=False)
 
 
+def test_a_short_batched_run_has_a_learning_curve_along_its_whole_budget(tmp_path):
+    from gridlab.experiments import run_folder
+    steps = 3_000
+    run = gridlab.run_experiment('dqn', 'simple', tmp_path / 'dqn', steps=steps, num_envs=4,
+                                 verbose=False, video=False, pictures=False)
+    rows = run_folder.read_episodes(run.directory / 'episodes.csv')
+    logged_at = [row['total_steps'] for row in rows]
+    assert logged_at == sorted(logged_at) and logged_at[-1] <= steps
+    # Rows are logged as training goes, not all at the end of the run.
+    assert len(set(logged_at)) >= 20 and logged_at[0] <= steps // 10
+    grid = run_folder.curve_grid(steps)
+    curve = run_folder.learning_curve(run.directory, grid)
+    assert all(value is not None for value in curve[len(grid) // 5:])
+
+
 @pytest.mark.slow
 def test_dqn_learns_simple_from_eight_copies():
     from agents import DQN

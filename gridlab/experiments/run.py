@@ -528,10 +528,13 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation,
                       checkpoints: PeriodicCheckpoint) -> None:
     """Training on `num_envs` copies through the batched loop; one CSV row per episode.
 
-    The loop runs in calls of whole rounds, up to `BATCHED_CHUNK_STEPS`
-    steps (or the checkpoint interval) each, the same training as one call; after each, the episodes
-    that finished in it are logged, each row's `total_steps` the count at
-    the end of the call, and a checkpoint is taken when one is due.
+    The loop runs in calls of whole rounds, the same training as one call;
+    after each, the episodes that finished in it are logged, each row's
+    `total_steps` the count at the end of the call, and a checkpoint is
+    taken when one is due. A call is about 1/`CURVE_POINTS` of the budget
+    (at most `BATCHED_CHUNK_STEPS` steps or the checkpoint interval), so that
+    the learning curve, and a comparison's area under it, has a point at
+    every step of its grid rather than one at the end of a short run.
     """
     config = run.config
     environment = config.batched_environment(template=run.raw_environment)
@@ -544,8 +547,10 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation,
     loop = BatchedEnvironmentLoop(environment, run.actor, stop=stop)
     steps = validation.check_nonnegative_int('steps', steps)
     rounds_left = -(-steps // loop.round_steps)  # The loop's budget, rounded up.
-    chunk = max(1, min(BATCHED_CHUNK_STEPS, checkpoints.every or BATCHED_CHUNK_STEPS)
-            // loop.round_steps)
+    budget = run.steps_done + steps
+    per_call = min(BATCHED_CHUNK_STEPS, checkpoints.every or BATCHED_CHUNK_STEPS,
+                   max(1, budget // run_folder.CURVE_POINTS))
+    chunk = max(1, per_call // loop.round_steps)
     while rounds_left > 0:
         rounds = min(chunk, rounds_left)
         result = loop.run(rounds * loop.round_steps)
