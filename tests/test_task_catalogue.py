@@ -144,4 +144,4 @@ def test_a_bsuite_task_trains_for_bsuites_own_budget_by_default():
     assert RunConfig.create('random', 'bsuite/cartpole/0').episodes == sweep.EPISODES[
         'cartpole/0']
     assert RunConfig.create('dqn', 'bsuite/deep_sea/3', steps=100).episodes is None
-    assert RunConfig.create('dqn', 'simple').steps == 5_000  # GridWorlds: the agent's.
+    assert RunConfig.create('dqn', 'four_rooms').steps == 5_000  # GridWorlds: the agent's.
