@@ -4,6 +4,7 @@ read back from each store and checked against the run folder."""
 import csv
 import json
 import struct
+import time
 
 import pytest
 from conftest import needs
@@ -54,6 +55,12 @@ def test_mlflow_holds_the_config_every_row_and_the_files(tmp_path, monkeypatch):
 def _wandb_records(path):
     """The protobuf records of an offline W&B run file (LevelDB log format)."""
     from wandb.proto import wandb_internal_pb2
+    # W&B's service process may still be flushing the file after finish()
+    # returns (seen on a loaded machine): read it once its size stops changing.
+    size, deadline = -1, time.monotonic() + 30
+    while path.stat().st_size != size and time.monotonic() < deadline:
+        size = path.stat().st_size
+        time.sleep(0.5)
     data, block, position, pending = path.read_bytes(), 32768, 7, b''
     assert data[:4] == b':W&B'
     while position + 7 <= len(data):
