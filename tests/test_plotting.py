@@ -141,6 +141,16 @@ def test_plot_state_value_all_nan_uses_default_range(tmp_path):
     render(figure, tmp_path)
 
 
+@pytest.mark.parametrize('clip', [False, True])
+def test_a_table_of_equal_values_is_drawn_not_refused(tmp_path, clip):
+    q = np.zeros((2, 3, 4))  # A fresh Q-table that started at 0.
+    for draw in (grid_plots.plot_state_value, grid_plots.plot_action_values):
+        figure = draw(q, clip=clip)
+        low, high = figure.axes[0].images[0].get_clim()
+        assert low < 0. < high
+        render(figure, tmp_path)
+
+
 def test_plot_action_values_layout_titles_and_range(tmp_path):
     q = action_values()
     with warnings.catch_warnings():

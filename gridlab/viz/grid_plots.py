@@ -159,11 +159,19 @@ def _prepare_heatmap_cells(shape, walls, cliffs, start, goal):
 
 
 def _heatmap_limits(q: np.ndarray, clip: bool):
-    """(vmin, vmax, extend, note) for the shared colour scale of q."""
+    """(vmin, vmax, extend, note) for the shared colour scale of q.
+
+    Equal values everywhere (a fresh table, say) get a scale of width 1
+    around them, so the heatmap is one colour rather than an error.
+    """
     if not clip:
         vmin, vmax = finite_range(q)
+        if vmin == vmax:
+            vmin, vmax = vmin - 0.5, vmax + 0.5
         return vmin, vmax, 'neither', None
     vmin, vmax, below, above = robust_limits(q)
+    if vmin == vmax:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
     extend = {(False, False): 'neither', (True, False): 'min',
               (False, True): 'max', (True, True): 'both'}[(below > 0,
                                                              above > 0)]
