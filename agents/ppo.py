@@ -217,6 +217,7 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self._num_actions = int(actions.num_values)
         self.discount = validation.check_probability('discount', discount)
         self.gae_lambda = validation.check_probability('gae_lambda', gae_lambda)
+        scale_observations = validation.check_bool('scale_observations', scale_observations)
         self.rollout_length = validation.check_positive_int('rollout_length', rollout_length)
         self.num_minibatches = validation.check_positive_int('num_minibatches',
                                                              num_minibatches)
@@ -253,8 +254,7 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
                             networks.conv_options(
                                 conv_channels, conv_kernels, conv_strides, conv_padding,
                                 conv_pools))) if conv_channels else None
-            self._encoder = Encoder(observations, validation.check_bool(
-                'scale_observations', scale_observations), conv)
+            self._encoder = Encoder(observations, scale_observations, conv)
             sizes = (self._encoder.size,) + tuple(hidden_sizes)
             self._actor = _with_activation(networks.mlp(sizes + (self._num_actions,)),
                                            activation)

@@ -137,7 +137,6 @@ STUDIES = {
         full=(30, 3, [1, 2, 3, 4, 5], 51_200, 2_560), quick=(3, 1, [1], 5_120, 2_560),
         workers=1, one_thread=True),
 }
-SPACE = STUDIES['dqn-simple'].space  # The DQN study's, as before.
 
 
 def steps_to_solve(folder: pathlib.Path, column: str, value: float) -> Optional[int]:
@@ -149,26 +148,19 @@ def steps_to_solve(folder: pathlib.Path, column: str, value: float) -> Optional[
     return None
 
 
-def steps_to_optimal(folder: pathlib.Path) -> Optional[int]:
-    """The first evaluation's step with an optimal greedy policy everywhere,
-    or None if no evaluation had one."""
-    return steps_to_solve(folder, 'optimal_fraction', 1.)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--study', choices=sorted(STUDIES), default='dqn-simple',
                         help='which study (default dqn-simple)')
     parser.add_argument('--quick', action='store_true', help='3 trials, 1 seed each')
     args = parser.parse_args(argv)
-    study_ = STUDIES[args.study]
-    if not study_.one_thread:
-        return _measure(study_, args.quick)
+    study = STUDIES[args.study]
     import torch
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if study.one_thread:
+        torch.set_num_threads(1)
     try:
-        return _measure(study_, args.quick)
+        return _measure(study, args.quick)
     finally:
         torch.set_num_threads(threads)
 

@@ -105,6 +105,8 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
     parser.add_argument('--workers', type=int, default=1,
                         help='seeds trained at once, one process each')
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f'--workers must be at least 1, got {args.workers}')
     torch.set_num_threads(1)
     pairs = tuned_pairs()
     if args.pairs:

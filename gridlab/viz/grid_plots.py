@@ -164,12 +164,10 @@ def _heatmap_limits(q: np.ndarray, clip: bool):
     Equal values everywhere (a fresh table, say) get a scale of width 1
     around them, so the heatmap is one colour rather than an error.
     """
-    if not clip:
-        vmin, vmax = finite_range(q)
-        if vmin == vmax:
-            vmin, vmax = vmin - 0.5, vmax + 0.5
-        return vmin, vmax, 'neither', None
-    vmin, vmax, below, above = robust_limits(q)
+    if clip:
+        vmin, vmax, below, above = robust_limits(q)
+    else:
+        (vmin, vmax), below, above = finite_range(q), 0, 0
     if vmin == vmax:
         vmin, vmax = vmin - 0.5, vmax + 0.5
     extend = {(False, False): 'neither', (True, False): 'min',
