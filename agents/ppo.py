@@ -40,6 +40,7 @@ from agents.common import networks
 from agents.common.policy_agent import (SamplesFromPolicy, checked_probabilities,
                                         seeded_generators)
 from agents.common.renamed import refuse_renamed
+from agents.common.reward_scaling import ReturnScaler
 from agents.common.torch_utils import check_observation, resolve_device, seeded
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
@@ -142,6 +143,7 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
                  conv_pools: Sequence[int] = (2, 1, 1),
                  scale_observations: bool = True,
                  normalize_advantages: bool = True,
+                 normalize_rewards: bool = False,
                  policy_bias: bool = True,
                  learning_rate_decay_steps: Optional[int] = None,
                  count_bonus: float = 0.,
@@ -188,6 +190,12 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
             blow up to full-size policy steps that wear the entropy down
             before the goal is found; False keeps them as they are (as
             rl-starter-files do).
+          normalize_rewards: divide the rewards learned from (the task's
+            plus any count bonus) by the running standard deviation of the
+            discounted returns, clipped to [-10, 10]
+            (`agents.common.reward_scaling`; Stable-Baselines3's
+            `VecNormalize` rewards, which the RL Zoo's MountainCar settings
+            use). Evaluation and the logged returns stay the task's own.
           policy_bias: False leaves the bias out of the policy's last layer.
             With `hidden_sizes=()` on state indices the policy is then a
             table of logits, one row per cell: nothing learned in visited
@@ -232,6 +240,8 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
             raise validation.ParameterTypeError(
                 f'normalize_advantages must be True or False, got {normalize_advantages!r}')
         self.normalize_advantages = bool(normalize_advantages)
+        self._return_scaler = (ReturnScaler() if validation.check_bool(
+            'normalize_rewards', normalize_rewards) else None)
         hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes, allow_empty=True)
         self.learning_rate_decay_steps = validation.check_optional_positive_int(
             'learning_rate_decay_steps', learning_rate_decay_steps)
@@ -354,8 +364,12 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         if not self._stream.observations:
             raise ValueError('observe() before observe_first(): start each episode '
                              'with observe_first(timestep)')
-        self._stream.add(int(action), float(next_timestep.reward),
-                         self.discount * float(next_timestep.discount),
+        reward = float(next_timestep.reward)
+        discount = self.discount * float(next_timestep.discount)
+        if self._return_scaler is not None:
+            reward = float(self._return_scaler([reward], [next_timestep.step_type],
+                                               [discount])[0])
+        self._stream.add(int(action), reward, discount,
                          check_observation(next_timestep.observation,
                                            self._observation_spec),
                          _LAST if next_timestep.last() else _MID)
@@ -391,6 +405,9 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         timestep, reward = next_timestep, next_timestep.reward
         if self.count_bonus:
             reward = reward + self._bonus(timestep.observation, timestep.step_type)
+        if self._return_scaler is not None:
+            reward = self._return_scaler(reward, timestep.step_type,
+                                         self.discount * np.asarray(timestep.discount))
         rollout.record(actions, timestep, reward, self.discount)
 
     def update_batch(self) -> None:
@@ -497,6 +514,8 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
                  'generator': self._generator.get_state()}
         if self._encoder.conv is not None:  # Only a conv encoder learns.
             state['encoder'] = self._encoder.state_dict()
+        if self._return_scaler is not None:
+            state['return_scaler'] = self._return_scaler.state()
         return state
 
     def _load_state(self, state: dict) -> None:
@@ -512,6 +531,12 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self.steps = int(state['steps'])
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
+        if self._return_scaler is not None:
+            if 'return_scaler' not in state:
+                raise ValueError('this checkpoint has no reward scale, which this PPO '
+                                 'agent keeps (normalize_rewards=True): it was saved by an '
+                                 'agent that did not normalise rewards')
+            self._return_scaler.load_state(state['return_scaler'])
 
 
 class _Stream:

@@ -73,16 +73,17 @@ def alone_spec():
 
 # ------------------------------------------------------------------ PPO
 
-@pytest.mark.parametrize('normalize', [True, False], ids=['normalized', 'raw'])
+@pytest.mark.parametrize('settings', [
+    dict(normalize_advantages=True), dict(normalize_advantages=False),
+    dict(normalize_rewards=True)], ids=['normalized', 'raw', 'scaled-rewards'])
 @pytest.mark.parametrize('task', [CARTPOLE, SIMPLE], ids=['CartPole-v1', 'simple'])
-def test_ppo_population_of_one_is_the_single_agent_bit_for_bit(task, normalize):
+def test_ppo_population_of_one_is_the_single_agent_bit_for_bit(task, settings):
     copies, rollout = 4, 16
     steps = copies * rollout * 6
     single, trained = single_run(PPO, task, 7, copies, steps, rollout_length=rollout,
-                                 normalize_advantages=normalize)
+                                 **settings)
     population, together = population_run(PopulationPPO, task, [7], copies, steps,
-                                          rollout_length=rollout,
-                                          normalize_advantages=normalize)
+                                          rollout_length=rollout, **settings)
     assert_same_agent(population.member(0), single)
     np.testing.assert_array_equal(together.episode_returns, trained.episode_returns)
     np.testing.assert_array_equal(together.episode_lengths, trained.episode_lengths)

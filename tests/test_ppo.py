@@ -126,6 +126,31 @@ def test_an_ordinary_actor_in_the_run_loop_with_checkpoints(tmp_path):
         wider.restore(path)
 
 
+def test_normalized_rewards_are_learned_from_while_the_task_keeps_its_own(tmp_path):
+    env = GymnasiumVectorWrapper('CartPole-v1', 4, seed=0)
+    agent = PPO(env.single_environment_spec(), seed=0, rollout_length=16,
+                normalize_rewards=True)
+    summary = agent.train(env, 4 * 16 * 12)
+    # The episodes logged are CartPole's own: a reward of 1 per step.
+    np.testing.assert_array_equal(summary.episode_returns, summary.episode_lengths)
+    rollout = agent._rollout
+    moved = rollout.step_types[1:] != FIRST
+    learned = rollout.rewards[moved]
+    # What PPO learned from: each step's 1 divided by the spread of the
+    # returns, which exceeds 1 once episodes run a few dozen steps.
+    assert np.all((learned > 0.) & (learned < 1.))
+    for row, mask in zip(rollout.rewards, moved):  # One scale for a step's copies.
+        assert len(set(row[mask].tolist())) <= 1
+    path = agent.save(tmp_path / 'ppo.pt')
+    again = PPO(env.single_environment_spec(), seed=1, rollout_length=16,
+                normalize_rewards=True)
+    again.restore(path)
+    assert again._return_scaler.state() == agent._return_scaler.state()
+    plain = PPO(env.single_environment_spec(), seed=0, rollout_length=16)
+    with pytest.raises(ValueError, match='no reward scale'):
+        again.restore(plain.save(tmp_path / 'plain.pt'))
+
+
 def test_count_bonus_pays_rarely_visited_cells_more():
     agent, _ = _agent(seed=0, count_bonus=2.)
     # Cell 22 reached four times (three in one step), cell 23 once: 2 / sqrt(n),

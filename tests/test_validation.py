@@ -135,7 +135,8 @@ CASES = {
         'clip': 'unit_open_low', 'value_cost': 'nonnegative',
         'entropy_cost': 'nonnegative', 'max_grad_norm': 'positive',
         'count_bonus': 'nonnegative', 'learning_rate_decay_steps': 'positive_int',
-        'count_bonus_decay_steps': 'positive_int', 'scale_observations': 'bool'}),
+        'count_bonus_decay_steps': 'positive_int', 'scale_observations': 'bool',
+        'normalize_rewards': 'bool'}),
     'EpsilonGreedy': (lambda **kw: EpsilonGreedy(BANDIT_SPEC, **kw), {
         'epsilon': 'probability', 'decay_steps': 'nonnegative_int',
         'step_size': 'unit_open_low', 'initial_value': 'finite'}),

@@ -120,6 +120,12 @@ class PopulationPPO(Population):
                 m._bonus(np.asarray(timestep.observation)[s],
                          np.asarray(timestep.step_type)[s])
                 for m, s in zip(self.members, self._slices(len(reward)))])
+        if first._return_scaler is not None:  # Each member scales by its own returns.
+            discounts = first.discount * np.asarray(timestep.discount)
+            step_types = np.asarray(timestep.step_type)
+            reward = np.concatenate([
+                m._return_scaler(reward[s], step_types[s], discounts[s])
+                for m, s in zip(self.members, self._slices(len(reward)))])
         rollout.record(actions, timestep, reward, first.discount)
 
     # PPO's own: learn once the rollout is full (here `_learn` is the population's).
