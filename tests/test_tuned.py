@@ -24,7 +24,7 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('dqn', 'MountainCar-v0'), ('dqn', 'LunarLander-v3'),
                    ('ppo', 'Acrobot-v1'), ('ppo', 'MountainCar-v0'),
                    ('dqn', 'simple'), ('dqn', 'obstacle'), ('dqn', 'cliff'),
-                   ('dqn', 'CartPole-v1')}
+                   ('dqn', 'random_goal'), ('dqn', 'four_rooms'), ('dqn', 'CartPole-v1')}
 
 
 def _settings(agent, task):
@@ -62,9 +62,9 @@ def test_the_zoo_covers_the_tasks_users_reach_for():
     assert {'CartPole-v1', 'Acrobot-v1', 'MountainCar-v0', 'LunarLander-v3',
             'FrozenLake-v1', 'MiniGrid-DoorKey-5x5-v0', 'bsuite/catch/0',
             'MinAtar/Breakout-v1'} <= tasks
-    # DQN's GridWorld budgets. The tabular agents keep the tutorial's
+    # Every GridWorld task, by DQN. The tabular agents keep the tutorial's
     # defaults on the GridWorld (no entries: an entry would change them).
-    assert {'simple', 'obstacle', 'cliff'} <= tasks
+    assert set(gridlab.TASKS) <= tasks
 
 
 def test_the_readme_table_says_what_the_entries_say():
