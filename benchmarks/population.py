@@ -19,16 +19,31 @@ DQN on `simple` (GRID observations, its default convolutional network):
 N seeds as one `PopulationDQN` beside single `DQN` runs, one copy each,
 the same steps.
 
-`gridlab sweep` of N PPO seeds on CartPole-v1 (one copy each, `--steps`
-given): with `--vectorize-seeds` (one population, in one worker) beside the
-same sweep of separate runs on `--workers 2`; wall time of the whole sweep,
-run folders, evaluations, results.csv and comparison included.
+`gridlab sweep` of N PPO seeds on CartPole-v1 (`--steps` given, the rest
+what `gridlab sweep` trains: the tuned entry's 8 copies, rollouts of 32, one
+minibatch of 256, 20 epochs): with `--vectorize-seeds` (one population, in
+one worker) beside the same sweep of separate runs on `--workers 2`; wall
+time of the whole sweep, run folders, evaluations, results.csv and
+comparison included.
 
 Measured (one full run on this shared 2-core VM, CPU time): PPO, 32 seeds,
 1 copy each: 11.0x (27.7k steps/s); 16 copies each: 3.5x (94k steps/s; 2.6x
-in another run); DQN on simple, 16 seeds: 2.3x; the sweep: 82.4 s with
---workers 2, 20.0 s with --vectorize-seeds (4.1x). Peak memory 1-9 MB per
-member (the smallest populations carry the process's own growth).
+in another run); DQN on simple, 16 seeds: 2.3x; the sweep, when PPO ran
+one copy with its defaults: 82.4 s with --workers 2, 20.0 s with
+--vectorize-seeds (4.1x). Peak memory 1-9 MB per member (the smallest
+populations carry the process's own growth).
+
+The sweep with the tuned entry (`--sweep-steps 50000`, a quiet machine):
+82.6 s with --workers 2, 71.5 s with --vectorize-seeds (1.15x). Each
+learning step there is a product over 256 rows per member, so the work is
+arithmetic, which a population does not save: profiled at 10k steps per
+member (cProfile, self time), the stacked products (`bmm`, `baddbmm`) and
+autograd's backward took half of the population's time and torch's `tanh`
+30 % (not vectorised in this torch build: 1.2 ms for 0.5M floats, where
+`sigmoid` takes 0.11 ms); Python's share was small. The separate runs use
+both cores, the population one. DQN on `simple` is alike: the members'
+convolutions and stacked products took 46 % of the population's time and
+autograd's backward another 13 %.
 
 Peak memory per member: the rise of the process's peak resident memory
 (VmHWM) while a population trains, divided by N, measured in a fresh forked
