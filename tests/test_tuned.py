@@ -24,7 +24,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('dqn', 'MountainCar-v0'), ('dqn', 'LunarLander-v3'),
                    ('ppo', 'Acrobot-v1'), ('ppo', 'MountainCar-v0'),
                    ('dqn', 'simple'), ('dqn', 'obstacle'), ('dqn', 'cliff'),
-                   ('dqn', 'random_goal'), ('dqn', 'four_rooms'), ('dqn', 'CartPole-v1')}
+                   ('dqn', 'random_goal'), ('dqn', 'four_rooms'), ('dqn', 'CartPole-v1'),
+                   ('nfq', 'simple'), ('nfq', 'obstacle'), ('nfq', 'random_goal')}
 
 
 def _settings(agent, task):
