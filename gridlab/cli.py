@@ -499,8 +499,13 @@ def _train_epilog() -> str:
                       f'{settings["episodes"]:,} episodes' if settings.get('episodes')
                       else 'the default budget')
             copies = f' on {settings["num_envs"]} copies' if settings.get('num_envs') else ''
-            lines.append(f'  {f"{name} on {task}":<{pair_width}}  {budget}{copies}, '
-                         f'{len(settings.get("hyperparameters", {}))} settings')
+            seen = (f', observation {settings["observation"]}'
+                    if settings.get('observation') else '')
+            count = len(settings.get('hyperparameters', {}))
+            changed = (f'{count} setting{"s" if count > 1 else ""}' if count
+                       else 'its defaults')
+            lines.append(f'  {f"{name} on {task}":<{pair_width}}  {budget}{copies}'
+                         f'{seen}, {changed}')
             if 'result' in settings:  # Another package's tuned pairs may not say.
                 lines.append(f'  {"":<{pair_width}}  reaches {_tuned_result(settings)}')
     lines += ['',

@@ -330,6 +330,11 @@ def test_train_help_lists_every_tuned_pair_with_its_budget(capsys):
             result = settings['result']
             assert f'{result["metric"]} {statistics.median(result["values"]):g}' in line
             assert f'>= {result["at_least"]:g}' in line
+            # What the entry changes: the observation it learns from, its settings.
+            if 'observation' in settings:
+                assert f'observation {settings["observation"]}' in line
+            count = len(settings.get('hyperparameters', {}))
+            assert (f'{count} setting' if count else 'its defaults') in line
     # The per-agent defaults no longer look tuned for a task they are not for.
     assert 'tuned for' not in text
 
