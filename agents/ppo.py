@@ -359,6 +359,8 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
         self._stream.first(check_observation(timestep.observation, self._observation_spec))
+        if self._return_scaler is not None:
+            self._return_scaler.reset()
 
     def observe(self, action, next_timestep: dm_env.TimeStep) -> None:
         if not self._stream.observations:
@@ -396,13 +398,16 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
         dtype = np.int64 if self._encoder.num_values else np.float32
         self._rollout = _Rollout(timestep, self.rollout_length, dtype)
+        if self._return_scaler is not None:
+            self._return_scaler.reset()
 
     def observe_batch(self, actions, next_timestep: dm_env.TimeStep) -> None:
         rollout = self._rollout
         if rollout is None:
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
-        timestep, reward = next_timestep, next_timestep.reward
+        # Float32, as the rollout keeps them (and a population adds them up).
+        timestep, reward = next_timestep, np.asarray(next_timestep.reward, np.float32)
         if self.count_bonus:
             reward = reward + self._bonus(timestep.observation, timestep.step_type)
         if self._return_scaler is not None:

@@ -136,13 +136,15 @@ def test_ppo_member_learning_step_equals_the_single_agents_step():
         assert torch.equal(member._generator.get_state(), single._generator.get_state())
 
 
-def test_ppo_members_are_independent():
+@pytest.mark.parametrize('settings', [{}, dict(normalize_rewards=True)],
+                         ids=['default', 'scaled-rewards'])
+def test_ppo_members_are_independent(settings):
     copies, rollout = 3, 8
     steps = copies * rollout * 5
     a, _ = population_run(PopulationPPO, CARTPOLE, [0, 1, 2], copies, steps,
-                          rollout_length=rollout)
+                          rollout_length=rollout, **settings)
     b, _ = population_run(PopulationPPO, CARTPOLE, [0, 9, 2], copies, steps,
-                          rollout_length=rollout)
+                          rollout_length=rollout, **settings)
     for k in (0, 2):  # Member 1's seed (and so its episodes) changed; theirs did not.
         assert_same_agent(a.member(k), b.member(k))
     assert not torch.equal(a.member(1)._parameters()[0], b.member(1)._parameters()[0])

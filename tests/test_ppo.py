@@ -151,6 +151,30 @@ def test_normalized_rewards_are_learned_from_while_the_task_keeps_its_own(tmp_pa
         again.restore(plain.save(tmp_path / 'plain.pt'))
 
 
+def test_the_run_loop_learns_from_scaled_rewards_that_restart_each_episode():
+    from gridlab.envs.adapters.gymnasium import GymnasiumWrapper
+    env = GymnasiumWrapper('CartPole-v1', seed=0)
+    agent = PPO(gridlab.make_environment_spec(env), seed=0, rollout_length=1000,
+                normalize_rewards=True)
+    gridlab.run_loop(env, agent, num_steps=300)  # No update yet: the stream keeps all.
+    stream = agent._stream
+    # Independently: each episode's discounted return of CartPole's 1 per step
+    # (discount 0.99, restarting at every episode), over all steps so far.
+    returns, total = [], 0.
+    for step_type in stream.step_types[1:]:
+        if step_type == FIRST:  # The stream's restart entry: not a transition.
+            total = 0.
+            continue
+        total = 0.99 * total + 1.
+        returns.append(total)
+        if step_type == LAST:
+            total = 0.
+    moved = [r for r, t in zip(stream.rewards, stream.step_types[1:]) if t != FIRST]
+    assert len(moved) == len(returns) and FIRST in stream.step_types[1:]
+    assert moved[0] == 10.  # The first step's spread is nearly 0: clipped.
+    assert moved[-1] == pytest.approx(1. / np.std(returns), rel=1e-3)
+
+
 def test_count_bonus_pays_rarely_visited_cells_more():
     agent, _ = _agent(seed=0, count_bonus=2.)
     # Cell 22 reached four times (three in one step), cell 23 once: 2 / sqrt(n),

@@ -76,13 +76,29 @@ def test_a_reward_far_outside_the_spread_is_clipped():
     assert out[1] == pytest.approx(-0.5 / np.sqrt(scaler.var), rel=1e-6)
 
 
-def test_a_restored_scaler_goes_on_as_the_original():
+def test_a_reset_starts_every_return_afresh_and_keeps_the_statistics():
+    rng = np.random.default_rng(4)
+    rewards, types = rng.normal(1., 1., size=(20, 2)), np.full((20, 2), MID)
+    scaler = ReturnScaler()
+    before = run(scaler, rewards[:10], types[:10], 0.9)
+    scaler.reset()  # The environment was reset: new episodes, no restart step seen.
+    after = run(scaler, rewards[10:], types[10:], 0.9)
+    # The same as a restart row between the two halves.
+    restart = np.full((1, 2), FIRST)
+    expected = direct(np.concatenate([rewards[:10], np.zeros((1, 2)), rewards[10:]]),
+                      np.concatenate([types[:10], restart, types[10:]]), 0.9)
+    np.testing.assert_allclose(np.concatenate([before, after])[2:],
+                               np.delete(expected, 10, axis=0)[2:], rtol=1e-3)
+
+
+def test_a_restored_scaler_goes_on_as_the_original_after_a_reset():
     rng = np.random.default_rng(2)
     rewards, types = rng.normal(size=(20, 2)), np.full((20, 2), MID)
     original = ReturnScaler()
     run(original, rewards[:10], types[:10], 0.95)
     copy = ReturnScaler()
     copy.load_state(original.state())
+    original.reset()  # Training resumes from a reset environment.
     np.testing.assert_array_equal(run(copy, rewards[10:], types[10:], 0.95),
                                   run(original, rewards[10:], types[10:], 0.95))
 

@@ -25,7 +25,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('ppo', 'Acrobot-v1'), ('ppo', 'MountainCar-v0'),
                    ('dqn', 'simple'), ('dqn', 'obstacle'), ('dqn', 'cliff'),
                    ('dqn', 'random_goal'), ('dqn', 'four_rooms'), ('dqn', 'CartPole-v1'),
-                   ('nfq', 'simple'), ('nfq', 'obstacle'), ('nfq', 'random_goal')}
+                   ('nfq', 'simple'), ('nfq', 'obstacle'), ('nfq', 'random_goal'),
+                   ('ppo', 'FrozenLake-v1')}
 
 
 def _settings(agent, task):

@@ -7,7 +7,8 @@ divides each reward by the running standard deviation of the copies'
 discounted returns, then clips it to [-clip, clip]: the rule of
 Stable-Baselines3's `VecNormalize` (its `norm_reward`), which the RL Zoo's
 settings for such tasks assume. The scale only divides (no mean is taken
-off), so the sign of every reward, and which policy is best, stay the same.
+off), so every reward keeps its sign; the scale moves while it learns, and
+the clip cuts rare large rewards short.
 """
 
 import dm_env
@@ -31,6 +32,10 @@ class ReturnScaler:
         # VecNormalize's start: variance 1 held by a tiny count, so the
         # first batch sets the scale almost alone.
         self.mean, self.var, self.count = 0., 1., 1e-4
+        self.reset()
+
+    def reset(self) -> None:
+        """New episodes begin (an environment's reset): no return carried over."""
         self._returns = None  # Each copy's discounted return so far.
         self._carry = None  # The discount each copy's return carries into its next step.
 
@@ -67,12 +72,11 @@ class ReturnScaler:
         self.count = total
 
     def state(self) -> dict:
-        # Plain lists: checkpoints load with torch's weights_only.
-        return {'mean': float(self.mean), 'var': float(self.var), 'count': float(self.count),
-                'returns': None if self._returns is None else self._returns.tolist(),
-                'carry': None if self._carry is None else self._carry.tolist()}
+        """The running statistics, as plain floats (checkpoints load with
+        torch's weights_only). The returns under way are not kept: training
+        resumes from a reset environment, which `reset` starts afresh."""
+        return {'mean': float(self.mean), 'var': float(self.var), 'count': float(self.count)}
 
     def load_state(self, state: dict) -> None:
         self.mean, self.var, self.count = (float(state[k]) for k in ('mean', 'var', 'count'))
-        self._returns, self._carry = (None if state[k] is None else np.array(state[k], np.float64)
-                                      for k in ('returns', 'carry'))
+        self.reset()

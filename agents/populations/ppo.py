@@ -107,6 +107,9 @@ class PopulationPPO(Population):
         self._check_batch(len(np.asarray(timestep.step_type)))
         dtype = np.int64 if self.members[0]._encoder.num_values else np.float32
         self._rollout = _Rollout(timestep, self.rollout_length, dtype)
+        for member in self.members:
+            if member._return_scaler is not None:
+                member._return_scaler.reset()
 
     def observe_batch(self, actions, next_timestep: dm_env.TimeStep) -> None:
         rollout = self._rollout
