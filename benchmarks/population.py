@@ -33,8 +33,9 @@ one copy with its defaults: 82.4 s with --workers 2, 20.0 s with
 --vectorize-seeds (4.1x). Peak memory 1-9 MB per member (the smallest
 populations carry the process's own growth).
 
-The sweep with the tuned entry (`--sweep-steps 50000`, a quiet machine):
-82.6 s with --workers 2, 71.5 s with --vectorize-seeds (1.15x). Each
+The sweep with the tuned entry (`--sweep-steps 50000`, a quiet machine,
+medians of 3): 84.0 s with --workers 2 (82.6, 94.2, 84.0), 71.5 s with
+--vectorize-seeds (71.5, 70.5, 72.6): 1.17x. Each
 learning step there is a product over 256 rows per member, so the work is
 arithmetic, which a population does not save: profiled at 10k steps per
 member (cProfile, self time), the stacked products (`bmm`, `baddbmm`) and
