@@ -11,6 +11,7 @@ import pytest
 from dm_env import specs
 
 import gridlab
+from gridlab import registry
 from gridlab.core.errors import ExperimentError
 from gridlab.envs import catalogue, suites
 from gridlab.envs.adapters.gymnasium import GymnasiumWrapper
@@ -144,4 +145,6 @@ def test_a_bsuite_task_trains_for_bsuites_own_budget_by_default():
     assert RunConfig.create('random', 'bsuite/cartpole/0').episodes == sweep.EPISODES[
         'cartpole/0']
     assert RunConfig.create('dqn', 'bsuite/deep_sea/3', steps=100).episodes is None
-    assert RunConfig.create('dqn', 'four_rooms').steps == 5_000  # GridWorlds: the agent's.
+    # GridWorlds without a tuned entry: the agent's own budget.
+    assert 'four_rooms' not in registry.agents()['reinforce'].tuned
+    assert RunConfig.create('reinforce', 'four_rooms').steps == 30_000
