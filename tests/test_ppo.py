@@ -175,6 +175,24 @@ def test_the_run_loop_learns_from_scaled_rewards_that_restart_each_episode():
     assert moved[-1] == pytest.approx(1. / np.std(returns), rel=1e-3)
 
 
+def test_rewards_are_scaled_with_the_count_bonus_already_added():
+    agent, batch = _agent(seed=0, count_bonus=2., normalize_rewards=True)
+    first = batch.reset()
+    agent.observe_first_batch(first)
+    actions = agent.select_actions(first.observation)
+    step = batch.step(actions)
+    agent.observe_batch(actions, step)
+    # The bonus of each cell reached: 2 / sqrt(the copies that reached it).
+    cells, counts = np.unique(step.observation, return_counts=True)
+    visits = dict(zip(cells.tolist(), counts.tolist()))
+    bonus = np.array([2. / np.sqrt(visits[int(o)]) for o in step.observation])
+    learned = np.asarray(step.reward, np.float64) + bonus
+    # One step into every episode, each return is that step's reward: the
+    # scale's running mean is theirs (up to its tiny prior), bonus included.
+    assert agent._return_scaler.mean == pytest.approx(learned.mean(), rel=1e-3)
+    assert np.all(agent._rollout.rewards[0] > 0.)
+
+
 def test_count_bonus_pays_rarely_visited_cells_more():
     agent, _ = _agent(seed=0, count_bonus=2.)
     # Cell 22 reached four times (three in one step), cell 23 once: 2 / sqrt(n),
