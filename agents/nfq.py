@@ -126,8 +126,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             its own Q-value by 2 * learning_rate / batch_size of its TD error,
             so a table's learning rate is of the order of the batch size.
           update_every: `learning_steps` learning steps (one by default)
-            per this many `update()` calls, which come one per transition (the run loop's, and batched
-            training's: a batch step of N copies brings up to N).
+            per this many `update()` calls, which come one per transition
+            (the run loop's, and batched training's: a batch step of N
+            copies brings up to N).
           learning_steps: learning steps taken back to back each time
             `update_every` falls due (the RL Zoo's `gradient_steps`). Acting
             on one network for `update_every` steps, then learning in a

@@ -359,8 +359,7 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
 
     def observe_first(self, timestep: dm_env.TimeStep) -> None:
         self._stream.first(check_observation(timestep.observation, self._observation_spec))
-        if self._return_scaler is not None:
-            self._return_scaler.reset()
+        self._restart_returns()
 
     def observe(self, action, next_timestep: dm_env.TimeStep) -> None:
         if not self._stream.observations:
@@ -398,22 +397,18 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
         dtype = np.int64 if self._encoder.num_values else np.float32
         self._rollout = _Rollout(timestep, self.rollout_length, dtype)
-        if self._return_scaler is not None:
-            self._return_scaler.reset()
+        self._restart_returns()
 
     def observe_batch(self, actions, next_timestep: dm_env.TimeStep) -> None:
         rollout = self._rollout
         if rollout is None:
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
-        # Float32, as the rollout keeps them (and a population adds them up).
-        timestep, reward = next_timestep, np.asarray(next_timestep.reward, np.float32)
-        if self.count_bonus:
-            reward = reward + self._bonus(timestep.observation, timestep.step_type)
-        if self._return_scaler is not None:
-            reward = self._return_scaler(reward, timestep.step_type,
-                                         self.discount * np.asarray(timestep.discount))
-        rollout.record(actions, timestep, reward, self.discount)
+        timestep = next_timestep
+        rollout.record(actions, timestep,
+                       self._learned_rewards(timestep.reward, timestep.observation,
+                                             timestep.step_type, timestep.discount),
+                       self.discount)
 
     def update_batch(self) -> None:
         """Learns once the rollout holds `rollout_length` batch steps."""
@@ -439,6 +434,24 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
             if not self.greedy:
                 logits = logits + noise.to(self._device)
             return logits.argmax(dim=-1).cpu().numpy()
+
+    def _learned_rewards(self, rewards, observations, step_types, discounts) -> np.ndarray:
+        """The rewards of a batch step that this agent learns from (float32):
+        the task's, plus the count bonus, scaled when `normalize_rewards`.
+        `discounts` are the TimeSteps'. A population calls it on each
+        member's own copies."""
+        rewards = np.asarray(rewards, np.float32)
+        if self.count_bonus:
+            rewards = rewards + self._bonus(observations, step_types)
+        if self._return_scaler is not None:
+            rewards = self._return_scaler(rewards, step_types,
+                                          self.discount * np.asarray(discounts))
+        return rewards
+
+    def _restart_returns(self) -> None:
+        """New episodes from a reset: the reward scale carries no return over."""
+        if self._return_scaler is not None:
+            self._return_scaler.reset()
 
     def _bonus(self, observations: np.ndarray, step_types: np.ndarray) -> np.ndarray:
         """count_bonus / sqrt(n(s')) for the cells reached (0 on restarts)."""

@@ -90,6 +90,18 @@ def test_ppo_population_of_one_is_the_single_agent_bit_for_bit(task, settings):
     assert together.steps == trained.steps
 
 
+def test_ppo_population_of_one_with_the_count_bonus_and_scaled_rewards_bit_for_bit():
+    # Each member adds its own bonus, then scales by its own returns, as PPO does.
+    copies, rollout = 4, 16
+    steps = copies * rollout * 6
+    settings = dict(rollout_length=rollout, count_bonus=2., normalize_rewards=True)
+    single, trained = single_run(PPO, SIMPLE, 7, copies, steps, **settings)
+    population, together = population_run(PopulationPPO, SIMPLE, [7], copies, steps,
+                                          **settings)
+    assert_same_agent(population.member(0), single)
+    np.testing.assert_array_equal(together.episode_returns, trained.episode_returns)
+
+
 def flat(parameters) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in parameters])
 

@@ -108,8 +108,7 @@ class PopulationPPO(Population):
         dtype = np.int64 if self.members[0]._encoder.num_values else np.float32
         self._rollout = _Rollout(timestep, self.rollout_length, dtype)
         for member in self.members:
-            if member._return_scaler is not None:
-                member._return_scaler.reset()
+            member._restart_returns()
 
     def observe_batch(self, actions, next_timestep: dm_env.TimeStep) -> None:
         rollout = self._rollout
@@ -118,16 +117,12 @@ class PopulationPPO(Population):
                              'batched training with observe_first_batch(timestep)')
         timestep, first = next_timestep, self.members[0]
         reward = np.asarray(timestep.reward, np.float32)
-        if first.count_bonus:  # Each member counts the visits of its own copies.
-            reward = reward + np.concatenate([
-                m._bonus(np.asarray(timestep.observation)[s],
-                         np.asarray(timestep.step_type)[s])
-                for m, s in zip(self.members, self._slices(len(reward)))])
-        if first._return_scaler is not None:  # Each member scales by its own returns.
-            discounts = first.discount * np.asarray(timestep.discount)
-            step_types = np.asarray(timestep.step_type)
+        if first.count_bonus or first._return_scaler is not None:
+            # Each member counts its own copies' visits and scales by their returns.
+            observations, step_types, discounts = (np.asarray(a) for a in (
+                timestep.observation, timestep.step_type, timestep.discount))
             reward = np.concatenate([
-                m._return_scaler(reward[s], step_types[s], discounts[s])
+                m._learned_rewards(reward[s], observations[s], step_types[s], discounts[s])
                 for m, s in zip(self.members, self._slices(len(reward)))])
         rollout.record(actions, timestep, reward, first.discount)
 
