@@ -41,6 +41,7 @@ from agents.common.policy_agent import (SamplesFromPolicy, checked_probabilities
                                         seeded_generators)
 from agents.common.renamed import refuse_renamed
 from agents.common.reward_scaling import ReturnScaler
+from agents.common.rollout import Rollout, SamplesRollouts, gae
 from agents.common.torch_utils import check_observation, resolve_device, seeded
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
@@ -81,44 +82,7 @@ class Encoder(nn.Module):
         return self.scale(x).flatten(1)
 
 
-def gae(rewards: torch.Tensor, discounts: torch.Tensor, values: torch.Tensor,
-        step_types: torch.Tensor, lambda_: float) -> torch.Tensor:
-    """Generalised advantage estimates of a rollout of T steps from N copies.
-
-    Step t goes from observation t (value `values[t]`, step type
-    `step_types[t]`) to observation t + 1 with `rewards[t]` and
-    `discounts[t]` (the agent's discount times the TimeStep's). `values` and
-    `step_types` have T + 1 rows. A step from a LAST observation is a
-    restart, not a transition: its advantage is 0 and nothing flows across it.
-
-        delta_t = r_t + d_t * V(s_{t+1}) - V(s_t)
-        A_t = delta_t + d_t * lambda * [s_{t+1} not LAST] * A_{t+1}
-    """
-    steps = rewards.shape[0]
-    advantages = torch.zeros_like(rewards)
-    valid = step_types[:-1] != _LAST
-    continues = (step_types[1:] != _LAST).float()
-    deltas = rewards + discounts * values[1:] - values[:-1]
-    future = torch.zeros_like(rewards[0])
-    for t in range(steps - 1, -1, -1):
-        future = deltas[t] + discounts[t] * lambda_ * continues[t] * future
-        advantages[t] = future
-    return torch.where(valid, advantages, torch.zeros_like(advantages))
-
-
-_ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh}
-
-
-def _with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
-    """`network` (an MLP with ReLUs) with `activation` between its layers."""
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f'activation must be one of {sorted(_ACTIVATIONS)}, '
-                         f'got {activation!r}')
-    return nn.Sequential(*(_ACTIVATIONS[activation]() if isinstance(m, nn.ReLU) else m
-                           for m in network))
-
-
-class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
+class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
     """PPO with separate actor and critic MLPs (after a shared conv torso on
     images), on one or many environment copies."""
 
@@ -266,21 +230,16 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
                                 conv_pools))) if conv_channels else None
             self._encoder = Encoder(observations, scale_observations, conv)
             sizes = (self._encoder.size,) + tuple(hidden_sizes)
-            self._actor = _with_activation(networks.mlp(sizes + (self._num_actions,)),
-                                           activation)
-            self._critic = _with_activation(networks.mlp(sizes + (1,)), activation)
+            self._actor = networks.with_activation(
+                networks.mlp(sizes + (self._num_actions,)), activation)
+            self._critic = networks.with_activation(networks.mlp(sizes + (1,)), activation)
             if not policy_bias:
                 last = self._actor[-1]
                 self._actor[-1] = nn.Linear(last.in_features, last.out_features,
                                             bias=False)
             # CleanRL's initialisation: orthogonal, a near-uniform first policy.
-            for net, last_gain in ((self._actor, 0.01), (self._critic, 1.)):
-                linears = [m for m in net if isinstance(m, nn.Linear)]
-                for layer in linears:
-                    nn.init.orthogonal_(layer.weight, np.sqrt(2) if layer is not
-                                        linears[-1] else last_gain)
-                    if layer.bias is not None:
-                        nn.init.zeros_(layer.bias)
+            networks.orthogonal_init(self._actor, 0.01)
+            networks.orthogonal_init(self._critic, 1.)
             for layer in self._encoder.modules():
                 if isinstance(layer, nn.Conv2d):  # CleanRL's too: ReLU's gain.
                     nn.init.orthogonal_(layer.weight, np.sqrt(2))
@@ -309,6 +268,9 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         dtype = torch.int64 if self._encoder.num_values else torch.float32
         return torch.as_tensor(np.asarray(observations), device=self._device).to(dtype)
 
+    def _logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self._actor(self._encoder(inputs))
+
     def _logits_and_values(self, inputs: torch.Tensor):
         features = self._encoder(inputs)
         return self._actor(features), self._critic(features)[..., 0]
@@ -326,30 +288,6 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
             logits = self._actor(self._encoder(self._as_inputs(array[None])))[0]
         return checked_probabilities(torch.softmax(logits, dim=-1).cpu().numpy(),
                                      'PPO.action_probabilities')
-
-    def select_actions(self, observations, acting=None) -> np.ndarray:
-        """Actions for a batch of N observations, shape (N,): sampled, or each
-        one's most probable action under `evaluation_mode`.
-
-        Every copy acts (one network call for the batch; `acting` is
-        accepted for `TrainsOnBatches` and changes nothing: the actions of
-        copies about to restart are masked out of learning). In batched
-        training the rollout's Gumbel noise, drawn once per rollout, picks
-        the actions; elsewhere fresh noise does.
-        """
-        inputs = self._as_inputs(observations)
-        if self.greedy:
-            return self._sample(inputs, None)
-        rollout = self._rollout
-        if rollout is not None and rollout.awaiting and inputs.shape[0] == rollout.num_envs:
-            # Noise for the whole rollout at once: a step's sampling is then
-            # one addition and an argmax.
-            if rollout.noise is None:
-                rollout.noise = self._gumbel_noise(
-                    (self.rollout_length, rollout.num_envs, self._num_actions))
-            rollout.awaiting = False
-            return self._sample(inputs, rollout.noise[rollout.t])
-        return self._sample(inputs, self._gumbel_noise((inputs.shape[0], self._num_actions)))
 
     def batch_actions(self, observations):
         """Refused: the name of the batched-actions method of every agent is select_actions."""
@@ -396,7 +334,7 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
 
     def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
         dtype = np.int64 if self._encoder.num_values else np.float32
-        self._rollout = _Rollout(timestep, self.rollout_length, dtype)
+        self._rollout = Rollout(timestep, self.rollout_length, dtype)
         self._restart_returns()
 
     def observe_batch(self, actions, next_timestep: dm_env.TimeStep) -> None:
@@ -422,18 +360,6 @@ class PPO(SamplesFromPolicy, Checkpointing, gridlab.Actor):
               stop: Optional[Callable[['PPO', int], bool]] = None) -> TrainingSummary:
         """`BatchedEnvironmentLoop(environment, self, stop).run(num_steps)`."""
         return BatchedEnvironmentLoop(environment, self, stop).run(num_steps)
-
-    def _gumbel_noise(self, shape) -> torch.Tensor:
-        uniform = torch.rand(shape, generator=self._generator).clamp_(min=1e-12)
-        return uniform.log_().neg_().log_().neg_()
-
-    def _sample(self, inputs: torch.Tensor, noise: torch.Tensor) -> np.ndarray:
-        """Actions drawn from pi(. | inputs) (Gumbel-max; greedy under evaluation)."""
-        with torch.inference_mode():
-            logits = self._actor(self._encoder(inputs.to(self._device)))
-            if not self.greedy:
-                logits = logits + noise.to(self._device)
-            return logits.argmax(dim=-1).cpu().numpy()
 
     def _learned_rewards(self, rewards, observations, step_types, discounts) -> np.ndarray:
         """The rewards of a batch step that this agent learns from (float32):
@@ -583,48 +509,3 @@ class _Stream:
     def keep_last(self) -> None:
         self.observations, self.step_types = self.observations[-1:], self.step_types[-1:]
         self.actions, self.rewards, self.discounts = [], [], []
-
-
-class _Rollout:
-    """Batched training's T batch steps of N copies, in the layout `_learn` takes.
-
-    The arrays are numpy arrays that torch tensors share (no copies): each
-    step writes the environment's arrays in place, and learning reads the
-    same memory as tensors. Row 0 of the observations and step types is
-    the step the rollout starts from (the last one of the rollout before).
-    """
-
-    def __init__(self, first: dm_env.TimeStep, length: int, dtype):
-        observation = np.asarray(first.observation, dtype)
-        self.num_envs = n = observation.shape[0]
-        self.observations = np.empty((length + 1,) + observation.shape, dtype)
-        self.actions = np.empty((length, n), np.int64)
-        self.rewards = np.empty((length, n), np.float32)
-        self.discounts = np.empty((length, n), np.float32)
-        self.step_types = np.empty((length + 1, n), np.uint8)
-        self.tensors = [torch.from_numpy(a) for a in (
-            self.observations, self.actions, self.rewards, self.discounts,
-            self.step_types)]
-        self.observations[0] = observation
-        self.step_types[0] = first.step_type
-        self.t = 0  # Batch steps collected.
-        self.noise = None  # The rollout's Gumbel noise, drawn at its first action.
-        self.awaiting = True  # Whether the next select_actions is the loop's.
-
-    def record(self, actions, timestep: dm_env.TimeStep, reward, discount: float) -> None:
-        """One batch step: the actions taken, and what followed them (`reward`
-        the environment's plus any bonus; `discount` the agent's own, times
-        the TimeStep's)."""
-        t = self.t
-        self.actions[t] = actions
-        self.rewards[t] = reward
-        np.multiply(timestep.discount, discount, out=self.discounts[t])
-        self.observations[t + 1] = timestep.observation
-        self.step_types[t + 1] = timestep.step_type
-        self.t += 1
-        self.awaiting = True
-
-    def start_next(self) -> None:
-        self.observations[0] = self.observations[-1]
-        self.step_types[0] = self.step_types[-1]
-        self.t, self.noise = 0, None

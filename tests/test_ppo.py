@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import gridlab
-from agents.ppo import PPO, gae
+from agents.common.rollout import gae
+from agents.ppo import PPO
 from gridlab.evaluation import judging
 from gridlab.envs.batched import BatchedGridWorld
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper

@@ -33,7 +33,8 @@ from torch.nn.utils.rnn import pad_sequence
 
 from agents.populations.population import Population
 from agents.populations.stacked import clip_grad_norms_
-from agents.ppo import PPO, _Rollout, gae
+from agents.common.rollout import Rollout, gae
+from agents.ppo import PPO
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
 _LAST = int(dm_env.StepType.LAST)
@@ -106,7 +107,7 @@ class PopulationPPO(Population):
     def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
         self._check_batch(len(np.asarray(timestep.step_type)))
         dtype = np.int64 if self.members[0]._encoder.num_values else np.float32
-        self._rollout = _Rollout(timestep, self.rollout_length, dtype)
+        self._rollout = Rollout(timestep, self.rollout_length, dtype)
         for member in self.members:
             member._restart_returns()
 
