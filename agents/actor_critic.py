@@ -1,19 +1,28 @@
 """Advantage actor-critic: a policy (actor) and a state-value critic.
 
-Every `n_steps` steps, or at the end of an episode, the agent computes
-returns bootstrapped from the critic, G_t = r_t + d_t * ... + d * V(s_T) (the
-bootstrap vanishes after termination, where d = 0, and counts after a
-truncation), and takes one gradient step on
+On one environment (the run loop), every `n_steps` steps or at the end of an
+episode the agent computes returns bootstrapped from the critic,
+G_t = r_t + d_t * ... + d * V(s_T) (the bootstrap vanishes after
+termination, where d = 0, and counts after a truncation), and takes one
+gradient step on
 
     actor:  -mean( log pi(a_t | s_t) * (G_t - V(s_t)) ) - entropy_cost * entropy
     critic: value_cost * mean( (G_t - V(s_t))^2 )
 
 With `n_steps=None` it learns from whole episodes. The actor and critic have
 separate MLPs, or one shared body with two heads (`shared_body=True`).
+
+On N copies (`num_envs`, through `gridlab.loops.BatchedEnvironmentLoop`) it
+is A2C as Mnih et al. (2016) synchronised it and Stable-Baselines3 runs it:
+every `n_steps` batch steps, one gradient step on the same loss over the
+n_steps x N rollout, with n-step returns that run across the copies'
+episode ends by the bootstrapping rule above (`agents.common.rollout`).
 """
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
+import dm_env
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,10 +30,15 @@ import gridlab
 from gridlab.core import validation
 from agents.common import networks
 from agents.common.policy_agent import PolicyAgent
+from agents.common.reward_scaling import ReturnScaler
+from agents.common.rollout import Rollout, SamplesRollouts, gae
+from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
+
+_LAST = int(dm_env.StepType.LAST)
 
 
-class ActorCriticAgent(PolicyAgent):
-    """Advantage actor-critic (A2C, one environment)."""
+class ActorCriticAgent(SamplesRollouts, PolicyAgent):
+    """Advantage actor-critic, on one environment or N copies (A2C)."""
 
     def __init__(self,
                  environment_spec: gridlab.EnvironmentSpec,
@@ -36,6 +50,12 @@ class ActorCriticAgent(PolicyAgent):
                  entropy_cost: float = 0.01,
                  value_cost: float = 0.5,
                  normalize_advantages: bool = True,
+                 normalize_rewards: bool = False,
+                 max_grad_norm: Optional[float] = None,
+                 activation: str = 'relu',
+                 orthogonal_init: bool = False,
+                 optimizer: str = 'adam',
+                 learning_rate_decay_steps: Optional[int] = None,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
@@ -46,12 +66,30 @@ class ActorCriticAgent(PolicyAgent):
           discount: the agent's discount, multiplied onto the TimeStep's (which
             carries the task's: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
           n_steps: learn every this many steps (bootstrapping from the
-            critic); None for once per episode.
+            critic); None for once per episode. Batched training (N copies)
+            needs it: each update learns from n_steps steps of every copy.
           hidden_sizes: widths of the hidden layers.
           shared_body: one body with a policy head and a value head.
           entropy_cost: weight of the entropy bonus.
           value_cost: weight of the critic's loss.
           normalize_advantages: scale advantages to mean 0, std 1 per update.
+          normalize_rewards: divide the rewards learned from by the running
+            standard deviation of the discounted returns, clipped to
+            [-10, 10] (`agents.common.reward_scaling`, Stable-Baselines3's
+            `VecNormalize` rewards, which the RL Zoo's A2C settings for
+            Acrobot and MountainCar use). Evaluation and the logged returns
+            stay the task's own.
+          max_grad_norm: if set, gradients are clipped to this global norm
+            (Stable-Baselines3's A2C clips to 0.5).
+          activation: 'relu' or 'tanh' (Stable-Baselines3's), after each
+            hidden layer.
+          orthogonal_init: Stable-Baselines3's and CleanRL's initialisation
+            (orthogonal weights, zero biases, a policy head of gain 0.01, so
+            the first policy is near uniform) instead of torch's default.
+          optimizer: 'adam' or 'rmsprop' (Stable-Baselines3's A2C: alpha
+            0.99, epsilon 1e-5).
+          learning_rate_decay_steps: if set, the learning rate falls
+            linearly to 0 over this many environment steps (all copies).
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights and the action sampling.
         """
@@ -59,19 +97,33 @@ class ActorCriticAgent(PolicyAgent):
         self._hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
         self._shared_body = shared_body
         self._value_cost = validation.check_nonnegative('value_cost', value_cost)
-        self._normalize = normalize_advantages
+        self._normalize = validation.check_bool('normalize_advantages',
+                                                normalize_advantages)
+        self._max_grad_norm = (None if max_grad_norm is None else
+                               validation.check_positive('max_grad_norm', max_grad_norm))
+        self._rollout = None  # Batched training's rollout, from observe_first_batch.
+        self._return_scaler = (ReturnScaler() if validation.check_bool(
+            'normalize_rewards', normalize_rewards) else None)
+        self._activation = activation  # Checked where the networks are built.
+        self._learning_rate_decay_steps = validation.check_optional_positive_int(
+            'learning_rate_decay_steps', learning_rate_decay_steps)
+        self._orthogonal = validation.check_bool('orthogonal_init', orthogonal_init)
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
-                         device, seed)
+                         device, seed, optimizer)
 
     def _build(self, scaling, input_size):
         def body():
-            return nn.Sequential(scaling, networks.mlp((input_size,) + self._hidden_sizes),
-                                 nn.ReLU())
+            hidden = networks.mlp((input_size,) + self._hidden_sizes)
+            return nn.Sequential(scaling, networks.with_activation(hidden, self._activation),
+                                 networks.ACTIVATIONS[self._activation]())
         width = self._hidden_sizes[-1]
         actor_body = body()
         critic_body = actor_body if self._shared_body else body()
         self._policy = nn.Sequential(actor_body, nn.Linear(width, self._num_actions))
         self._value = nn.Sequential(critic_body, nn.Linear(width, 1))
+        if self._orthogonal:
+            networks.orthogonal_init(self._value, 1.)
+            networks.orthogonal_init(self._policy, 0.01)  # Last: a shared body keeps its gain.
         self._policy.to(self._device)
         self._value.to(self._device)
 
@@ -93,4 +145,100 @@ class ActorCriticAgent(PolicyAgent):
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         value_loss = nn.functional.mse_loss(values, returns)
         return (self._policy_loss(observations, actions, advantages) +
+                self._value_cost * value_loss)
+
+    # --------------------------------------------------- rewards, checkpoints
+
+    def observe_first(self, timestep) -> None:
+        super().observe_first(timestep)
+        if self._return_scaler is not None:
+            self._return_scaler.reset()
+
+    def _learned_reward(self, timestep) -> float:
+        if self._return_scaler is None:
+            return float(timestep.reward)
+        return float(self._return_scaler([timestep.reward], [timestep.step_type],
+                                         [self.discount * timestep.discount])[0])
+
+    def _state(self) -> dict:
+        state = super()._state()
+        if self._return_scaler is not None:
+            state['return_scaler'] = self._return_scaler.state()
+        return state
+
+    def _load_state(self, state: dict) -> None:
+        super()._load_state(state)
+        if self._return_scaler is not None:
+            if 'return_scaler' not in state:
+                raise ValueError('this checkpoint has no reward scale, which this agent '
+                                 'keeps (normalize_rewards=True): it was saved by an agent '
+                                 'that did not normalise rewards')
+            self._return_scaler.load_state(state['return_scaler'])
+
+    # -------------------------------------------- many environments: A2C
+
+    @property
+    def batch_steps_per_update(self) -> int:
+        """A rollout of n_steps batch steps: the batched loop's rounds."""
+        if self._n_steps is None:
+            raise ValueError('batched training of ActorCriticAgent (num_envs copies) learns '
+                             'every n_steps steps of each copy; got n_steps=None (whole '
+                             'episodes), which only the one-environment run loop takes. '
+                             'Set n_steps (A2C usually takes 5)')
+        return self._n_steps
+
+    def _as_inputs(self, observations) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(observations), dtype=torch.float32,
+                               device=self._device)
+
+    def _logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self._policy(inputs)
+
+    def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
+        self._rollout = Rollout(timestep, self.batch_steps_per_update, np.float32)
+        if self._return_scaler is not None:
+            self._return_scaler.reset()
+
+    def observe_batch(self, actions, next_timestep: dm_env.TimeStep) -> None:
+        if self._rollout is None:
+            raise ValueError('observe_batch() before observe_first_batch(): start '
+                             'batched training with observe_first_batch(timestep)')
+        rewards = np.asarray(next_timestep.reward, np.float32)
+        if self._return_scaler is not None:
+            rewards = self._return_scaler(rewards, next_timestep.step_type,
+                                          self.discount * np.asarray(next_timestep.discount))
+        self._rollout.record(actions, next_timestep, rewards, self.discount)
+
+    def update_batch(self) -> None:
+        """Learns once the rollout holds n_steps batch steps."""
+        rollout = self._rollout
+        if rollout is None or not rollout.full:
+            return
+        self._step(self._rollout_loss(*(t.to(self._device) for t in rollout.tensors)),
+                   rollout.actions.size, 'update_batch')
+        rollout.start_next()
+
+    def train(self, environment, num_steps: int,
+              stop: Optional[Callable[['ActorCriticAgent', int], bool]] = None
+              ) -> TrainingSummary:
+        """`BatchedEnvironmentLoop(environment, self, stop).run(num_steps)`."""
+        return BatchedEnvironmentLoop(environment, self, stop).run(num_steps)
+
+    def _rollout_loss(self, observations, actions, rewards, discounts, step_types):
+        """The loss of `_learn` over a rollout of T steps of N copies (T + 1
+        observations), its n-step returns bootstrapped from the critic's
+        value of the last observations; restarts are not transitions."""
+        length, n = actions.shape
+        values = self._value(observations.reshape((length + 1) * n, -1))[:, 0]
+        values = values.reshape(length + 1, n)
+        with torch.no_grad():  # lambda 1: the n-step return minus V(s_t).
+            advantages = gae(rewards, discounts, values, step_types, 1.)
+            returns = advantages + values[:-1]
+        index = torch.nonzero((step_types[:-1] != _LAST).reshape(-1))[:, 0]
+        advantages, returns = advantages.reshape(-1)[index], returns.reshape(-1)[index]
+        if self._normalize and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        inputs = observations[:-1].reshape(length * n, -1)[index]
+        value_loss = nn.functional.mse_loss(values[:-1].reshape(-1)[index], returns)
+        return (self._policy_loss(inputs, actions.reshape(-1)[index], advantages) +
                 self._value_cost * value_loss)

@@ -572,8 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
                         'that much; 0 for never (default 60)')
     p.add_argument('--num-envs', type=_positive, metavar='N',
                    help='train on N copies at once, stepped as arrays (agents with '
-                        'a batched train(), such as ppo or dqn; default: the tuned number, '
-                        'else 1)')
+                        'a batched train(): ppo, dqn, nfq, actor-critic as A2C with '
+                        'n_steps; default: the tuned number, else 1)')
     p.add_argument('--video-every', type=_positive, metavar='STEPS',
                    help='film a greedy episode every STEPS steps (RUN/videos/)')
     p.add_argument('--tensorboard', action='store_true',
@@ -645,7 +645,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='each run trains on N copies at once (as gridlab train)')
     p.add_argument('--vectorize-seeds', action='store_true',
                    help="train each (agent, task, settings) cell's seeds as one "
-                        'population in one worker (agents with one: ppo); the same '
+                        'population in one worker (agents with one: ppo, dqn, nfq, '
+                        'actor-critic); the same '
                         'run folders and results.csv')
     p.set_defaults(run=sweep)
 

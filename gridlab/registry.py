@@ -64,7 +64,8 @@ class AgentEntry:
         environment the agent will train on.
       population: the import path of the class that trains many seeds of
         this agent as one (`agents.populations`), built as
-        `Population(spec, seeds=[...], device=..., **hyperparameters)`;
+        `Population(spec, seeds=[...], device=..., copies_per_member=k,
+        **hyperparameters)`;
         None if it has none (`--seeds` on `train`, `--vectorize-seeds`).
     """
     target: Union[str, type]

@@ -345,7 +345,10 @@ def test_value_populations_refuse_what_they_cannot_stack():
 
 # ----------------------------------------------------------- actor-critic
 
-@pytest.mark.parametrize('settings', [{}, {'n_steps': 5}], ids=['episodes', 'n-steps'])
+@pytest.mark.parametrize('settings', [
+    {}, {'n_steps': 5},
+    {'n_steps': 5, 'activation': 'tanh', 'orthogonal_init': True, 'normalize_rewards': True,
+     'max_grad_norm': 0.5}], ids=['episodes', 'n-steps', 'sb3-style'])
 def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings):
     seeds, steps = [3, 4, 6], 400
     env = population_environment('simple', ObservationType.AGENT_GOAL_POS, 1, seeds, 0.9)
@@ -372,6 +375,35 @@ def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings):
     ended = collections.Counter(together.episode_returns.tolist())
     alone = collections.Counter(r for member_returns in returns for r in member_returns)
     assert not ended - alone and sum((alone - ended).values()) <= len(seeds)
+
+
+@pytest.mark.parametrize('task', [CARTPOLE, SIMPLE_POSITIONS], ids=['cartpole', 'simple'])
+def test_a2c_members_on_k_copies_are_their_single_batched_runs_bit_for_bit(task):
+    seeds, copies, steps = [3, 4], 3, 600  # 600 = 40 rounds of 5 steps of 3 copies.
+    settings = dict(n_steps=5, max_grad_norm=0.5, normalize_rewards=True)
+    population, together = population_run(PopulationActorCritic, task, seeds, copies, steps,
+                                          copies_per_member=copies, **settings)
+    assert together.steps == steps * len(seeds)
+    ended = collections.Counter(together.episode_returns.tolist())
+    alone = collections.Counter()
+    for m, seed in enumerate(seeds):
+        single, summary = single_run(ActorCriticAgent, task, seed, copies, steps, **settings)
+        assert summary.updates == 40
+        assert_same_agent(population.member(m), single)
+        alone.update(summary.episode_returns.tolist())
+    assert ended == alone and ended
+
+
+def test_a_population_holds_to_its_copies_per_member():
+    spec = GymnasiumVectorWrapper('CartPole-v1', 1).single_environment_spec()
+    with pytest.raises(ValueError, match='n_steps=None'):
+        PopulationActorCritic(spec, seeds=[0, 1], copies_per_member=2)
+    population = PopulationActorCritic(spec, seeds=[0, 1], copies_per_member=2, n_steps=5)
+    assert population.batch_steps_per_update == 5
+    with pytest.raises(ValueError, match=r'2 copies each\); got a batch of 6'):
+        population.select_actions(np.zeros((6, 4), np.float32))
+    with pytest.raises(ValueError, match='copies_per_member must be'):
+        PopulationPPO(spec, seeds=[0, 1], copies_per_member=0)
 
 
 def test_members_that_fit_the_memory_at_hand():

@@ -152,6 +152,30 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
     return nn.Sequential(*layers)
 
 
+ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh}
+
+
+def with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
+    """`network` (an MLP with ReLUs, from `mlp`) with `activation` between its layers."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f'activation must be one of {sorted(ACTIVATIONS)}, '
+                         f'got {activation!r}')
+    return nn.Sequential(*(ACTIVATIONS[activation]() if isinstance(m, nn.ReLU) else m
+                           for m in network))
+
+
+def orthogonal_init(network: nn.Module, last_gain: float) -> None:
+    """CleanRL's and Stable-Baselines3's initialisation of a policy or value MLP:
+    orthogonal weights of gain sqrt(2), the last Linear's of `last_gain`
+    (0.01 for a policy: a near-uniform first policy), zero biases."""
+    linears = [m for m in network.modules() if isinstance(m, nn.Linear)]
+    for layer in linears:
+        nn.init.orthogonal_(layer.weight, np.sqrt(2) if layer is not linears[-1]
+                            else last_gain)
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+
+
 def _per_layer(name: str, value, layers: int, minimum: int) -> tuple:
     """An int, or a sequence of one (every layer) or `layers` ints, as `layers` ints."""
     values = (value,) if isinstance(value, (int, np.integer)) else value

@@ -75,9 +75,12 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     their own (0.9 on the GridWorld tasks, 0.99 for Gymnasium tasks).
     """
 
+    _max_grad_norm: Optional[float] = None  # Subclasses may clip gradients
+    _learning_rate_decay_steps: Optional[int] = None  # and decay the step size.
+
     def __init__(self, environment_spec: gridlab.EnvironmentSpec,
                  discount: float, learning_rate: float, entropy_cost: float,
-                 device: Optional[str], seed: Optional[int]):
+                 device: Optional[str], seed: Optional[int], optimizer: str = 'adam'):
         actions, observations = environment_spec.actions, environment_spec.observations
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions (a '
@@ -98,7 +101,15 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         with seeded(torch_seed):
             self._build(networks.input_scaling(observations),
                         int(observations.shape[0]))
-        self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
+        if optimizer == 'adam':
+            self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
+        elif optimizer == 'rmsprop':  # Stable-Baselines3's A2C: TensorFlow's constants.
+            self._optimizer = torch.optim.RMSprop(self._parameters(), lr=learning_rate,
+                                                  alpha=0.99, eps=1e-5)
+        else:
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
+        self._learning_rate = learning_rate
+        self.steps = 0  # Environment steps learned from (all copies).
         self._trajectory: List[list] = []  # [observation, action, reward, discount]
         self._last_observation = None
         self._episode_over = False
@@ -160,7 +171,7 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
             raise ValueError('observe() before observe_first(): start each '
                              'episode with observe_first(timestep)')
         self._trajectory.append([self._last_observation, int(action),
-                                 float(next_timestep.reward),
+                                 self._learned_reward(next_timestep),
                                  float(next_timestep.discount)])
         self._last_observation = check_observation(next_timestep.observation,
                                                    self._observation_spec)
@@ -181,13 +192,32 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
             torch.tensor(discounts, dtype=torch.float32, device=device) * self.discount,
             torch.tensor(self._last_observation, dtype=torch.float32, device=device)[None],
             last)
+        self._step(loss, len(self._trajectory), 'update')
+        self._trajectory = []
+
+    def _step(self, loss: torch.Tensor, steps: int, where: str) -> None:
+        """One optimiser step on `loss`, learned from `steps` more environment
+        steps (gradients clipped to `_max_grad_norm`'s global norm when set;
+        the step size falling linearly to 0 over `_learning_rate_decay_steps`
+        when set); a non-finite loss is refused, naming `where`."""
         if not torch.isfinite(loss):
-            validation.check_all_finite('loss', loss.item(), f'{type(self).__name__}.update')
+            validation.check_all_finite('loss', loss.item(), f'{type(self).__name__}.{where}')
+        self.steps += steps
+        if self._learning_rate_decay_steps:
+            fraction = max(0., 1. - self.steps / self._learning_rate_decay_steps)
+            for group in self._optimizer.param_groups:
+                group['lr'] = self._learning_rate * fraction
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self._max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self._parameters(), self._max_grad_norm)
         self._optimizer.step()
         self.last_loss = loss.item()
-        self._trajectory = []
+
+    def _learned_reward(self, timestep) -> float:
+        """The reward of `timestep` that the agent learns from (subclasses
+        may scale it)."""
+        return float(timestep.reward)
 
     # -------------------------------------------------------------- helpers
 
@@ -220,7 +250,7 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
 
     def _state(self) -> dict:
         state = {name: module.state_dict() for name, module in self._modules().items()}
-        state.update(optimizer=self._optimizer.state_dict(),
+        state.update(optimizer=self._optimizer.state_dict(), steps=self.steps,
                      rng=self._rng.bit_generator.state,
                      generator=self._generator.get_state())
         return state
@@ -229,6 +259,7 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         for name, module in self._modules().items():
             module.load_state_dict(state[name])
         self._optimizer.load_state_dict(state['optimizer'])
+        self.steps = int(state.get('steps', 0))  # Older checkpoints did not count.
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
 

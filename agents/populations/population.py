@@ -55,8 +55,13 @@ class Population(Checkpointing):
     greedy: bool = False
 
     def __init__(self, environment_spec, seeds: Sequence[int],
-                 device: Optional[str] = 'cpu', **hyperparameters):
+                 device: Optional[str] = 'cpu', copies_per_member: Optional[int] = None,
+                 **hyperparameters):
+        """`copies_per_member` is k when known before training (batches must
+        then hold N x k copies); None lets each batch say."""
         self.seeds = check_seeds(seeds)
+        self.copies_per_member = validation.check_optional_positive_int(
+            'copies_per_member', copies_per_member)
         self._device = resolve_device(device)
         self.members = [self.agent_class(environment_spec, seed=seed, device=device,
                                          **hyperparameters) for seed in self.seeds]
@@ -117,9 +122,11 @@ class Population(Checkpointing):
         """Other stacked state of member m from its agent."""
 
     def _check_batch(self, copies: int) -> None:
-        if copies % self.size:
+        k = self.copies_per_member
+        if copies % self.size or (k is not None and copies != k * self.size):
+            each = f'{k} copies each' if k is not None else 'k copies each'
             raise ValueError(f'a population of {self.size} members acts on N x k '
-                             f'copies (k copies each); got a batch of {copies}')
+                             f'copies ({each}); got a batch of {copies}')
 
     def _slices(self, copies: int) -> List[slice]:
         """Each member's copies in a batch of `copies`."""

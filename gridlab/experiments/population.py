@@ -190,7 +190,7 @@ def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
     spec = make_environment_spec(setup_environment(first.environment())[0])
     try:
         population = population_class(spec, seeds=seeds, device=first.device,
-                                      **first.hyperparameters)
+                                      copies_per_member=copies, **first.hyperparameters)
     except (ValueError, TypeError) as error:
         raise ExperimentError(f'{first.label}: {error}') from error
     runs = [Run(config, out, {}, actor=member)
