@@ -56,6 +56,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
                  orthogonal_init: bool = False,
                  optimizer: str = 'adam',
                  learning_rate_decay_steps: Optional[int] = None,
+                 scale_observations: bool = True,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
@@ -90,6 +91,9 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
             0.99, epsilon 1e-5).
           learning_rate_decay_steps: if set, the learning rate falls
             linearly to 0 over this many environment steps (all copies).
+          scale_observations: map observations with finite bounds to
+            [-1, 1]; False feeds them as they are (LunarLander's bounds are
+            far wider than its usual values).
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights and the action sampling.
         """
@@ -109,7 +113,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
             'learning_rate_decay_steps', learning_rate_decay_steps)
         self._orthogonal = validation.check_bool('orthogonal_init', orthogonal_init)
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
-                         device, seed, optimizer)
+                         device, seed, optimizer, scale_observations)
 
     def _build(self, scaling, input_size):
         def body():

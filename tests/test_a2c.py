@@ -289,3 +289,23 @@ def test_the_run_loop_counts_the_steps_it_learns_from():
     assert waiting < 10 and agent.steps == 250 - waiting
     assert agent._optimizer.param_groups[0]['lr'] == pytest.approx(
         1e-3 * (1 - agent.steps / 1_000))
+
+
+def test_observations_reach_the_networks_scaled_or_as_they_are():
+    spec = _spec()
+    from gridlab.envs.adapters.gymnasium import GymnasiumWrapper
+    lunar = gridlab.make_environment_spec(GymnasiumWrapper('LunarLander-v3', seed=0))
+    raw = ActorCriticAgent(lunar, seed=0, scale_observations=False)
+    scaled = ActorCriticAgent(lunar, seed=0)
+    observation = np.full(8, 0.5, np.float32)
+    hidden = lambda agent, x: agent._policy[0][2](agent._policy[0][1](torch.tensor(x)[None]))
+    # Same seed, same weights: the raw agent's first layer sees the observation
+    # itself, the other its image in [-1, 1] under LunarLander's bounds.
+    low, high = lunar.observations.minimum, lunar.observations.maximum
+    image = (2 * (observation - low) / (high - low) - 1).astype(np.float32)
+    torch.testing.assert_close(raw._policy[0](torch.tensor(observation)[None]),
+                               hidden(raw, observation))
+    torch.testing.assert_close(scaled._policy[0](torch.tensor(observation)[None]),
+                               hidden(scaled, image), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match='scale_observations'):
+        ActorCriticAgent(spec, scale_observations='no')

@@ -80,7 +80,8 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
 
     def __init__(self, environment_spec: gridlab.EnvironmentSpec,
                  discount: float, learning_rate: float, entropy_cost: float,
-                 device: Optional[str], seed: Optional[int], optimizer: str = 'adam'):
+                 device: Optional[str], seed: Optional[int], optimizer: str = 'adam',
+                 scale_observations: bool = True):
         actions, observations = environment_spec.actions, environment_spec.observations
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions (a '
@@ -99,8 +100,9 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self._device = resolve_device(device)
         torch_seed, self._generator, self._rng = seeded_generators(seed)
         with seeded(torch_seed):
-            self._build(networks.input_scaling(observations),
-                        int(observations.shape[0]))
+            scaling = (networks.input_scaling(observations) if validation.check_bool(
+                'scale_observations', scale_observations) else nn.Identity())
+            self._build(scaling, int(observations.shape[0]))
         if optimizer == 'adam':
             self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
         elif optimizer == 'rmsprop':  # Stable-Baselines3's A2C: TensorFlow's constants.
