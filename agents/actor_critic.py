@@ -57,6 +57,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
                  optimizer: str = 'adam',
                  learning_rate_decay_steps: Optional[int] = None,
                  scale_observations: bool = True,
+                 gae_lambda: float = 1.,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
@@ -94,6 +95,9 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
           scale_observations: map observations with finite bounds to
             [-1, 1]; False feeds them as they are (LunarLander's bounds are
             far wider than its usual values).
+          gae_lambda: batched training's advantages are GAE(lambda)
+            estimates; 1 (the default) makes them the n-step returns minus
+            V(s_t), as above. The one-environment path always takes 1.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights and the action sampling.
         """
@@ -109,6 +113,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         self._return_scaler = (ReturnScaler() if validation.check_bool(
             'normalize_rewards', normalize_rewards) else None)
         self._activation = activation  # Checked where the networks are built.
+        self._gae_lambda = validation.check_probability('gae_lambda', gae_lambda)
         self._learning_rate_decay_steps = validation.check_optional_positive_int(
             'learning_rate_decay_steps', learning_rate_decay_steps)
         self._orthogonal = validation.check_bool('orthogonal_init', orthogonal_init)
@@ -183,13 +188,17 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
 
     @property
     def batch_steps_per_update(self) -> int:
-        """A rollout of n_steps batch steps: the batched loop's rounds."""
+        """A rollout of n_steps batch steps: the batched loop's rounds (1 for
+        n_steps=None, which batched training refuses)."""
+        return self._n_steps or 1
+
+    def check_batched(self) -> None:
+        """Refuses batched training without n_steps."""
         if self._n_steps is None:
             raise ValueError('batched training of ActorCriticAgent (num_envs copies) learns '
                              'every n_steps steps of each copy; got n_steps=None (whole '
                              'episodes), which only the one-environment run loop takes. '
                              'Set n_steps (A2C usually takes 5)')
-        return self._n_steps
 
     def _as_inputs(self, observations) -> torch.Tensor:
         return torch.as_tensor(np.asarray(observations), dtype=torch.float32,
@@ -199,6 +208,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         return self._policy(inputs)
 
     def observe_first_batch(self, timestep: dm_env.TimeStep) -> None:
+        self.check_batched()
         self._rollout = Rollout(timestep, self.batch_steps_per_update, np.float32)
         if self._return_scaler is not None:
             self._return_scaler.reset()
@@ -231,12 +241,14 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
     def _rollout_loss(self, observations, actions, rewards, discounts, step_types):
         """The loss of `_learn` over a rollout of T steps of N copies (T + 1
         observations), its n-step returns bootstrapped from the critic's
-        value of the last observations; restarts are not transitions."""
+        value of the last observations (with gae_lambda < 1, the critic's
+        targets are GAE's advantages plus V(s_t)); restarts are not
+        transitions."""
         length, n = actions.shape
         values = self._value(observations.reshape((length + 1) * n, -1))[:, 0]
         values = values.reshape(length + 1, n)
         with torch.no_grad():  # lambda 1: the n-step return minus V(s_t).
-            advantages = gae(rewards, discounts, values, step_types, 1.)
+            advantages = gae(rewards, discounts, values, step_types, self._gae_lambda)
             returns = advantages + values[:-1]
         index = torch.nonzero((step_types[:-1] != _LAST).reshape(-1))[:, 0]
         advantages, returns = advantages.reshape(-1)[index], returns.reshape(-1)[index]

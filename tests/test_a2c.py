@@ -163,11 +163,16 @@ def test_run_experiment_trains_on_copies(tmp_path):
 
 
 @pytest.mark.slow
-def test_a2c_solves_cartpole_on_copies(tmp_path):
+def test_a2c_with_stable_baselines3s_settings_solves_cartpole_on_copies(tmp_path):
+    # SB3's A2C and the RL Zoo's CartPole settings: 8 copies, 5-step rollouts,
+    # RMSprop 7e-4, no entropy bonus, gradients clipped to 0.5, raw advantages,
+    # tanh networks initialised orthogonally; 500k steps (500 on seeds 0-2).
     result = gridlab.run_experiment(
         'actor-critic', 'CartPole-v1', tmp_path / 'run', seed=0, steps=500_000, num_envs=8,
         hyperparameters={'n_steps': 5, 'learning_rate': 7e-4, 'entropy_cost': 0.,
-                         'max_grad_norm': 0.5, 'normalize_advantages': False},
+                         'optimizer': 'rmsprop', 'max_grad_norm': 0.5,
+                         'normalize_advantages': False, 'activation': 'tanh',
+                         'orthogonal_init': True},
         eval_episodes=10, video=False, pictures=False, progress=False, verbose=False)
     assert result.summary['evaluation']['mean_return'] >= 475
 
@@ -309,3 +314,39 @@ def test_observations_reach_the_networks_scaled_or_as_they_are():
                                hidden(scaled, image), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match='scale_observations'):
         ActorCriticAgent(spec, scale_observations='no')
+
+
+def test_gae_lambda_weighs_the_critics_later_estimates():
+    # Two steps of one copy, discount .5, lambda .5: by hand from V,
+    # A_1 = r_1 + .5 V_2 - V_1 and A_0 = r_0 + .5 V_1 - V_0 + .5 * .5 * A_1; the
+    # critic's targets are A + V.
+    agent = _agent(value_cost=1., entropy_cost=0., gae_lambda=0.5)
+    observations = torch.tensor(np.random.default_rng(3).uniform(
+        -0.2, 0.2, (3, 1, 4)), dtype=torch.float32)
+    with torch.no_grad():
+        v = agent._value(observations[:, 0])[:, 0].numpy()
+    a1 = 2. + .5 * v[2] - v[1]
+    a0 = 1. + .5 * v[1] - v[0] + .25 * a1
+    expected_value_loss = np.mean(np.array([a0, a1]) ** 2)
+    agent._policy_loss = lambda *args: torch.tensor(0.)
+    loss = agent._rollout_loss(observations, torch.tensor([[0], [1]]),
+                               torch.tensor([[1.], [2.]]), torch.tensor([[.5], [.5]]),
+                               torch.tensor([[MID], [MID], [MID]], dtype=torch.uint8))
+    assert loss.item() == pytest.approx(expected_value_loss, rel=1e-5)
+    with pytest.raises(ValueError, match='gae_lambda'):
+        _agent(gae_lambda=1.5)
+
+
+def test_a_run_on_one_environment_learns_from_whole_episodes_without_n_steps(tmp_path):
+    # n_steps=None is the one-copy agent's default (and CartPole's tuned entry).
+    result = gridlab.run_experiment('actor-critic', 'CartPole-v1', tmp_path / 'run', seed=0,
+                                    steps=300, eval_episodes=1, video=False, pictures=False,
+                                    progress=False, verbose=False)
+    assert result.summary['training']['steps'] == 300
+    from gridlab.core.errors import ExperimentError
+    with pytest.raises(ExperimentError, match="actor-critic on CartPole-v1: .*n_steps=None"):
+        gridlab.run_experiment('actor-critic', 'CartPole-v1', tmp_path / 'batched', seed=0,
+                               steps=300, num_envs=2, hyperparameters={'n_steps': None},
+                               eval_episodes=1, video=False, pictures=False,
+                               progress=False, verbose=False)
+    assert not (tmp_path / 'batched' / 'episodes.csv').exists()  # Refused before training.

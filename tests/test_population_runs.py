@@ -110,6 +110,29 @@ def test_dqn_population_runs_on_a_gridworld(tmp_path):
     assert all(row['optimal_fraction'] is not None for row in result.rows)
 
 
+def test_an_a2c_population_writes_each_seeds_single_batched_run(tmp_path):
+    settings = dict(steps=480, num_envs=3)  # 32 rounds of 5 steps of 3 copies.
+    a2c = {'n_steps': 5, 'normalize_rewards': True}
+    result = run_population('actor-critic', 'CartPole-v1', '1-2', tmp_path / 'population',
+                            a2c, progress=False, **settings)
+    assert [row['status'] for row in result.rows] == ['completed', 'completed']
+    for seed in (1, 2):
+        member = (tmp_path / 'population' / 'CartPole-v1' / 'actor-critic' /
+                  'n_steps=5,normalize_rewards=True' / f'seed{seed}')
+        single = run_experiment('actor-critic', 'CartPole-v1', tmp_path / f'single{seed}',
+                                seed=seed, hyperparameters=a2c, verbose=False, video=False,
+                                pictures=False, **settings)
+        ours, theirs = (read_rows(folder / 'episodes.csv')
+                        for folder in (member, tmp_path / f'single{seed}'))
+        assert [r['episode_return'] for r in ours] == [r['episode_return'] for r in theirs]
+        summary = json.loads((member / 'summary.json').read_text())
+        assert summary['evaluation'] == single.summary['evaluation']
+        assert summary['population']['copies_each'] == 3
+        ours = torch.load(member / 'agent.pt', weights_only=True)
+        theirs = torch.load(tmp_path / f'single{seed}' / 'agent.pt', weights_only=True)
+        assert ours['sha256'] == theirs['sha256']
+
+
 def test_cli_train_seeds(tmp_path, capsys):
     out = tmp_path / 'cli'
     assert cli.main(['train', '--agent', 'ppo', '--task', 'CartPole-v1', '--seeds', '0-1',

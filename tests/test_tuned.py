@@ -26,7 +26,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('dqn', 'simple'), ('dqn', 'obstacle'), ('dqn', 'cliff'),
                    ('dqn', 'random_goal'), ('dqn', 'four_rooms'), ('dqn', 'CartPole-v1'),
                    ('nfq', 'simple'), ('nfq', 'obstacle'), ('nfq', 'random_goal'),
-                   ('ppo', 'FrozenLake-v1')}
+                   ('ppo', 'FrozenLake-v1'), ('actor-critic', 'MountainCar-v0'),
+                   ('actor-critic', 'LunarLander-v3')}
 
 
 def _settings(agent, task):

@@ -127,7 +127,11 @@ CASES = {
         'dropout': 'unit_open_high', 'entropy_cost': 'nonnegative'}),
     'ActorCriticAgent': (lambda **kw: ActorCriticAgent(VECTOR_SPEC, **kw), {
         'n_steps': 'positive_int', 'value_cost': 'nonnegative',
-        'learning_rate': 'positive', 'entropy_cost': 'nonnegative'}),
+        'learning_rate': 'positive', 'entropy_cost': 'nonnegative',
+        'max_grad_norm': 'positive', 'learning_rate_decay_steps': 'positive_int',
+        'gae_lambda': 'probability', 'normalize_advantages': 'bool',
+        'normalize_rewards': 'bool', 'orthogonal_init': 'bool',
+        'scale_observations': 'bool'}),
     'PPO': (lambda **kw: PPO(TABULAR_SPEC, **kw), {
         'learning_rate': 'positive', 'discount': 'probability',
         'gae_lambda': 'probability', 'rollout_length': 'positive_int',

@@ -50,8 +50,10 @@ class PopulationActorCritic(Population):
                                         trainable=False)
         # k > 1: each member trains batched on its own copies (A2C).
         self._batched = (self.copies_per_member or 1) > 1
+        if self._batched:
+            self.members[0].check_batched()
         # Rounds of n_steps batch steps, as each member's single batched run has
-        # them (which refuses n_steps=None, naming it); one step on one copy each.
+        # them; one step on one copy each.
         self.batch_steps_per_update = (self.members[0].batch_steps_per_update
                                        if self._batched else 1)
 

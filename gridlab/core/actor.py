@@ -156,6 +156,10 @@ class TrainsOnBatches(typing.Protocol):
     between learning updates (1, or PPO's rollout length): the loop's budget
     and its `stop` checks come in whole rounds of it.
 
+    An agent that trains on batches only under some settings (actor-critic
+    needs `n_steps`) also offers `check_batched()`, which raises a
+    ValueError naming the setting; runs call it before training.
+
     Optional fast path (`gridlab.loops.batched.AdvancesManySteps`): an agent
     that can take many batch steps in one call (the compiled tabular
     learners, stepping look-up-table copies in numba) also offers

@@ -93,6 +93,11 @@ class Run:
             raise ExperimentError(f'agent {config.agent!r} trains on one environment at '
                                   'a time; num_envs (--num-envs) needs an agent that '
                                   'trains on batches, such as ppo or dqn')
+        if config.batched and hasattr(self.actor, 'check_batched'):
+            try:  # Settings under which this agent cannot train on batches.
+                self.actor.check_batched()
+            except ValueError as error:
+                raise ExperimentError(f'{config.label}: {error}') from None
         config.check_budget(getattr(self.actor, 'batch_steps_per_update', 1), spec)
         self._evaluation_environment = None
         self.steps_done, self.episodes_done, self.training_seconds = 0, 0, 0.
