@@ -200,10 +200,8 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         self.entropy_cost = validation.check_nonnegative('entropy_cost', entropy_cost)
         self.max_grad_norm = validation.check_positive('max_grad_norm', max_grad_norm)
         self.learning_rate = validation.check_positive('learning_rate', learning_rate)
-        if not isinstance(normalize_advantages, (bool, np.bool_)):
-            raise validation.ParameterTypeError(
-                f'normalize_advantages must be True or False, got {normalize_advantages!r}')
-        self.normalize_advantages = bool(normalize_advantages)
+        self.normalize_advantages = validation.check_bool('normalize_advantages',
+                                                          normalize_advantages)
         self._return_scaler = (ReturnScaler() if validation.check_bool(
             'normalize_rewards', normalize_rewards) else None)
         hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes, allow_empty=True)

@@ -54,7 +54,7 @@ def check_int(name: str, value, minimum: Optional[int] = None,
 def check_bool(name: str, value) -> bool:
     """True or False (a switch), not any truthy value such as 'no'."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f'{name} must be True or False, got {value!r}')
+        raise ParameterTypeError(f'{name} must be True or False, got {value!r}')
     return bool(value)
 
 
