@@ -103,7 +103,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         """
         self._n_steps = validation.check_optional_positive_int('n_steps', n_steps)
         self._hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
-        self._shared_body = shared_body
+        self._shared_body = validation.check_bool('shared_body', shared_body)
         self._value_cost = validation.check_nonnegative('value_cost', value_cost)
         self._normalize = validation.check_bool('normalize_advantages',
                                                 normalize_advantages)
@@ -228,8 +228,11 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         rollout = self._rollout
         if rollout is None or not rollout.full:
             return
-        self._step(self._rollout_loss(*(t.to(self._device) for t in rollout.tensors)),
-                   rollout.actions.size, 'update_batch')
+        if (rollout.step_types[:-1] != _LAST).any():
+            self._step(self._rollout_loss(*(t.to(self._device) for t in rollout.tensors)),
+                       rollout.actions.size, 'update_batch')
+        else:  # Every copy restarting throughout (n_steps=1): no transition to learn from.
+            self.steps += rollout.actions.size
         rollout.start_next()
 
     def train(self, environment, num_steps: int,

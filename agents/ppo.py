@@ -415,7 +415,7 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         old_log_probs = old_log_probs.reshape(-1)[index]
         advantages = advantages.reshape(-1)[index]
         targets = targets.reshape(-1)[index]
-        if self.normalize_advantages:  # Over the whole batch, once, not per minibatch.
+        if self.normalize_advantages and advantages.numel() > 1:  # Once, not per minibatch.
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         self.steps += length * n
         if self.learning_rate_decay_steps:
@@ -423,6 +423,8 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
             for group in self._optimizer.param_groups:
                 group['lr'] = self.learning_rate * fraction
         size = index.numel()
+        if not size:  # Every copy restarting throughout: no transition to learn from.
+            return
         minibatch = max(1, size // self.num_minibatches)
         for _ in range(self.update_epochs):
             order = torch.randperm(size, generator=self._generator)

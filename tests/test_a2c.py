@@ -308,8 +308,10 @@ def test_observations_reach_the_networks_scaled_or_as_they_are():
     # itself, the other its image in [-1, 1] under LunarLander's bounds.
     low, high = lunar.observations.minimum, lunar.observations.maximum
     image = (2 * (observation - low) / (high - low) - 1).astype(np.float32)
+    # The raw agent's body on the observation is the (same-seeded) scaled
+    # agent's layers on the observation itself, the scaling left out.
     torch.testing.assert_close(raw._policy[0](torch.tensor(observation)[None]),
-                               hidden(raw, observation))
+                               hidden(scaled, observation))
     torch.testing.assert_close(scaled._policy[0](torch.tensor(observation)[None]),
                                hidden(scaled, image), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match='scale_observations'):
@@ -350,3 +352,25 @@ def test_a_run_on_one_environment_learns_from_whole_episodes_without_n_steps(tmp
                                eval_episodes=1, video=False, pictures=False,
                                progress=False, verbose=False)
     assert not (tmp_path / 'batched' / 'episodes.csv').exists()  # Refused before training.
+
+
+@pytest.mark.parametrize('agent_name', ['actor-critic', 'ppo'])
+def test_a_rollout_of_nothing_but_restarts_learns_nothing_and_goes_on(agent_name):
+    # One copy, rollouts of one step: the step after each episode's end is a
+    # restart, a rollout with no transition in it.
+    from agents.ppo import PPO
+    environment = GymnasiumVectorWrapper('CartPole-v1', num_envs=1, seed=0)
+    spec = environment.single_environment_spec()
+    agent = (ActorCriticAgent(spec, n_steps=1, seed=0) if agent_name == 'actor-critic'
+             else PPO(spec, rollout_length=1, num_minibatches=1, seed=0))
+    summary = agent.train(environment, 300)
+    assert summary.steps == 300 and summary.transitions < 300  # Restarts happened.
+    assert agent.steps == 300
+    assert np.isfinite(agent.last_loss)
+
+
+def test_bad_switches_and_activations_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"activation must be one of .* got \['relu'\]"):
+        _agent(activation=['relu'])
+    with pytest.raises(ValueError, match="shared_body must be True or False, got 'no'"):
+        _agent(shared_body='no')

@@ -394,6 +394,21 @@ def test_a2c_members_on_k_copies_are_their_single_batched_runs_bit_for_bit(task)
     assert ended == alone and ended
 
 
+def test_an_a2c_population_on_k_copies_acts_greedily_when_greedy():
+    spec = alone_spec()
+    population = PopulationActorCritic(spec, seeds=[0, 1], copies_per_member=200, n_steps=5)
+    observations = np.tile(np.array([0.01, 0.2, -0.03, -0.3], np.float32), (400, 1))
+    sampled = population.select_actions(observations)
+    assert all(len(set(sampled[m * 200:(m + 1) * 200])) == 2 for m in range(2))
+    population.greedy = True  # As PopulationPPO and the k = 1 path read it.
+    greedy = population.select_actions(observations)
+    population.greedy = False
+    for m, member in enumerate(population.members):
+        best = int(np.argmax(member.action_probabilities(observations[0])))
+        assert set(greedy[m * 200:(m + 1) * 200]) == {best}
+    assert len(set(population.select_actions(observations)[:200])) == 2  # Sampling again.
+
+
 def test_a_population_holds_to_its_copies_per_member():
     spec = GymnasiumVectorWrapper('CartPole-v1', 1).single_environment_spec()
     with pytest.raises(ValueError, match='n_steps=None'):

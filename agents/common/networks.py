@@ -157,7 +157,7 @@ ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh}
 
 def with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
     """`network` (an MLP with ReLUs, from `mlp`) with `activation` between its layers."""
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f'activation must be one of {sorted(ACTIVATIONS)}, '
                          f'got {activation!r}')
     return nn.Sequential(*(ACTIVATIONS[activation]() if isinstance(m, nn.ReLU) else m

@@ -70,6 +70,8 @@ class PopulationActorCritic(Population):
         batch = np.asarray(observations)
         if self._batched and batch.ndim:
             self._check_batch(batch.shape[0])
+            for member in self.members:  # Greedy while the population is.
+                member.greedy = self.greedy
             return np.concatenate([
                 member.select_actions(batch[own], None if acting is None else acting[own])
                 for member, own in zip(self.members, self._slices(batch.shape[0]))])
