@@ -201,3 +201,41 @@ def test_an_interrupted_population_continues_from_its_checkpoints(tmp_path, monk
         assert summary['training']['steps'] == 2048
         steps = [int(row['total_steps']) for row in read_rows(folder / 'episodes.csv')]
         assert steps == sorted(steps) and steps[-1] <= 2048
+
+
+def test_a_signal_mid_call_ends_a_population_at_a_round_each_member_counts(
+        tmp_path, monkeypatch):
+    # SIGTERM while the population learns from its third rollout: the round
+    # finishes and is counted, then the run stops; each member's checkpoint
+    # holds an agent that learned from exactly the steps its run state counts.
+    import os
+    import signal
+    from agents.populations.ppo import PopulationPPO
+    from agents.ppo import PPO
+    from gridlab.core.errors import Terminated
+    from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
+    from gridlab.experiments import signals
+    learn, calls = PopulationPPO._learn, [0]
+
+    def signalled(self, *args):
+        learn(self, *args)
+        calls[0] += 1
+        if calls[0] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+    monkeypatch.setattr(PopulationPPO, '_learn', signalled)
+    restore = signals.stop_on_signals()
+    try:
+        with pytest.raises(Terminated):
+            run_population('ppo', 'CartPole-v1', '0-1', tmp_path, SMALL, progress=False,
+                           steps=20_000, num_envs=2)
+    finally:
+        restore()
+    for seed in (0, 1):
+        folder = member_folder(tmp_path, seed)
+        state = json.loads((folder / 'run_state.json').read_text())
+        assert state['total_steps'] == 3 * 2 * 16  # Three rollouts of 2 copies x 16.
+        spec = GymnasiumVectorWrapper('CartPole-v1', 1).single_environment_spec()
+        agent = PPO(spec, rollout_length=16)
+        agent.restore(folder / 'agent.pt')
+        assert agent.steps == state['total_steps']
+        assert len(read_rows(folder / 'episodes.csv')) == state['episodes']

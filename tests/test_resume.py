@@ -304,3 +304,43 @@ def test_init_from_starts_a_new_run_from_a_saved_agent(tmp_path, capsys):
     assert cli.main(['train', '--resume', str(tmp_path / 'started'), '--init-from',
                      str(tmp_path / 'trained')]) == 2
     assert '--init-from' in capsys.readouterr().err
+
+
+def test_a_signal_mid_call_ends_a_batched_run_at_a_round_it_counts(tmp_path, monkeypatch):
+    # SIGTERM arrives while PPO learns from its third rollout, inside one call
+    # of the batched loop: the round finishes, its episodes are logged and its
+    # steps counted, and only then does the run stop. The checkpoint's agent
+    # learned from exactly the steps the run state counts.
+    from agents.ppo import PPO
+    from gridlab.core.errors import Terminated
+    from gridlab.experiments import signals
+    learned = []
+    original = PPO._learn
+
+    def learn(self, *tensors):
+        original(self, *tensors)
+        learned.append(self.steps)
+        if len(learned) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+    monkeypatch.setattr(PPO, '_learn', learn)
+    restore = signals.stop_on_signals()
+    out = tmp_path / 'ppo'
+    try:
+        with pytest.raises(Terminated):
+            gridlab.run_experiment('ppo', 'CartPole-v1', out, seed=0, steps=20_000,
+                                   num_envs=2, hyperparameters={'rollout_length': 16},
+                                   video=False, pictures=False, progress=False,
+                                   verbose=False)
+    finally:
+        restore()
+    state = json.loads((out / 'run_state.json').read_text())
+    assert learned == [32, 64, 96] and state['total_steps'] == 96
+    spec = gridlab.make_environment_spec(
+        gridlab.GymnasiumWrapper('CartPole-v1', seed=0))
+    agent = PPO(spec, rollout_length=16)
+    agent.restore(out / 'agent.pt')
+    assert agent.steps == state['total_steps']
+    logged = rows(out / 'episodes.csv')
+    assert len(logged) == state['episodes'] and logged
+    assert all(int(r['total_steps']) <= 96 for r in logged)
+    assert summary(out)['status'] == 'interrupted'

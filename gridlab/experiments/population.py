@@ -32,7 +32,7 @@ from gridlab.core.errors import ExperimentError
 from gridlab.core.specs import make_environment_spec
 from gridlab.envs import catalogue
 from gridlab.envs.wrappers import setup_environment
-from gridlab.experiments import run_folder
+from gridlab.experiments import run_folder, signals
 from gridlab.experiments.config import RunConfig
 from gridlab.experiments.periodic import (CHECKPOINT_SECONDS, PeriodicCheckpoint,
                                           PeriodicEvaluation, best_evaluation)
@@ -253,7 +253,7 @@ def _train(population, runs: List[Run], environment, copies: int,
             for m, (run, evaluation) in enumerate(zip(runs, evaluations)):
                 population.member(m)
                 evaluation.at(steps_done + done_steps // n)
-        return False
+        return signals.pending()  # A held signal ends the call at this round.
 
     loop = BatchedEnvironmentLoop(environment, tracked, stop=stop)
     single_round = copies * population.batch_steps_per_update  # A member's round.
@@ -264,24 +264,28 @@ def _train(population, runs: List[Run], environment, copies: int,
         while rounds_left > 0:
             rounds = min(chunk, rounds_left)
             started = tracked.batch_steps
-            result = loop.run(rounds * single_round * n)
-            rounds_left -= rounds
-            member_steps = int(result.steps) // n
-            for m, (run, logger) in enumerate(zip(runs, loggers)):
-                for episode_return, ended in tracked.take(m):
-                    logger.write({'episode': run.log_episodes(),
-                                  'episode_return': episode_return,
-                                  'total_steps': run.steps_done + (ended - started) * copies,
-                                  'cut_short': False})
-                run.steps_done += member_steps
-            steps_done = runs[0].steps_done
-            if verbose:
-                print(f'gridlab: population of {n}: {steps_done:,} of {config.steps:,} '
-                      f'steps each')
-            if rounds_left and checkpoints.due(steps_done):
-                for m, run in enumerate(runs):
-                    population.member(m)
-                    run.save_checkpoint(run.steps_done, run.log_episodes())
+            # A signal waits for the end of a round, then for its counting (as
+            # in a single batched run): each checkpoint counts what its member learned.
+            with signals.held():
+                result = loop.run(rounds * single_round * n)
+                rounds_left -= result.updates
+                member_steps = int(result.steps) // n
+                for m, (run, logger) in enumerate(zip(runs, loggers)):
+                    for episode_return, ended in tracked.take(m):
+                        logger.write({'episode': run.log_episodes(),
+                                      'episode_return': episode_return,
+                                      'total_steps': (run.steps_done +
+                                                      (ended - started) * copies),
+                                      'cut_short': False})
+                    run.steps_done += member_steps
+                steps_done = runs[0].steps_done
+                if verbose:
+                    print(f'gridlab: population of {n}: {steps_done:,} of {config.steps:,} '
+                          f'steps each')
+                if rounds_left and checkpoints.due(steps_done) and not signals.pending():
+                    for m, run in enumerate(runs):
+                        population.member(m)
+                        run.save_checkpoint(run.steps_done, run.log_episodes())
     except BaseException as ending:
         for m, run in enumerate(runs):
             population.member(m)

@@ -540,6 +540,12 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation,
     (at most `BATCHED_CHUNK_STEPS` steps or the checkpoint interval), so that
     the learning curve, and a comparison's area under it, has a point at
     every step of its grid rather than one at the end of a short run.
+
+    A Ctrl-C or SIGTERM during a call waits for the end of the round it came
+    in (`signals.held`; the loop asks `stop` after each round), so that the
+    checkpoint the interruption leaves holds an agent that learned from
+    exactly the steps it counts, and every episode that ended in them is
+    logged.
     """
     config = run.config
     environment = config.batched_environment(template=run.raw_environment)
@@ -547,7 +553,7 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation,
     def stop(agent, done_steps):
         if evaluation is not None:
             evaluation.at(run.steps_done + done_steps)
-        return False
+        return signals.pending()  # A held signal ends the call at this round.
 
     loop = BatchedEnvironmentLoop(environment, run.actor, stop=stop)
     steps = validation.check_nonnegative_int('steps', steps)
@@ -558,16 +564,17 @@ def _train_on_batches(run: Run, logger, steps: int, evaluation,
     chunk = max(1, per_call // loop.round_steps)
     while rounds_left > 0:
         rounds = min(chunk, rounds_left)
-        result = loop.run(rounds * loop.round_steps)
-        rounds_left -= rounds
-        for episode_return in result.episode_returns:
-            logger.write({'episode': run.log_episodes(),
-                          'episode_return': float(episode_return),
-                          'total_steps': run.steps_done + int(result.steps),
-                          'cut_short': False})
-        run.steps_done += int(result.steps)
-        if rounds_left and checkpoints.due(run.steps_done):
-            run.save_checkpoint(run.steps_done, run.log_episodes())
+        with signals.held():  # Raised on leaving, once the rounds run are counted.
+            result = loop.run(rounds * loop.round_steps)
+            rounds_left -= result.updates
+            for episode_return in result.episode_returns:
+                logger.write({'episode': run.log_episodes(),
+                              'episode_return': float(episode_return),
+                              'total_steps': run.steps_done + int(result.steps),
+                              'cut_short': False})
+            run.steps_done += int(result.steps)
+            if rounds_left and checkpoints.due(run.steps_done) and not signals.pending():
+                run.save_checkpoint(run.steps_done, run.log_episodes())
 
 
 def _keep_what_there_is(run: Run, ending: BaseException) -> None:

@@ -58,6 +58,11 @@ def held():
             raise _stop(signum)
 
 
+def pending() -> bool:
+    """Whether a signal came while `held()` was active and waits to end the run."""
+    return _holding['signal'] is not None
+
+
 def is_interruption(error: BaseException) -> bool:
     """Ctrl-C, SIGTERM, SIGHUP and a closed output stop a run; anything else fails it."""
     return isinstance(error, (KeyboardInterrupt, Terminated, BrokenPipeError))
