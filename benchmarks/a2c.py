@@ -20,13 +20,14 @@ Measured on this 2-core machine (one process at a time, seeds 0-2):
 
   LunarLander-v3, 200k steps   gridlab -17.8, -18.3, 60.2 at 10,477 steps/s
                                SB3      12.9, -43.7, 60.8 at  2,917 steps/s
-  Acrobot-v1, 300k steps       gridlab -82.0, -89.2, -89.7 at 22,709 steps/s
-                               SB3     -84.5, -80.5, -83.7 at 13,621 steps/s
+  Acrobot-v1, 300k steps       gridlab -81.5, -81.1, -86.1 at 25,903 steps/s
+                               SB3     -84.5, -80.5, -83.7 at 15,274 steps/s
 
 The RL Zoo's benchmark.md quotes 155.8 +- 80.4 (LunarLander-v2, 200k) and
 -83.4 +- 17.2 (Acrobot, 500k), each one trained agent's episodes. SB3's
-Acrobot normalises observations by their running statistics too, which
-gridlab's agents do not (they map the bounds to [-1, 1]).
+Acrobot normalises observations by their running statistics, which gridlab's
+agents do not; without that SB3 reached -83.8, -82.6, -80.2 on Acrobot (and
+-200 on every seed of MountainCar, where gridlab maps the bounds to [-1, 1]).
 """
 
 import argparse
