@@ -30,7 +30,7 @@ import gridlab
 from gridlab.core import validation
 from agents.common import networks
 from agents.common.policy_agent import PolicyAgent
-from agents.common.reward_scaling import ReturnScaler
+from agents.common.reward_scaling import ReturnScaler, load_scale, save_scale
 from agents.common.rollout import Rollout, SamplesRollouts, gae
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
@@ -171,18 +171,12 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
 
     def _state(self) -> dict:
         state = super()._state()
-        if self._return_scaler is not None:
-            state['return_scaler'] = self._return_scaler.state()
+        save_scale(self._return_scaler, state)
         return state
 
     def _load_state(self, state: dict) -> None:
         super()._load_state(state)
-        if self._return_scaler is not None:
-            if 'return_scaler' not in state:
-                raise ValueError('this checkpoint has no reward scale, which this agent '
-                                 'keeps (normalize_rewards=True): it was saved by an agent '
-                                 'that did not normalise rewards')
-            self._return_scaler.load_state(state['return_scaler'])
+        load_scale(self._return_scaler, state, 'actor-critic agent')
 
     # -------------------------------------------- many environments: A2C
 

@@ -40,9 +40,10 @@ from agents.common import networks
 from agents.common.policy_agent import (SamplesFromPolicy, checked_probabilities,
                                         seeded_generators)
 from agents.common.renamed import refuse_renamed
-from agents.common.reward_scaling import ReturnScaler
+from agents.common.reward_scaling import ReturnScaler, load_scale, save_scale
 from agents.common.rollout import Rollout, SamplesRollouts, gae
-from agents.common.torch_utils import check_observation, resolve_device, seeded
+from agents.common.torch_utils import (check_observation, decay_learning_rate,
+                                       resolve_device, seeded)
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
@@ -418,10 +419,8 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         if self.normalize_advantages and advantages.numel() > 1:  # Once, not per minibatch.
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         self.steps += length * n
-        if self.learning_rate_decay_steps:
-            fraction = max(0., 1. - self.steps / self.learning_rate_decay_steps)
-            for group in self._optimizer.param_groups:
-                group['lr'] = self.learning_rate * fraction
+        decay_learning_rate(self._optimizer, self.learning_rate, self.steps,
+                            self.learning_rate_decay_steps)
         size = index.numel()
         if not size:  # Every copy restarting throughout: no transition to learn from.
             return
@@ -458,8 +457,7 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
                  'generator': self._generator.get_state()}
         if self._encoder.conv is not None:  # Only a conv encoder learns.
             state['encoder'] = self._encoder.state_dict()
-        if self._return_scaler is not None:
-            state['return_scaler'] = self._return_scaler.state()
+        save_scale(self._return_scaler, state)
         return state
 
     def _load_state(self, state: dict) -> None:
@@ -475,12 +473,7 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         self.steps = int(state['steps'])
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
-        if self._return_scaler is not None:
-            if 'return_scaler' not in state:
-                raise ValueError('this checkpoint has no reward scale, which this PPO '
-                                 'agent keeps (normalize_rewards=True): it was saved by an '
-                                 'agent that did not normalise rewards')
-            self._return_scaler.load_state(state['return_scaler'])
+        load_scale(self._return_scaler, state, 'PPO agent')
 
 
 class _Stream:

@@ -18,7 +18,8 @@ import gridlab
 from gridlab.core import validation
 from agents.common import networks
 from agents.common.exploration import random_argmax
-from agents.common.torch_utils import check_observation, resolve_device, seeded
+from agents.common.torch_utils import (check_observation, decay_learning_rate,
+                                       resolve_device, seeded)
 from gridlab.core.checkpoints import Checkpointing
 
 
@@ -205,10 +206,8 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         if not torch.isfinite(loss):
             validation.check_all_finite('loss', loss.item(), f'{type(self).__name__}.{where}')
         self.steps += steps
-        if self._learning_rate_decay_steps:
-            fraction = max(0., 1. - self.steps / self._learning_rate_decay_steps)
-            for group in self._optimizer.param_groups:
-                group['lr'] = self._learning_rate * fraction
+        decay_learning_rate(self._optimizer, self._learning_rate, self.steps,
+                            self._learning_rate_decay_steps)
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self._max_grad_norm is not None:

@@ -80,3 +80,21 @@ class ReturnScaler:
     def load_state(self, state: dict) -> None:
         self.mean, self.var, self.count = (float(state[k]) for k in ('mean', 'var', 'count'))
         self.reset()
+
+
+def save_scale(scaler, state: dict) -> None:
+    """Puts `scaler`'s statistics (if it is not None) into a checkpoint `state`."""
+    if scaler is not None:
+        state['return_scaler'] = scaler.state()
+
+
+def load_scale(scaler, state: dict, agent: str) -> None:
+    """Takes `scaler`'s statistics (if it is not None) from a checkpoint
+    `state`, or refuses a checkpoint without them, naming `agent`."""
+    if scaler is None:
+        return
+    if 'return_scaler' not in state:
+        raise ValueError(f'this checkpoint has no reward scale, which this {agent} keeps '
+                         f'(normalize_rewards=True): it was saved by an agent that did '
+                         f'not normalise rewards')
+    scaler.load_state(state['return_scaler'])

@@ -38,6 +38,19 @@ def seeded(seed: Optional[int]):
         yield
 
 
+def decay_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float,
+                        steps: int, decay_steps: Optional[int]) -> float:
+    """Sets every parameter group's step size to `learning_rate` fallen
+    linearly to 0 over `decay_steps` environment steps, `steps` of them
+    done, and returns it; with `decay_steps` None, leaves the optimiser be."""
+    if not decay_steps:
+        return learning_rate
+    rate = learning_rate * max(0., 1. - steps / decay_steps)
+    for group in optimizer.param_groups:
+        group['lr'] = rate
+    return rate
+
+
 def check_observation(observation, spec: specs.Array) -> np.ndarray:
     """Returns `observation` as an array, or raises naming what was expected."""
     array = np.asarray(observation)

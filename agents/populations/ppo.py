@@ -34,6 +34,7 @@ from torch.nn.utils.rnn import pad_sequence
 from agents.populations.population import Population
 from agents.populations.stacked import clip_grad_norms_
 from agents.common.rollout import Rollout, gae
+from agents.common.torch_utils import decay_learning_rate
 from agents.ppo import PPO
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
@@ -165,14 +166,10 @@ class PopulationPPO(Population):
         # Each member's data padded to the largest: (N, S, ...).
         padded = [pad_sequence([d[i] for d in data], batch_first=True) for i in range(5)]
         first = self.members[0]
-        lr = first.learning_rate
-        for member in self.members:
+        for member in self.members:  # Every member has the same steps, and so rate.
             member.steps += length * k
-            if member.learning_rate_decay_steps:  # Every member has the same steps.
-                lr = member.learning_rate * max(
-                    0., 1. - member.steps / member.learning_rate_decay_steps)
-                for group in member._optimizer.param_groups:
-                    group['lr'] = lr
+            lr = decay_learning_rate(member._optimizer, member.learning_rate, member.steps,
+                                     member.learning_rate_decay_steps)
         minibatches = [max(1, size // first.num_minibatches) for size in sizes]
         counts = [len(range(0, size - mb + 1, mb)) for size, mb in zip(sizes, minibatches)]
         # Minibatches are padded to one width. For a population of one, its
