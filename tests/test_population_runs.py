@@ -203,8 +203,9 @@ def test_an_interrupted_population_continues_from_its_checkpoints(tmp_path, monk
         assert steps == sorted(steps) and steps[-1] <= 2048
 
 
+@pytest.mark.parametrize('handlers', ['command line', 'none'])
 def test_a_signal_mid_call_ends_a_population_at_a_round_each_member_counts(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, handlers):
     # SIGTERM while the population learns from its third rollout: the round
     # finishes and is counted, then the run stops; each member's checkpoint
     # holds an agent that learned from exactly the steps its run state counts.
@@ -223,13 +224,18 @@ def test_a_signal_mid_call_ends_a_population_at_a_round_each_member_counts(
         if calls[0] == 3:
             os.kill(os.getpid(), signal.SIGTERM)
     monkeypatch.setattr(PopulationPPO, '_learn', signalled)
-    restore = signals.stop_on_signals()
+    # 'none': a script, not the command line, started the run, which then
+    # sets its own handlers for the training (before, the signal landed
+    # mid-round) and puts back afterwards the ones that were there.
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    restore = signals.stop_on_signals() if handlers == 'command line' else (lambda: None)
     try:
         with pytest.raises(Terminated):
             run_population('ppo', 'CartPole-v1', '0-1', tmp_path, SMALL, progress=False,
                            steps=20_000, num_envs=2)
     finally:
         restore()
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
     for seed in (0, 1):
         folder = member_folder(tmp_path, seed)
         state = json.loads((folder / 'run_state.json').read_text())

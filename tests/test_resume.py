@@ -306,7 +306,9 @@ def test_init_from_starts_a_new_run_from_a_saved_agent(tmp_path, capsys):
     assert '--init-from' in capsys.readouterr().err
 
 
-def test_a_signal_mid_call_ends_a_batched_run_at_a_round_it_counts(tmp_path, monkeypatch):
+@pytest.mark.parametrize('handlers', ['command line', 'none'])
+def test_a_signal_mid_call_ends_a_batched_run_at_a_round_it_counts(tmp_path, monkeypatch,
+                                                                   handlers):
     # SIGTERM arrives while PPO learns from its third rollout, inside one call
     # of the batched loop: the round finishes, its episodes are logged and its
     # steps counted, and only then does the run stop. The checkpoint's agent
@@ -323,7 +325,11 @@ def test_a_signal_mid_call_ends_a_batched_run_at_a_round_it_counts(tmp_path, mon
         if len(learned) == 3:
             os.kill(os.getpid(), signal.SIGTERM)
     monkeypatch.setattr(PPO, '_learn', learn)
-    restore = signals.stop_on_signals()
+    # 'none': a script, not the command line, started the run, which then
+    # sets its own handlers for the training (before, the signal landed
+    # mid-round) and puts back afterwards the ones that were there.
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    restore = signals.stop_on_signals() if handlers == 'command line' else (lambda: None)
     out = tmp_path / 'ppo'
     try:
         with pytest.raises(Terminated):
@@ -333,6 +339,7 @@ def test_a_signal_mid_call_ends_a_batched_run_at_a_round_it_counts(tmp_path, mon
                                    verbose=False)
     finally:
         restore()
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
     state = json.loads((out / 'run_state.json').read_text())
     assert learned == [32, 64, 96] and state['total_steps'] == 96
     spec = gridlab.make_environment_spec(

@@ -214,8 +214,9 @@ def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
                 run.summary['population'] = {
                     'seeds': seeds, 'member': m, 'copies_each': copies,
                     'class': population_class.__name__}
-        _train(population, runs, environment, copies, checkpoint_every,
-               checkpoint_seconds, verbose)
+        with signals.stopping_on_signals():
+            _train(population, runs, environment, copies, checkpoint_every,
+                   checkpoint_seconds, verbose)
         results = []
         for m, run in enumerate(runs):
             population.member(m)  # Its trained weights, into the agent evaluated.

@@ -332,7 +332,11 @@ def run_experiment(agent: str,
       command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
-    a checkpoint, summary.json with its "status") and re-raises.
+    a checkpoint, summary.json with its "status") and re-raises. During
+    training it (and SIGTERM, SIGHUP) first waits for the episode row, or
+    on many copies the round, it came in (`signals.stopping_on_signals`,
+    set up here when called from the main thread), so the checkpoint holds
+    an agent that learned from exactly the steps it counts.
     """
     config = RunConfig.create(
         agent, task, seed=seed, observation=observation, steps=steps, episodes=episodes,
@@ -464,7 +468,7 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
         steps = max(steps - run.steps_done, 0)
     try:
         try:
-            with logger:
+            with signals.stopping_on_signals(), logger:
                 if config.batched:
                     _train_on_batches(run, logger, steps, evaluation, checkpoints)
                 else:

@@ -2,6 +2,7 @@
 
 import contextlib
 import signal
+import threading
 
 from gridlab.core.errors import Terminated
 
@@ -39,6 +40,25 @@ def stop_on_signals():
         for number, old in previous.items():
             signal.signal(number, old)
     return restore
+
+
+@contextlib.contextmanager
+def stopping_on_signals():
+    """`stop_on_signals` for the block, then the handlers that were there before.
+
+    A run started from Python (a script, a notebook) has no handlers of the
+    command line's; without these, a Ctrl-C would land anywhere, such as in
+    the middle of a learning step whose steps the run has not yet counted.
+    Handlers can only be set in the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    restore = stop_on_signals()
+    try:
+        yield
+    finally:
+        restore()
 
 
 @contextlib.contextmanager
