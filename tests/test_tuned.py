@@ -27,7 +27,9 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('dqn', 'random_goal'), ('dqn', 'four_rooms'), ('dqn', 'CartPole-v1'),
                    ('nfq', 'simple'), ('nfq', 'obstacle'), ('nfq', 'random_goal'),
                    ('ppo', 'FrozenLake-v1'), ('actor-critic', 'MountainCar-v0'),
-                   ('actor-critic', 'LunarLander-v3')}
+                   ('actor-critic', 'LunarLander-v3'), ('ppo', 'MinAtar/Breakout-v1'),
+                   ('ppo', 'bsuite/catch/0'), ('ppo', 'four_rooms'), ('ppo', 'obstacle'),
+                   ('nfq', 'FrozenLake-v1')}
 
 
 def _settings(agent, task):
