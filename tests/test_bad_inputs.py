@@ -264,7 +264,7 @@ def test_a_budget_below_one_round_of_batched_training_is_refused(
 def test_a_single_copy_budget_below_one_update_is_refused(tmp_path):
     with pytest.raises(ExperimentError, match='steps=100 is less than one update of '
                                               'ppo.*rollout_length'):
-        gridlab.run_experiment('ppo', 'simple', tmp_path / 'run', steps=100,
+        gridlab.run_experiment('ppo', 'simple', tmp_path / 'run', steps=100, num_envs=1,
                                hyperparameters={'rollout_length': 1000}, verbose=False)
     assert not (tmp_path / 'run').exists()
 
