@@ -19,6 +19,7 @@ import gridlab
 from gridlab.core import validation
 from agents.common import networks
 from agents.common.policy_agent import PolicyAgent, policy_mlp
+from agents.common.torch_utils import standardized
 
 
 class PolicyGradientAgent(PolicyAgent):
@@ -99,6 +100,6 @@ class PolicyGradientAgent(PolicyAgent):
             values = self._value(observations)[:, 0]
             value_loss = nn.functional.mse_loss(values, returns)
             advantages = returns - values.detach()
-        if self._normalize and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if self._normalize:
+            advantages = standardized(advantages)
         return self._policy_loss(observations, actions, advantages) + value_loss

@@ -43,7 +43,7 @@ from agents.common.renamed import refuse_renamed
 from agents.common.reward_scaling import ReturnScaler, load_scale, save_scale
 from agents.common.rollout import Rollout, SamplesRollouts, gae
 from agents.common.torch_utils import (check_observation, decay_learning_rate,
-                                       resolve_device, seeded)
+                                       resolve_device, seeded, standardized)
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
@@ -416,8 +416,8 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         old_log_probs = old_log_probs.reshape(-1)[index]
         advantages = advantages.reshape(-1)[index]
         targets = targets.reshape(-1)[index]
-        if self.normalize_advantages and advantages.numel() > 1:  # Once, not per minibatch.
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if self.normalize_advantages:  # Over the whole batch, once, not per minibatch.
+            advantages = standardized(advantages)
         self.steps += length * n
         decay_learning_rate(self._optimizer, self.learning_rate, self.steps,
                             self.learning_rate_decay_steps)

@@ -51,6 +51,15 @@ def decay_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float,
     return rate
 
 
+def standardized(advantages: torch.Tensor) -> torch.Tensor:
+    """`advantages` scaled to mean 0 and standard deviation 1 (1e-8 added to
+    the deviation); fewer than two are returned as they are, having no
+    spread to scale by (their standard deviation is undefined: NaN)."""
+    if advantages.numel() < 2:
+        return advantages
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
 def check_observation(observation, spec: specs.Array) -> np.ndarray:
     """Returns `observation` as an array, or raises naming what was expected."""
     array = np.asarray(observation)

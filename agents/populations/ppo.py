@@ -34,7 +34,7 @@ from torch.nn.utils.rnn import pad_sequence
 from agents.populations.population import Population
 from agents.populations.stacked import clip_grad_norms_
 from agents.common.rollout import Rollout, gae
-from agents.common.torch_utils import decay_learning_rate
+from agents.common.torch_utils import decay_learning_rate, standardized
 from agents.ppo import PPO
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
@@ -183,7 +183,9 @@ class PopulationPPO(Population):
         parameters = self._parameters()
         losses = None
         for _ in range(first.update_epochs):
-            orders = [torch.randperm(size, generator=m._generator)
+            # A member with no transition (only restarts) draws nothing, as PPO.
+            orders = [torch.randperm(size, generator=m._generator) if size else
+                      torch.empty(0, dtype=torch.int64)
                       for m, size in zip(self.members, sizes)]
             for j in range(max(counts)):
                 chosen = [order[j * mb:(j + 1) * mb] if j < count else order[:0]
@@ -205,8 +207,11 @@ class PopulationPPO(Population):
                 losses = step_losses if losses is None else torch.where(
                     torch.tensor([j < c for c in counts], device=self._device),
                     step_losses, losses)
-        for member, loss in zip(self.members, losses.tolist()):
-            member.last_loss = loss
+        if losses is None:  # No member had a transition to learn from.
+            return
+        for member, loss, count in zip(self.members, losses.tolist(), counts):
+            if count:  # A member that learned nothing keeps its last loss, as PPO.
+                member.last_loss = loss
 
     def _member_batch(self, member: PPO, columns: slice, observations, actions,
                       old_log_probs, advantages, targets, step_types):
@@ -218,7 +223,7 @@ class PopulationPPO(Population):
         inputs = observations[:-1, columns].reshape((-1,) + shape)[index]
         advantages = advantages[:, columns].reshape(-1)[index]
         if member.normalize_advantages:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            advantages = standardized(advantages)
         return (inputs, actions[:, columns].reshape(-1)[index],
                 old_log_probs[:, columns].reshape(-1)[index], advantages,
                 targets[:, columns].reshape(-1)[index])
