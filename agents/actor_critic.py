@@ -32,6 +32,7 @@ from agents.common import networks
 from agents.common.policy_agent import PolicyAgent
 from agents.common.reward_scaling import ReturnScaler, load_scale, save_scale
 from agents.common.rollout import Rollout, SamplesRollouts, gae
+from agents.common.torch_utils import standardized
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
 _LAST = int(dm_env.StepType.LAST)
@@ -149,12 +150,15 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
             bootstrap = self._value(next_observation)[0, 0]
         returns = self.discounted_returns(rewards, discounts, bootstrap)
         values = self._value(observations)[:, 0]
-        advantages = returns - values.detach()
-        if self._normalize and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        return self._loss(observations, actions, returns - values.detach(), values, returns)
+
+    def _loss(self, inputs, actions, advantages, values, returns) -> torch.Tensor:
+        """The actor's loss on `advantages` (normalised if asked) plus the
+        critic's on `values` against `returns`: one rule, one environment or N."""
+        if self._normalize:
+            advantages = standardized(advantages)
         value_loss = nn.functional.mse_loss(values, returns)
-        return (self._policy_loss(observations, actions, advantages) +
-                self._value_cost * value_loss)
+        return self._policy_loss(inputs, actions, advantages) + self._value_cost * value_loss
 
     # --------------------------------------------------- rewards, checkpoints
 
@@ -248,10 +252,6 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
             advantages = gae(rewards, discounts, values, step_types, self._gae_lambda)
             returns = advantages + values[:-1]
         index = torch.nonzero((step_types[:-1] != _LAST).reshape(-1))[:, 0]
-        advantages, returns = advantages.reshape(-1)[index], returns.reshape(-1)[index]
-        if self._normalize and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        inputs = observations[:-1].reshape(length * n, -1)[index]
-        value_loss = nn.functional.mse_loss(values[:-1].reshape(-1)[index], returns)
-        return (self._policy_loss(inputs, actions.reshape(-1)[index], advantages) +
-                self._value_cost * value_loss)
+        return self._loss(observations[:-1].reshape(length * n, -1)[index],
+                          actions.reshape(-1)[index], advantages.reshape(-1)[index],
+                          values[:-1].reshape(-1)[index], returns.reshape(-1)[index])

@@ -17,7 +17,7 @@ import dm_env
 import numpy as np
 import torch
 
-_FIRST, _LAST = int(dm_env.StepType.FIRST), int(dm_env.StepType.LAST)
+_LAST = int(dm_env.StepType.LAST)
 
 
 def gae(rewards: torch.Tensor, discounts: torch.Tensor, values: torch.Tensor,
