@@ -306,6 +306,32 @@ def test_init_from_starts_a_new_run_from_a_saved_agent(tmp_path, capsys):
     assert '--init-from' in capsys.readouterr().err
 
 
+def test_sigterm_during_the_evaluation_of_a_run_from_python_keeps_what_there_is(
+        tmp_path, monkeypatch):
+    # A script's run (no command line, so no handlers of its own) gets SIGTERM
+    # while it evaluates the trained agent: the run's handlers cover it too,
+    # so it ends as an interruption that says so (before, the process died
+    # with the folder still saying "evaluating"), with the trained agent's
+    # checkpoint in place, and the handlers before it are back.
+    from gridlab.core.errors import Terminated
+    from gridlab.experiments import run as run_module
+    original = run_module.evaluation_statistics
+
+    def evaluation(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(run_module, 'evaluation_statistics', evaluation)
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / 'run'
+    with pytest.raises(Terminated):
+        gridlab.run_experiment('q-learning', 'simple', out, seed=0, steps=500,
+                               video=False, pictures=False, progress=False, verbose=False)
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert summary(out)['status'] == 'interrupted'
+    assert summary(out)['training']['steps'] == 500
+    assert (out / 'agent.pt').exists()
+
+
 @pytest.mark.parametrize('handlers', ['command line', 'none'])
 def test_a_signal_mid_call_ends_a_batched_run_at_a_round_it_counts(tmp_path, monkeypatch,
                                                                    handlers):

@@ -162,6 +162,7 @@ def _resume(run: Run, member_index: int, population, state: dict) -> None:
     run.summary['resumed_from_step'] = run.steps_done
 
 
+@signals.stopping_on_signals()
 def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
                      overwrite: bool = False, resume: bool = False, video: bool = True,
                      checkpoint_every: Optional[int] = None,
@@ -214,9 +215,8 @@ def train_population(configs: Sequence[RunConfig], directories: Sequence, *,
                 run.summary['population'] = {
                     'seeds': seeds, 'member': m, 'copies_each': copies,
                     'class': population_class.__name__}
-        with signals.stopping_on_signals():
-            _train(population, runs, environment, copies, checkpoint_every,
-                   checkpoint_seconds, verbose)
+        _train(population, runs, environment, copies, checkpoint_every,
+               checkpoint_seconds, verbose)
         results = []
         for m, run in enumerate(runs):
             population.member(m)  # Its trained weights, into the agent evaluated.

@@ -332,11 +332,11 @@ def run_experiment(agent: str,
       command: the command line to record in summary.json.
 
     A Ctrl-C during training or evaluation keeps what there is (the log,
-    a checkpoint, summary.json with its "status") and re-raises. During
-    training it (and SIGTERM, SIGHUP) first waits for the episode row, or
-    on many copies the round, it came in (`signals.stopping_on_signals`,
-    set up here when called from the main thread), so the checkpoint holds
-    an agent that learned from exactly the steps it counts.
+    a checkpoint, summary.json with its "status") and re-raises, as do
+    SIGTERM and SIGHUP (`signals.stopping_on_signals`, set up here when
+    called from the main thread). During training each first waits for the
+    episode row, or on many copies the round, it came in, so the checkpoint
+    holds an agent that learned from exactly the steps it counts.
     """
     config = RunConfig.create(
         agent, task, seed=seed, observation=observation, steps=steps, episodes=episodes,
@@ -439,9 +439,11 @@ class _WholeRows(loggers.Dispatcher):
             super().write(data)
 
 
+@signals.stopping_on_signals()
 def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
           checkpoints: PeriodicCheckpoint) -> RunResult:
-    """Trains, evaluates and writes the folder of a prepared run."""
+    """Trains, evaluates and writes the folder of a prepared run, with the
+    stopping signals' handlers set (`signals.stopping_on_signals`)."""
     config, summary, out = run.config, run.summary, run.out
     run.write_status('running')  # A folder says what it holds from the start.
     if run.tracker is not None:
@@ -468,7 +470,7 @@ def train(run: Run, *, progress, log_every, verbose, tensorboard, video,
         steps = max(steps - run.steps_done, 0)
     try:
         try:
-            with signals.stopping_on_signals(), logger:
+            with logger:
                 if config.batched:
                     _train_on_batches(run, logger, steps, evaluation, checkpoints)
                 else:

@@ -48,8 +48,11 @@ def stopping_on_signals():
 
     A run started from Python (a script, a notebook) has no handlers of the
     command line's; without these, a Ctrl-C would land anywhere, such as in
-    the middle of a learning step whose steps the run has not yet counted.
-    Handlers can only be set in the main thread; elsewhere this does nothing.
+    the middle of a learning step whose steps the run has not yet counted,
+    and a SIGTERM would kill the process before the run folder said so. As
+    a decorator (`@stopping_on_signals()`), it covers each call of a
+    function. Handlers can only be set in the main thread; elsewhere this
+    does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
