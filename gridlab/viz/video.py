@@ -79,11 +79,13 @@ def _pad_to_even(frame: np.ndarray) -> np.ndarray:
 
 def _write_mp4(frames, path: pathlib.Path, frame_rate: float) -> None:
     # macro_block_size=2 matches the padding, so imageio neither resizes nor
-    # warns; 'error' keeps ffmpeg's informational chatter off the terminal.
+    # warns. ffmpeg writes to the terminal (imageio-ffmpeg does not capture
+    # its stderr), so it stays quiet: `_verify` reports a failed write, a full
+    # disk among them, in one line of its own.
     with iio2.get_writer(path, format='FFMPEG', mode='I', fps=frame_rate,
                          codec='libx264', pixelformat='yuv420p',
                          macro_block_size=2,
-                         ffmpeg_log_level='error') as writer:
+                         ffmpeg_log_level='quiet') as writer:
         for frame in frames:
             writer.append_data(_pad_to_even(frame))
 
