@@ -44,16 +44,21 @@ def run(capsys, *argv):
 
 
 def test_a_run_is_one_library_call_and_records_what_reproduces_it(tmp_path):
+    # The tutorial's optimistic start and no count bonus (not the tuned
+    # settings): after 600 steps every greedy action is then unique.
+    given = {'step_size': '0.25', 'initial_value': '10', 'count_bonus': '0'}
     result = gridlab.run_experiment('q-learning', 'simple', tmp_path / 'run', seed=2,
-                                    steps=600, hyperparameters={'step_size': '0.25'},
+                                    steps=600, hyperparameters=given,
                                     verbose=False, video=False)
     summary = json.loads((tmp_path / 'run' / 'summary.json').read_text())
     assert summary == result.summary and summary['status'] == 'completed'
     assert summary['config']['effective_discount'] == 0.9  # The task's, times the agent's 1.
-    # Every constructor argument as used: the one given, typed, and the defaults.
+    # Every constructor argument as used: those given, typed, and the defaults.
     assert summary['hyperparameters']['step_size'] == 0.25
     assert summary['hyperparameters']['initial_value'] == 10.
+    assert summary['hyperparameters']['count_bonus'] == 0.
     assert summary['hyperparameters']['discount'] == 1.
+    assert summary['hyperparameters']['epsilon'] == 0.1
     assert {'python', 'torch', 'numpy', 'gymnasium'} <= set(summary['versions'])
     evaluation = summary['evaluation']
     # The greedy policy of a Q-table from 600 steps: its evaluation agrees
@@ -150,11 +155,14 @@ def test_tuned_settings_apply_unless_overridden(tmp_path):
     assert overridden.hyperparameters['initial_value'] == 2.
     # Elsewhere the constructor's own default stays.
     assert 'initial_value' not in experiments.RunConfig.create(
-        'q-learning', 'simple').hyperparameters
+        'q-learning', 'CliffWalking-v1').hyperparameters
 
 
 def test_evaluation_during_training_leaves_training_unchanged(tmp_path):
-    common = dict(seed=1, steps=2_000, verbose=False, video=False)
+    # The tutorial's settings, whose greedy actions are unique for the replay.
+    common = dict(seed=1, steps=2_000, verbose=False, video=False,
+                  hyperparameters={'initial_value': '10', 'count_bonus': '0',
+                                   'step_size': '0.5'})
     gridlab.run_experiment('q-learning', 'obstacle', tmp_path / 'plain', **common)
     gridlab.run_experiment('q-learning', 'obstacle', tmp_path / 'judged',
                            eval_every=500, **common)

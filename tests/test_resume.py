@@ -282,7 +282,9 @@ def test_periodic_checkpoints_by_steps_and_by_time():
 
 
 def test_init_from_starts_a_new_run_from_a_saved_agent(tmp_path, capsys):
-    common = dict(verbose=False, video=False, pictures=False)
+    # The tutorial's settings, which reach the goal within 5,000 steps.
+    common = dict(verbose=False, video=False, pictures=False, hyperparameters={
+        'initial_value': '10', 'count_bonus': '0', 'step_size': '0.5'})
     trained = gridlab.run_experiment('q-learning', 'simple', tmp_path / 'trained',
                                      steps=5_000, **common)
     reached = trained.summary['evaluation']['mean_return']

@@ -131,7 +131,9 @@ def test_compare_works_on_plain_run_folders(tmp_path, capsys):
                          str(tmp_path / 'cmp'), '--metric', 'mean_return')
     assert code == 0, err
     aggregate = rows(tmp_path / 'cmp' / 'aggregate.csv')
-    iqm = {r['agent']: float(r['estimate']) for r in aggregate if r['metric'] == 'iqm'}
+    # Each agent named with the settings it ran (the tuned ones, for q-learning).
+    iqm = {r['agent'].split('[')[0]: float(r['estimate']) for r in aggregate
+           if r['metric'] == 'iqm'}
     # Four runs: the IQM (the mean of the middle 50 %) is that of the middle two.
     by_agent = {}
     for summary in (tmp_path / 'runs').rglob('summary.json'):
