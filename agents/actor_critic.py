@@ -29,8 +29,10 @@ from torch import nn
 import gridlab
 from gridlab.core import validation
 from agents.common import networks
+from agents.common.exploration import VisitCountBonus
 from agents.common.policy_agent import PolicyAgent
-from agents.common.reward_scaling import ReturnScaler, load_scale, save_scale
+from agents.common.reward_scaling import (LearnsShapedRewards, ReturnScaler, load_scale,
+                                          save_scale)
 from agents.common.rollout import Rollout, SamplesRollouts, gae
 from agents.common.torch_utils import standardized
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
@@ -38,7 +40,7 @@ from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 _LAST = int(dm_env.StepType.LAST)
 
 
-class ActorCriticAgent(SamplesRollouts, PolicyAgent):
+class ActorCriticAgent(LearnsShapedRewards, SamplesRollouts, PolicyAgent):
     """Advantage actor-critic, on one environment or N copies (A2C)."""
 
     def __init__(self,
@@ -59,12 +61,15 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
                  learning_rate_decay_steps: Optional[int] = None,
                  scale_observations: bool = True,
                  gae_lambda: float = 1.,
+                 count_bonus: float = 0.,
+                 count_bonus_decay_steps: Optional[int] = None,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
 
         Args:
-          environment_spec: vector observations, discrete actions.
+          environment_spec: vector observations or a state index (fed one-hot),
+            discrete actions.
           learning_rate: Adam's step size (actor and critic together).
           discount: the agent's discount, multiplied onto the TimeStep's (which
             carries the task's: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
@@ -99,6 +104,12 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
           gae_lambda: batched training's advantages are GAE(lambda)
             estimates; 1 (the default) makes them the n-step returns minus
             V(s_t), as above. The one-environment path always takes 1.
+          count_bonus: each step's reward gains count_bonus / sqrt(visits
+            of the observation reached), counted over all copies, as PPO's
+            (`agents.common.exploration.VisitCountBonus`); it needs discrete
+            observations, such as a GridWorld's STATE_INDEX. 0 turns it off.
+          count_bonus_decay_steps: if set, the bonus falls linearly to 0
+            over this many environment steps (all copies).
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights and the action sampling.
         """
@@ -120,6 +131,8 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         self._orthogonal = validation.check_bool('orthogonal_init', orthogonal_init)
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
                          device, seed, optimizer, scale_observations)
+        self._visit_bonus = VisitCountBonus(environment_spec.observations, count_bonus,
+                                            count_bonus_decay_steps)
 
     def _build(self, scaling, input_size):
         def body():
@@ -167,20 +180,18 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         if self._return_scaler is not None:
             self._return_scaler.reset()
 
-    def _learned_reward(self, timestep) -> float:
-        if self._return_scaler is None:
-            return float(timestep.reward)
-        return float(self._return_scaler([timestep.reward], [timestep.step_type],
-                                         [self.discount * timestep.discount])[0])
-
     def _state(self) -> dict:
         state = super()._state()
         save_scale(self._return_scaler, state)
+        if self._visit_bonus:
+            state['visits'] = self._visit_bonus.state_dict()
         return state
 
     def _load_state(self, state: dict) -> None:
         super()._load_state(state)
         load_scale(self._return_scaler, state, 'actor-critic agent')
+        if self._visit_bonus and 'visits' in state:
+            self._visit_bonus.load_state_dict(state['visits'])
 
     # -------------------------------------------- many environments: A2C
 
@@ -215,10 +226,8 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         if self._rollout is None:
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
-        rewards = np.asarray(next_timestep.reward, np.float32)
-        if self._return_scaler is not None:
-            rewards = self._return_scaler(rewards, next_timestep.step_type,
-                                          self.discount * np.asarray(next_timestep.discount))
+        rewards = self._learned_rewards(next_timestep.reward, next_timestep.observation,
+                                        next_timestep.step_type, next_timestep.discount)
         self._rollout.record(actions, next_timestep, rewards, self.discount)
 
     def update_batch(self) -> None:

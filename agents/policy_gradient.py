@@ -40,7 +40,8 @@ class PolicyGradientAgent(PolicyAgent):
         """Builds the agent.
 
         Args:
-          environment_spec: vector observations, discrete actions.
+          environment_spec: vector observations or a state index (fed one-hot),
+            discrete actions.
           network: maps observations to action logits; default an MLP
             with `hidden_sizes` (and `dropout` after each hidden layer, as
             the seed tutorial's network has 0.6).

@@ -37,10 +37,12 @@ from torch import nn
 
 import gridlab
 from agents.common import networks
+from agents.common.exploration import VisitCountBonus
 from agents.common.policy_agent import (SamplesFromPolicy, checked_probabilities,
                                         seeded_generators)
 from agents.common.renamed import refuse_renamed
-from agents.common.reward_scaling import ReturnScaler, load_scale, save_scale
+from agents.common.reward_scaling import (LearnsShapedRewards, ReturnScaler, load_scale,
+                                          save_scale)
 from agents.common.rollout import Rollout, SamplesRollouts, gae
 from agents.common.torch_utils import (check_observation, decay_learning_rate,
                                        resolve_device, seeded, standardized)
@@ -83,7 +85,8 @@ class Encoder(nn.Module):
         return self.scale(x).flatten(1)
 
 
-class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
+class PPO(LearnsShapedRewards, SamplesFromPolicy, SamplesRollouts, Checkpointing,
+          gridlab.Actor):
     """PPO with separate actor and critic MLPs (after a shared conv torso on
     images), on one or many environment copies."""
 
@@ -169,11 +172,11 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
           learning_rate_decay_steps: if set, the learning rate falls
             linearly to 0 over this many environment steps (counted over all
             copies).
-          count_bonus: in batched training, each step's reward gains
-            count_bonus / sqrt(visits of the observation reached), counted
-            over all copies (count-based exploration, as in MBIE-EB): of
-            each state index, or of each distinct integer array observation
-            (a MiniGrid view; counted by its bytes). 0 turns it off.
+          count_bonus: each step's reward gains count_bonus / sqrt(visits
+            of the observation reached), counted over all copies
+            (`agents.common.exploration.VisitCountBonus`): of each state
+            index, or of each distinct integer array observation (a MiniGrid
+            view; counted by its bytes). 0 turns it off.
           count_bonus_decay_steps: if set, the count bonus falls linearly to
             0 over this many environment steps, so that what the policy
             finally maximises is the task's own return (a lasting bonus pulls
@@ -208,18 +211,10 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes, allow_empty=True)
         self.learning_rate_decay_steps = validation.check_optional_positive_int(
             'learning_rate_decay_steps', learning_rate_decay_steps)
-        self.count_bonus = validation.check_nonnegative('count_bonus', count_bonus)
-        self.count_bonus_decay_steps = validation.check_optional_positive_int(
-            'count_bonus_decay_steps', count_bonus_decay_steps)
-        if self.count_bonus and not (getattr(observations, 'num_values', None) or
-                                     np.dtype(observations.dtype).kind in 'iub'):
-            # Every float observation (CartPole's) is new: counts would say nothing.
-            raise ValueError(f'count_bonus needs discrete observations, a state index '
-                             f'or an integer array (a MiniGrid view); got '
-                             f'count_bonus={count_bonus!r} with {observations!r}')
-        # Visits per state index, or per distinct observation's bytes.
-        self._visits = (np.zeros(observations.num_values)
-                        if getattr(observations, 'num_values', None) else {})
+        self._visit_bonus = VisitCountBonus(observations, count_bonus,
+                                            count_bonus_decay_steps)
+        self.count_bonus = self._visit_bonus.scale
+        self.count_bonus_decay_steps = self._visit_bonus.decay_steps
         self._device = resolve_device(device)
         torch_seed, self._generator, self._rng = seeded_generators(seed)
         with seeded(torch_seed):
@@ -302,14 +297,9 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         if not self._stream.observations:
             raise ValueError('observe() before observe_first(): start each episode '
                              'with observe_first(timestep)')
-        reward = float(next_timestep.reward)
-        discount = self.discount * float(next_timestep.discount)
-        if self._return_scaler is not None:
-            reward = float(self._return_scaler([reward], [next_timestep.step_type],
-                                               [discount])[0])
-        self._stream.add(int(action), reward, discount,
-                         check_observation(next_timestep.observation,
-                                           self._observation_spec),
+        observation = check_observation(next_timestep.observation, self._observation_spec)
+        self._stream.add(int(action), self._learned_reward(next_timestep),
+                         self.discount * float(next_timestep.discount), observation,
                          _LAST if next_timestep.last() else _MID)
 
     def update(self, wait: bool = False) -> None:
@@ -360,41 +350,10 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         """`BatchedEnvironmentLoop(environment, self, stop).run(num_steps)`."""
         return BatchedEnvironmentLoop(environment, self, stop).run(num_steps)
 
-    def _learned_rewards(self, rewards, observations, step_types, discounts) -> np.ndarray:
-        """The rewards of a batch step that this agent learns from (float32):
-        the task's, plus the count bonus, scaled when `normalize_rewards`.
-        `discounts` are the TimeSteps'. A population calls it on each
-        member's own copies."""
-        rewards = np.asarray(rewards, np.float32)
-        if self.count_bonus:
-            rewards = rewards + self._bonus(observations, step_types)
-        if self._return_scaler is not None:
-            rewards = self._return_scaler(rewards, step_types,
-                                          self.discount * np.asarray(discounts))
-        return rewards
-
     def _restart_returns(self) -> None:
         """New episodes from a reset: the reward scale carries no return over."""
         if self._return_scaler is not None:
             self._return_scaler.reset()
-
-    def _bonus(self, observations: np.ndarray, step_types: np.ndarray) -> np.ndarray:
-        """count_bonus / sqrt(n(s')) for the cells reached (0 on restarts)."""
-        reached = step_types != _FIRST
-        if isinstance(self._visits, dict):
-            keys = [np.ascontiguousarray(o).tobytes() for o in observations]
-            for key, counted in zip(keys, reached):
-                if counted:
-                    self._visits[key] = self._visits.get(key, 0) + 1
-            visits = np.array([self._visits.get(key, 0) for key in keys], np.float64)
-        else:
-            np.add.at(self._visits, observations[reached], 1)
-            visits = self._visits[observations]
-        scale = self.count_bonus
-        if self.count_bonus_decay_steps:
-            scale *= max(0., 1. - self.steps / self.count_bonus_decay_steps)
-        bonus = scale / np.sqrt(np.maximum(visits, 1))
-        return np.where(reached, bonus, 0.).astype(np.float32)
 
     # ------------------------------------------------------------- learning
 
@@ -458,6 +417,8 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         if self._encoder.conv is not None:  # Only a conv encoder learns.
             state['encoder'] = self._encoder.state_dict()
         save_scale(self._return_scaler, state)
+        if self._visit_bonus:
+            state['visits'] = self._visit_bonus.state_dict()
         return state
 
     def _load_state(self, state: dict) -> None:
@@ -474,6 +435,8 @@ class PPO(SamplesFromPolicy, SamplesRollouts, Checkpointing, gridlab.Actor):
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
         load_scale(self._return_scaler, state, 'PPO agent')
+        if self._visit_bonus and 'visits' in state:  # Older checkpoints did not keep them.
+            self._visit_bonus.load_state_dict(state['visits'])
 
 
 class _Stream:

@@ -216,3 +216,47 @@ def test_learns_the_shortest_path_on_simple(agent_class):
     result = gridlab.train_until_optimal(env, agent_class(spec, seed=0), 10_000,
                                          check_every=50, from_start=True)
     assert result.solved, result
+
+
+@pytest.mark.parametrize('agent_class', AGENTS, ids=lambda c: c.__name__)
+def test_a_state_index_is_a_one_hot_input(agent_class):
+    # The same seed builds the same networks for a state index of 90 cells as
+    # for unbounded vectors of 90 numbers; cell i then acts as the vector e_i.
+    cells = gridlab.build_gridworld_task('simple', observation_type=OBS.STATE_INDEX)
+    index_spec = gridlab.make_environment_spec(cells)
+    vector_spec = index_spec._replace(observations=dm_env.specs.Array((90,), np.float32))
+    by_index = agent_class(index_spec, seed=5, baseline=True) if (
+        agent_class is PolicyGradientAgent) else agent_class(index_spec, seed=5)
+    by_vector = agent_class(vector_spec, seed=5, baseline=True) if (
+        agent_class is PolicyGradientAgent) else agent_class(vector_spec, seed=5)
+    for cell in (0, 22, 89):
+        one_hot = np.eye(90, dtype=np.float32)[cell]
+        np.testing.assert_array_equal(by_index.action_probabilities(cell),
+                                      by_vector.action_probabilities(one_hot))
+        assert by_index.state_value(cell) == by_vector.state_value(one_hot)
+    # And it learns from a trajectory of cells as the other from their rows.
+    def as_row(timestep):
+        return timestep._replace(observation=np.eye(90, dtype=np.float32)[
+            int(timestep.observation)])
+    timestep = cells.reset()
+    by_index.observe_first(timestep)
+    by_vector.observe_first(as_row(timestep))
+    for _ in range(3):  # Whole episodes: each agent learns at their ends.
+        while True:
+            action = by_index.select_action(timestep.observation)
+            assert by_vector.select_action(as_row(timestep).observation) == action
+            timestep = cells.step(action)
+            by_index.observe(action, timestep)
+            by_vector.observe(action, as_row(timestep))
+            by_index.update()
+            by_vector.update()
+            if timestep.last():
+                break
+        timestep = cells.reset()
+        by_index.observe_first(timestep)
+        by_vector.observe_first(as_row(timestep))
+    assert by_index.steps == by_vector.steps > 0
+    for cell in (0, 22, 89):
+        np.testing.assert_allclose(by_index.action_probabilities(cell),
+                                   by_vector.action_probabilities(np.eye(90)[cell]),
+                                   rtol=1e-6)

@@ -373,13 +373,15 @@ def test_value_populations_refuse_what_they_cannot_stack():
 
 # ----------------------------------------------------------- actor-critic
 
-@pytest.mark.parametrize('settings', [
-    {}, {'n_steps': 5},
-    {'n_steps': 5, 'activation': 'tanh', 'orthogonal_init': True, 'normalize_rewards': True,
-     'max_grad_norm': 0.5}], ids=['episodes', 'n-steps', 'sb3-style'])
-def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings):
+@pytest.mark.parametrize('settings, observation', [
+    ({}, ObservationType.AGENT_GOAL_POS), ({'n_steps': 5}, ObservationType.AGENT_GOAL_POS),
+    ({'n_steps': 5, 'activation': 'tanh', 'orthogonal_init': True, 'normalize_rewards': True,
+      'max_grad_norm': 0.5}, ObservationType.AGENT_GOAL_POS),
+    ({'n_steps': 5, 'count_bonus': 1.}, ObservationType.STATE_INDEX)],
+    ids=['episodes', 'n-steps', 'sb3-style', 'state-index-and-count-bonus'])
+def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings, observation):
     seeds, steps = [3, 4, 6], 400
-    env = population_environment('simple', ObservationType.AGENT_GOAL_POS, 1, seeds, 0.9)
+    env = population_environment('simple', observation, 1, seeds, 0.9)
     population = PopulationActorCritic(env.single_environment_spec(), seeds=seeds,
                                        **settings)
     transitions = [0] * len(seeds)  # Restarts are batch steps, not transitions.
@@ -391,8 +393,7 @@ def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings):
     together = population.train(env, steps * len(seeds))
     returns = []
     for m, seed in enumerate(seeds):  # Each in the one-environment loop, alone.
-        single_env = build_gridworld_task('simple',
-                                          observation_type=ObservationType.AGENT_GOAL_POS)
+        single_env = build_gridworld_task('simple', observation_type=observation)
         single_env, spec = setup_environment(single_env)
         single = ActorCriticAgent(spec, seed=seed, **settings)
         returns.append(run_loop(single_env, single, num_steps=transitions[m],

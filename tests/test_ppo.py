@@ -194,26 +194,6 @@ def test_rewards_are_scaled_with_the_count_bonus_already_added():
     assert np.all(agent._rollout.rewards[0] > 0.)
 
 
-def test_count_bonus_pays_rarely_visited_cells_more():
-    agent, _ = _agent(seed=0, count_bonus=2.)
-    # Cell 22 reached four times (three in one step), cell 23 once: 2 / sqrt(n),
-    # and nothing for a restart.
-    first = agent._bonus(np.array([22, 22, 22]), np.array([MID, LAST, MID]))
-    second = agent._bonus(np.array([22, 23, 22]), np.array([MID, MID, FIRST]))
-    np.testing.assert_allclose(first, [2 / np.sqrt(3)] * 3, rtol=1e-6)
-    np.testing.assert_allclose(second, [1., 2., 0.], rtol=1e-6)
-
-
-def test_the_count_bonus_fades_to_nothing_over_its_annealing_steps():
-    agent, _ = _agent(seed=0, count_bonus=2., count_bonus_decay_steps=1000)
-    # A first visit pays 2 / sqrt(1) at the start, half of it halfway, then 0.
-    np.testing.assert_allclose(agent._bonus(np.array([22]), np.array([MID])), [2.])
-    agent.steps = 500
-    np.testing.assert_allclose(agent._bonus(np.array([23]), np.array([MID])), [1.])
-    agent.steps = 1000
-    np.testing.assert_allclose(agent._bonus(np.array([24]), np.array([MID])), [0.])
-
-
 def test_sampled_actions_follow_the_policy_and_greedy_ones_its_mode():
     agent, batch = _agent(seed=0)
     with torch.no_grad():  # A lopsided policy in cell 22, so that the mode is clear.
@@ -349,8 +329,8 @@ def test_count_bonus_counts_each_distinct_array_observation():
         dm_env.specs.BoundedArray((), np.float32, 0., 1.))
     agent = PPO(spec, seed=0, count_bonus=2., conv_channels=())
     a, b = np.zeros((2, 2, 1), np.uint8), np.ones((2, 2, 1), np.uint8)
-    first = agent._bonus(np.stack([a, a, b]), np.array([MID, MID, FIRST]))
+    first = agent._visit_bonus(np.stack([a, a, b]), np.array([MID, MID, FIRST]), 0)
     # a reached twice in this step (2 / sqrt 2 each); b is a restart: no bonus.
     np.testing.assert_allclose(first, [2 / np.sqrt(2), 2 / np.sqrt(2), 0.])
-    second = agent._bonus(np.stack([b, a]), np.array([MID, LAST]))
+    second = agent._visit_bonus(np.stack([b, a]), np.array([MID, LAST]), 0)
     np.testing.assert_allclose(second, [2., 2 / np.sqrt(3)])

@@ -1,10 +1,13 @@
-"""Epsilon-greedy action selection with an optional linear decay."""
+"""Exploration: epsilon-greedy action selection, and count-based bonuses."""
 
 from typing import Callable, Optional
 
+import dm_env
 import numpy as np
 
 from gridlab.core import validation
+
+_FIRST = int(dm_env.StepType.FIRST)
 
 
 def random_argmax(values: np.ndarray, rng: np.random.Generator) -> int:
@@ -253,3 +256,76 @@ class CountBasedExploration:
         # The model is not saved: planning picks it up again from new steps.
         self._next = {k: [None] * self.num_actions for k in keys}
         self._bootstraps = {k: np.zeros(self.num_actions, bool) for k in keys}
+
+
+class VisitCountBonus:
+    """A reward bonus for reaching rarely visited states (as in MBIE-EB).
+
+    Each state reached pays `scale / sqrt(n)`, n its visits so far, counted
+    over every copy; a restart (a FIRST step) is no transition and pays
+    nothing. States are state indices (a DiscreteArray spec) or the bytes of
+    integer array observations (a MiniGrid view); float observations are
+    refused, since each of CartPole's is new and counting them says nothing.
+    With `decay_steps` the scale falls linearly to 0 over that many steps, so
+    that what a policy finally maximises is the task's own return (a lasting
+    bonus pulls it toward rarely visited dead ends).
+
+    The policy agents (PPO, the actor-critic) add it to the rewards they learn
+    from; the counts belong in their checkpoints (`state_dict`), or a resumed
+    run would pay every state as new again.
+    """
+
+    def __init__(self, spec, scale: float, decay_steps: Optional[int] = None):
+        self.scale = validation.check_nonnegative('count_bonus', scale)
+        self.decay_steps = validation.check_optional_positive_int(
+            'count_bonus_decay_steps', decay_steps)
+        num_values = getattr(spec, 'num_values', None) if spec.shape == () else None
+        if self.scale and num_values is None and np.dtype(spec.dtype).kind not in 'iub':
+            raise ValueError(f'count_bonus needs discrete observations, a state index '
+                             f'or an integer array (a MiniGrid view); got '
+                             f'count_bonus={scale!r} with {spec!r}')
+        # Visits per state index, or per distinct observation's bytes.
+        self._visits = np.zeros(num_values) if num_values else {}
+
+    def __bool__(self) -> bool:
+        return bool(self.scale)
+
+    def __call__(self, observations: np.ndarray, step_types: np.ndarray,
+                 steps: int) -> np.ndarray:
+        """The bonus (float32) of each state reached, after counting them;
+        `steps` so far sets the decayed scale."""
+        reached = np.asarray(step_types) != _FIRST
+        if isinstance(self._visits, dict):
+            keys = [np.ascontiguousarray(o).tobytes() for o in observations]
+            for key, counted in zip(keys, reached):
+                if counted:
+                    self._visits[key] = self._visits.get(key, 0) + 1
+            visits = np.array([self._visits.get(key, 0) for key in keys], np.float64)
+        else:
+            observations = np.asarray(observations, np.int64)
+            np.add.at(self._visits, observations[reached], 1)
+            visits = self._visits[observations]
+        scale = self.scale
+        if self.decay_steps:
+            scale *= max(0., 1. - steps / self.decay_steps)
+        bonus = scale / np.sqrt(np.maximum(visits, 1))
+        return np.where(reached, bonus, 0.).astype(np.float32)
+
+    def state_dict(self) -> dict:
+        if isinstance(self._visits, dict):
+            return {'keys': list(self._visits), 'visits': list(self._visits.values())}
+        return {'visits': self._visits.tolist()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(self._visits, dict):
+            keys, visits = list(state.get('keys', [])), list(state['visits'])
+            if len(keys) != len(visits):
+                raise ValueError(f'visit counts: {len(keys)} observations and '
+                                 f'{len(visits)} counts; expected equal numbers')
+            self._visits = dict(zip(keys, (int(v) for v in visits)))
+            return
+        visits = np.asarray(state['visits'], np.float64)
+        if visits.shape != self._visits.shape:
+            raise ValueError(f'visit counts for {visits.shape[0]} states; this agent '
+                             f'has {self._visits.shape[0]}')
+        self._visits = visits

@@ -77,6 +77,17 @@ class Rescale(nn.Module):
         return (x - self.centre) / self.half_span
 
 
+class OneHot(nn.Module):
+    """State indices (a batch, shape (B,) or (B, 1), of any dtype) as one-hot rows."""
+
+    def __init__(self, num_values: int):
+        super().__init__()
+        self.num_values = int(num_values)
+
+    def forward(self, x):
+        return nn.functional.one_hot(x.reshape(len(x)).long(), self.num_values).float()
+
+
 class ChannelsFirst(nn.Module):
     """(B, H, W, C) -> (B, C, H, W), the layout torch's convolutions expect."""
 

@@ -87,10 +87,15 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions (a '
                              f'DiscreteArray action spec), got {actions!r}')
-        if not isinstance(observations, specs.Array) or len(observations.shape) != 1:
+        num_states = (getattr(observations, 'num_values', None)
+                      if isinstance(observations, specs.Array) and observations.shape == ()
+                      else None)
+        if num_states is None and (not isinstance(observations, specs.Array)
+                                   or len(observations.shape) != 1):
             raise ValueError(
-                f'{type(self).__name__} needs vector observations (shape (n,)), got '
-                f'{observations!r}; on a GridWorld use AGENT_GOAL_POS')
+                f'{type(self).__name__} needs vector observations (shape (n,)) or a '
+                f'state index (a DiscreteArray), got {observations!r}; on a GridWorld '
+                f'use AGENT_GOAL_POS or STATE_INDEX')
         discount = validation.check_probability('discount', discount)
         learning_rate = validation.check_positive('learning_rate', learning_rate)
         entropy_cost = validation.check_nonnegative('entropy_cost', entropy_cost)
@@ -100,10 +105,13 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self._entropy_cost = entropy_cost
         self._device = resolve_device(device)
         torch_seed, self._generator, self._rng = seeded_generators(seed)
+        scale = validation.check_bool('scale_observations', scale_observations)
         with seeded(torch_seed):
-            scaling = (networks.input_scaling(observations) if validation.check_bool(
-                'scale_observations', scale_observations) else nn.Identity())
-            self._build(scaling, int(observations.shape[0]))
+            if num_states:  # A state index feeds the networks as a one-hot row.
+                self._build(networks.OneHot(num_states), int(num_states))
+            else:
+                self._build(networks.input_scaling(observations) if scale else nn.Identity(),
+                            int(observations.shape[0]))
         if optimizer == 'adam':
             self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
         elif optimizer == 'rmsprop':  # Stable-Baselines3's A2C: TensorFlow's constants.
@@ -173,11 +181,11 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         if self._last_observation is None:
             raise ValueError('observe() before observe_first(): start each '
                              'episode with observe_first(timestep)')
+        observation = check_observation(next_timestep.observation, self._observation_spec)
         self._trajectory.append([self._last_observation, int(action),
                                  self._learned_reward(next_timestep),
                                  float(next_timestep.discount)])
-        self._last_observation = check_observation(next_timestep.observation,
-                                                   self._observation_spec)
+        self._last_observation = observation
         self._episode_over = next_timestep.last()
 
     def update(self, wait: bool = False) -> None:

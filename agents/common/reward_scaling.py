@@ -98,3 +98,28 @@ def load_scale(scaler, state: dict, agent: str) -> None:
                          f'(normalize_rewards=True): it was saved by an agent that did '
                          f'not normalise rewards')
     scaler.load_state(state['return_scaler'])
+
+
+class LearnsShapedRewards:
+    """The rewards a policy agent learns from: the task's, plus its count
+    bonus, scaled when it normalises rewards.
+
+    For agents with `_visit_bonus` (a `VisitCountBonus`, falsy when off),
+    `_return_scaler` (a `ReturnScaler` or None), `discount` and `steps`.
+    """
+
+    def _learned_rewards(self, rewards, observations, step_types, discounts) -> np.ndarray:
+        """The learned rewards (float32) of a step of N copies; `discounts`
+        are the TimeSteps'. A population calls it on each member's own copies."""
+        rewards = np.asarray(rewards, np.float32)
+        if self._visit_bonus:
+            rewards = rewards + self._visit_bonus(observations, step_types, self.steps)
+        if self._return_scaler is not None:
+            rewards = self._return_scaler(rewards, step_types,
+                                          self.discount * np.asarray(discounts))
+        return rewards
+
+    def _learned_reward(self, timestep: dm_env.TimeStep) -> float:
+        """The learned reward of one environment's `timestep`."""
+        return float(self._learned_rewards([timestep.reward], [timestep.observation],
+                                           [timestep.step_type], [timestep.discount])[0])

@@ -53,8 +53,8 @@ def batched_linear(x: torch.Tensor, weight: torch.Tensor,
 
 # Layers without parameters that act elementwise: run on the stacked batch as is.
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Identity)
-_SUPPORTED = (nn.Linear, nn.Conv2d, networks.Rescale, networks.ChannelsFirst, nn.Flatten,
-              networks.DuelingHead) + _ELEMENTWISE
+_SUPPORTED = (nn.Linear, nn.Conv2d, networks.Rescale, networks.OneHot,
+              networks.ChannelsFirst, nn.Flatten, networks.DuelingHead) + _ELEMENTWISE
 
 
 def check_same_structure(networks: Sequence[nn.Module], what: str) -> None:
@@ -76,7 +76,8 @@ class StackedNetwork:
     request (`write_member`) and read back into them (`read_member`), in
     the order of `network.parameters()`. Supports the layers of gridlab's
     networks (`agents.common.networks`): Linear, Conv2d (one call per member),
-    a dueling head, the input scaling, ReLU/Tanh, Flatten.
+    a dueling head, the input scaling or one-hot state indices, ReLU/Tanh,
+    Flatten.
     `forward` takes (N, B, *input) and returns (N, B, *output).
     """
 
@@ -125,6 +126,8 @@ class StackedNetwork:
                 x = x.permute(0, 1, 4, 2, 3).contiguous()
             elif isinstance(layer, nn.Flatten):
                 x = x.flatten(2)
+            elif isinstance(layer, networks.OneHot):  # (N, B) state indices.
+                x = nn.functional.one_hot(x.long(), layer.num_values).float()
             else:  # Elementwise, or the input scaling (the same for every member).
                 x = layer(x)
         return x
