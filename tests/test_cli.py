@@ -250,10 +250,7 @@ def test_policy_agent_optimality_is_that_of_its_greedy_actions(tmp_path, capsys)
                        '--steps', '3000', '--out', str(out_dir))
     assert code == 0, err
     summary = json.loads((out_dir / 'summary.json').read_text())
-    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
-        'simple', observation_type=gridlab.ObservationType.AGENT_GOAL_POS))
-    agent = registry.agents()['reinforce'].make(spec, 0, 'cpu')
-    agent.restore(out_dir / 'agent.pt')
+    env, agent, _ = gridlab.experiments.load_run(out_dir)  # Its tuned observation and settings.
     expected = gridlab.actions_optimal_fraction(env, gridlab.greedy_actions(agent, env))
     assert summary['evaluation']['optimal_fraction'] == pytest.approx(expected)
     assert expected > 0.5

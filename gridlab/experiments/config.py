@@ -155,11 +155,10 @@ class RunConfig:
     @property
     def one_hot_states(self) -> bool:
         """Whether a state-index observation (FrozenLake-v1's, Taxi-v3's) is
-        encoded one-hot for this agent: agents that cannot learn from a
-        state index (DQN, NFQ, REINFORCE, actor-critic) see a one-hot vector;
-        tables, PPO and agents that accept any observation keep the index."""
-        return (not self.gridworld and
-                ObservationType.STATE_INDEX not in self.entry.accepts)
+        encoded one-hot for this agent: agents whose own GridWorld observation
+        is an array (DQN, NFQ, REINFORCE, actor-critic) see a one-hot vector;
+        tables, PPO and the other agents that start from the index keep it."""
+        return not self.gridworld and self.entry.observation is not ObservationType.STATE_INDEX
 
     def environment(self, seed: Optional[int] = None, log_directory=None):
         """One copy of the task as this run sees it (`seed`: the run's)."""
