@@ -29,10 +29,8 @@ from torch import nn
 import gridlab
 from gridlab.core import validation
 from agents.common import networks
-from agents.common.exploration import VisitCountBonus
 from agents.common.policy_agent import PolicyAgent
-from agents.common.reward_scaling import (LearnsShapedRewards, ReturnScaler, load_scale,
-                                          save_scale)
+from agents.common.reward_scaling import ReturnScaler, load_scale, save_scale
 from agents.common.rollout import Rollout, SamplesRollouts, gae
 from agents.common.torch_utils import standardized
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
@@ -40,7 +38,7 @@ from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 _LAST = int(dm_env.StepType.LAST)
 
 
-class ActorCriticAgent(LearnsShapedRewards, SamplesRollouts, PolicyAgent):
+class ActorCriticAgent(SamplesRollouts, PolicyAgent):
     """Advantage actor-critic, on one environment or N copies (A2C)."""
 
     def __init__(self,
@@ -130,9 +128,8 @@ class ActorCriticAgent(LearnsShapedRewards, SamplesRollouts, PolicyAgent):
             'learning_rate_decay_steps', learning_rate_decay_steps)
         self._orthogonal = validation.check_bool('orthogonal_init', orthogonal_init)
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
-                         device, seed, optimizer, scale_observations)
-        self._visit_bonus = VisitCountBonus(environment_spec.observations, count_bonus,
-                                            count_bonus_decay_steps)
+                         device, seed, optimizer, scale_observations, count_bonus,
+                         count_bonus_decay_steps)
 
     def _build(self, scaling, input_size):
         def body():
@@ -183,15 +180,11 @@ class ActorCriticAgent(LearnsShapedRewards, SamplesRollouts, PolicyAgent):
     def _state(self) -> dict:
         state = super()._state()
         save_scale(self._return_scaler, state)
-        if self._visit_bonus:
-            state['visits'] = self._visit_bonus.state_dict()
         return state
 
     def _load_state(self, state: dict) -> None:
         super()._load_state(state)
         load_scale(self._return_scaler, state, 'actor-critic agent')
-        if self._visit_bonus and 'visits' in state:
-            self._visit_bonus.load_state_dict(state['visits'])
 
     # -------------------------------------------- many environments: A2C
 

@@ -35,6 +35,8 @@ class PolicyGradientAgent(PolicyAgent):
                  baseline: bool = False,
                  entropy_cost: float = 0.,
                  normalize_advantages: bool = True,
+                 count_bonus: float = 0.,
+                 count_bonus_decay_steps: Optional[int] = None,
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
@@ -52,6 +54,13 @@ class PolicyGradientAgent(PolicyAgent):
           entropy_cost: weight of the entropy bonus.
           normalize_advantages: scale each episode's advantages (the returns,
             less the baseline if there is one) to mean 0 and standard deviation 1.
+          count_bonus: each step's reward gains count_bonus / sqrt(visits
+            of the observation reached), PPO's and the actor-critic's count
+            bonus (`agents.common.exploration.VisitCountBonus`); it needs
+            discrete observations, such as a GridWorld's STATE_INDEX. 0 turns
+            it off.
+          count_bonus_decay_steps: if set, the bonus falls linearly to 0
+            over this many environment steps.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the dropout masks and the action sampling.
         """
@@ -65,7 +74,8 @@ class PolicyGradientAgent(PolicyAgent):
         self._use_baseline = baseline
         self._normalize = normalize_advantages
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
-                         device, seed)
+                         device, seed, count_bonus=count_bonus,
+                         count_bonus_decay_steps=count_bonus_decay_steps)
 
     def _build(self, scaling, input_size):
         policy = self._network

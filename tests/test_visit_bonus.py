@@ -1,6 +1,6 @@
 """The count bonus of the policy agents (`VisitCountBonus`): what it pays,
-that it survives a checkpoint, and that PPO and the actor-critic learn from it
-on one environment as on many."""
+that it survives a checkpoint, and that PPO, the actor-critic and REINFORCE
+learn from it."""
 
 import dm_env
 import numpy as np
@@ -10,6 +10,7 @@ from dm_env import specs
 import gridlab
 from agents.actor_critic import ActorCriticAgent
 from agents.common.exploration import VisitCountBonus
+from agents.policy_gradient import PolicyGradientAgent
 from agents.ppo import PPO
 from gridlab.envs.batched import BatchedGridWorld
 
@@ -70,6 +71,7 @@ def test_float_observations_are_refused_and_no_bonus_is_falsy():
 AGENTS = {
     'ppo': lambda spec, **kw: PPO(spec, rollout_length=8, seed=3, **kw),
     'actor-critic': lambda spec, **kw: ActorCriticAgent(spec, n_steps=8, seed=3, **kw),
+    'reinforce': lambda spec, **kw: PolicyGradientAgent(spec, baseline=True, seed=3, **kw),
 }
 
 
@@ -104,17 +106,22 @@ def test_one_environment_learns_from_the_bonus(name):
 def test_a_restored_agent_goes_on_as_the_original_with_the_bonus(name, tmp_path):
     # The visit counts are in the checkpoint: a restored agent pays the same
     # bonuses as the one that kept going, so their training stays identical.
-    def batch():
-        return BatchedGridWorld.from_task(
-            'obstacle', 4, seed=1, observation_type=gridlab.ObservationType.STATE_INDEX)
-    spec = batch().single_environment_spec()
+    def train(agent):  # On 4 copies; REINFORCE, which learns from one, on one.
+        if name == 'reinforce':
+            gridlab.run_loop(_cells('obstacle'), agent, num_steps=400, progress=False,
+                             logger=None)
+        else:
+            agent.train(BatchedGridWorld.from_task(
+                'obstacle', 4, seed=1,
+                observation_type=gridlab.ObservationType.STATE_INDEX), 400)
+    spec = gridlab.make_environment_spec(_cells('obstacle'))
     original = AGENTS[name](spec, count_bonus=2., count_bonus_decay_steps=5_000)
-    original.train(batch(), 400)
+    train(original)
     original.save(tmp_path / 'agent.pt')
     restored = AGENTS[name](spec, count_bonus=2., count_bonus_decay_steps=5_000)
     restored.restore(tmp_path / 'agent.pt')
     for agent in (original, restored):
-        agent.train(batch(), 400)
+        train(agent)
     observations = np.arange(spec.observations.num_values)
     np.testing.assert_array_equal(original._visit_bonus.state_dict()['visits'],
                                   restored._visit_bonus.state_dict()['visits'])

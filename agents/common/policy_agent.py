@@ -17,7 +17,8 @@ from torch import nn
 import gridlab
 from gridlab.core import validation
 from agents.common import networks
-from agents.common.exploration import random_argmax
+from agents.common.exploration import VisitCountBonus, random_argmax
+from agents.common.reward_scaling import LearnsShapedRewards
 from agents.common.torch_utils import (check_observation, decay_learning_rate,
                                        resolve_device, seeded)
 from gridlab.core.checkpoints import Checkpointing
@@ -68,7 +69,7 @@ def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,
                         dropout, generator)
 
 
-class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
+class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab.Actor):
     """Base of REINFORCE and actor-critic: acting, the trajectory, checkpoints.
 
     Returns bootstrap with `discount * timestep.discount` (the one rule of
@@ -79,10 +80,13 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
     _max_grad_norm: Optional[float] = None  # Subclasses may clip gradients
     _learning_rate_decay_steps: Optional[int] = None  # and decay the step size.
 
+    _return_scaler = None  # Subclasses may scale the rewards they learn from.
+
     def __init__(self, environment_spec: gridlab.EnvironmentSpec,
                  discount: float, learning_rate: float, entropy_cost: float,
                  device: Optional[str], seed: Optional[int], optimizer: str = 'adam',
-                 scale_observations: bool = True):
+                 scale_observations: bool = True, count_bonus: float = 0.,
+                 count_bonus_decay_steps: Optional[int] = None):
         actions, observations = environment_spec.actions, environment_spec.observations
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions (a '
@@ -120,6 +124,7 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         else:
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
         self._learning_rate = learning_rate
+        self._visit_bonus = VisitCountBonus(observations, count_bonus, count_bonus_decay_steps)
         self.steps = 0  # Environment steps learned from (all copies).
         self._trajectory: List[list] = []  # [observation, action, reward, discount]
         self._last_observation = None
@@ -223,11 +228,6 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self._optimizer.step()
         self.last_loss = loss.item()
 
-    def _learned_reward(self, timestep) -> float:
-        """The reward of `timestep` that the agent learns from (subclasses
-        may scale it)."""
-        return float(timestep.reward)
-
     # -------------------------------------------------------------- helpers
 
     @staticmethod
@@ -262,6 +262,8 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         state.update(optimizer=self._optimizer.state_dict(), steps=self.steps,
                      rng=self._rng.bit_generator.state,
                      generator=self._generator.get_state())
+        if self._visit_bonus:
+            state['visits'] = self._visit_bonus.state_dict()
         return state
 
     def _load_state(self, state: dict) -> None:
@@ -271,4 +273,6 @@ class PolicyAgent(SamplesFromPolicy, Checkpointing, gridlab.Actor):
         self.steps = int(state.get('steps', 0))  # Older checkpoints did not count.
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
+        if self._visit_bonus and 'visits' in state:  # Older checkpoints did not keep them.
+            self._visit_bonus.load_state_dict(state['visits'])
 
