@@ -70,7 +70,8 @@ def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,
 
 
 class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab.Actor):
-    """Base of REINFORCE and actor-critic: acting, the trajectory, checkpoints.
+    """Base of REINFORCE and actor-critic: acting, the trajectory, the count
+    bonus, checkpoints.
 
     Returns bootstrap with `discount * timestep.discount` (the one rule of
     every gridlab agent); `discount` defaults to 1 because environments carry
