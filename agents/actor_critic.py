@@ -66,8 +66,8 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         """Builds the agent.
 
         Args:
-          environment_spec: vector observations or a state index (fed one-hot),
-            discrete actions.
+          environment_spec: discrete actions; array observations (fed flat)
+            or a state index (fed one-hot).
           learning_rate: Adam's step size (actor and critic together).
           discount: the agent's discount, multiplied onto the TimeStep's (which
             carries the task's: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
@@ -248,12 +248,13 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         targets are GAE's advantages plus V(s_t)); restarts are not
         transitions."""
         length, n = actions.shape
-        values = self._value(observations.reshape((length + 1) * n, -1))[:, 0]
+        shape = tuple(observations.shape[2:])  # One observation's.
+        values = self._value(observations.reshape(((length + 1) * n,) + shape))[:, 0]
         values = values.reshape(length + 1, n)
         with torch.no_grad():  # lambda 1: the n-step return minus V(s_t).
             advantages = gae(rewards, discounts, values, step_types, self._gae_lambda)
             returns = advantages + values[:-1]
         index = torch.nonzero((step_types[:-1] != _LAST).reshape(-1))[:, 0]
-        return self._loss(observations[:-1].reshape(length * n, -1)[index],
+        return self._loss(observations[:-1].reshape((length * n,) + shape)[index],
                           actions.reshape(-1)[index], advantages.reshape(-1)[index],
                           values[:-1].reshape(-1)[index], returns.reshape(-1)[index])

@@ -22,7 +22,6 @@ TUNED = tomllib.loads((pathlib.Path(__file__).with_name('hyperparams.toml'))
                       .read_text(encoding='utf-8'))
 
 _ARRAYS = tuple(t for t in ObservationType if t is not ObservationType.STATE_INDEX)
-_VECTOR_OR_INDEX = (ObservationType.AGENT_GOAL_POS, ObservationType.STATE_INDEX)  # Index: one-hot.
 _INDEX = (ObservationType.STATE_INDEX,)
 
 _AGENTS = {
@@ -43,10 +42,10 @@ _AGENTS = {
                       population='agents.populations.dqn:PopulationDQN'),
     'reinforce': AgentEntry('agents.policy_gradient:PolicyGradientAgent',
                             ObservationType.AGENT_GOAL_POS, steps=30_000,
-                            accepts=_VECTOR_OR_INDEX, description='REINFORCE policy gradient'),
+                            description='REINFORCE policy gradient'),
     'actor-critic': AgentEntry('agents.actor_critic:ActorCriticAgent',
                                ObservationType.AGENT_GOAL_POS, steps=60_000,
-                               accepts=_VECTOR_OR_INDEX, description='advantage actor-critic',
+                               description='advantage actor-critic',
                                population='agents.populations.actor_critic:'
                                           'PopulationActorCritic'),
     'random-search': AgentEntry('agents.random_search:RandomPolicySearch',

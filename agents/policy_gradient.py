@@ -42,8 +42,8 @@ class PolicyGradientAgent(PolicyAgent):
         """Builds the agent.
 
         Args:
-          environment_spec: vector observations or a state index (fed one-hot),
-            discrete actions.
+          environment_spec: discrete actions; array observations (fed flat)
+            or a state index (fed one-hot).
           network: maps observations to action logits; default an MLP
             with `hidden_sizes` (and `dropout` after each hidden layer, as
             the seed tutorial's network has 0.6).

@@ -168,11 +168,10 @@ def test_save_and_restore(agent_class, tmp_path):
 
 @pytest.mark.parametrize('agent_class', AGENTS)
 def test_bad_specs_and_observations(agent_class):
-    _, grid_spec = gridlab.setup_environment(
-        gridlab.build_gridworld_task('simple', observation_type=OBS.GRID))
-    with pytest.raises(ValueError, match='vector observations'):
-        agent_class(grid_spec)
     env, spec = cartpole()
+    scalar = spec._replace(observations=dm_env.specs.Array((), np.float32))
+    with pytest.raises(ValueError, match='needs array observations or a state index'):
+        agent_class(scalar)
     agent = agent_class(spec)
     with pytest.raises(ValueError, match=r'shape \(3,\), expected \(4,\)'):
         agent.select_action(np.zeros(3, np.float32))
@@ -260,3 +259,24 @@ def test_a_state_index_is_a_one_hot_input(agent_class):
         np.testing.assert_allclose(by_index.action_probabilities(cell),
                                    by_vector.action_probabilities(np.eye(90)[cell]),
                                    rtol=1e-6)
+
+
+@pytest.mark.parametrize('agent_class', AGENTS, ids=lambda c: c.__name__)
+def test_array_observations_of_any_shape_feed_the_networks_flat(agent_class):
+    # A (2, 3) board and its 6 numbers in a row: the same seed, the same
+    # networks, the same policy, the same A2C rollout loss.
+    spec = gridlab.make_environment_spec(gridlab.build_gridworld_task('simple'))
+    board = spec._replace(observations=dm_env.specs.BoundedArray((2, 3), np.float32, 0., 4.))
+    row = spec._replace(observations=dm_env.specs.BoundedArray((6,), np.float32, 0., 4.))
+    settings = {'n_steps': 4} if agent_class is ActorCriticAgent else {}
+    by_board, by_row = (agent_class(s, seed=2, **settings) for s in (board, row))
+    x = np.random.default_rng(0).uniform(0., 4., (6, 2, 3)).astype(np.float32)
+    for observation in x:
+        np.testing.assert_array_equal(by_board.action_probabilities(observation),
+                                      by_row.action_probabilities(observation.reshape(6)))
+    if agent_class is ActorCriticAgent:  # 2 steps of 2 copies (3 observations each).
+        step_types = torch.tensor([[0, 1], [1, 1], [1, 2]], dtype=torch.uint8)
+        rollout = (torch.tensor(x.reshape(3, 2, 2, 3)), torch.tensor([[0, 1], [2, 3]]),
+                   torch.tensor([[1., 0.], [0., 1.]]), torch.full((2, 2), .9), step_types)
+        flat = (rollout[0].reshape(3, 2, 6),) + rollout[1:]
+        assert by_board._rollout_loss(*rollout).item() == by_row._rollout_loss(*flat).item()

@@ -377,8 +377,9 @@ def test_value_populations_refuse_what_they_cannot_stack():
     ({}, ObservationType.AGENT_GOAL_POS), ({'n_steps': 5}, ObservationType.AGENT_GOAL_POS),
     ({'n_steps': 5, 'activation': 'tanh', 'orthogonal_init': True, 'normalize_rewards': True,
       'max_grad_norm': 0.5}, ObservationType.AGENT_GOAL_POS),
-    ({'n_steps': 5, 'count_bonus': 1.}, ObservationType.STATE_INDEX)],
-    ids=['episodes', 'n-steps', 'sb3-style', 'state-index-and-count-bonus'])
+    ({'n_steps': 5, 'count_bonus': 1.}, ObservationType.STATE_INDEX),
+    ({'n_steps': 5}, ObservationType.GRID)],
+    ids=['episodes', 'n-steps', 'sb3-style', 'state-index-and-count-bonus', 'grid-flattened'])
 def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings, observation):
     seeds, steps = [3, 4, 6], 400
     env = population_environment('simple', observation, 1, seeds, 0.9)

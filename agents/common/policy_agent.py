@@ -96,11 +96,10 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
                       if isinstance(observations, specs.Array) and observations.shape == ()
                       else None)
         if num_states is None and (not isinstance(observations, specs.Array)
-                                   or len(observations.shape) != 1):
+                                   or observations.shape == ()):
             raise ValueError(
-                f'{type(self).__name__} needs vector observations (shape (n,)) or a '
-                f'state index (a DiscreteArray), got {observations!r}; on a GridWorld '
-                f'use AGENT_GOAL_POS or STATE_INDEX')
+                f'{type(self).__name__} needs array observations or a state index (a '
+                f'DiscreteArray), got {observations!r}')
         discount = validation.check_probability('discount', discount)
         learning_rate = validation.check_positive('learning_rate', learning_rate)
         entropy_cost = validation.check_nonnegative('entropy_cost', entropy_cost)
@@ -114,9 +113,11 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         with seeded(torch_seed):
             if num_states:  # A state index feeds the networks as a one-hot row.
                 self._build(networks.OneHot(num_states), int(num_states))
-            else:
-                self._build(networks.input_scaling(observations) if scale else nn.Identity(),
-                            int(observations.shape[0]))
+            else:  # Arrays (a board, a view) feed them flat.
+                scaling = networks.input_scaling(observations) if scale else nn.Identity()
+                if len(observations.shape) > 1:
+                    scaling = nn.Sequential(scaling, nn.Flatten())
+                self._build(scaling, int(np.prod(observations.shape)))
         if optimizer == 'adam':
             self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
         elif optimizer == 'rmsprop':  # Stable-Baselines3's A2C: TensorFlow's constants.
