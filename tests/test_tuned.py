@@ -29,7 +29,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('ppo', 'FrozenLake-v1'), ('actor-critic', 'MountainCar-v0'),
                    ('actor-critic', 'LunarLander-v3'), ('ppo', 'MinAtar/Breakout-v1'),
                    ('ppo', 'bsuite/catch/0'), ('ppo', 'four_rooms'), ('ppo', 'obstacle'),
-                   ('nfq', 'FrozenLake-v1'), ('reinforce', 'Acrobot-v1')}
+                   ('nfq', 'FrozenLake-v1'), ('reinforce', 'Acrobot-v1'),
+                   ('reinforce', 'cliff')}
 
 
 def _settings(agent, task):
