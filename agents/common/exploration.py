@@ -270,9 +270,9 @@ class VisitCountBonus:
     that what a policy finally maximises is the task's own return (a lasting
     bonus pulls it toward rarely visited dead ends).
 
-    The policy agents (PPO, the actor-critic) add it to the rewards they learn
-    from; the counts belong in their checkpoints (`state_dict`), or a resumed
-    run would pay every state as new again.
+    The policy agents (PPO, the actor-critic, REINFORCE) add it to the
+    rewards they learn from; the counts belong in their checkpoints
+    (`state_dict`), or a resumed run would pay every state as new again.
     """
 
     def __init__(self, spec, scale: float, decay_steps: Optional[int] = None):
