@@ -219,6 +219,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         if self._rollout is None:
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
+        self._rollout.check(next_timestep)  # Before the bonus counts its visits.
         rewards = self._learned_rewards(next_timestep.reward, next_timestep.observation,
                                         next_timestep.step_type, next_timestep.discount)
         self._rollout.record(actions, next_timestep, rewards, self.discount)

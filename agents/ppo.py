@@ -332,6 +332,7 @@ class PPO(LearnsShapedRewards, SamplesFromPolicy, SamplesRollouts, Checkpointing
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
         timestep = next_timestep
+        rollout.check(timestep)  # Before the bonus counts its visits.
         rollout.record(actions, timestep,
                        self._learned_rewards(timestep.reward, timestep.observation,
                                              timestep.step_type, timestep.discount),

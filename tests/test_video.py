@@ -260,3 +260,25 @@ def test_annotated_mp4_is_h264_yuv420p_and_lasts(tmp_path):
     assert info['codec'] == 'h264' and info['pixel_format'] == 'yuv420p'
     assert info['seconds'] == pytest.approx(len(frames) / 8, abs=0.15)
     assert len(video.read_video(path)) == len(frames)
+
+
+def test_an_encoder_that_dies_mid_write_is_one_line_and_leaves_the_old_video(tmp_path,
+                                                                              monkeypatch):
+    # imageio-ffmpeg's error when ffmpeg dies runs to many lines (its command,
+    # its empty log: ffmpeg is quiet); gridlab says it in one and keeps the
+    # video that was there.
+    good = tmp_path / 'episode.mp4'
+    frames = [np.full((16, 16, 3), i, np.uint8) for i in range(0, 200, 20)]
+    video.save_video(frames, good)
+    before = good.read_bytes()
+
+    def dies(frames, path, frame_rate):
+        path.write_bytes(b'half a video')
+        raise OSError('[Errno 32] Broken pipe\n\nFFMPEG COMMAND:\nffmpeg -y ...\n\n'
+                      'FFMPEG STDERR OUTPUT:\n')
+    monkeypatch.setattr(video, '_write_mp4', dies)
+    with pytest.raises(video.VideoWriteError) as raised:
+        video.save_video(frames, good)
+    assert str(raised.value).count('\n') == 0 and 'Broken pipe' in str(raised.value)
+    assert good.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ['episode.mp4']

@@ -128,3 +128,45 @@ def test_a_restored_agent_goes_on_as_the_original_with_the_bonus(name, tmp_path)
     for cell in observations[:20]:
         np.testing.assert_array_equal(original.action_probabilities(cell),
                                       restored.action_probabilities(cell))
+
+
+@pytest.mark.parametrize('name', sorted(AGENTS))
+def test_what_is_not_a_state_index_is_refused_before_it_is_counted(name):
+    environment = _cells()
+    agent = AGENTS[name](gridlab.make_environment_spec(environment), count_bonus=1.)
+    agent.observe_first(environment.reset())
+    for bad in (-1, 90, 3.7, True):
+        with pytest.raises(ValueError, match=rf'observation {bad!r} is not a state index: '
+                                             r'expected an integer in \[0, 90\)'):
+            agent.observe(0, dm_env.transition(0., np.asarray(bad)))
+        with pytest.raises(ValueError, match='is not a state index'):
+            agent.action_probabilities(np.asarray(bad))
+    assert not agent._visit_bonus.state_dict()['visits'][-1]  # -1 was not cell 89.
+
+
+@pytest.mark.parametrize('name', ['ppo', 'actor-critic'])
+def test_a_batch_step_of_the_wrong_size_is_refused_before_it_is_counted(name):
+    batch = BatchedGridWorld.from_task('simple', 2, seed=0,
+                                       observation_type=gridlab.ObservationType.STATE_INDEX)
+    agent = AGENTS[name](batch.single_environment_spec(), count_bonus=1.)
+    agent.observe_first_batch(batch.reset())
+    three = dm_env.TimeStep(np.ones(3, np.uint8), np.zeros(3, np.float32),
+                            np.ones(3, np.float32), np.full(3, 2, np.int32))
+    with pytest.raises(ValueError, match=r'observations of shape \(3,\); this rollout holds '
+                                         r'2 copies'):
+        agent.observe_batch(np.zeros(3, np.int64), three)
+    assert sum(agent._visit_bonus.state_dict()['visits']) == 0
+
+
+@pytest.mark.parametrize('agent', ['reinforce', 'actor-critic'])
+def test_the_bonus_counts_the_index_of_a_gymnasium_task(agent, tmp_path):
+    # One-hot vectors are floats the bonus cannot count: with a bonus these
+    # agents keep CliffWalking's index (and feed it one-hot themselves).
+    run = gridlab.run_experiment(agent, 'CliffWalking-v1', tmp_path / 'run', steps=300,
+                                 hyperparameters={'count_bonus': '1'}, verbose=False,
+                                 video=False, pictures=False)
+    assert run.summary['status'] == 'completed'
+    _, actor, _ = gridlab.experiments.load_run(tmp_path / 'run')
+    assert sum(actor._visit_bonus.state_dict()['visits']) > 0
+    plain = gridlab.experiments.RunConfig.create(agent, 'CliffWalking-v1')
+    assert plain.one_hot_states  # Without a bonus, the one-hot vector as before.

@@ -60,7 +60,7 @@ class EpsilonGreedyExplorer:
 
     @epsilon.setter
     def epsilon(self, value: float):
-        """Sets a constant epsilon (as the seed tutorial does with agent._epsilon)."""
+        """Sets a constant epsilon (as older scripts do with agent._epsilon)."""
         self.initial = self.final = validation.check_probability('epsilon', value)
 
     def step(self) -> None:
@@ -113,7 +113,7 @@ def restored_table(state: dict, shape, what: str = 'Q-table'):
 class ExploresEpsilonGreedily:
     """For agents whose `_explorer` is an `EpsilonGreedyExplorer`: exposes `epsilon`.
 
-    The seed tutorial evaluates by setting `agent._epsilon = 0`; that works too.
+    Older scripts evaluate by setting `agent._epsilon = 0`; that works too.
     """
 
     @property
@@ -266,7 +266,8 @@ class VisitCountBonus:
     nothing. States are state indices (a DiscreteArray spec) or the bytes of
     integer array observations (a MiniGrid view); float observations are
     refused, since each of CartPole's is new and counting them says nothing.
-    With `decay_steps` the scale falls linearly to 0 over that many steps, so
+    With `decay_steps` the scale falls linearly to 0 over that many of the
+    agent's learned steps (its `steps`, which grow as it learns), so
     that what a policy finally maximises is the task's own return (a lasting
     bonus pulls it toward rarely visited dead ends).
 
@@ -302,7 +303,7 @@ class VisitCountBonus:
                     self._visits[key] = self._visits.get(key, 0) + 1
             visits = np.array([self._visits.get(key, 0) for key in keys], np.float64)
         else:
-            observations = np.asarray(observations, np.int64)
+            observations = np.asarray(observations, np.int64).reshape(-1)
             np.add.at(self._visits, observations[reached], 1)
             visits = self._visits[observations]
         scale = self.scale

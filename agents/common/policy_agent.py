@@ -175,8 +175,9 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         if self._value is None:
             raise ValueError(f'{type(self).__name__} has no value network: build it '
                              f'with baseline=True')
+        array = check_observation(observation, self._observation_spec)
         with torch.inference_mode():
-            batch = torch.tensor(observation, dtype=torch.float32, device=self._device)
+            batch = torch.tensor(array, dtype=torch.float32, device=self._device)
             return float(self._value(batch[None])[0, 0])
 
     def observe_first(self, timestep) -> None:

@@ -81,6 +81,7 @@ class Rollout:
         """One batch step: the actions taken, and what followed them (`reward`
         the environment's plus any bonus; `discount` the agent's own, times
         the TimeStep's)."""
+        self.check(timestep)
         t = self.t
         self.actions[t] = actions
         self.rewards[t] = reward
@@ -89,6 +90,15 @@ class Rollout:
         self.step_types[t + 1] = timestep.step_type
         self.t += 1
         self.awaiting = True
+
+    def check(self, timestep: dm_env.TimeStep) -> None:
+        """Refuses a batch step that is not one observation per copy, naming it."""
+        shape = np.shape(timestep.observation)
+        if shape != self.observations.shape[1:]:
+            raise ValueError(f'a batch step of observations of shape {shape}; this '
+                             f'rollout holds {self.num_envs} copies of shape '
+                             f'{self.observations.shape[2:]}, expected '
+                             f'{self.observations.shape[1:]}')
 
     def start_next(self) -> None:
         self.observations[0] = self.observations[-1]

@@ -70,4 +70,12 @@ def check_observation(observation, spec: specs.Array) -> np.ndarray:
     if array.dtype.kind not in 'biuf':
         raise ValueError(
             f'observation has dtype {array.dtype}, expected numbers like {spec.dtype}')
+    num_values = getattr(spec, 'num_values', None)
+    if num_values is not None and (array.dtype.kind not in 'iu'
+                                   or not 0 <= int(array) < num_values):
+        # A state index feeds a one-hot row and a visit count: numpy would
+        # wrap -1 to the last state and truncate 3.7 to 3 without a word.
+        raise ValueError(f'observation {array.item()!r} is not a state index: expected an '
+                         f'integer in [0, {num_values}) (the environment spec '
+                         f'{spec.name!r})')
     return array

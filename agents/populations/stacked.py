@@ -127,7 +127,8 @@ class StackedNetwork:
             elif isinstance(layer, nn.Flatten):
                 x = x.flatten(2)
             elif isinstance(layer, networks.OneHot):  # (N, B) state indices.
-                x = nn.functional.one_hot(x.long(), layer.num_values).float()
+                x = nn.functional.one_hot(x.reshape(x.shape[:2]).long(),
+                                          layer.num_values).float()
             else:  # Elementwise, or the input scaling (the same for every member).
                 x = layer(x)
         return x

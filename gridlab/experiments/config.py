@@ -157,8 +157,14 @@ class RunConfig:
         """Whether a state-index observation (FrozenLake-v1's, Taxi-v3's) is
         encoded one-hot for this agent: agents whose own GridWorld observation
         is an array (DQN, NFQ, REINFORCE, actor-critic) see a one-hot vector;
-        tables, PPO and the other agents that start from the index keep it."""
-        return not self.gridworld and self.entry.observation is not ObservationType.STATE_INDEX
+        tables, PPO and the other agents that start from the index keep it,
+        and so do REINFORCE and the actor-critic with a count bonus, which
+        counts indices (they feed the index one-hot themselves)."""
+        if self.gridworld or self.entry.observation is ObservationType.STATE_INDEX:
+            return False
+        counts_indices = (self.hyperparameters.get('count_bonus')
+                          and ObservationType.STATE_INDEX in self.entry.accepts)
+        return not counts_indices
 
     def environment(self, seed: Optional[int] = None, log_directory=None):
         """One copy of the task as this run sees it (`seed`: the run's)."""

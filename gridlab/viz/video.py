@@ -137,7 +137,12 @@ def save_video(frames: Sequence[np.ndarray], path: PathLike,
     frames = _check_frames(frames)
     write = _write_mp4 if suffix == '.mp4' else _write_gif
     with files.atomic_path(path) as tmp:
-        write(frames, tmp, frame_rate)
+        try:
+            write(frames, tmp, frame_rate)
+        except OSError as error:  # ffmpeg died mid-write (a full disk, a kill).
+            reason = str(error).splitlines()[0] if str(error) else repr(error)
+            raise VideoWriteError(f'writing {str(path)!r} failed (disk full?): '
+                                  f'{reason}') from None
         # Only a file that reads back whole replaces anything: an encoder that
         # ran out of disk can return normally with a truncated file.
         _verify(tmp, suffix, len(frames), path)
