@@ -43,7 +43,7 @@ class DQN(NeuralFittedQAgent):
         """Builds the agent; see `NeuralFittedQAgent` for the shared arguments.
 
         Args:
-          network: the Q-network (the seed tutorial's name for it); default
+          network: the Q-network (`q_network` in older scripts); default
             from the observation spec.
           target_update_frequency: copy the online network into the target
             every this many learning steps.

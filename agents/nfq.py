@@ -69,7 +69,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         Args:
           environment_spec: the environment's specs (discrete actions).
           network: maps a batch of observations to Q-values, one per action
-            (the seed tutorial passes it second, by position); default: an
+            (older scripts pass it second, by position); default: an
             MLP (vector observations) or a conv net (images), see
             `agents.common.networks.make_q_network`.
           replay_capacity: transitions kept for sampling.

@@ -45,8 +45,10 @@ class PolicyGradientAgent(PolicyAgent):
           environment_spec: discrete actions; array observations (fed flat)
             or a state index (fed one-hot).
           network: maps observations to action logits; default an MLP
-            with `hidden_sizes` (and `dropout` after each hidden layer, as
-            the seed tutorial's network has 0.6).
+            with `hidden_sizes` (and `dropout` after each hidden layer, 0.6 in
+            classic tutorials). Your own network takes the
+            observations as they come (a batch of indices or of arrays in
+            their shape), not one-hot or flat.
           learning_rate: Adam's step size.
           discount: the agent's discount, multiplied onto the TimeStep's (which
             carries the task's: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).

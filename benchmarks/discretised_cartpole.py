@@ -8,7 +8,7 @@ on `gridlab.DiscretisedObservation`):
 
     seed 6x12        6 angle bins in +-0.419 rad (the observation bound) x 12
                      angular-velocity bins in +-50 deg/s; cart position and
-                     velocity dropped: 72 states (the seed tutorial's set-up)
+                     velocity dropped: 72 states (the classic set-up)
     all four 3x3x6x12  adds 3 position bins in +-2.4 and 3 velocity bins in
                      +-3, and uses angle bins in +-0.21 rad (where an episode
                      ends): 648 states

@@ -4,7 +4,7 @@
     python benchmarks/env_speed.py --quick    # a smoke run (used by the tests)
 
 Steps/s are for a random walk (actions drawn in advance, so the figure is the
-environment's cost alone), median over repeats. The seed tutorial's GridWorld,
+environment's cost alone), median over repeats. The classic tutorial's GridWorld,
 measured on this machine class, steps about 390k/s (STATE_INDEX) and 250k/s
 (GRID) and renders a frame with matplotlib in about 24 ms.
 """

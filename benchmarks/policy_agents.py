@@ -10,9 +10,9 @@ Also: steps until the greedy episode from the start of GridWorld `simple`
 (AGENT_GOAL_POS observations) is the shortest path. Medians are over all
 seeds; a seed that does not solve counts with the whole budget.
 
-Reference points from the issue, on this machine class: Stable-Baselines3 PPO
+Reference points, on this machine class: Stable-Baselines3 PPO
 with its defaults solves CartPole (same criterion) in 20k steps and about 14 s;
-the seed tutorial's Keras policy gradient reaches a mean of 178 after 150
+a classic Keras policy-gradient tutorial reaches a mean of 178 after 150
 iterations of 10 episodes.
 """
 

@@ -10,8 +10,8 @@ exploring starts (episodes from every free cell in turn); the neural agents
 from the task's fixed start. Figures are medians over seeds; a seed that does
 not solve within the budget counts with the whole budget.
 
-Reference points from the issue, measured on this machine class on `simple`:
-the seed tutorial's NFQ (MLP 4-50-50-4, epsilon 0.6, batch 10, lr 1e-3)
+Reference points, measured on this machine class on `simple`: the classic
+tutorial-sized NFQ (MLP 4-50-50-4, epsilon 0.6, batch 10, lr 1e-3)
 takes a median of about 4,500 steps and 5 s at ~900 training steps/s.
 """
 
@@ -31,7 +31,7 @@ AGENTS = {
     'QLearning': (QLearning, OBS.STATE_INDEX, True, 30_000),
     'SARSA': (SARSA, OBS.STATE_INDEX, True, 30_000),
     'NFQ': (NeuralFittedQAgent, OBS.AGENT_GOAL_POS, False, 20_000),
-    # Our NFQ at the seed tutorial's settings, for the throughput comparison.
+    # Our NFQ at the classic tutorial's settings, for the throughput comparison.
     'NFQ (seed)': (functools.partial(NeuralFittedQAgent, hidden_sizes=(50, 50),
                                      epsilon=0.6, batch_size=10, learning_rate=1e-3),
                    OBS.AGENT_GOAL_POS, False, 20_000),

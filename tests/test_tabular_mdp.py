@@ -9,7 +9,7 @@ from dm_env import test_utils
 import gridlab
 from agents import QLearning
 
-# The seed tutorial's MDP: transitions [s][a][s'] (None: not offered), rewards.
+# A three-state MDP: transitions [s][a][s'] (None: not offered), rewards.
 T = [[[0.7, 0.3, 0.0], [1.0, 0.0, 0.0], [0.8, 0.2, 0.0]],
      [[0.0, 1.0, 0.0], None, [0.0, 0.0, 1.0]],
      [None, [0.8, 0.1, 0.1], None]]

@@ -14,7 +14,7 @@ RENAMED = {
     # Linear decays are `<parameter>_decay_steps` (epsilon's is `decay_steps`).
     'anneal_steps': 'learning_rate_decay_steps',
     'bonus_anneal_steps': 'count_bonus_decay_steps',
-    # The Q-network argument of NFQ and DQN (the seed tutorial's DQN's name).
+    # The Q-network argument of NFQ and DQN (its name in older scripts).
     'q_network': 'network',
 }
 

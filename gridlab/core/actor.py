@@ -1,7 +1,7 @@
 """The Actor interface: how every agent talks to the run loop.
 
 Same method names and arguments as `acme.core.Actor`, so a gridlab agent also
-runs in Acme's own `EnvironmentLoop`, and the seed tutorial's agents run here.
+runs in Acme's own `EnvironmentLoop`, and the classic tutorial's agents run here.
 What an agent may offer beyond acting and learning (Q-values, action
 probabilities, checkpoints, its last loss, its discount) is declared below as
 runtime-checkable Protocols.

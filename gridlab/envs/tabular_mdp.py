@@ -3,7 +3,7 @@
     mdp = TabularMDP(transitions, rewards, discount=0.9)   # [S][A][S'] each
 
 `transitions[s][a]` is a list of next-state probabilities, or None where
-state s does not offer action a (the seed tutorial's 3-state MDP has such
+state s does not offer action a (the classic tutorial's 3-state MDP has such
 actions). Observations are state indices (int32), like a GridWorld's
 STATE_INDEX, so the tabular agents run on it unchanged. Taking an action a
 state does not offer raises ValueError, unless `impossible_action_reward` is

@@ -1,6 +1,6 @@
-"""Named GridWorld tasks: the seed tutorial's three and larger ones.
+"""Named GridWorld tasks: the classic tutorial's three and larger ones.
 
-`simple`, `obstacle` and `random_goal` are the 9x10 grids of the seed tutorial
+`simple`, `obstacle` and `random_goal` are the 9x10 grids of the classic tutorial
 (start (2, 2); goals (7, 2), (2, 8) and a random one). The larger tasks let
 learning and speed be measured as the grid grows.
 """
@@ -110,7 +110,7 @@ TASKS: Dict[str, Task] = {
 }
 
 
-DEFAULT_DISCOUNT = 0.9  # The seed tutorial's, carried by every task's TimeSteps.
+DEFAULT_DISCOUNT = 0.9  # The classic tutorial's, carried by every task's TimeSteps.
 
 
 def build_gridworld_task(task: str,

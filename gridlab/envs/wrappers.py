@@ -1,4 +1,4 @@
-"""Environment wrappers, and `setup_environment` from the seed tutorial."""
+"""Environment wrappers, and `setup_environment` from the classic tutorial."""
 
 from typing import Tuple
 

@@ -2,7 +2,7 @@
 
 `EnvironmentLoop` runs episodes and reports one row of statistics per episode
 to a logger; `run_loop` (training) and `evaluate` (greedy, no learning) are the
-seed tutorial's functions on top of it. Observers (as in Acme's
+classic tutorial's functions on top of it. Observers (as in Acme's
 `EnvironmentLoop`) add their own per-episode metrics to that row without
 subclassing the loop.
 """
