@@ -11,6 +11,7 @@ import gridlab
 from agents.actor_critic import ActorCriticAgent
 from agents.common.exploration import VisitCountBonus
 from agents.policy_gradient import PolicyGradientAgent
+from agents.populations.ppo import PopulationPPO
 from agents.ppo import PPO
 from gridlab.envs.batched import BatchedGridWorld
 
@@ -144,18 +145,25 @@ def test_what_is_not_a_state_index_is_refused_before_it_is_counted(name):
     assert not agent._visit_bonus.state_dict()['visits'][-1]  # -1 was not cell 89.
 
 
-@pytest.mark.parametrize('name', ['ppo', 'actor-critic'])
+@pytest.mark.parametrize('name', ['ppo', 'actor-critic', 'ppo-population'])
 def test_a_batch_step_of_the_wrong_size_is_refused_before_it_is_counted(name):
     batch = BatchedGridWorld.from_task('simple', 2, seed=0,
                                        observation_type=gridlab.ObservationType.STATE_INDEX)
-    agent = AGENTS[name](batch.single_environment_spec(), count_bonus=1.)
+    spec = batch.single_environment_spec()
+    if name == 'ppo-population':  # Two members, one copy each.
+        agent = PopulationPPO(spec, seeds=[0, 1], count_bonus=1., rollout_length=8)
+        counts = lambda: sum(sum(m._visit_bonus.state_dict()['visits'])  # noqa: E731
+                             for m in agent.members)
+    else:
+        agent = AGENTS[name](spec, count_bonus=1.)
+        counts = lambda: sum(agent._visit_bonus.state_dict()['visits'])  # noqa: E731
     agent.observe_first_batch(batch.reset())
     three = dm_env.TimeStep(np.ones(3, np.uint8), np.zeros(3, np.float32),
                             np.ones(3, np.float32), np.full(3, 2, np.int32))
     with pytest.raises(ValueError, match=r'observations of shape \(3,\); this rollout holds '
                                          r'2 copies'):
         agent.observe_batch(np.zeros(3, np.int64), three)
-    assert sum(agent._visit_bonus.state_dict()['visits']) == 0
+    assert counts() == 0
 
 
 @pytest.mark.parametrize('agent', ['reinforce', 'actor-critic'])

@@ -80,8 +80,8 @@ class Rollout:
     def record(self, actions, timestep: dm_env.TimeStep, reward, discount: float) -> None:
         """One batch step: the actions taken, and what followed them (`reward`
         the environment's plus any bonus; `discount` the agent's own, times
-        the TimeStep's)."""
-        self.check(timestep)
+        the TimeStep's). Callers `check` the step first, before any bonus
+        counts its observations."""
         t = self.t
         self.actions[t] = actions
         self.rewards[t] = reward

@@ -118,6 +118,7 @@ class PopulationPPO(Population):
             raise ValueError('observe_batch() before observe_first_batch(): start '
                              'batched training with observe_first_batch(timestep)')
         timestep, first = next_timestep, self.members[0]
+        rollout.check(timestep)  # Before the members' bonuses count its visits.
         reward = np.asarray(timestep.reward, np.float32)
         if first.count_bonus or first._return_scaler is not None:
             # Each member counts its own copies' visits and scales by their returns.
