@@ -67,6 +67,7 @@ class Encoder(nn.Module):
         if spec.shape == () and self.num_values is None:
             raise ValueError(f'PPO needs array observations or a state index '
                              f'(DiscreteArray), got {spec!r}')
+        self.one_hot = networks.OneHot(self.num_values) if self.num_values else None
         self.scale = (networks.input_scaling(spec) if scale else nn.Identity()
                       ) if self.num_values is None else None
         self.conv = None
@@ -78,8 +79,8 @@ class Encoder(nn.Module):
             self.size = self.num_values or int(np.prod(spec.shape))
 
     def forward(self, x):
-        if self.num_values is not None:
-            return nn.functional.one_hot(x.long(), self.num_values).float()
+        if self.one_hot is not None:
+            return self.one_hot(x)
         if self.conv is not None:
             return self.conv(self.scale(x))
         return self.scale(x).flatten(1)
