@@ -80,8 +80,8 @@ def _pad_to_even(frame: np.ndarray) -> np.ndarray:
 def _write_mp4(frames, path: pathlib.Path, frame_rate: float) -> None:
     # macro_block_size=2 matches the padding, so imageio neither resizes nor
     # warns. ffmpeg writes to the terminal (imageio-ffmpeg does not capture
-    # its stderr), so it stays quiet: `_verify` reports a failed write, a full
-    # disk among them, in one line of its own.
+    # its stderr), so it stays quiet: `save_video` reports a failed write, a
+    # full disk among them, in one line of its own.
     with iio2.get_writer(path, format='FFMPEG', mode='I', fps=frame_rate,
                          codec='libx264', pixelformat='yuv420p',
                          macro_block_size=2,
@@ -140,9 +140,8 @@ def save_video(frames: Sequence[np.ndarray], path: PathLike,
         try:
             write(frames, tmp, frame_rate)
         except OSError as error:  # ffmpeg died mid-write (a full disk, a kill).
-            reason = str(error).splitlines()[0] if str(error) else repr(error)
             raise VideoWriteError(f'writing {str(path)!r} failed (disk full?): '
-                                  f'{reason}') from None
+                                  f'{_first_line(error)}') from None
         # Only a file that reads back whole replaces anything: an encoder that
         # ran out of disk can return normally with a truncated file.
         _verify(tmp, suffix, len(frames), path)
@@ -151,6 +150,11 @@ def save_video(frames: Sequence[np.ndarray], path: PathLike,
 
 class VideoWriteError(OSError):
     """The encoder did not produce a whole video (a full disk, a dead ffmpeg)."""
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's first line (imageio's run to many: ffmpeg's command and log)."""
+    return str(error).splitlines()[0] if str(error) else repr(error)
 
 
 def _verify(path: pathlib.Path, suffix: str, expected_frames: int,
@@ -165,9 +169,8 @@ def _verify(path: pathlib.Path, suffix: str, expected_frames: int,
                 image.seek(image.n_frames - 1)  # Decodes to the last frame.
             whole = True
     except Exception as error:  # ffmpeg and Pillow fail in many ways.
-        reason = str(error).splitlines()[0] if str(error) else repr(error)
         raise VideoWriteError(f'writing {str(shown)!r} failed (disk full?): the video '
-                              f'does not read back ({reason})') from None
+                              f'does not read back ({_first_line(error)})') from None
     if not whole:
         raise VideoWriteError(f'writing {str(shown)!r} failed: {frames} of '
                               f'{expected_frames} frames read back (disk full?)')
