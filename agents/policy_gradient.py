@@ -62,7 +62,8 @@ class PolicyGradientAgent(PolicyAgent):
             discrete observations, such as a GridWorld's STATE_INDEX. 0 turns
             it off.
           count_bonus_decay_steps: if set, the bonus falls linearly to 0
-            over this many environment steps.
+            over this many environment steps, counted as the agent learns
+            (at the end of each episode).
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the dropout masks and the action sampling.
         """
