@@ -437,8 +437,7 @@ class PPO(LearnsShapedRewards, SamplesFromPolicy, SamplesRollouts, Checkpointing
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
         load_scale(self._return_scaler, state, 'PPO agent')
-        if self._visit_bonus and 'visits' in state:  # Older checkpoints did not keep them.
-            self._visit_bonus.load_state_dict(state['visits'])
+        self._visit_bonus.restore(state, 'PPO')
 
 
 class _Stream:

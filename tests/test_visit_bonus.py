@@ -2,6 +2,8 @@
 that it survives a checkpoint, and that PPO, the actor-critic and REINFORCE
 learn from it."""
 
+import warnings
+
 import dm_env
 import numpy as np
 import pytest
@@ -129,6 +131,23 @@ def test_a_restored_agent_goes_on_as_the_original_with_the_bonus(name, tmp_path)
     for cell in observations[:20]:
         np.testing.assert_array_equal(original.action_probabilities(cell),
                                       restored.action_probabilities(cell))
+
+
+@pytest.mark.parametrize('name', sorted(AGENTS))
+def test_a_checkpoint_without_counts_says_the_bonus_starts_from_zero(name, tmp_path):
+    # Saved without a bonus (or by a gridlab that did not keep the counts):
+    # the weights load, and a warning says every state pays as new again.
+    spec = gridlab.make_environment_spec(_cells('obstacle'))
+    AGENTS[name](spec).save(tmp_path / 'agent.pt')
+    restored = AGENTS[name](spec, count_bonus=2.)
+    with pytest.warns(UserWarning, match='no visit counts.*from zero'):
+        restored.restore(tmp_path / 'agent.pt')
+    assert restored._visit_bonus.state_dict()['visits'] == [0.] * 90
+    # Without a bonus there is nothing to count, and nothing to say.
+    quiet = AGENTS[name](spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        quiet.restore(tmp_path / 'agent.pt')
 
 
 @pytest.mark.parametrize('name', sorted(AGENTS))

@@ -1,5 +1,6 @@
 """Exploration: epsilon-greedy action selection, and count-based bonuses."""
 
+import warnings
 from typing import Callable, Optional
 
 import dm_env
@@ -316,6 +317,22 @@ class VisitCountBonus:
         if isinstance(self._visits, dict):
             return {'keys': list(self._visits), 'visits': list(self._visits.values())}
         return {'visits': self._visits.tolist()}
+
+    def restore(self, checkpoint: dict, owner: str) -> None:
+        """Loads the counts kept under 'visits' in an agent's `checkpoint`.
+
+        A checkpoint without them (saved by `owner` without a bonus, or by a
+        gridlab older than the counts in checkpoints) leaves them at zero,
+        which pays every state as new again: said in a warning, not silently.
+        """
+        if not self:
+            return
+        if 'visits' in checkpoint:
+            self.load_state_dict(checkpoint['visits'])
+            return
+        warnings.warn(f'this {owner} checkpoint has no visit counts (saved without '
+                      f'count_bonus, or by an older gridlab): the count bonus starts '
+                      f'counting from zero, paying every state as new', stacklevel=3)
 
     def load_state_dict(self, state: dict) -> None:
         if isinstance(self._visits, dict):

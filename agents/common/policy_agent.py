@@ -276,6 +276,5 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         self.steps = int(state.get('steps', 0))  # Older checkpoints did not count.
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])
-        if self._visit_bonus and 'visits' in state:  # Older checkpoints did not keep them.
-            self._visit_bonus.load_state_dict(state['visits'])
+        self._visit_bonus.restore(state, type(self).__name__)
 
