@@ -25,7 +25,8 @@ from agents.common import networks
 from agents.common.exploration import (CountBasedExploration, EpsilonGreedyExplorer,
                                        ExploresEpsilonGreedily)
 from agents.common.renamed import refuse_renamed
-from agents.common.torch_utils import check_observation, resolve_device, seeded
+from agents.common.torch_utils import (check_observation, decay_learning_rate,
+                                       resolve_device, seeded)
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
 from gridlab.core.replay import ReplayBuffer
@@ -42,6 +43,7 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
                  epsilon: float = 0.8,
                  batch_size: int = 32,
                  learning_rate: float = 3e-3,
+                 learning_rate_decay_steps: Optional[int] = None,
                  final_epsilon: Optional[float] = None,
                  decay_steps: int = 0,
                  discount: float = 1.,
@@ -80,6 +82,11 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             benchmarks/value_agents.py).
           batch_size: transitions per gradient step.
           learning_rate: the optimizer's step size.
+          learning_rate_decay_steps: if set, the step size falls linearly to
+            0 over this many environment steps (transitions observed), as
+            with SB3's linear schedules: the last learning steps are small,
+            so the greedy policy at the end of a run no longer swings with
+            each minibatch.
           discount: multiplied onto each TimeStep's discount (which carries
             the task's own: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
           hidden_sizes: widths of the default network's hidden layers; ()
@@ -153,6 +160,9 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
         batch_size = validation.check_positive_int('batch_size', batch_size)
         learning_rate = validation.check_positive('learning_rate', learning_rate)
+        self._learning_rate = learning_rate
+        self._learning_rate_decay_steps = validation.check_optional_positive_int(
+            'learning_rate_decay_steps', learning_rate_decay_steps)
         discount = validation.check_probability('discount', discount)
         replay_capacity = validation.check_positive_int('replay_capacity', replay_capacity)
         min_replay_size = validation.check_optional_positive_int(
@@ -432,6 +442,8 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
         loss.backward()
         if self._max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self._q_network.parameters(), self._max_grad_norm)
+        decay_learning_rate(self._optimizer, self._learning_rate, self._explorer.steps,
+                            self._learning_rate_decay_steps)
         self._optimizer.step()
         self._learner_steps += 1
         self._after_learning_step()

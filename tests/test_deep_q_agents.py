@@ -364,3 +364,32 @@ def test_dqn_learns_from_pixels_to_walk_the_shortest_path():
     result = gridlab.train_until_optimal(env, DQN(spec, seed=0), 6_000,
                                          from_start=True)
     assert result.solved, result
+
+
+def test_the_step_size_falls_to_nothing_over_its_decay_steps():
+    # Plain gradient descent on a constant Q, learning from the latest
+    # transition alone: the k-th step moves Q(s, a) by
+    # step_k * 2 * (Q(s, a) - r - d * max Q), with step_k = 0.1 * (1 - k / 40)
+    # (NFQ's target is its own network's), and after 40 transitions by nothing.
+    env, spec = setup()
+    agent = NeuralFittedQAgent(spec, network=ConstantQ(), optimizer='sgd',
+                               learning_rate=0.1, learning_rate_decay_steps=40,
+                               replay_capacity=1, batch_size=1, seed=0)
+    timestep = env.reset()
+    agent.observe_first(timestep)
+    for k in range(1, 61):
+        before = agent.network.bias.detach().clone()
+        action = agent.select_action(timestep.observation)
+        timestep = env.step(action)
+        agent.observe(action, timestep)
+        agent.update()
+        target = timestep.reward + timestep.discount * before.max()
+        expected = 0.1 * max(0., 1 - k / 40) * 2 * (before[action] - target)
+        moved = before[action] - agent.network.bias.detach()[action]
+        assert float(moved) == pytest.approx(float(expected), rel=1e-5, abs=1e-7), k
+        if timestep.last():
+            timestep = env.reset()
+            agent.observe_first(timestep)
+    assert agent.learner_steps == 60 and agent._optimizer.param_groups[0]['lr'] == 0.
+    with pytest.raises(ValueError, match='learning_rate_decay_steps'):
+        DQN(spec, learning_rate_decay_steps=0)

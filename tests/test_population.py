@@ -369,6 +369,9 @@ def test_value_populations_refuse_what_they_cannot_stack():
         PopulationDQN(spec, seeds=[0, 1], count_bonus=1.)
     with pytest.raises(ValueError, match='network=.*leave network out'):
         PopulationDQN(spec, seeds=[0, 1], network=torch.nn.Linear(270, 4))
+    with pytest.raises(ValueError, match='learning_rate_decay_steps=100: a population of '
+                                         'NeuralFittedQAgent keeps one step size'):
+        PopulationNFQ(spec, seeds=[0, 1], learning_rate_decay_steps=100)
 
 
 # ----------------------------------------------------------- actor-critic

@@ -17,7 +17,7 @@ A population of one is its single agent bit for bit; members of larger
 populations agree with theirs to float rounding, and each member's
 arithmetic runs at shapes that do not depend on the others' data.
 Not supported (refused by name): a custom `network` (the members' default
-networks are stacked) and `count_bonus`.
+networks are stacked), `count_bonus` and `learning_rate_decay_steps`.
 """
 
 from typing import Optional, Sequence
@@ -110,12 +110,12 @@ class PopulationNFQ(Population):
                  **hyperparameters):
         """Builds one `agent_class(environment_spec, seed=s, device=device,
         **hyperparameters)` per seed in `seeds` (distinct integers)."""
-        for name in ('network', 'count_bonus'):
+        for name, lacks in (('network', 'stacks the default networks'),
+                            ('count_bonus', 'has no count-based exploration'),
+                            ('learning_rate_decay_steps', 'keeps one step size')):
             if hyperparameters.get(name):
                 raise ValueError(f'{name}={hyperparameters[name]!r}: a population of '
-                                 f'{self.agent_class.__name__} stacks the default '
-                                 f'networks and has no count-based exploration; leave '
-                                 f'{name} out')
+                                 f'{self.agent_class.__name__} {lacks}; leave {name} out')
         super().__init__(environment_spec, seeds, device, **hyperparameters)
         first = self.members[0]
         self._q = self.stacks['_q_network']
