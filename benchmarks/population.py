@@ -57,6 +57,7 @@ import multiprocessing
 import statistics
 import tempfile
 import time
+from typing import Optional
 
 import torch
 
@@ -101,12 +102,14 @@ def population_run(kind: str, seeds, copies: int, steps: int, device: str):
     return clock.wall, clock.cpu
 
 
-def sweep_seconds(seeds: int, steps: int, vectorize: bool) -> float:
+def sweep_seconds(seeds: int, steps: int, vectorize: bool,
+                  population_size: Optional[int] = None) -> float:
     """Wall seconds of a whole `gridlab sweep` of PPO seeds on CartPole-v1."""
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         result = run_sweep(['ppo'], ['CartPole-v1'], f'0-{seeds - 1}', out, steps=steps,
-                           workers=2, progress=False, vectorize_seeds=vectorize)
+                           workers=2, progress=False, vectorize_seeds=vectorize,
+                           population_size=population_size)
         seconds = time.perf_counter() - started
     if result.failed:
         raise RuntimeError(f'the sweep failed: {result.failed[0]}')
@@ -144,6 +147,10 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=3, help='population runs timed')
     parser.add_argument('--sweep-steps', type=int, default=5_000,
                         help='steps per seed in the sweep rows')
+    parser.add_argument('--sweep-repeats', type=int, default=1,
+                        help='times each sweep is timed (the median is printed)')
+    parser.add_argument('--sweep-only', action='store_true',
+                        help='time the sweeps alone, not the populations')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'auto'")
     args = parser.parse_args(argv)
     if args.quick:
@@ -156,7 +163,7 @@ def main(argv=None):
     cases = [('ppo', args.seeds, copies, args.rollouts * ROLLOUT * copies, args.rollouts)
              for copies in (1, 16)] + [('dqn', args.dqn_seeds, 1, args.dqn_steps, None)]
     rows = []
-    for kind, members, copies, steps, updates in cases:
+    for kind, members, copies, steps, updates in ([] if args.sweep_only else cases):
         seeds = list(range(members))
         singles = single_runs(kind, seeds[:args.singles], copies, steps, device)
         single_cpu = statistics.median(cpu for _, cpu in singles) * members
@@ -184,14 +191,24 @@ def main(argv=None):
                      'steps_per_s': total / population_cpu,
                      'members_per_s': members / population_cpu,
                      'peak_mb_per_member': memory / 1e6})
-    separate = sweep_seconds(args.seeds, args.sweep_steps, vectorize=False)
-    together = sweep_seconds(args.seeds, args.sweep_steps, vectorize=True)
+    # Each repeat times the three sweeps one after another, so that a noisy
+    # stretch of the machine falls on all of them alike.
+    half = -(-args.seeds // 2)
+    timings = [(sweep_seconds(args.seeds, args.sweep_steps, vectorize=False),
+                sweep_seconds(args.seeds, args.sweep_steps, vectorize=True),
+                sweep_seconds(args.seeds, args.sweep_steps, vectorize=True,
+                              population_size=half))
+               for _ in range(args.sweep_repeats)]
+    separate, together, halves = (statistics.median(column) for column in zip(*timings))
     label = f'gridlab sweep, PPO CartPole-v1, {args.seeds} seeds'
-    print(f'{label}, {args.sweep_steps:,} steps each: --workers 2 wall s {separate:.1f}; '
-          f'--vectorize-seeds wall s {together:.1f}; {separate / together:.1f}x sooner')
+    print(f'{label}, {args.sweep_steps:,} steps each, medians of {args.sweep_repeats} '
+          f'(wall s): --workers 2 {separate:.1f}; --vectorize-seeds {together:.1f} '
+          f'({separate / together:.2f}x sooner); --vectorize-seeds --population-size '
+          f'{half} --workers 2 {halves:.1f} ({separate / halves:.2f}x sooner)')
     rows.append({'benchmark': label, 'device': 'cpu', 'members': args.seeds,
                  'steps_each': args.sweep_steps, 'workers_2_wall_s': separate,
-                 'vectorized_wall_s': together, 'speedup': separate / together})
+                 'vectorized_wall_s': together, 'speedup': separate / together,
+                 'halves_wall_s': halves, 'halves_speedup': separate / halves})
     return rows
 
 

@@ -271,7 +271,8 @@ def sweep(args) -> int:
                 eval_every=args.eval_every if args.eval_every is not None
                 else settings.get('eval_every'),
                 max_runs=None if args.max_runs == 0 else args.max_runs,
-                num_envs=args.num_envs, vectorize_seeds=args.vectorize_seeds)
+                num_envs=args.num_envs, vectorize_seeds=args.vectorize_seeds,
+                population_size=args.population_size)
         failed = result.failed
         print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} runs '
               f'completed; results in {result.directory}')
@@ -648,6 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
                         'population in one worker (agents with one: ppo, dqn, nfq, '
                         'actor-critic); the same '
                         'run folders and results.csv')
+    p.add_argument('--population-size', type=_positive, metavar='N',
+                   help='with --vectorize-seeds: at most N seeds per population, so '
+                        "that one cell's seeds keep every worker busy (32 seeds, "
+                        '--population-size 16, --workers 2: two populations at once) '
+                        'and each fits in memory (default: all of a cell\'s seeds)')
     p.set_defaults(run=sweep)
 
     p = commands.add_parser(

@@ -95,6 +95,36 @@ def test_sweep_vectorize_seeds_groups_each_cells_seeds(tmp_path):
         assert summary['population']['seeds'] == [0, 1]
 
 
+def test_population_size_cuts_a_cells_seeds_the_same_on_any_worker_count(tmp_path):
+    # Seeds 0-2 in populations of at most 2: (0, 1) and (2). A population of
+    # one is its single run bit for bit; the grouping, not the workers, sets
+    # the numbers, so one worker and two write the same agents.
+    def sweep(out, workers):
+        result = run_sweep(['ppo'], ['CartPole-v1'], '0-2', out, {'rollout_length': [16]},
+                           workers=workers, progress=False, vectorize_seeds=True,
+                           population_size=2, steps=512, num_envs=2)
+        assert len(result.rows) == 3 and not result.failed
+        return {seed: torch.load(member_folder(out, seed) / 'agent.pt',
+                                 weights_only=True)['sha256'] for seed in range(3)}
+    two_workers = sweep(tmp_path / 'two', 2)
+    for seed, members in ((0, [0, 1]), (1, [0, 1]), (2, [2])):
+        summary = json.loads((member_folder(tmp_path / 'two', seed) /
+                              'summary.json').read_text())
+        assert summary['population']['seeds'] == members
+    single = run_experiment('ppo', 'CartPole-v1', tmp_path / 'single', seed=2,
+                            hyperparameters=SMALL, steps=512, num_envs=2, verbose=False,
+                            video=False, pictures=False)
+    assert two_workers[2] == torch.load(single.directory / 'agent.pt', weights_only=True)['sha256']
+    assert sweep(tmp_path / 'one', 1) == two_workers
+    with pytest.raises(SweepError, match='population_size=2 sizes the populations of '
+                                         'vectorize_seeds'):
+        run_sweep(['ppo'], ['CartPole-v1'], '0-2', tmp_path / 'no', population_size=2,
+                  steps=512, progress=False)
+    with pytest.raises(ValueError, match='population_size'):
+        run_sweep(['ppo'], ['CartPole-v1'], '0-2', tmp_path / 'no', population_size=0,
+                  vectorize_seeds=True, steps=512, progress=False)
+
+
 def test_vectorize_seeds_refuses_agents_without_a_population(tmp_path):
     with pytest.raises(SweepError, match="agent 'reinforce' has no population class"):
         run_sweep(['reinforce'], ['simple'], '0-1', tmp_path, vectorize_seeds=True,
@@ -154,6 +184,12 @@ def test_cli_sweep_vectorize_seeds(tmp_path, capsys):
     summary = json.loads((member_folder(out, 0) / 'summary.json').read_text())
     assert summary['population']['seeds'] == [0, 1]
     assert summary['config']['num_envs'] == 2
+    out = tmp_path / 'halves'
+    assert cli.main(['sweep', '--agents', 'ppo', '--tasks', 'CartPole-v1', '--seeds', '0-1',
+                     '--steps', '256', '--num-envs', '2', '--set', 'rollout_length=16',
+                     '--vectorize-seeds', '--population-size', '1', '--out', str(out)]) == 0
+    summary = json.loads((member_folder(out, 1) / 'summary.json').read_text())
+    assert summary['population']['seeds'] == [1]
 
 
 def test_a_population_that_fails_says_so_in_every_unfinished_folder(tmp_path, monkeypatch):

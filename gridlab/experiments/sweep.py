@@ -379,12 +379,16 @@ def run_group(specs: Sequence[RunSpec], root: str,
     return [(spec, _row(spec, spec.directory(root_path))) for spec in specs]
 
 
-def _cells(specs: Sequence[RunSpec]) -> List[Tuple[RunSpec, ...]]:
-    """The specs grouped by everything but the seed, in their first order."""
+def _cells(specs: Sequence[RunSpec],
+           size: Optional[int] = None) -> List[Tuple[RunSpec, ...]]:
+    """The specs grouped by everything but the seed, in their first order;
+    with `size`, each group cut into consecutive parts of at most `size`."""
     cells: Dict[RunSpec, List[RunSpec]] = {}
     for spec in specs:
         cells.setdefault(dataclasses.replace(spec, seed=0), []).append(spec)
-    return [tuple(cell) for cell in cells.values()]
+    size = size or len(specs) or 1
+    return [tuple(cell[start:start + size]) for cell in cells.values()
+            for start in range(0, len(cell), size)]
 
 
 def _row(spec: RunSpec, directory: pathlib.Path, status: Optional[str] = None,
@@ -679,7 +683,8 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
               eval_episodes: int = 5, progress: bool = True,
               aggregate: bool = True, max_runs: Optional[int] = MAX_RUNS,
               num_envs: Optional[int] = None, device: str = 'cpu',
-              vectorize_seeds: bool = False) -> SweepResult:
+              vectorize_seeds: bool = False,
+              population_size: Optional[int] = None) -> SweepResult:
     """Runs every combination; writes results.csv, curves.csv and the aggregates.
 
     Checks every name and value (and the size: at most `max_runs` runs, None
@@ -694,7 +699,19 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
     `vectorize_seeds`: the seeds of each (agent, task, settings) cell train
     as one population in one worker (`run_group`), for agents that have
     one; folders, rows and results.csv are as without it.
+    `population_size`: with `vectorize_seeds`, at most this many seeds per
+    population (consecutive ones of a cell's unfinished seeds; None: all of
+    them), so that one cell's seeds keep several workers busy and each
+    population fits in memory (`agents.populations.memory`). Members agree
+    with their single agents to float rounding, so the grouping, which the
+    worker count never changes, is part of what makes a run repeat exactly.
     """
+    population_size = validation.check_optional_positive_int('population_size',
+                                                             population_size)
+    if population_size is not None and not vectorize_seeds:
+        raise SweepError(f'population_size={population_size} sizes the populations of '
+                         'vectorize_seeds (--vectorize-seeds); without it every seed is '
+                         'its own run')
     if isinstance(seeds, str):
         seeds_text = seeds
         check_size(agents, tasks, count_seeds(seeds_text), grid, max_runs)
@@ -724,7 +741,7 @@ def run_sweep(agents: Sequence[str], tasks: Sequence[str], seeds, out,
                              ) from None
         finished = _finished_runs(specs, root, progress)
         return _run(specs, finished, root, runner, steps, progress, aggregate,
-                    vectorize_seeds)
+                    vectorize_seeds, population_size)
     finally:
         try:
             runner.close()
@@ -803,12 +820,13 @@ def _check_vectorizable(specs: Sequence[RunSpec]) -> None:
 
 
 def _run(specs, finished, root: pathlib.Path, runner, steps, progress: bool,
-         aggregate: bool, vectorize_seeds: bool = False) -> SweepResult:
+         aggregate: bool, vectorize_seeds: bool = False,
+         population_size: Optional[int] = None) -> SweepResult:
     todo = [spec for spec in specs if spec not in finished]
     rows = {spec: _row(spec, spec.directory(root)) for spec in specs if spec in finished}
     progress_lines = _Progress(len(specs), len(rows), enabled=progress)
-    if vectorize_seeds:  # One item per cell: its unfinished seeds, as a population.
-        outcomes = runner.map(run_group, _cells(todo), str(root))
+    if vectorize_seeds:  # One item per population: a cell's unfinished seeds, or a part.
+        outcomes = runner.map(run_group, _cells(todo, population_size), str(root))
     else:
         outcomes = runner.map(run_one, todo, str(root))
     try:
