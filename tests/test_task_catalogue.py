@@ -146,5 +146,5 @@ def test_a_bsuite_task_trains_for_bsuites_own_budget_by_default():
         'cartpole/0']
     assert RunConfig.create('dqn', 'bsuite/deep_sea/3', steps=100).episodes is None
     # GridWorlds without a tuned entry: the agent's own budget.
-    assert 'four_rooms' not in registry.agents()['reinforce'].tuned
-    assert RunConfig.create('reinforce', 'four_rooms').steps == 30_000
+    assert 'maze' not in registry.agents()['reinforce'].tuned
+    assert RunConfig.create('reinforce', 'maze').steps == 30_000
