@@ -31,7 +31,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('ppo', 'bsuite/catch/0'), ('ppo', 'four_rooms'), ('ppo', 'obstacle'),
                    ('nfq', 'FrozenLake-v1'), ('reinforce', 'Acrobot-v1'),
                    ('reinforce', 'cliff'), ('dqn', 'MiniGrid-DoorKey-5x5-v0'),
-                   ('reinforce', 'FrozenLake-v1'), ('reinforce', 'four_rooms')}
+                   ('reinforce', 'FrozenLake-v1'), ('reinforce', 'four_rooms'),
+                   ('nfq', 'CartPole-v1')}
 
 
 def _settings(agent, task):
