@@ -161,6 +161,11 @@ def train(args) -> int:
     return 0
 
 
+# The agents that train many seeds as one population (those registered with
+# `population=`), named in the help of `train --seeds` and `sweep
+# --vectorize-seeds` without importing the agents to build it.
+POPULATION_AGENTS = 'ppo, dqn, nfq, actor-critic'
+
 # What `train --seeds` cannot take: these make sense for one run only.
 _POPULATION_REFUSES = {'--seed': 'seed', '--resume': 'resume', '--init-from': 'init_from',
                        '--track': 'track', '--tensorboard': 'tensorboard',
@@ -548,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               '(default 0)')
     p.add_argument('--seeds', metavar='SEEDS',
                    help='e.g. 0-31: train these seeds as one population in this process '
-                        '(agents with one: ppo), a run folder each under --out, with '
+                        f'(agents with one: {POPULATION_AGENTS}), a run folder each under --out, with '
                         'results.csv and the comparison, as gridlab sweep lays them out')
     p.add_argument('--discount', type=_unit_interval,
                    help='the discount the TimeSteps carry; agents multiply their own '
@@ -646,9 +651,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='each run trains on N copies at once (as gridlab train)')
     p.add_argument('--vectorize-seeds', action='store_true',
                    help="train each (agent, task, settings) cell's seeds as one "
-                        'population in one worker (agents with one: ppo, dqn, nfq, '
-                        'actor-critic); the same '
-                        'run folders and results.csv')
+                        f'population in one worker (agents with one: {POPULATION_AGENTS}); '
+                        'the same run folders and results.csv')
     p.add_argument('--population-size', type=_positive, metavar='N',
                    help='with --vectorize-seeds: at most N seeds per population, so '
                         "that one cell's seeds keep every worker busy (32 seeds, "

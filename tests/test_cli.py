@@ -339,6 +339,18 @@ def test_train_help_lists_every_tuned_pair_with_its_budget(capsys):
     assert 'tuned for' not in text
 
 
+def test_the_help_names_every_agent_that_trains_as_a_population(capsys):
+    from gridlab import registry
+    with_one = {name for name, entry in registry.agents().items() if entry.population}
+    for command in (['train', '--help'], ['sweep', '--help']):
+        with pytest.raises(SystemExit):
+            cli.main(command)
+        # argparse may wrap a line after a hyphen ('actor-' / 'critic').
+        text = ' '.join(capsys.readouterr().out.split()).replace('- ', '-')
+        named = text.split('agents with one: ')[1].split(')')[0]
+        assert set(named.split(', ')) == with_one, command
+
+
 def test_ctrl_c_before_a_command_takes_charge_is_one_line(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt  # As while torch is still being imported.
