@@ -140,6 +140,9 @@ def train(args) -> int:
                 raise UsageError(f'--{key} is required (or give it in --config)')
         if args.seeds is not None:
             return _train_population(args, settings)
+        if args.population_size is not None:
+            raise UsageError('--population-size sizes the populations of --seeds; give '
+                             '--seeds too (e.g. --seeds 0-31 --population-size 16)')
         run.run_experiment(
             settings['agent'], settings['task'], args.out,
             seed=settings.get('seed', 0), observation=settings.get('observation'),
@@ -191,10 +194,13 @@ def _train_population(args, settings: dict) -> int:
             steps=settings.get('steps'), observation=settings.get('observation'),
             discount=settings.get('discount'), eval_every=settings.get('eval_every'),
             eval_episodes=settings.get('eval_episodes', 5),
-            num_envs=settings.get('num_envs'), device=settings.get('device', 'cpu'))
+            num_envs=settings.get('num_envs'), device=settings.get('device', 'cpu'),
+            population_size=args.population_size)
     failed = result.failed
+    grouping = ('as one population' if args.population_size is None
+                else f'as populations of at most {args.population_size}')
     print(f'gridlab: {len(result.rows) - len(failed)}/{len(result.rows)} seeds completed '
-          f'as one population; results in {result.directory}')
+          f'{grouping}; results in {result.directory}')
     if failed:
         first = failed[0]
         print(f'gridlab: {len(failed)} did not complete (first: {first["directory"]}: '
@@ -555,6 +561,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='e.g. 0-31: train these seeds as one population in this process '
                         f'(agents with one: {POPULATION_AGENTS}), a run folder each under --out, with '
                         'results.csv and the comparison, as gridlab sweep lays them out')
+    p.add_argument('--population-size', type=_positive, metavar='N',
+                   help='with --seeds: train them as populations of at most N seeds, one '
+                        'after another, so that each fits in memory (default: all in one; '
+                        'agents.populations.memory.members_that_fit turns a measured '
+                        'size per member into N)')
     p.add_argument('--discount', type=_unit_interval,
                    help='the discount the TimeSteps carry; agents multiply their own '
                         '(1) onto it (default: the tuned one for this agent and task, '

@@ -173,6 +173,18 @@ def test_cli_train_seeds(tmp_path, capsys):
     assert cli.main(['train', '--agent', 'ppo', '--task', 'CartPole-v1', '--seeds', '0-1',
                      '--seed', '3']) == 2
     assert 'cannot take --seed' in capsys.readouterr().err
+    # At most two seeds a population: (0, 1), then (2), one after another.
+    out = tmp_path / 'pairs'
+    assert cli.main(['train', '--agent', 'ppo', '--task', 'CartPole-v1', '--seeds', '0-2',
+                     '--steps', '256', '--num-envs', '2', '--set', 'rollout_length=16',
+                     '--population-size', '2', '--out', str(out), '--no-progress']) == 0
+    assert '3/3 seeds completed as populations of at most 2' in capsys.readouterr().out
+    for seed, members in ((0, [0, 1]), (1, [0, 1]), (2, [2])):
+        summary = json.loads((member_folder(out, seed) / 'summary.json').read_text())
+        assert summary['population']['seeds'] == members
+    assert cli.main(['train', '--agent', 'ppo', '--task', 'CartPole-v1',
+                     '--population-size', '2']) == 2
+    assert '--population-size sizes the populations of --seeds' in capsys.readouterr().err
 
 
 def test_cli_sweep_vectorize_seeds(tmp_path, capsys):

@@ -759,7 +759,9 @@ def run_population(agent: str, task: str, seeds, out,
 
     `gridlab train --seeds 0-31` is this. `settings` are `run_sweep`'s
     (steps, observation, discount, eval_every, eval_episodes, num_envs,
-    device); rerunning it trains only the seeds not finished.
+    device, population_size: at most that many seeds per population, the
+    populations one after another); rerunning it trains only the seeds not
+    finished.
     """
     grid = {name: [value] for name, value in (hyperparameters or {}).items()}
     return run_sweep([agent], [task], seeds, out, grid, backend='local', workers=1,
