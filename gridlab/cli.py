@@ -559,8 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
                                               '(default 0)')
     p.add_argument('--seeds', metavar='SEEDS',
                    help='e.g. 0-31: train these seeds as one population in this process '
-                        f'(agents with one: {POPULATION_AGENTS}), a run folder each under --out, with '
-                        'results.csv and the comparison, as gridlab sweep lays them out')
+                        f'(agents with one: {POPULATION_AGENTS}), a run folder each under '
+                        '--out, with results.csv and the comparison, as gridlab sweep lays '
+                        'them out')
     p.add_argument('--population-size', type=_positive, metavar='N',
                    help='with --seeds: train them as populations of at most N seeds, one '
                         'after another, so that each fits in memory (default: all in one; '
