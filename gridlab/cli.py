@@ -112,7 +112,8 @@ _RESUME_FIXES = {'--agent': 'agent', '--task': 'task', '--observation': 'observa
                  '--eval-episodes': 'eval_episodes', '--eval-every': 'eval_every',
                  '--num-envs': 'num_envs', '--video-every': 'video_every',
                  '--tensorboard': 'tensorboard', '--overwrite': 'overwrite',
-                 '--init-from': 'init_from', '--track': 'track'}
+                 '--init-from': 'init_from', '--track': 'track', '--seeds': 'seeds',
+                 '--population-size': 'population_size'}
 
 
 def train(args) -> int:

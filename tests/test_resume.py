@@ -193,7 +193,8 @@ def test_resume_takes_a_new_budget_and_refuses_what_it_cannot_honour(interrupted
                                                                      capsys):
     out = interrupted_run()
     for flags in (['--seed', '7'], ['--out', 'elsewhere'], ['--eval-every', '7'],
-                  ['--discount', '0.5'], ['--num-envs', '2']):
+                  ['--discount', '0.5'], ['--num-envs', '2'], ['--seeds', '0-3'],
+                  ['--population-size', '2']):
         assert cli.main(['train', '--resume', str(out), *flags]) == 2
         err = capsys.readouterr().err
         assert err.count('\n') == 1 and flags[0] in err, err
