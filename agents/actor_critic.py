@@ -10,7 +10,8 @@ gradient step on
     critic: value_cost * mean( (G_t - V(s_t))^2 )
 
 With `n_steps=None` it learns from whole episodes. The actor and critic have
-separate MLPs, or one shared body with two heads (`shared_body=True`).
+separate MLPs, or one shared body with two heads (`shared_body=True`);
+images (H, W, C) first pass through convolutions that both share.
 
 On N copies (`num_envs`, through `gridlab.loops.BatchedEnvironmentLoop`) it
 is A2C as Mnih et al. (2016) synchronised it and Stable-Baselines3 runs it:
@@ -61,13 +62,18 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
                  gae_lambda: float = 1.,
                  count_bonus: float = 0.,
                  count_bonus_decay_steps: Optional[int] = None,
+                 conv_channels: Sequence[int] = (16, 32, 64),
+                 conv_kernels: Sequence[int] = (2,),
+                 conv_strides: Optional[Sequence[int]] = None,
+                 conv_padding: Optional[Sequence[int]] = (0,),
+                 conv_pools: Sequence[int] = (2, 1, 1),
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
 
         Args:
-          environment_spec: discrete actions; array observations (fed flat)
-            or a state index (fed one-hot).
+          environment_spec: discrete actions; array observations (fed flat,
+            or images through convolutions) or a state index (fed one-hot).
           learning_rate: Adam's step size (actor and critic together).
           discount: the agent's discount, multiplied onto the TimeStep's (which
             carries the task's: 0.9 on the GridWorld tasks, 0.99 on Gymnasium).
@@ -108,6 +114,13 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
             observations, such as a GridWorld's STATE_INDEX. 0 turns it off.
           count_bonus_decay_steps: if set, the bonus falls linearly to 0
             over this many environment steps (all copies).
+          conv_channels: image observations (H, W, C: a MiniGrid view, a
+            MinAtar board, a GRID) pass through convolutions of these
+            channels, which the actor and the critic share, before their
+            MLPs; `()` feeds images flat. Other observations ignore the conv
+            options. conv_kernels, conv_strides, conv_padding, conv_pools:
+            as PPO's (`agents.common.networks.conv_torso`); the defaults
+            are PPO's, rl-starter-files' MiniGrid torso.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights and the action sampling.
         """
@@ -129,7 +142,9 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         self._orthogonal = validation.check_bool('orthogonal_init', orthogonal_init)
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
                          device, seed, optimizer, scale_observations, count_bonus,
-                         count_bonus_decay_steps)
+                         count_bonus_decay_steps,
+                         networks.conv_settings(conv_channels, conv_kernels, conv_strides,
+                                                conv_padding, conv_pools))
 
     def _build(self, scaling, input_size):
         def body():
@@ -144,6 +159,10 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         if self._orthogonal:
             networks.orthogonal_init(self._value, 1.)
             networks.orthogonal_init(self._policy, 0.01)  # Last: a shared body keeps its gain.
+            for layer in scaling.modules():
+                if isinstance(layer, nn.Conv2d):  # CleanRL's and SB3's: ReLU's gain.
+                    nn.init.orthogonal_(layer.weight, np.sqrt(2))
+                    nn.init.zeros_(layer.bias)
         self._policy.to(self._device)
         self._value.to(self._device)
 

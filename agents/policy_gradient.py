@@ -37,13 +37,18 @@ class PolicyGradientAgent(PolicyAgent):
                  normalize_advantages: bool = True,
                  count_bonus: float = 0.,
                  count_bonus_decay_steps: Optional[int] = None,
+                 conv_channels: Sequence[int] = (16, 32, 64),
+                 conv_kernels: Sequence[int] = (2,),
+                 conv_strides: Optional[Sequence[int]] = None,
+                 conv_padding: Optional[Sequence[int]] = (0,),
+                 conv_pools: Sequence[int] = (2, 1, 1),
                  device: Optional[str] = 'cpu',
                  seed: Optional[int] = None):
         """Builds the agent.
 
         Args:
-          environment_spec: discrete actions; array observations (fed flat)
-            or a state index (fed one-hot).
+          environment_spec: discrete actions; array observations (fed flat,
+            or images through convolutions) or a state index (fed one-hot).
           network: maps observations to action logits; default an MLP
             with `hidden_sizes` (and `dropout` after each hidden layer, 0.6 in
             classic tutorials). Your own network takes the
@@ -64,6 +69,11 @@ class PolicyGradientAgent(PolicyAgent):
           count_bonus_decay_steps: if set, the bonus falls linearly to 0
             over this many environment steps, counted as the agent learns
             (at the end of each episode).
+          conv_channels: image observations (H, W, C) pass through
+            convolutions of these channels before the default network's MLP
+            (the baseline's too, sharing them); `()` feeds images flat.
+            conv_kernels, conv_strides, conv_padding, conv_pools: as PPO's
+            (`agents.common.networks.conv_torso`), whose defaults these are.
           device: 'cpu' (default), 'cuda' or 'auto'.
           seed: seeds the weights, the dropout masks and the action sampling.
         """
@@ -78,7 +88,9 @@ class PolicyGradientAgent(PolicyAgent):
         self._normalize = normalize_advantages
         super().__init__(environment_spec, discount, learning_rate, entropy_cost,
                          device, seed, count_bonus=count_bonus,
-                         count_bonus_decay_steps=count_bonus_decay_steps)
+                         count_bonus_decay_steps=count_bonus_decay_steps,
+                         conv=networks.conv_settings(conv_channels, conv_kernels,
+                                                     conv_strides, conv_padding, conv_pools))
 
     def _build(self, scaling, input_size):
         policy = self._network

@@ -219,10 +219,8 @@ class PPO(LearnsShapedRewards, SamplesFromPolicy, SamplesRollouts, Checkpointing
         self._device = resolve_device(device)
         torch_seed, self._generator, self._rng = seeded_generators(seed)
         with seeded(torch_seed):
-            conv = dict(zip(('channels', 'kernels', 'strides', 'padding', 'pools'),
-                            networks.conv_options(
-                                conv_channels, conv_kernels, conv_strides, conv_padding,
-                                conv_pools))) if conv_channels else None
+            conv = networks.conv_settings(conv_channels, conv_kernels, conv_strides,
+                                          conv_padding, conv_pools)
             self._encoder = Encoder(observations, scale_observations, conv)
             sizes = (self._encoder.size,) + tuple(hidden_sizes)
             self._actor = networks.with_activation(

@@ -376,3 +376,41 @@ def test_bad_switches_and_activations_are_refused_by_name():
         _agent(activation=['relu'])
     with pytest.raises(ValueError, match="shared_body must be True or False, got 'no'"):
         _agent(shared_body='no')
+
+
+def _view_spec():
+    """A MiniGrid-like 7x7 view of 3 channels (object, colour, state)."""
+    return gridlab.EnvironmentSpec(
+        observations=dm_env.specs.BoundedArray((7, 7, 3), np.uint8, 0, 10, 'view'),
+        actions=dm_env.specs.DiscreteArray(7, name='action'),
+        rewards=dm_env.specs.Array((), float), discounts=dm_env.specs.BoundedArray(
+            (), float, 0., 1.))
+
+
+def test_images_pass_through_convolutions_the_actor_and_critic_share():
+    agent = ActorCriticAgent(_view_spec(), n_steps=5, seed=0)
+    convs = [m for m in agent._policy.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+        (3, 16, (2, 2)), (16, 32, (2, 2)), (32, 64, (2, 2))]
+    # rl-starter-files' arithmetic: 7 -> 6 (conv) -> 3 (pool) -> 2 -> 1: 64 features.
+    first = next(m for m in agent._policy.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 64
+    critic_convs = [m for m in agent._value.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(a is b for a, b in zip(convs, critic_convs)) and len(critic_convs) == 3
+    # The critic's loss trains the shared convolutions too.
+    view = torch.randint(0, 11, (4, 7, 7, 3)).to(torch.uint8)
+    agent._value(view).sum().backward()
+    assert convs[0].weight.grad.abs().sum() > 0
+    flat = ActorCriticAgent(_view_spec(), n_steps=5, seed=0, conv_channels=())
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in flat._policy.modules())
+    first = next(m for m in flat._policy.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 7 * 7 * 3
+    # Orthogonal initialisation reaches the convolutions: ReLU's gain sqrt(2).
+    agent = ActorCriticAgent(_view_spec(), n_steps=5, seed=0, orthogonal_init=True,
+                             conv_channels=(8,), conv_kernels=(3,), conv_pools=(1,))
+    conv = next(m for m in agent._policy.modules() if isinstance(m, torch.nn.Conv2d))
+    weight = conv.weight.reshape(8, -1)  # 8 rows of 27: orthogonal rows.
+    torch.testing.assert_close(weight @ weight.T, 2. * torch.eye(8), atol=1e-5, rtol=0)
+    assert not conv.bias.any()
+    with pytest.raises(ValueError, match='conv_kernels'):
+        ActorCriticAgent(_view_spec(), conv_kernels=(2, 3))

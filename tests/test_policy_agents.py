@@ -280,3 +280,25 @@ def test_array_observations_of_any_shape_feed_the_networks_flat(agent_class):
                    torch.tensor([[1., 0.], [0., 1.]]), torch.full((2, 2), .9), step_types)
         flat = (rollout[0].reshape(3, 2, 6),) + rollout[1:]
         assert by_board._rollout_loss(*rollout).item() == by_row._rollout_loss(*flat).item()
+
+
+def test_reinforce_sees_images_through_convolutions_its_baseline_shares():
+    spec = gridlab.EnvironmentSpec(
+        observations=dm_env.specs.BoundedArray((7, 7, 3), np.uint8, 0, 10, 'view'),
+        actions=dm_env.specs.DiscreteArray(3, name='action'),
+        rewards=dm_env.specs.Array((), float),
+        discounts=dm_env.specs.BoundedArray((), float, 0., 1.))
+    agent = PolicyGradientAgent(spec, baseline=True, seed=0, conv_channels=(8, 16),
+                                conv_kernels=(3,), conv_padding=(0,), conv_pools=(1,))
+    convs = [m for m in agent._policy.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 16]
+    # 7 -> 5 -> 3 with 3x3 unpadded convolutions: 16 x 3 x 3 features.
+    first = next(m for m in agent._policy.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 16 * 3 * 3
+    baseline_convs = [m for m in agent._value.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(baseline_convs) == 2 and all(a is b for a, b in zip(convs, baseline_convs))
+    probabilities = agent.action_probabilities(np.zeros((7, 7, 3), np.uint8))
+    assert probabilities.shape == (3,) and abs(probabilities.sum() - 1) < 1e-6
+    flat = PolicyGradientAgent(spec, seed=0, conv_channels=())
+    first = next(m for m in flat._policy.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 7 * 7 * 3

@@ -381,8 +381,12 @@ def test_value_populations_refuse_what_they_cannot_stack():
     ({'n_steps': 5, 'activation': 'tanh', 'orthogonal_init': True, 'normalize_rewards': True,
       'max_grad_norm': 0.5}, ObservationType.AGENT_GOAL_POS),
     ({'n_steps': 5, 'count_bonus': 1.}, ObservationType.STATE_INDEX),
-    ({'n_steps': 5}, ObservationType.GRID)],
-    ids=['episodes', 'n-steps', 'sb3-style', 'state-index-and-count-bonus', 'grid-flattened'])
+    ({'n_steps': 5}, ObservationType.GRID),
+    ({'n_steps': 5, 'conv_channels': ()}, ObservationType.GRID),
+    ({'n_steps': 5, 'orthogonal_init': True, 'conv_pools': (2, 1), 'conv_channels': (4, 8)},
+     ObservationType.GRID)],
+    ids=['episodes', 'n-steps', 'sb3-style', 'state-index-and-count-bonus', 'grid-conv',
+         'grid-flattened', 'grid-conv-orthogonal'])
 def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings, observation):
     seeds, steps = [3, 4, 6], 400
     env = population_environment('simple', observation, 1, seeds, 0.9)

@@ -4,7 +4,7 @@ Every network takes raw observations, shape (batch, *observation_shape) as
 float32, and scales them itself: bounded specs (grid coordinates, pixels) map
 to [-1, 1], so agents and notebooks never preprocess by hand. Vector
 observations get an MLP; images (H, W, C) get a small convolutional torso
-(`conv_torso`, the one conv builder, which PPO's encoder uses too).
+(`conv_torso`, the one conv builder, which PPO and the policy agents use too).
 """
 
 from typing import Optional, Sequence
@@ -217,13 +217,25 @@ def conv_options(channels, kernels=3, strides=None, padding=None, pools=1) -> tu
     return channels, kernels, strides, padding, pools
 
 
+def conv_settings(channels, kernels=3, strides=None, padding=None, pools=1
+                  ) -> Optional[dict]:
+    """An agent's conv options checked, as `conv_torso`'s keyword arguments;
+    None when `channels` is None or empty (no convolutions)."""
+    if channels is None or not validation.check_sizes('conv_channels', channels,
+                                                      allow_empty=True):
+        return None
+    return dict(zip(('channels', 'kernels', 'strides', 'padding', 'pools'),
+                    conv_options(channels, kernels, strides, padding, pools)))
+
+
 def conv_torso(observation_spec: specs.Array, channels: Sequence[int],
                kernels=3, strides=None, padding=None, pools=1) -> list:
     """The convolutional layers for (H, W, C) observations, as a list of
     modules: channels-first, then per convolution Conv2d -> ReLU (-> a
     max-pool), then Flatten. Scaling is the caller's (`input_scaling`).
 
-    The one conv builder: DQN's and NFQ's Q-networks and PPO's encoder use it.
+    The one conv builder: the Q-networks, PPO's encoder and the policy agents
+    (the actor-critic, REINFORCE) use it.
     `kernels`, `strides`, `padding` and `pools` are each an int or a sequence
     of one (every convolution) or one per convolution. `strides=None`: 2 for
     pictures (uint8) while the map is wider than 16, else 1, which shrinks a

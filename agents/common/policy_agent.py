@@ -87,7 +87,11 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
                  discount: float, learning_rate: float, entropy_cost: float,
                  device: Optional[str], seed: Optional[int], optimizer: str = 'adam',
                  scale_observations: bool = True, count_bonus: float = 0.,
-                 count_bonus_decay_steps: Optional[int] = None):
+                 count_bonus_decay_steps: Optional[int] = None,
+                 conv: Optional[dict] = None):
+        # `conv`: `networks.conv_settings` for (H, W, C) observations, whose
+        # convolutions then come first, shared by every network built on
+        # `scaling` (Stable-Baselines3's CnnPolicy shares its features so).
         actions, observations = environment_spec.actions, environment_spec.observations
         if not hasattr(actions, 'num_values'):
             raise ValueError(f'{type(self).__name__} needs discrete actions (a '
@@ -113,11 +117,18 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         with seeded(torch_seed):
             if num_states:  # A state index feeds the networks as a one-hot row.
                 self._build(networks.OneHot(num_states), int(num_states))
-            else:  # Arrays (a board, a view) feed them flat.
+            else:  # Arrays (a board, a view) feed them flat or through convolutions.
                 scaling = networks.input_scaling(observations) if scale else nn.Identity()
-                if len(observations.shape) > 1:
-                    scaling = nn.Sequential(scaling, nn.Flatten())
-                self._build(scaling, int(np.prod(observations.shape)))
+                if conv is not None and len(observations.shape) == 3:
+                    scaling = nn.Sequential(scaling,
+                                            *networks.conv_torso(observations, **conv))
+                    with torch.no_grad():  # The feature count, from a dummy input.
+                        size = scaling(torch.zeros((1,) + observations.shape)).shape[-1]
+                    self._build(scaling, int(size))
+                else:
+                    if len(observations.shape) > 1:
+                        scaling = nn.Sequential(scaling, nn.Flatten())
+                    self._build(scaling, int(np.prod(observations.shape)))
         if optimizer == 'adam':
             self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
         elif optimizer == 'rmsprop':  # Stable-Baselines3's A2C: TensorFlow's constants.

@@ -54,7 +54,8 @@ def batched_linear(x: torch.Tensor, weight: torch.Tensor,
 # Layers without parameters that act elementwise: run on the stacked batch as is.
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Identity)
 _SUPPORTED = (nn.Linear, nn.Conv2d, networks.Rescale, networks.OneHot,
-              networks.ChannelsFirst, nn.Flatten, networks.DuelingHead) + _ELEMENTWISE
+              networks.ChannelsFirst, nn.Flatten, networks.DuelingHead,
+              nn.MaxPool2d) + _ELEMENTWISE
 
 
 def check_same_structure(networks: Sequence[nn.Module], what: str) -> None:
@@ -76,8 +77,8 @@ class StackedNetwork:
     request (`write_member`) and read back into them (`read_member`), in
     the order of `network.parameters()`. Supports the layers of gridlab's
     networks (`agents.common.networks`): Linear, Conv2d (one call per member),
-    a dueling head, the input scaling or one-hot state indices, ReLU/Tanh,
-    Flatten.
+    max-pooling, a dueling head, the input scaling or one-hot state indices,
+    ReLU/Tanh, Flatten.
     `forward` takes (N, B, *input) and returns (N, B, *output).
     """
 
@@ -124,6 +125,8 @@ class StackedNetwork:
                 x = _member_convs(layer, x, p['weight'], p.get('bias'))
             elif isinstance(layer, networks.ChannelsFirst):
                 x = x.permute(0, 1, 4, 2, 3).contiguous()
+            elif isinstance(layer, nn.MaxPool2d):  # Pools each image: members alike.
+                x = layer(x.flatten(0, 1)).unflatten(0, x.shape[:2])
             elif isinstance(layer, nn.Flatten):
                 x = x.flatten(2)
             elif isinstance(layer, networks.OneHot):  # (N, B) state indices.
