@@ -414,3 +414,15 @@ def test_images_pass_through_convolutions_the_actor_and_critic_share():
     assert not conv.bias.any()
     with pytest.raises(ValueError, match='conv_kernels'):
         ActorCriticAgent(_view_spec(), conv_kernels=(2, 3))
+
+
+def test_a2c_reaches_the_goal_seeing_the_grid_through_convolutions(tmp_path):
+    # The GridWorld's GRID observation (a picture of the walls, agent and
+    # goal, one cell per position) through the default conv torso, 8 copies.
+    result = gridlab.run_experiment(
+        'actor-critic', 'simple', tmp_path / 'run', seed=0, steps=30_000, num_envs=8,
+        observation='grid', hyperparameters={'n_steps': 16}, video=False, pictures=False,
+        progress=False, verbose=False)
+    assert result.summary['config']['observation'] == 'grid'
+    evaluation = result.summary['evaluation']
+    assert evaluation['success_rate'] == 1.0 and evaluation['optimal_fraction'] >= 0.75
