@@ -271,7 +271,7 @@ def conv_torso(observation_spec: specs.Array, channels: Sequence[int],
                 f'convolution {i} leaves no feature map of a {shape[0]}x{shape[1]} '
                 f'observation: conv_kernels={kernels}, conv_strides={strides}, '
                 f'conv_padding={padding}, conv_pools={pools}; use smaller kernels, '
-                'strides or pools, or more padding')
+                'strides or pools, more padding, or fewer conv_channels')
         in_channels = out_channels
     return layers + [nn.Flatten()]
 
