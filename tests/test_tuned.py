@@ -35,7 +35,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    ('nfq', 'CartPole-v1'), ('nfq', 'bsuite/catch/0'),
                    ('nfq', 'MiniGrid-DoorKey-5x5-v0'),
                    ('actor-critic', 'MiniGrid-DoorKey-5x5-v0'),
-                   ('actor-critic', 'MinAtar/Breakout-v1')}
+                   ('actor-critic', 'MinAtar/Breakout-v1'),
+                   ('reinforce', 'MiniGrid-DoorKey-5x5-v0')}
 
 
 def _settings(agent, task):
