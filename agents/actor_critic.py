@@ -159,10 +159,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         if self._orthogonal:
             networks.orthogonal_init(self._value, 1.)
             networks.orthogonal_init(self._policy, 0.01)  # Last: a shared body keeps its gain.
-            for layer in scaling.modules():
-                if isinstance(layer, nn.Conv2d):  # CleanRL's and SB3's: ReLU's gain.
-                    nn.init.orthogonal_(layer.weight, np.sqrt(2))
-                    nn.init.zeros_(layer.bias)
+            networks.orthogonal_init_convs(scaling)
         self._policy.to(self._device)
         self._value.to(self._device)
 

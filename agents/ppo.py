@@ -73,8 +73,7 @@ class Encoder(nn.Module):
         self.conv = None
         if conv is not None and conv['channels'] and len(spec.shape) == 3:
             self.conv = nn.Sequential(*networks.conv_torso(spec, **conv))
-            with torch.no_grad():  # The feature count, by running a dummy input.
-                self.size = self.conv(torch.zeros((1,) + tuple(spec.shape))).shape[-1]
+            self.size = networks.feature_count(self.conv, spec.shape)
         else:
             self.size = self.num_values or int(np.prod(spec.shape))
 
@@ -233,10 +232,7 @@ class PPO(LearnsShapedRewards, SamplesFromPolicy, SamplesRollouts, Checkpointing
             # CleanRL's initialisation: orthogonal, a near-uniform first policy.
             networks.orthogonal_init(self._actor, 0.01)
             networks.orthogonal_init(self._critic, 1.)
-            for layer in self._encoder.modules():
-                if isinstance(layer, nn.Conv2d):  # CleanRL's too: ReLU's gain.
-                    nn.init.orthogonal_(layer.weight, np.sqrt(2))
-                    nn.init.zeros_(layer.bias)
+            networks.orthogonal_init_convs(self._encoder)
         self._encoder.to(self._device)
         self._actor.to(self._device)
         self._critic.to(self._device)

@@ -187,6 +187,22 @@ def orthogonal_init(network: nn.Module, last_gain: float) -> None:
             nn.init.zeros_(layer.bias)
 
 
+def orthogonal_init_convs(network: nn.Module) -> None:
+    """CleanRL's and Stable-Baselines3's initialisation of a conv torso:
+    orthogonal weights of ReLU's gain sqrt(2), zero biases."""
+    for layer in network.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.orthogonal_(layer.weight, np.sqrt(2))
+            nn.init.zeros_(layer.bias)
+
+
+def feature_count(network: nn.Module, shape: Sequence[int]) -> int:
+    """How many features `network` makes of one observation of `shape`,
+    found by running a zero input through it (no randomness is drawn)."""
+    with torch.no_grad():
+        return int(network(torch.zeros((1,) + tuple(shape))).shape[-1])
+
+
 def _per_layer(name: str, value, layers: int, minimum: int) -> tuple:
     """An int, or a sequence of one (every layer) or `layers` ints, as `layers` ints."""
     values = (value,) if isinstance(value, (int, np.integer)) else value
@@ -321,8 +337,7 @@ def make_q_network(observation_spec: specs.Array, num_actions: int,
     elif len(shape) > 1:
         torso.append(nn.Flatten())
     torso = [layer for layer in torso if not isinstance(layer, nn.Identity)]
-    with torch.no_grad():  # The feature count, by running a dummy input.
-        features = nn.Sequential(*torso)(torch.zeros((1,) + shape)).shape[-1]
+    features = feature_count(nn.Sequential(*torso), shape)
     if not hidden_sizes:
         if dueling or any(isinstance(layer, nn.Conv2d) for layer in torso):
             return nn.Sequential(*torso, _head(features, num_actions, dueling))

@@ -122,9 +122,7 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
                 if conv is not None and len(observations.shape) == 3:
                     scaling = nn.Sequential(scaling,
                                             *networks.conv_torso(observations, **conv))
-                    with torch.no_grad():  # The feature count, from a dummy input.
-                        size = scaling(torch.zeros((1,) + observations.shape)).shape[-1]
-                    self._build(scaling, int(size))
+                    self._build(scaling, networks.feature_count(scaling, observations.shape))
                 else:
                     if len(observations.shape) > 1:
                         scaling = nn.Sequential(scaling, nn.Flatten())
