@@ -56,6 +56,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
                  max_grad_norm: Optional[float] = None,
                  activation: str = 'relu',
                  orthogonal_init: bool = False,
+                 policy_bias: bool = True,
                  optimizer: str = 'adam',
                  learning_rate_decay_steps: Optional[int] = None,
                  scale_observations: bool = True,
@@ -80,7 +81,8 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
           n_steps: learn every this many steps (bootstrapping from the
             critic); None for once per episode. Batched training (N copies)
             needs it: each update learns from n_steps steps of every copy.
-          hidden_sizes: widths of the hidden layers.
+          hidden_sizes: widths of the hidden layers; `()` maps the features
+            (a one-hot cell, say) straight to the logits and the value.
           shared_body: one body with a policy head and a value head.
           entropy_cost: weight of the entropy bonus.
           value_cost: weight of the critic's loss.
@@ -98,6 +100,10 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
           orthogonal_init: Stable-Baselines3's and CleanRL's initialisation
             (orthogonal weights, zero biases, a policy head of gain 0.01, so
             the first policy is near uniform) instead of torch's default.
+          policy_bias: False leaves the bias out of the policy's last layer;
+            with `hidden_sizes=()` on state indices the policy is a table of
+            logits, as PPO's (nothing learned in visited cells leaks into
+            unvisited ones, which stay uniform, so exploration reaches them).
           optimizer: 'adam' or 'rmsprop' (Stable-Baselines3's A2C: alpha
             0.99, epsilon 1e-5).
           learning_rate_decay_steps: if set, the learning rate falls
@@ -125,7 +131,9 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
           seed: seeds the weights and the action sampling.
         """
         self._n_steps = validation.check_optional_positive_int('n_steps', n_steps)
-        self._hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes)
+        self._hidden_sizes = validation.check_sizes('hidden_sizes', hidden_sizes,
+                                                    allow_empty=True)
+        self._policy_bias = validation.check_bool('policy_bias', policy_bias)
         self._shared_body = validation.check_bool('shared_body', shared_body)
         self._value_cost = validation.check_nonnegative('value_cost', value_cost)
         self._normalize = validation.check_bool('normalize_advantages',
@@ -135,7 +143,10 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         self._rollout = None  # Batched training's rollout, from observe_first_batch.
         self._return_scaler = (ReturnScaler() if validation.check_bool(
             'normalize_rewards', normalize_rewards) else None)
-        self._activation = activation  # Checked where the networks are built.
+        if not isinstance(activation, str) or activation not in networks.ACTIVATIONS:
+            raise ValueError(f'activation must be one of {sorted(networks.ACTIVATIONS)}, '
+                             f'got {activation!r}')
+        self._activation = activation
         self._gae_lambda = validation.check_probability('gae_lambda', gae_lambda)
         self._learning_rate_decay_steps = validation.check_optional_positive_int(
             'learning_rate_decay_steps', learning_rate_decay_steps)
@@ -148,13 +159,16 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
 
     def _build(self, scaling, input_size):
         def body():
+            if not self._hidden_sizes:  # The heads read the features themselves.
+                return scaling
             hidden = networks.mlp((input_size,) + self._hidden_sizes)
             return nn.Sequential(scaling, networks.with_activation(hidden, self._activation),
                                  networks.ACTIVATIONS[self._activation]())
-        width = self._hidden_sizes[-1]
+        width = self._hidden_sizes[-1] if self._hidden_sizes else input_size
         actor_body = body()
         critic_body = actor_body if self._shared_body else body()
-        self._policy = nn.Sequential(actor_body, nn.Linear(width, self._num_actions))
+        self._policy = nn.Sequential(actor_body, nn.Linear(width, self._num_actions,
+                                                           bias=self._policy_bias))
         self._value = nn.Sequential(critic_body, nn.Linear(width, 1))
         if self._orthogonal:
             networks.orthogonal_init(self._value, 1.)

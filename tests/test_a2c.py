@@ -426,3 +426,35 @@ def test_a2c_reaches_the_goal_seeing_the_grid_through_convolutions(tmp_path):
     assert result.summary['config']['observation'] == 'grid'
     evaluation = result.summary['evaluation']
     assert evaluation['success_rate'] == 1.0 and evaluation['optimal_fraction'] >= 0.75
+
+
+def _cells_spec(cells=6):
+    return gridlab.EnvironmentSpec(
+        observations=dm_env.specs.DiscreteArray(cells, name='cell'),
+        actions=dm_env.specs.DiscreteArray(4, name='action'),
+        rewards=dm_env.specs.Array((), float), discounts=dm_env.specs.BoundedArray(
+            (), float, 0., 1.))
+
+
+def test_a_table_policy_learns_nothing_about_cells_it_has_not_seen():
+    # hidden_sizes=() and no policy bias: the policy is one logit per (cell,
+    # action), so a loss over cells 0-2 leaves cells 3-5 where they started.
+    agent = ActorCriticAgent(_cells_spec(), n_steps=3, hidden_sizes=(), policy_bias=False,
+                             seed=0)
+    linears = [m for m in agent._policy.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 1 and linears[0].bias is None
+    assert linears[0].weight.shape == (4, 6)
+    loss = agent._learn(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 3]),
+                        torch.tensor([0., 0., 1.]), torch.tensor([1., 1., 1.]),
+                        torch.tensor([2])[None], False)
+    loss.backward()
+    grad = linears[0].weight.grad
+    assert grad[:, :3].abs().sum() > 0 and not grad[:, 3:].any()
+    # With the bias every cell's logits would move with the seen ones.
+    biased = ActorCriticAgent(_cells_spec(), n_steps=3, hidden_sizes=(), seed=0)
+    head = next(m for m in biased._policy.modules() if isinstance(m, torch.nn.Linear))
+    assert head.bias is not None
+    with pytest.raises(ValueError, match="policy_bias must be True or False, got 'no'"):
+        ActorCriticAgent(_cells_spec(), policy_bias='no')
+    with pytest.raises(ValueError, match=r"activation must be one of .* got 'elu'"):
+        ActorCriticAgent(_cells_spec(), hidden_sizes=(), activation='elu')

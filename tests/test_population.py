@@ -384,9 +384,11 @@ def test_value_populations_refuse_what_they_cannot_stack():
     ({'n_steps': 5}, ObservationType.GRID),
     ({'n_steps': 5, 'conv_channels': ()}, ObservationType.GRID),
     ({'n_steps': 5, 'orthogonal_init': True, 'conv_pools': (2, 1), 'conv_channels': (4, 8)},
-     ObservationType.GRID)],
+     ObservationType.GRID),
+    ({'n_steps': 5, 'hidden_sizes': (), 'policy_bias': False, 'count_bonus': 10.,
+      'learning_rate': 1e-2}, ObservationType.STATE_INDEX)],
     ids=['episodes', 'n-steps', 'sb3-style', 'state-index-and-count-bonus', 'grid-conv',
-         'grid-flattened', 'grid-conv-orthogonal'])
+         'grid-flattened', 'grid-conv-orthogonal', 'table-policy'])
 def test_actor_critic_members_are_their_single_agents_bit_for_bit(settings, observation):
     seeds, steps = [3, 4, 6], 400
     env = population_environment('simple', observation, 1, seeds, 0.9)
