@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import dm_env
 import numpy as np
 import pytest
 import torch
@@ -139,3 +140,18 @@ def wait_for(condition, process, seconds=120):
         time.sleep(0.1)
     process.kill()
     raise AssertionError('timed out waiting for gridlab')
+
+
+def greedy_cartpole_mean(agent, episodes: int = 20, seed: int = 10_000) -> float:
+    """Greedy mean return over `episodes` CartPole episodes (its own seed),
+    of an agent with `select_actions`."""
+    from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
+    env = GymnasiumVectorWrapper('CartPole-v1', num_envs=episodes, seed=seed)
+    timestep = env.reset()
+    total, done = np.zeros(episodes), np.zeros(episodes, bool)
+    with gridlab.evaluation_mode(agent):
+        while not done.all():
+            timestep = env.step(agent.select_actions(timestep.observation))
+            total += np.where(done, 0., timestep.reward)
+            done |= timestep.step_type == int(dm_env.StepType.LAST)
+    return float(total.mean())

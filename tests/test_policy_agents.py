@@ -191,10 +191,12 @@ def _evaluation_mean(agent, seed, episodes=20):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('agent_class', AGENTS)
-def test_solves_cartpole(agent_class):
+def test_the_actor_critics_defaults_solve_cartpole():
+    # REINFORCE's defaults are its tuned CartPole-v1 entry, which
+    # tests/test_tuned.py holds to 475 at its budget; the actor-critic's
+    # entry lowers the step size, so its defaults are checked here.
     env, spec = cartpole(seed=0)
-    agent = agent_class(spec, seed=0)
+    agent = ActorCriticAgent(spec, seed=0)
     loop = gridlab.EnvironmentLoop(env, agent, logger=gridlab.NoOpLogger(),
                                    progress=False)
     steps, recent, best = 0, [], 0.

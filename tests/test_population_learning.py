@@ -27,7 +27,7 @@ SEEDS = list(range(16))
 CASES = {
     # (single, population, task, observation, discount, copies, budget, check every)
     'ppo-cartpole': (PPO, PopulationPPO, 'CartPole-v1', None, 0.99, 16, 150_000, 8_192),
-    'dqn-simple': (DQN, PopulationDQN, 'simple', ObservationType.GRID, 0.9, 1, 8_000, 500),
+    'dqn-simple': (DQN, PopulationDQN, 'simple', ObservationType.GRID, 0.9, 1, 5_000, 500),
 }
 
 

@@ -11,6 +11,7 @@ from agents.common.rollout import gae
 from agents.ppo import PPO
 from gridlab.evaluation import judging
 from gridlab.envs.batched import BatchedGridWorld
+from conftest import greedy_cartpole_mean
 from gridlab.envs.adapters.gymnasium_vector import GymnasiumVectorWrapper
 
 FIRST, MID, LAST = (int(t) for t in (dm_env.StepType.FIRST, dm_env.StepType.MID,
@@ -262,19 +263,6 @@ def test_bad_hyperparameters_are_refused():
 
 
 # ----------------------------------------------------------------- learning (slow)
-
-
-def greedy_cartpole_mean(agent, episodes: int = 20, seed: int = 10_000) -> float:
-    """Greedy mean return over `episodes` CartPole episodes (its own seed)."""
-    env = GymnasiumVectorWrapper('CartPole-v1', num_envs=episodes, seed=seed)
-    timestep = env.reset()
-    total, done = np.zeros(episodes), np.zeros(episodes, bool)
-    with gridlab.evaluation_mode(agent):
-        while not done.all():
-            timestep = env.step(agent.select_actions(timestep.observation))
-            total += np.where(done, 0., timestep.reward)
-            done |= timestep.step_type == LAST
-    return float(total.mean())
 
 
 @pytest.mark.slow
