@@ -262,10 +262,10 @@ def test_max_grad_norm_of_zero_is_refused():
 
 
 def test_empty_network_sizes_are_refused():
-    # DQN's hidden_sizes=() is a linear network (a table on one-hot cells);
-    # the actor-critic's shared layers need at least one.
+    # DQN's and the actor-critic's hidden_sizes=() are linear maps (tables on
+    # one-hot cells); REINFORCE's policy MLP needs at least one layer.
     with pytest.raises(ValueError, match=r'hidden_sizes must be a non-empty sequence'):
-        ActorCriticAgent(VECTOR_SPEC, hidden_sizes=())
+        PolicyGradientAgent(VECTOR_SPEC, hidden_sizes=())
     with pytest.raises(ValueError, match=r'hidden_sizes\[1\] must be a positive integer'):
         ActorCriticAgent(VECTOR_SPEC, hidden_sizes=(8, 0))
     with pytest.raises(ValueError, match=r'hidden_sizes\[0\] must be a positive integer'):
