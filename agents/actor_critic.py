@@ -103,7 +103,8 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
           policy_bias: False leaves the bias out of the policy's last layer;
             with `hidden_sizes=()` on state indices the policy is a table of
             logits, as PPO's (nothing learned in visited cells leaks into
-            unvisited ones, which stay uniform, so exploration reaches them).
+            unvisited ones, which keep their first logits, so exploration
+            reaches them).
           optimizer: 'adam' or 'rmsprop' (Stable-Baselines3's A2C: alpha
             0.99, epsilon 1e-5).
           learning_rate_decay_steps: if set, the learning rate falls
