@@ -144,10 +144,7 @@ class ActorCriticAgent(SamplesRollouts, PolicyAgent):
         self._rollout = None  # Batched training's rollout, from observe_first_batch.
         self._return_scaler = (ReturnScaler() if validation.check_bool(
             'normalize_rewards', normalize_rewards) else None)
-        if not isinstance(activation, str) or activation not in networks.ACTIVATIONS:
-            raise ValueError(f'activation must be one of {sorted(networks.ACTIVATIONS)}, '
-                             f'got {activation!r}')
-        self._activation = activation
+        self._activation = networks.check_activation(activation)
         self._gae_lambda = validation.check_probability('gae_lambda', gae_lambda)
         self._learning_rate_decay_steps = validation.check_optional_positive_int(
             'learning_rate_decay_steps', learning_rate_decay_steps)

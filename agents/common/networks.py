@@ -166,11 +166,17 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
 ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh}
 
 
-def with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
-    """`network` (an MLP with ReLUs, from `mlp`) with `activation` between its layers."""
+def check_activation(activation) -> str:
+    """`activation`, if it names one of `ACTIVATIONS`; else a ValueError naming it."""
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f'activation must be one of {sorted(ACTIVATIONS)}, '
                          f'got {activation!r}')
+    return activation
+
+
+def with_activation(network: nn.Sequential, activation: str) -> nn.Sequential:
+    """`network` (an MLP with ReLUs, from `mlp`) with `activation` between its layers."""
+    check_activation(activation)
     return nn.Sequential(*(ACTIVATIONS[activation]() if isinstance(m, nn.ReLU) else m
                            for m in network))
 
