@@ -17,6 +17,7 @@ import gridlab
 from agents.dqn import DQN
 from agents.populations import PopulationDQN, PopulationPPO
 from agents.ppo import PPO
+from conftest import greedy_cartpole_mean
 from gridlab.core.bootstrap import bootstrap
 from gridlab.envs import ObservationType
 from gridlab.envs.catalogue import (batched_environment, evaluation_seed,
@@ -31,21 +32,9 @@ CASES = {
 }
 
 
-def greedy_mean(agent, seed: int, episodes: int = 10) -> float:
-    env = batched_environment('CartPole-v1', None, episodes, evaluation_seed(seed), 0.99)
-    timestep, total = env.reset(), np.zeros(episodes)
-    done = np.zeros(episodes, bool)
-    with gridlab.evaluation_mode(agent):
-        while not done.all():
-            timestep = env.step(agent.select_actions(timestep.observation))
-            total += np.where(done, 0., timestep.reward)
-            done |= timestep.step_type == 2
-    return float(total.mean())
-
-
 def solved(kind: str, agent, seed: int) -> bool:
     if kind == 'ppo-cartpole':
-        return greedy_mean(agent, seed) >= 475
+        return greedy_cartpole_mean(agent, 10, evaluation_seed(seed)) >= 475
     env = gridlab.build_gridworld_task('simple', observation_type=ObservationType.GRID)
     return judging.optimal_fraction(env, judging.q_table(agent, env)) == 1.
 
