@@ -12,6 +12,7 @@ by default, as environments carry theirs. The target uses the same network,
 without gradient; `DQN` adds a target network.
 """
 
+import math
 from typing import Callable, Optional, Sequence
 
 import dm_env
@@ -25,7 +26,7 @@ from agents.common import networks
 from agents.common.exploration import (CountBasedExploration, EpsilonGreedyExplorer,
                                        ExploresEpsilonGreedily)
 from agents.common.renamed import refuse_renamed
-from agents.common.torch_utils import (check_observation, decay_learning_rate,
+from agents.common.torch_utils import (check_observation, clip_grad_norm_, decay_learning_rate,
                                        resolve_device, seeded)
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
@@ -433,21 +434,22 @@ class NeuralFittedQAgent(ExploresEpsilonGreedily, Checkpointing, gridlab.Actor):
             targets = self._td_targets(rewards, discounts, next_states)
         q = self._q_network(states).gather(1, actions[:, None])[:, 0]
         loss = self._loss_fn(q, targets)
-        if not torch.isfinite(loss):
+        loss_value = loss.item()  # One read of the loss: the check and last_loss.
+        if not math.isfinite(loss_value):
             validation.check_all_finite(
-                'loss', loss.item(), f'{type(self).__name__}.update (learner step '
+                'loss', loss_value, f'{type(self).__name__}.update (learner step '
                 f'{self._learner_steps + 1})')
 
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self._max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self._q_network.parameters(), self._max_grad_norm)
+            clip_grad_norm_(self._q_network.parameters(), self._max_grad_norm)
         decay_learning_rate(self._optimizer, self._learning_rate, self._explorer.steps,
                             self._learning_rate_decay_steps)
         self._optimizer.step()
         self._learner_steps += 1
         self._after_learning_step()
-        self.last_loss = loss.item()
+        self.last_loss = loss_value
 
     # ------------------------------------------------------------ checkpoints
 

@@ -44,7 +44,7 @@ from agents.common.renamed import refuse_renamed
 from agents.common.reward_scaling import (LearnsShapedRewards, ReturnScaler, load_scale,
                                           save_scale)
 from agents.common.rollout import Rollout, SamplesRollouts, gae
-from agents.common.torch_utils import (check_observation, decay_learning_rate,
+from agents.common.torch_utils import (check_observation, clip_grad_norm_, decay_learning_rate,
                                        resolve_device, seeded, standardized)
 from gridlab.core import validation
 from gridlab.core.checkpoints import Checkpointing
@@ -388,7 +388,7 @@ class PPO(LearnsShapedRewards, SamplesFromPolicy, SamplesRollouts, Checkpointing
                                   advantages[chosen], targets[chosen])
                 self._optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(self._parameters(), self.max_grad_norm)
+                clip_grad_norm_(self._parameters(), self.max_grad_norm)
                 self._optimizer.step()
         self.last_loss = loss.item()
 

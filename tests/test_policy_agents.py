@@ -133,6 +133,20 @@ def test_baseline_dropout_and_shared_body_options():
     assert len(shared._parameters()) == len(list(shared._policy.parameters())) + 2
 
 
+def test_dropout_is_off_while_acting_and_on_while_learning():
+    env, spec = cartpole()
+    agent = PolicyGradientAgent(spec, dropout=0.6, seed=0)
+    modes = []  # The policy's training flag at each of its calls.
+    agent._policy.register_forward_hook(lambda module, *_: modes.append(module.training))
+    gridlab.run_loop(env, agent, num_episodes=3, logger=gridlab.NoOpLogger(),
+                     progress=False)
+    assert modes.count(True) == 3  # One loss per episode, with dropout,
+    assert modes.count(False) >= 3 * 8  # every action without: repeatable.
+    observation = env.reset().observation
+    np.testing.assert_array_equal(agent.action_probabilities(observation),
+                                  agent.action_probabilities(observation))
+
+
 @pytest.mark.parametrize('agent_class', AGENTS)
 def test_same_seed_same_run(agent_class):
     def run(seed):

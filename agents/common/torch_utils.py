@@ -79,3 +79,21 @@ def check_observation(observation, spec: specs.Array) -> np.ndarray:
                          f'integer in [0, {num_values}) (the environment spec '
                          f'{spec.name!r})')
     return array
+
+
+def clip_grad_norm_(parameters, max_norm: float) -> None:
+    """`torch.nn.utils.clip_grad_norm_` with the same arithmetic (so the
+    same bits) for parameters on one device with one dtype, which every
+    gridlab network has; torch's groups the tensors by device and dtype on
+    every call, a tenth of a small network's learning step. Others go to
+    torch's."""
+    parameters = list(parameters)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    first = grads[0]
+    if any(g.device != first.device or g.dtype != first.dtype for g in grads):
+        torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+        return
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.)), 2.)
+    torch._foreach_mul_(grads, torch.clamp(float(max_norm) / (total + 1e-6), max=1.0))
