@@ -318,3 +318,105 @@ def test_reinforce_sees_images_through_convolutions_its_baseline_shares():
     flat = PolicyGradientAgent(spec, seed=0, conv_channels=())
     first = next(m for m in flat._policy.modules() if isinstance(m, torch.nn.Linear))
     assert first.in_features == 7 * 7 * 3
+
+
+# ------------------------------------------------- REINFORCE on many copies
+
+def _copies(num_envs, seed=0, task='simple'):
+    from gridlab.envs.catalogue import batched_environment
+    return batched_environment(task, OBS.STATE_INDEX, num_envs, seed, 0.9)
+
+
+@pytest.mark.parametrize('settings', [{}, dict(baseline=True, count_bonus=1., entropy_cost=0.01)],
+                         ids=['plain', 'baseline-and-bonus'])
+def test_reinforce_on_one_copy_is_the_one_environment_agent_step_for_step(settings):
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
+        'simple', observation_type=OBS.STATE_INDEX))
+    single = PolicyGradientAgent(spec, seed=3, **settings)
+    returns = gridlab.run_loop(env, single, num_episodes=30, progress=False,
+                               logger=gridlab.NoOpLogger())
+    copies = _copies(1)
+    batched = PolicyGradientAgent(copies.single_environment_spec(), seed=3, **settings)
+    # 30 episodes: their transitions, and a restart after each.
+    summary = batched.train(copies, single.steps + 30)
+    np.testing.assert_array_equal(summary.episode_returns, returns)
+    assert batched.steps == single.steps > 30
+    for ours, theirs in zip(batched._parameters(), single._parameters()):
+        assert torch.equal(ours, theirs)
+
+
+def test_reinforce_on_copies_learns_once_per_batch_of_episodes():
+    copies = _copies(4)
+    agent = PolicyGradientAgent(copies.single_environment_spec(), seed=0)
+    batches, learned = [], []  # Episodes and steps learned from, per learning step.
+    loss, step = agent._episodes_loss, agent._step
+    agent._episodes_loss = lambda episodes: (batches.append(len(episodes)), loss(episodes))[1]
+    agent._step = lambda loss, steps, where: (learned.append(steps), step(loss, steps, where))
+    summary = agent.train(copies, 4_000)
+    # A step once 4 copies' episodes have ended (up to 3 waiting, and 4
+    # ending at once), on exactly those episodes, in the order they ended.
+    assert len(batches) > 10 and all(4 <= b <= 7 for b in batches)
+    used = sum(batches)
+    assert 0 <= len(summary.episode_lengths) - used < 4
+    assert sum(learned) == agent.steps == summary.episode_lengths[:used].sum()
+
+
+def test_reinforce_on_copies_finds_the_shortest_path():
+    from gridlab.evaluation import judging
+    single = gridlab.build_gridworld_task('simple', observation_type=OBS.STATE_INDEX)
+    copies = _copies(16)
+    agent = PolicyGradientAgent(copies.single_environment_spec(), baseline=True,
+                                learning_rate=3e-3, seed=0)
+    agent.train(copies, 60_000)
+    best = np.nanmax(judging.optimal_q_values(single)[single.start_state])
+    assert judging.greedy_return_from_start(single, agent) == pytest.approx(best)
+
+
+def test_reinforce_refuses_a_batch_that_is_not_one_observation_per_copy():
+    copies = _copies(3)
+    agent = PolicyGradientAgent(copies.single_environment_spec(), seed=0)
+    with pytest.raises(ValueError, match=r'shape \(3, 2\); expected \(copies,\) \+ \(\)'):
+        agent.select_actions(np.zeros((3, 2), np.int64))
+    with pytest.raises(ValueError, match='observe_batch\\(\\) before observe_first_batch'):
+        agent.observe_batch(np.zeros(3, np.int64), copies.reset())
+    agent.observe_first_batch(copies.reset())
+    with pytest.raises(ValueError, match='a batch step of 2 copies; training started with 3'):
+        agent.observe_batch(np.zeros(2, np.int64), _copies(2).reset())
+
+
+def test_reinforce_table_policy_moves_only_the_cells_it_saw():
+    env, spec = gridlab.setup_environment(gridlab.build_gridworld_task(
+        'simple', observation_type=OBS.STATE_INDEX))
+    cells = spec.observations.num_values
+    for bias, untouched in ((False, True), (True, False)):
+        agent = PolicyGradientAgent(spec, hidden_sizes=(), policy_bias=bias, seed=0)
+        before = [agent.action_probabilities(np.int64(c)) for c in range(cells)]
+        timestep = env.reset()
+        agent.observe_first(timestep)
+        seen = {int(timestep.observation)}
+        for step in range(2):  # Two steps right, the second one truncated.
+            timestep = env.step(int(gridlab.Action.RIGHT))
+            if step == 1:
+                timestep = dm_env.truncation(timestep.reward, timestep.observation,
+                                             timestep.discount)
+            agent.observe(int(gridlab.Action.RIGHT), timestep)
+            seen.add(int(timestep.observation))
+        agent.update()
+        after = [agent.action_probabilities(np.int64(c)) for c in range(cells)]
+        unseen = [c for c in range(cells) if c not in seen]
+        assert all(np.array_equal(before[c], after[c]) for c in unseen) is untouched
+    with pytest.raises(ValueError, match='policy_bias=False applies to the default network'):
+        PolicyGradientAgent(spec, network=torch.nn.Linear(cells, 4), policy_bias=False)
+    with pytest.raises(TypeError, match="policy_bias"):
+        PolicyGradientAgent(spec, policy_bias='no')
+
+
+def test_gridlab_trains_reinforce_on_copies_and_repeats_with_the_seed(tmp_path):
+    def run(name):
+        result = gridlab.run_experiment(
+            'reinforce', 'CartPole-v1', tmp_path / name, seed=4, steps=3_000, num_envs=4,
+            eval_episodes=1, video=False, pictures=False, progress=False, verbose=False)
+        return result.summary['training'], (tmp_path / name / 'episodes.csv').read_text()
+    (training, episodes), (_, again) = run('a'), run('b')
+    assert training['steps'] == 3_000 and episodes == again
+    assert len(episodes.splitlines()) > 1 + 4 * 10  # Episodes of every copy, logged.

@@ -261,11 +261,10 @@ def test_max_grad_norm_of_zero_is_refused():
         DQN(VECTOR_SPEC, max_grad_norm=0)
 
 
-def test_empty_network_sizes_are_refused():
-    # DQN's and the actor-critic's hidden_sizes=() are linear maps (tables on
-    # one-hot cells); REINFORCE's policy MLP needs at least one layer.
-    with pytest.raises(ValueError, match=r'hidden_sizes must be a non-empty sequence'):
-        PolicyGradientAgent(VECTOR_SPEC, hidden_sizes=())
+def test_layer_sizes_must_be_positive():
+    # hidden_sizes=() is a linear map (a table on one-hot cells) in every agent.
+    with pytest.raises(ValueError, match=r'hidden_sizes\[0\] must be a positive integer'):
+        PolicyGradientAgent(VECTOR_SPEC, hidden_sizes=(0,))
     with pytest.raises(ValueError, match=r'hidden_sizes\[1\] must be a positive integer'):
         ActorCriticAgent(VECTOR_SPEC, hidden_sizes=(8, 0))
     with pytest.raises(ValueError, match=r'hidden_sizes\[0\] must be a positive integer'):

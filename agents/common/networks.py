@@ -139,11 +139,12 @@ class SeededDropout(nn.Module):
 
 def mlp(sizes: Sequence[int], dropout: float = 0.,
         generator: Optional[torch.Generator] = None,
-        name: str = 'hidden_sizes') -> nn.Sequential:
+        name: str = 'hidden_sizes', output_bias: bool = True) -> nn.Sequential:
     """Linear layers of the given sizes with ReLUs between them.
 
     With `dropout`, a `SeededDropout` drawing from `generator` follows each
-    hidden ReLU. The one MLP builder of every agent's networks.
+    hidden ReLU; `output_bias=False` leaves the last layer's bias out. The
+    one MLP builder of every agent's networks.
     """
     sizes = validation.check_sizes('sizes', sizes)
     if len(sizes) < 2:
@@ -155,8 +156,9 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
         raise ValueError('dropout needs a torch.Generator, so that runs repeat')
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
+        hidden = i < len(sizes) - 2
+        layers.append(nn.Linear(n_in, n_out, bias=output_bias or hidden))
+        if hidden:
             layers.append(nn.ReLU())
             if dropout:
                 layers.append(SeededDropout(dropout, generator))

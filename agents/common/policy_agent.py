@@ -63,10 +63,12 @@ class SamplesFromPolicy:
 
 
 def policy_mlp(input_size: int, hidden_sizes: Sequence[int], outputs: int,
-               dropout: float, generator: torch.Generator) -> nn.Sequential:
-    """Linear-ReLU layers (with dropout after each, if asked) and a linear head."""
+               dropout: float, generator: torch.Generator,
+               bias: bool = True) -> nn.Sequential:
+    """Linear-ReLU layers (with dropout after each, if asked) and a linear
+    head (without a bias if `bias` is False)."""
     return networks.mlp((input_size,) + tuple(hidden_sizes) + (outputs,),
-                        dropout, generator)
+                        dropout, generator, output_bias=bias)
 
 
 class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab.Actor):
@@ -214,19 +216,23 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         last = self._episode_over
         if not self._ready_to_learn(last):
             return
-        observations, actions, rewards, discounts = zip(*self._trajectory)
-        device = self._device
         if not self._policy.training:  # Dropout on, for the loss.
             self._policy.train()
-        loss = self._learn(
-            torch.tensor(np.stack(observations), dtype=torch.float32, device=device),
-            torch.tensor(actions, dtype=torch.int64, device=device),
-            torch.tensor(rewards, dtype=torch.float32, device=device),
-            torch.tensor(discounts, dtype=torch.float32, device=device) * self.discount,
-            torch.tensor(self._last_observation, dtype=torch.float32, device=device)[None],
-            last)
+        loss = self._learn(*self._as_tensors(self._trajectory, self._last_observation), last)
         self._step(loss, len(self._trajectory), 'update')
         self._trajectory = []
+
+    def _as_tensors(self, trajectory: List[list], next_observation: np.ndarray):
+        """A trajectory's observations, actions, rewards and discounts (the
+        agent's times the TimeStep's), and the observation after its last
+        step as a batch of one: `_learn`'s arguments, as tensors."""
+        observations, actions, rewards, discounts = zip(*trajectory)
+        device = self._device
+        return (torch.tensor(np.stack(observations), dtype=torch.float32, device=device),
+                torch.tensor(actions, dtype=torch.int64, device=device),
+                torch.tensor(rewards, dtype=torch.float32, device=device),
+                torch.tensor(discounts, dtype=torch.float32, device=device) * self.discount,
+                torch.tensor(next_observation, dtype=torch.float32, device=device)[None])
 
     def _step(self, loss: torch.Tensor, steps: int, where: str) -> None:
         """One optimiser step on `loss`, learned from `steps` more environment
