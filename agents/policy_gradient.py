@@ -77,8 +77,9 @@ class PolicyGradientAgent(PolicyAgent):
             then a table of logits, as PPO's and the actor-critic's, where
             what one cell learns moves no other cell's actions.
           entropy_cost: weight of the entropy bonus.
-          normalize_advantages: scale each episode's advantages (the returns,
-            less the baseline if there is one) to mean 0 and standard deviation 1.
+          normalize_advantages: scale the advantages of each learning step
+            (the returns, less the baseline if there is one; one episode's, or
+            on N copies the batch's) to mean 0 and standard deviation 1.
           count_bonus: each step's reward gains count_bonus / sqrt(visits
             of the observation reached), PPO's and the actor-critic's count
             bonus (`agents.common.exploration.VisitCountBonus`); it needs
@@ -225,7 +226,7 @@ class PolicyGradientAgent(PolicyAgent):
             raise ValueError(f'a batch step of {len(observations)} copies; training '
                              f'started with {len(self._episodes)}')
         step_types = np.asarray(next_timestep.step_type)
-        # Before the bonus counts the visits, as on one copy.
+        # With the count bonus, as on one copy (a restart is not a visit).
         rewards = self._learned_rewards(next_timestep.reward, observations, step_types,
                                         next_timestep.discount)
         discounts = np.broadcast_to(np.asarray(next_timestep.discount, np.float64),
