@@ -40,7 +40,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    # tests/test_ppo.py walks PPO's maze path (stopping when found);
                    # tests/test_a2c.py checks the actor-critic's table policy.
                    ('ppo', 'maze'), ('actor-critic', 'maze'),
-                   ('reinforce', 'bsuite/catch/0')}  # ~50 s; A2C's catch runs in CI.
+                   ('reinforce', 'bsuite/catch/0'),  # ~50 s; A2C's catch runs in CI.
+                   ('reinforce', 'MinAtar/Breakout-v1')}
 
 
 def _settings(agent, task):
