@@ -27,7 +27,7 @@ import gridlab
 from gridlab.core import validation
 from agents.common import networks
 from agents.common.exploration import random_argmax
-from agents.common.policy_agent import PolicyAgent, checked_probabilities, policy_mlp
+from agents.common.policy_agent import PolicyAgent, policy_mlp
 from agents.common.torch_utils import standardized
 from gridlab.loops.batched import BatchedEnvironmentLoop, TrainingSummary
 
@@ -194,13 +194,7 @@ class PolicyGradientAgent(PolicyAgent):
         (the most probable under `evaluation_mode`); copies not `acting` draw
         nothing and get action 0."""
         array = self._check_batch(observations)
-        if self._policy.training:
-            self._policy.eval()
-        with torch.inference_mode():
-            logits = self._policy(torch.as_tensor(array, dtype=torch.float32,
-                                                  device=self._device))
-        probabilities = checked_probabilities(torch.softmax(logits, dim=-1).cpu().numpy(),
-                                              'PolicyGradientAgent.select_actions')
+        probabilities = self._probabilities(array, 'select_actions')
         actions = np.zeros(len(array), np.int64)
         chosen = np.arange(len(array)) if acting is None else np.flatnonzero(acting)
         if self.greedy:

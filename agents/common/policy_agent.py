@@ -173,16 +173,21 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
     def action_probabilities(self, observation) -> np.ndarray:
         """The policy's probability of each action (without dropout)."""
         array = check_observation(observation, self._observation_spec)
-        # Acting needs no dropout; `update` switches back before learning.
+        return self._probabilities(array[None], 'action_probabilities')[0]
+
+    def _probabilities(self, observations: np.ndarray, where: str) -> np.ndarray:
+        """pi(. | s) for a batch of observations (without dropout), rows of
+        probabilities; non-finite ones refused, naming `where`."""
+        # Acting needs no dropout; learning switches back before its loss.
         # Switching once per mode change, not twice per action: `eval()`
         # walks every submodule, a tenth of REINFORCE's time per step.
         if self._policy.training:
             self._policy.eval()
         with torch.inference_mode():
-            logits = self._policy(torch.tensor(array, dtype=torch.float32,
-                                                device=self._device)[None])[0]
+            logits = self._policy(torch.tensor(observations, dtype=torch.float32,
+                                               device=self._device))
         return checked_probabilities(torch.softmax(logits, dim=-1).cpu().numpy(),
-                                     f'{type(self).__name__}.action_probabilities')
+                                     f'{type(self).__name__}.{where}')
 
     def state_value(self, observation) -> float:
         """The critic's V(observation) (the actor-critic's, or REINFORCE's baseline)."""
