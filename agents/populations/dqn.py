@@ -60,7 +60,6 @@ class StackedReplay:
         self._actions = np.zeros((n, slots), np.int64)
         self._rewards = np.zeros((n, slots), np.float32)
         self._discounts = np.zeros((n, slots), np.float32)
-        self._rows = np.arange(n)
 
     def add(self, members: np.ndarray, states, actions, rewards, discounts,
             next_states) -> None:
@@ -89,12 +88,13 @@ class StackedReplay:
             setattr(self, name, new)
 
     def sample(self, members: Sequence[int], batch_size: int):
-        """(states, actions, rewards, discounts, next_states), each (N, B, ...):
-        `members`' rows drawn from their generators, the other rows slot 0."""
-        index = np.zeros((len(self._rows), batch_size), np.int64)
-        for m in members:
-            index[m] = self._generators[m].integers(self.size[m], size=batch_size)
-        rows = self._rows[:, None]
+        """(states, actions, rewards, discounts, next_states), each
+        (len(members), B, ...): row i member members[i]'s minibatch, drawn
+        from its generator."""
+        index = np.zeros((len(members), batch_size), np.int64)
+        for i, m in enumerate(members):
+            index[i] = self._generators[m].integers(self.size[m], size=batch_size)
+        rows = np.asarray(members, np.int64)[:, None]
         return (self._states[rows, index], self._actions[rows, index],
                 self._rewards[rows, index], self._discounts[rows, index],
                 self._next_states[rows, index])
@@ -223,12 +223,14 @@ class PopulationNFQ(Population):
 
     # ------------------------------------------------------------- learning
 
-    def _td_targets(self, rewards, discounts, next_states) -> torch.Tensor:
-        """r + d * max_b Q(s', b), with the online networks."""
-        return rewards + discounts * self._q(next_states).max(dim=-1).values
+    def _td_targets(self, rewards, discounts, next_states, active) -> torch.Tensor:
+        """r + d * max_b Q(s', b), with the `active` members' online networks."""
+        return rewards + discounts * self._q(next_states, active).max(dim=-1).values
 
     def _learn(self, active: Sequence[int]) -> None:
-        """One gradient step of each `active` member on its own minibatch."""
+        """One gradient step of each `active` member on its own minibatch
+        (only theirs: members fall due at different steps, as their episodes
+        end at different steps and `update_every` counts each one's own)."""
         first, device = self.members[0], self._device
         states, actions, rewards, discounts, next_states = self._replay.sample(
             active, first._batch_size)
@@ -238,10 +240,9 @@ class PopulationNFQ(Population):
         discounts = torch.as_tensor(discounts, device=device) * first.discount
         next_states = torch.as_tensor(next_states, dtype=torch.float32, device=device)
         with torch.no_grad():
-            targets = self._td_targets(rewards, discounts, next_states)
-        q = self._q(states).gather(-1, actions[..., None])[..., 0]
-        losses = self._loss(q, targets, reduction='none').mean(dim=1)
-        chosen = losses[active]
+            targets = self._td_targets(rewards, discounts, next_states, active)
+        q = self._q(states, active).gather(-1, actions[..., None])[..., 0]
+        chosen = self._loss(q, targets, reduction='none').mean(dim=1)
         if not bool(torch.isfinite(chosen).all()):
             validation.check_all_finite('loss', chosen.detach().cpu().numpy(),
                                         f'{type(self).__name__} learning step')
@@ -270,11 +271,11 @@ class PopulationDQN(PopulationNFQ):
         self._target = StackedNetwork([m._target_network for m in self.members],
                                       'the target network', trainable=False)
 
-    def _td_targets(self, rewards, discounts, next_states) -> torch.Tensor:
+    def _td_targets(self, rewards, discounts, next_states, active) -> torch.Tensor:
         """r + d * Q_target(s', b): b the target's best, or (double) the online one's."""
-        target_q = self._target(next_states)
+        target_q = self._target(next_states, active)
         if self.members[0]._double:
-            best = self._q(next_states).argmax(dim=-1, keepdim=True)
+            best = self._q(next_states, active).argmax(dim=-1, keepdim=True)
             return rewards + discounts * target_q.gather(-1, best)[..., 0]
         return rewards + discounts * target_q.max(dim=-1).values
 

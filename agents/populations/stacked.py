@@ -91,6 +91,7 @@ class StackedNetwork:
                              f'{type(networks[0]).__name__}')
         # Nested Sequentials (a body and a head) run as one flat list of layers.
         members = [_layers(net) for net in networks]
+        self.size = len(members)
         self._layers = members[0]
         for layer in self._layers:
             if not isinstance(layer, _SUPPORTED):
@@ -112,9 +113,21 @@ class StackedNetwork:
         """The stacked tensors, in the order of a member's `parameters()`."""
         return [t for layer in self._stacked for t in layer.values()]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, B, ...) -> (N, B, ...), each member through its own network."""
-        for layer, p in zip(self._layers, self._stacked):
+    def forward(self, x: torch.Tensor, members: Optional[Sequence[int]] = None
+                ) -> torch.Tensor:
+        """x (N, B, ...) -> (N, B, ...), each member through its own network.
+
+        With `members` (indices), x holds only their rows, (len(members), B,
+        ...), and only their networks run: a learning step that falls due
+        for a few members costs theirs, not the whole population's. Their
+        gradients reach their rows of the stacked tensors; the others' are 0.
+        """
+        stacked = self._stacked
+        if members is not None and len(members) < self.size:
+            index = torch.as_tensor(members, dtype=torch.int64, device=x.device)
+            stacked = [{name: tensor.index_select(0, index) for name, tensor in layer.items()}
+                       for layer in stacked]
+        for layer, p in zip(self._layers, stacked):
             if isinstance(layer, nn.Linear):
                 x = batched_linear(x, p['weight'], p.get('bias'))
             elif isinstance(layer, networks.DuelingHead):
