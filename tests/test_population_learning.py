@@ -26,9 +26,15 @@ from gridlab.evaluation import judging
 
 SEEDS = list(range(16))
 CASES = {
-    # (single, population, task, observation, discount, copies, budget, check every)
-    'ppo-cartpole': (PPO, PopulationPPO, 'CartPole-v1', None, 0.99, 16, 150_000, 8_192),
-    'dqn-simple': (DQN, PopulationDQN, 'simple', ObservationType.GRID, 0.9, 1, 5_000, 500),
+    # (single, population, task, observation, discount, copies, budget, check every,
+    #  settings)
+    'ppo-cartpole': (PPO, PopulationPPO, 'CartPole-v1', None, 0.99, 16, 150_000, 8_192, {}),
+    # A learning step every third step, five times DQN's default step size:
+    # every seed solves within 4,000 steps one by one (the defaults leave a
+    # quarter unsolved at 5,000, and the population then trains to the
+    # budget), at a third of the learning steps.
+    'dqn-simple': (DQN, PopulationDQN, 'simple', ObservationType.GRID, 0.9, 1, 5_000, 500,
+                   {'update_every': 3, 'learning_rate': 5e-3}),
 }
 
 
@@ -40,9 +46,9 @@ def solved(kind: str, agent, seed: int) -> bool:
 
 
 def single_steps(kind: str, seed: int) -> int:
-    single_class, _, task, observation, discount, copies, budget, every = CASES[kind]
+    single_class, _, task, observation, discount, copies, budget, every, settings = CASES[kind]
     env = batched_environment(task, observation, copies, seed, discount)
-    agent = single_class(env.single_environment_spec(), seed=seed)
+    agent = single_class(env.single_environment_spec(), seed=seed, **settings)
     first = [budget]
     marks = iter(range(every, budget + 1, every))
     mark = [next(marks)]
@@ -60,9 +66,10 @@ def single_steps(kind: str, seed: int) -> int:
 
 
 def population_steps(kind: str):
-    _, population_class, task, observation, discount, copies, budget, every = CASES[kind]
+    _, population_class, task, observation, discount, copies, budget, every, settings = (
+        CASES[kind])
     env = population_environment(task, observation, copies, SEEDS, discount)
-    population = population_class(env.single_environment_spec(), seeds=SEEDS)
+    population = population_class(env.single_environment_spec(), seeds=SEEDS, **settings)
     first = [budget] * len(SEEDS)
     mark = [every]
 
