@@ -42,6 +42,19 @@ def pytest_configure(config):
 FULL = False
 
 
+def pytest_collection_modifyitems(config, items):
+    """The longest tests first: the learning checks marked slow, then the
+    tutorials (a minute each at most). pytest-xdist hands the first quarter
+    of the list round-robin to its workers and the rest to whichever is
+    idle, so long tests at the front keep both cores busy to the end,
+    where at the back one of them would finish alone."""
+    def rank(item):
+        if item.get_closest_marker('slow'):
+            return 0
+        return 1 if item.path.name == 'test_tutorials.py' else 2
+    items.sort(key=rank)  # Stable: the order within each rank is pytest's.
+
+
 def needs(module: str, extra: str = 'test-full'):
     """`module`, imported; in the light tier a skip naming it if it is missing."""
     if FULL:
