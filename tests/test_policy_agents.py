@@ -147,6 +147,21 @@ def test_dropout_is_off_while_acting_and_on_while_learning():
                                   agent.action_probabilities(observation))
 
 
+def test_only_a_policy_with_modes_is_switched_between_them():
+    from torch import nn
+
+    from agents.common import networks
+    _, spec = cartpole()
+    plain = PolicyGradientAgent(spec, seed=0)
+    assert not networks.has_modes(plain._policy)
+    plain.action_probabilities(np.zeros(4, np.float32))
+    assert plain._policy.training  # Left as it was: nothing in it has modes.
+    for network in (PolicyGradientAgent(spec, dropout=0.5, seed=0)._policy,
+                    nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8)),
+                    nn.Sequential(nn.Linear(4, 8), nn.GELU())):  # Unknown: may have.
+        assert networks.has_modes(network)
+
+
 @pytest.mark.parametrize('agent_class', AGENTS)
 def test_same_seed_same_run(agent_class):
     def run(seed):

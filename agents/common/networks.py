@@ -167,6 +167,17 @@ def mlp(sizes: Sequence[int], dropout: float = 0.,
 
 ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh}
 
+# Layers that compute the same in training and evaluation mode.
+_MODELESS = (nn.Sequential, nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.Flatten, nn.Identity,
+             nn.ReLU, nn.Tanh, Rescale, OneHot, ChannelsFirst, DuelingHead)
+
+
+def has_modes(network: nn.Module) -> bool:
+    """Whether `network` may compute otherwise in training mode than in
+    evaluation mode: True unless every layer is one known not to (dropout,
+    batch norm and layers gridlab does not know count as having modes)."""
+    return not all(isinstance(module, _MODELESS) for module in network.modules())
+
 
 def check_activation(activation) -> str:
     """`activation`, if it names one of `ACTIVATIONS`; else a ValueError naming it."""

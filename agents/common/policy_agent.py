@@ -129,11 +129,16 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
                     if len(observations.shape) > 1:
                         scaling = nn.Sequential(scaling, nn.Flatten())
                     self._build(scaling, int(np.prod(observations.shape)))
+        self._policy_has_modes = networks.has_modes(self._policy)
+        # foreach: torch's multi-tensor steps, which on the CPU run the same
+        # kernels as its default one-tensor loop (the same bits) without the
+        # loop's Python overhead per parameter.
         if optimizer == 'adam':
-            self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate)
+            self._optimizer = torch.optim.Adam(self._parameters(), lr=learning_rate,
+                                               foreach=True)
         elif optimizer == 'rmsprop':  # Stable-Baselines3's A2C: TensorFlow's constants.
             self._optimizer = torch.optim.RMSprop(self._parameters(), lr=learning_rate,
-                                                  alpha=0.99, eps=1e-5)
+                                                  alpha=0.99, eps=1e-5, foreach=True)
         else:
             raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
         self._learning_rate = learning_rate
@@ -179,9 +184,10 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         """pi(. | s) for a batch of observations (without dropout), rows of
         probabilities; non-finite ones refused, naming `where`."""
         # Acting needs no dropout; learning switches back before its loss.
-        # Switching once per mode change, not twice per action: `eval()`
-        # walks every submodule, a tenth of REINFORCE's time per step.
-        if self._policy.training:
+        # Switching once per mode change, not twice per action, and only a
+        # policy that has modes: `eval()` walks every submodule, a tenth of
+        # REINFORCE's time per step.
+        if self._policy.training and self._policy_has_modes:
             self._policy.eval()
         with torch.inference_mode():
             logits = self._policy(torch.tensor(observations, dtype=torch.float32,
