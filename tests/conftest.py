@@ -43,11 +43,11 @@ FULL = False
 
 
 def pytest_collection_modifyitems(config, items):
-    """The longest tests first: the learning checks marked slow, then the
-    tutorials (a minute each at most). pytest-xdist hands the first quarter
-    of the list round-robin to its workers and the rest to whichever is
-    idle, so long tests at the front keep both cores busy to the end,
-    where at the back one of them would finish alone."""
+    """The long tests first: the learning checks marked slow, then the
+    tutorials (up to a minute each), each group in pytest's order. With
+    `--maxschedchunk 1` (setup.cfg) pytest-xdist gives each worker the next
+    test as it finishes one, so the short tests at the end fill both cores
+    evenly, where a long one at the end would run on one core alone."""
     def rank(item):
         if item.get_closest_marker('slow'):
             return 0

@@ -158,7 +158,8 @@ def test_only_a_policy_with_modes_is_switched_between_them():
     assert plain._policy.training  # Left as it was: nothing in it has modes.
     for network in (PolicyGradientAgent(spec, dropout=0.5, seed=0)._policy,
                     nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8)),
-                    nn.Sequential(nn.Linear(4, 8), nn.GELU())):  # Unknown: may have.
+                    nn.Sequential(nn.Linear(4, 8), nn.GELU()),  # Unknown: may have.
+                    nn.Sequential(type('NoisyLinear', (nn.Linear,), {})(4, 8))):
         assert networks.has_modes(network)
 
 

@@ -175,8 +175,9 @@ _MODELESS = (nn.Sequential, nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.Flatten, nn.I
 def has_modes(network: nn.Module) -> bool:
     """Whether `network` may compute otherwise in training mode than in
     evaluation mode: True unless every layer is one known not to (dropout,
-    batch norm and layers gridlab does not know count as having modes)."""
-    return not all(isinstance(module, _MODELESS) for module in network.modules())
+    batch norm and layers gridlab does not know, subclasses of known ones
+    too, count as having modes)."""
+    return not all(type(module) in _MODELESS for module in network.modules())
 
 
 def check_activation(activation) -> str:

@@ -304,6 +304,9 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         for name, module in self._modules().items():
             module.load_state_dict(state[name])
         self._optimizer.load_state_dict(state['optimizer'])
+        for group in self._optimizer.param_groups:  # Saved before steps were foreach.
+            if not group.get('fused'):
+                group['foreach'] = True
         self.steps = int(state.get('steps', 0))  # Older checkpoints did not count.
         self._rng.bit_generator.state = state['rng']
         self._generator.set_state(state['generator'])

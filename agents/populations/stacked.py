@@ -121,6 +121,7 @@ class StackedNetwork:
         ...), and only their networks run: a learning step that falls due
         for a few members costs theirs, not the whole population's. Their
         gradients reach their rows of the stacked tensors; the others' are 0.
+        `members` are in increasing order; all N of them run the whole stack.
         """
         stacked = self._stacked
         if members is not None and len(members) < self.size:
