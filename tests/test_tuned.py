@@ -41,7 +41,8 @@ TOO_LONG_FOR_CI = {('ppo', 'LunarLander-v3'), ('dqn', 'MinAtar/Breakout-v1'),
                    # tests/test_a2c.py checks the actor-critic's table policy.
                    ('ppo', 'maze'), ('actor-critic', 'maze'),
                    ('reinforce', 'bsuite/catch/0'),  # ~50 s; A2C's catch runs in CI.
-                   ('reinforce', 'MinAtar/Breakout-v1'), ('nfq', 'Acrobot-v1')}
+                   ('reinforce', 'MinAtar/Breakout-v1'), ('nfq', 'Acrobot-v1'),
+                   ('nfq', 'MountainCar-v0')}
 
 
 def _settings(agent, task):
