@@ -240,8 +240,7 @@ class PolicyGradientAgent(PolicyAgent):
         if self._episodes is None or len(self._finished) < len(self._episodes):
             return
         finished, self._finished = self._finished, []
-        if not self._policy.training:  # Dropout on, for the loss.
-            self._policy.train()
+        self._policy_mode(training=True)
         loss = self._episodes_loss([self._as_tensors(trajectory, observation)
                                     for trajectory, observation in finished])
         self._step(loss, sum(len(trajectory) for trajectory, _ in finished), 'update_batch')

@@ -4,9 +4,11 @@ import dm_env
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import gridlab
 from agents import ActorCriticAgent, PolicyGradientAgent
+from agents.common import networks
 from agents.common.policy_agent import PolicyAgent
 
 AGENTS = [PolicyGradientAgent, ActorCriticAgent]
@@ -148,9 +150,6 @@ def test_dropout_is_off_while_acting_and_on_while_learning():
 
 
 def test_only_a_policy_with_modes_is_switched_between_them():
-    from torch import nn
-
-    from agents.common import networks
     _, spec = cartpole()
     plain = PolicyGradientAgent(spec, seed=0)
     assert not networks.has_modes(plain._policy)

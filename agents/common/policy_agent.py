@@ -183,17 +183,20 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
     def _probabilities(self, observations: np.ndarray, where: str) -> np.ndarray:
         """pi(. | s) for a batch of observations (without dropout), rows of
         probabilities; non-finite ones refused, naming `where`."""
-        # Acting needs no dropout; learning switches back before its loss.
-        # Switching once per mode change, not twice per action, and only a
-        # policy that has modes: `eval()` walks every submodule, a tenth of
-        # REINFORCE's time per step.
-        if self._policy.training and self._policy_has_modes:
-            self._policy.eval()
+        self._policy_mode(training=False)  # Acting needs no dropout.
         with torch.inference_mode():
             logits = self._policy(torch.tensor(observations, dtype=torch.float32,
                                                device=self._device))
         return checked_probabilities(torch.softmax(logits, dim=-1).cpu().numpy(),
                                      f'{type(self).__name__}.{where}')
+
+    def _policy_mode(self, training: bool) -> None:
+        """The policy in training mode (dropout on, for a loss) or evaluation
+        mode (acting). Switched once per change, not twice per action, and
+        only a policy that has modes: `train()`/`eval()` walk every submodule,
+        a tenth of REINFORCE's time per step."""
+        if self._policy_has_modes and self._policy.training != training:
+            self._policy.train(training)
 
     def state_value(self, observation) -> float:
         """The critic's V(observation) (the actor-critic's, or REINFORCE's baseline)."""
@@ -227,8 +230,7 @@ class PolicyAgent(LearnsShapedRewards, SamplesFromPolicy, Checkpointing, gridlab
         last = self._episode_over
         if not self._ready_to_learn(last):
             return
-        if not self._policy.training:  # Dropout on, for the loss.
-            self._policy.train()
+        self._policy_mode(training=True)
         loss = self._learn(*self._as_tensors(self._trajectory, self._last_observation), last)
         self._step(loss, len(self._trajectory), 'update')
         self._trajectory = []
